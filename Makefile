@@ -1,0 +1,127 @@
+# berth: one entry point. `make help` lists the targets.
+OUTPUT := .output
+CLANG ?= clang
+CC ?= gcc
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	  -Iinclude -I$(OUTPUT) -MMD -MP
+ifeq ($(ASAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS := -lbpf -lelf -lz -lyaml -lm
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/skel/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(wildcard userspace/lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
+LIB := $(OUTPUT)/libberth.a
+
+AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/agent/*.c))
+CTL_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/ctl/*.c))
+UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/unit/*.c))
+BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
+BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/*.c))
+
+BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
+TESTS := $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
+
+.PHONY: all bpf test test-unit test-bpf test-e2e bench demo vmtest install \
+	clean format deps help
+.DELETE_ON_ERROR:
+
+all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench
+
+help:
+	@echo "make [all]   build everything into $(OUTPUT)/"
+	@echo "make test    install deps, build, run unit, BPF and e2e tests"
+	@echo "make bench   benchmarks, results in $(OUTPUT)/bench/"
+	@echo "make demo    run berth on this machine"
+	@echo "make install install binaries into \$$(DESTDIR)\$$(PREFIX)"
+	@echo "make format  clang-format the sources"
+
+deps:
+	@scripts/deps.sh
+
+# vmlinux.h only changes when the running kernel's BTF does.
+$(OUTPUT)/vmlinux.h: /sys/kernel/btf/vmlinux | $(OUTPUT)
+	$(BPFTOOL) btf dump file $< format c > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/skel/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)/skel
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+bpf: $(SKELS)
+
+# Userspace objects may include any skeleton.
+$(OUTPUT)/obj/%.o: %.c $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(OUTPUT)/bin/berth-agent: $(AGENT_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/unit: $(UNIT_OBJS) $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+
+$(OUTPUT)/tests/bpf: $(BPFT_OBJS) $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/bin $(OUTPUT)/tests:
+	@mkdir -p $@
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests.sh
+
+test-unit: $(OUTPUT)/tests/unit
+	$(OUTPUT)/tests/unit
+
+test-bpf: $(OUTPUT)/tests/bpf
+	$(OUTPUT)/tests/bpf
+
+test-e2e: $(BINS)
+	tests/e2e/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	bench/lb.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	scripts/demo.sh
+
+vmtest:
+	@echo "vmtest: not built yet (issue 4)" >&2; exit 1
+
+PREFIX ?= /usr/local
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(OUTPUT)
+
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
