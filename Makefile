@@ -59,7 +59,7 @@ $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/skel/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)/skel
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 bpf: $(SKELS)
 

@@ -48,7 +48,8 @@ struct berth_lbmap_maps {
 	 */
 	struct berth_map *maglev;
 	/* Write one frontend's table (m ids) / drop it. NULL: use maglev map. */
-	int (*maglev_set)(void *ctx, uint32_t rev_nat_id, const uint32_t *table);
+	int (*maglev_set)(void *ctx, uint32_t rev_nat_id,
+			  const uint32_t *table);
 	int (*maglev_del)(void *ctx, uint32_t rev_nat_id);
 	void *maglev_ctx;
 	uint32_t maglev_m; /* table size; BERTH_MAGLEV_M in the agent */
@@ -81,8 +82,9 @@ int berth_lbmap_sync(struct berth_lbmap *lb, const struct berth_frontend *fe,
  * Free orphaned backends (removed from every frontend) that no conntrack
  * entry references any more; in_use(ctx, id) says whether one does.
  */
-int berth_lbmap_gc(struct berth_lbmap *lb, bool (*in_use)(void *ctx, uint32_t id),
-		   void *ctx, size_t *freed);
+int berth_lbmap_gc(struct berth_lbmap *lb,
+		   bool (*in_use)(void *ctx, uint32_t id), void *ctx,
+		   size_t *freed);
 
 /* Flatten services into frontends (one per service port). Caller frees. */
 int berth_services_to_frontends(const struct berth_service_set *set,

@@ -29,9 +29,8 @@ struct berth_map {
 void berth_map_init_fd(struct berth_map *m, const char *name, int fd);
 
 /* A map in memory with the same semantics as BPF_MAP_TYPE_HASH. */
-int berth_map_init_mem(struct berth_map *m, const char *name,
-		       uint32_t key_size, uint32_t value_size,
-		       uint32_t max_entries);
+int berth_map_init_mem(struct berth_map *m, const char *name, uint32_t key_size,
+		       uint32_t value_size, uint32_t max_entries);
 void berth_map_free_mem(struct berth_map *m);
 
 #endif

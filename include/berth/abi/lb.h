@@ -8,7 +8,8 @@
 /* Maglev lookup table size: a prime, so every backend's permutation covers it. */
 #define BERTH_MAGLEV_M 16381
 
-#define BERTH_AFFINITY_TIMEOUT_DEFAULT 10800 /* s; Kubernetes' ClientIP default */
+#define BERTH_AFFINITY_TIMEOUT_DEFAULT \
+	10800 /* s; Kubernetes' ClientIP default */
 
 /* berth_svc_val.flags (slot 0) */
 enum {

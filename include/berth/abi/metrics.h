@@ -13,7 +13,8 @@ enum berth_reason {
 	BERTH_DROP_NO_BACKEND = 3, /* a slot names a backend the map lacks */
 	BERTH_DROP_CT_FULL = 4, /* conntrack entry could not be created */
 	BERTH_DROP_CSUM = 5, /* a checksum or header rewrite failed */
-	BERTH_DROP_FRAG = 6, /* IP fragment to a frontend: no ports to balance on */
+	BERTH_DROP_FRAG =
+		6, /* IP fragment to a frontend: no ports to balance on */
 	BERTH_DROP_REJECT = 7, /* the reject reply could not be built */
 	BERTH_REASON_MAX,
 };

@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-#define BERTH_ABI_SIZE(type, size)                                             \
+#define BERTH_ABI_SIZE(type, size) \
 	_Static_assert(sizeof(type) == (size), #type " must be " #size " bytes")
 
 #endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Count a packet under {reason, direction} in the metrics map. */
+#ifndef BERTH_BPF_METRICS_H
+#define BERTH_BPF_METRICS_H
+
+#include "maps.h"
+
+static __always_inline void metrics_count(struct __sk_buff *skb, __u8 reason,
+					  __u8 dir)
+{
+	struct berth_metrics_key key = { .reason = reason, .dir = dir };
+	struct berth_metrics_val *val,
+		init = { .packets = 1, .bytes = skb->len };
+
+	val = bpf_map_lookup_elem(&metrics, &key);
+	if (val) {
+		val->packets++;
+		val->bytes += skb->len;
+		return;
+	}
+	bpf_map_update_elem(&metrics, &key, &init, BPF_NOEXIST);
+}
+
+/* Count a drop and return the verdict that drops. */
+static __always_inline int drop(struct __sk_buff *skb, __u8 reason, __u8 dir)
+{
+	metrics_count(skb, reason, dir);
+	return TC_ACT_SHOT;
+}
+
+#endif

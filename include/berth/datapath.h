@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The BPF datapath of one node: load the skeletons with maps pinned under
+ * the node's pin directory, attach them to pod veths with tc, detach.
+ */
+#ifndef BERTH_DATAPATH_H
+#define BERTH_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <berth/lbmap.h>
+#include <berth/mapops.h>
+
+struct berth_dp_config {
+	/* pin directory, e.g. /sys/fs/bpf/berth/<node>; created if missing */
+	const char *pin_dir;
+	/* map sizes for maps not pinned yet (0: default); pinned maps keep theirs */
+	uint32_t max_services;
+	uint32_t max_backends;
+	uint32_t max_rev_nat;
+	uint32_t max_affinity;
+	uint32_t max_maglev;
+	uint32_t max_ct;
+};
+
+struct from_pod_bpf;
+struct to_pod_bpf;
+
+struct berth_dp {
+	struct from_pod_bpf *from_pod;
+	struct to_pod_bpf *to_pod;
+	char pin_dir[256];
+	/* the pinned maps, for the map sync and inspection */
+	struct berth_map services;
+	struct berth_map backends;
+	struct berth_map rev_nat;
+	struct berth_map affinity;
+	struct berth_map maglev;
+	struct berth_map ct;
+	struct berth_map metrics;
+};
+
+/* Mount bpffs on /sys/fs/bpf if nothing is mounted there. */
+int berth_bpffs_ensure(void);
+
+/* The pin directory of a node: BERTH_BPFFS_ROOT/<node>. */
+int berth_dp_pin_dir(char *buf, size_t len, const char *node);
+
+/* Load (re-using pinned maps) and pin. Errors are logged with the cause. */
+int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg);
+/* Close fds and free; programs stay attached and maps stay pinned. */
+void berth_dp_close(struct berth_dp *dp);
+
+int berth_dp_from_pod_fd(const struct berth_dp *dp);
+int berth_dp_to_pod_fd(const struct berth_dp *dp);
+
+/* The maps the map sync writes. */
+void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out);
+
+/*
+ * Attach from_pod to tc ingress and to_pod to tc egress of ifname (clsact),
+ * replacing berth's earlier filters there atomically.
+ */
+int berth_dp_attach(struct berth_dp *dp, const char *ifname);
+/* Remove berth's filters from one device / every device of this netns. */
+int berth_dp_detach(int ifindex);
+int berth_dp_detach_all(void);
+/* Remove a node's pinned maps and its pin directory. */
+int berth_dp_unpin(const char *pin_dir);
+
+/* Is a backend referenced by a live conntrack entry? (for berth_lbmap_gc) */
+struct berth_ct_usage;
+int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
+			size_t *expired_deleted);
+bool berth_ct_usage_has(void *usage, uint32_t backend_id);
+void berth_ct_usage_free(struct berth_ct_usage *u);
+
+#endif

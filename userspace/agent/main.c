@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * berth-agent: the node agent. Loads the datapath, attaches it to pod veths
+ * and keeps the service maps equal to the Services it is given.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <berth/datapath.h>
+#include <berth/lbmap.h>
+#include <berth/log.h>
+#include <berth/service.h>
+
+#include "status.h"
+
+#define MAX_IFACES 256
+
+struct agent {
+	const char *node;
+	const char *root;
+	const char *services_path;
+	const char *ifaces[MAX_IFACES];
+	int nifaces;
+	unsigned int gc_interval; /* s */
+	struct berth_dp_config dp_cfg;
+	struct berth_dp *dp;
+	struct berth_lbmap *lb;
+	struct berth_status status;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: berth-agent --node-name NAME [--root DIR] [--services FILE]\n"
+		"                   [--interface IF]... [--gc-interval S]\n"
+		"                   [--max-services N] [--max-backends N] [--max-ct N]\n"
+		"                   [--once] [--log-level error|warn|info|debug]\n"
+		"       berth-agent --node-name NAME --uninstall\n"
+		"\n"
+		"Loads berth's BPF datapath (maps pinned in /sys/fs/bpf/berth/NAME),\n"
+		"attaches it to each --interface (tc ingress: from_pod, egress: to_pod)\n"
+		"and keeps the service maps equal to FILE, re-read when it changes or\n"
+		"on SIGHUP. Stopping the agent leaves the datapath working; --uninstall\n"
+		"detaches every berth filter in this netns and removes the pins.\n");
+}
+
+static int parse_u32(const char *s, const char *what, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v > UINT32_MAX || s[0] == '-') {
+		fprintf(stderr, "berth-agent: %s: '%s' is not a number\n", what,
+			s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_level(const char *s)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++) {
+		if (!strcmp(s, names[i])) {
+			berth_log_level = i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "berth-agent: --log-level: unknown level '%s'\n", s);
+	return -1;
+}
+
+/* Apply the Service file. The maps change only when the file is valid. */
+static int agent_sync(struct agent *a)
+{
+	struct berth_service_set set = { 0 };
+	struct berth_frontend *fe = NULL;
+	struct berth_sync_stats st = { 0 };
+	struct timespec t0, t1;
+	char err[512] = "";
+	size_t n = 0;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = berth_svcfile_load(a->services_path, &set, err, sizeof(err));
+	if (ret)
+		goto out;
+	ret = berth_services_to_frontends(&set, &fe, &n);
+	if (ret) {
+		snprintf(err, sizeof(err), "%s: %s", a->services_path,
+			 strerror(-ret));
+		goto out;
+	}
+	ret = berth_lbmap_sync(a->lb, fe, n, &st, err, sizeof(err));
+out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	a->status.seq++;
+	a->status.ok = ret == 0;
+	snprintf(a->status.error, sizeof(a->status.error), "%s",
+		 ret ? err : "");
+	a->status.services = set.n;
+	a->status.frontends = n;
+	a->status.writes = st.writes;
+	a->status.duration_us = (t1.tv_sec - t0.tv_sec) * 1000000 +
+				(t1.tv_nsec - t0.tv_nsec) / 1000;
+	if (ret)
+		pr_err("sync %s failed, maps unchanged: %s", a->services_path,
+		       err);
+	else
+		pr_info("sync %s: %zu services, %zu frontends, %lu map writes in %lu us",
+			a->services_path, set.n, n, (unsigned long)st.writes,
+			(unsigned long)a->status.duration_us);
+	berth_status_write(a->root, &a->status);
+	berth_frontends_free(fe, n);
+	berth_service_set_free(&set);
+	return ret;
+}
+
+/* Free backends no frontend and no live flow uses any more. */
+static void agent_gc(struct agent *a)
+{
+	struct berth_ct_usage *usage;
+	size_t expired = 0, freed = 0;
+	int err;
+
+	err = berth_ct_usage_scan(a->dp, &usage, &expired);
+	if (err) {
+		pr_warn("gc: scan ct: %s", strerror(-err));
+		return;
+	}
+	err = berth_lbmap_gc(a->lb, berth_ct_usage_has, usage, &freed);
+	berth_ct_usage_free(usage);
+	if (err)
+		pr_warn("gc: %s", strerror(-err));
+	if (freed || expired)
+		pr_info("gc: %zu expired flows, %zu unused backends freed",
+			expired, freed);
+}
+
+static int watch_file(const char *path, char *name, size_t len)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s", path);
+	snprintf(name, len, "%s", basename(base));
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* the directory, so an atomic replace (rename over) is seen too */
+	if (inotify_add_watch(fd, dirname(dir),
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static bool file_changed(int fd, const char *name)
+{
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	bool changed = false;
+	ssize_t len;
+
+	while ((len = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->len && !strcmp(ev->name, name))
+				changed = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return changed;
+}
+
+static int agent_loop(struct agent *a)
+{
+	struct itimerspec its = { 0 };
+	char name[NAME_MAX + 1];
+	struct pollfd pfd[3];
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	int sfd, ifd = -1, tfd, n = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (sfd < 0 || tfd < 0) {
+		pr_err("signalfd/timerfd: %s", strerror(errno));
+		return 1;
+	}
+	its.it_value.tv_sec = a->gc_interval;
+	its.it_interval.tv_sec = a->gc_interval;
+	timerfd_settime(tfd, 0, &its, NULL);
+	pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	if (a->services_path) {
+		ifd = watch_file(a->services_path, name, sizeof(name));
+		if (ifd < 0) {
+			pr_err("watch %s: %s", a->services_path,
+			       strerror(-ifd));
+			return 1;
+		}
+		pfd[n++] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+	}
+
+	for (;;) {
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents & POLLIN) {
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo != SIGHUP) {
+				pr_info("signal %d: exiting, datapath stays in place",
+					si.ssi_signo);
+				return 0;
+			}
+			if (a->services_path)
+				agent_sync(a);
+		}
+		if (pfd[1].revents & POLLIN) {
+			uint64_t ticks;
+
+			if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+				agent_gc(a);
+		}
+		if (ifd >= 0 && (pfd[2].revents & POLLIN) &&
+		    file_changed(ifd, name))
+			agent_sync(a);
+	}
+}
+
+static int uninstall(const char *node)
+{
+	char pin_dir[256];
+	int err;
+
+	if (berth_dp_pin_dir(pin_dir, sizeof(pin_dir), node)) {
+		fprintf(stderr, "berth-agent: bad node name '%s'\n", node);
+		return 1;
+	}
+	err = berth_dp_detach_all();
+	if (err)
+		pr_warn("detach: %s", strerror(-err));
+	err = berth_dp_unpin(pin_dir);
+	if (err) {
+		pr_err("remove pins in %s: %s", pin_dir, strerror(-err));
+		return 1;
+	}
+	pr_info("detached berth filters and removed %s", pin_dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "services", required_argument, NULL, 's' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "gc-interval", required_argument, NULL, 'g' },
+		{ "max-services", required_argument, NULL, 'S' },
+		{ "max-backends", required_argument, NULL, 'B' },
+		{ "max-ct", required_argument, NULL, 'C' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "uninstall", no_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct agent a = { .root = "/var/lib/berth", .gc_interval = 30 };
+	struct berth_lbmap_maps maps;
+	bool once = false, do_uninstall = false;
+	char pin_dir[256];
+	int c, err, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			a.node = optarg;
+			break;
+		case 'r':
+			a.root = optarg;
+			break;
+		case 's':
+			a.services_path = optarg;
+			break;
+		case 'i':
+			if (a.nifaces == MAX_IFACES) {
+				fprintf(stderr,
+					"berth-agent: more than %d interfaces\n",
+					MAX_IFACES);
+				return 2;
+			}
+			a.ifaces[a.nifaces++] = optarg;
+			break;
+		case 'g':
+			if (parse_u32(optarg, "--gc-interval",
+				      &a.gc_interval) ||
+			    !a.gc_interval)
+				return 2;
+			break;
+		case 'S':
+			if (parse_u32(optarg, "--max-services",
+				      &a.dp_cfg.max_services))
+				return 2;
+			break;
+		case 'B':
+			if (parse_u32(optarg, "--max-backends",
+				      &a.dp_cfg.max_backends))
+				return 2;
+			break;
+		case 'C':
+			if (parse_u32(optarg, "--max-ct", &a.dp_cfg.max_ct))
+				return 2;
+			break;
+		case 'l':
+			if (parse_level(optarg))
+				return 2;
+			break;
+		case 'o':
+			once = true;
+			break;
+		case 'u':
+			do_uninstall = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!a.node || optind != argc) {
+		fprintf(stderr, "berth-agent: %s\n",
+			a.node ? "unexpected argument" :
+				 "--node-name is required");
+		usage(stderr);
+		return 2;
+	}
+	if (do_uninstall)
+		return uninstall(a.node);
+	if (berth_dp_pin_dir(pin_dir, sizeof(pin_dir), a.node)) {
+		fprintf(stderr, "berth-agent: bad node name '%s'\n", a.node);
+		return 2;
+	}
+	err = berth_status_init(a.root);
+	if (err) {
+		pr_err("create root %s: %s", a.root, strerror(-err));
+		return 1;
+	}
+	a.dp_cfg.pin_dir = pin_dir;
+	/* rev_nat holds one entry per frontend: as many as services */
+	a.dp_cfg.max_rev_nat = a.dp_cfg.max_services;
+	err = berth_dp_open(&a.dp, &a.dp_cfg);
+	if (err)
+		return 1;
+	for (int i = 0; i < a.nifaces; i++) {
+		if (berth_dp_attach(a.dp, a.ifaces[i]))
+			goto out;
+		pr_info("attached from_pod/to_pod to %s", a.ifaces[i]);
+	}
+	berth_dp_lbmap_maps(a.dp, &maps);
+	err = berth_lbmap_open(&a.lb, &maps);
+	if (err) {
+		pr_err("read service maps in %s: %s", pin_dir, strerror(-err));
+		goto out;
+	}
+	if (a.services_path && agent_sync(&a) && once)
+		goto out;
+	if (once) {
+		ret = 0;
+		goto out;
+	}
+	ret = agent_loop(&a);
+out:
+	berth_lbmap_free(a.lb);
+	berth_dp_close(a.dp);
+	return ret;
+}

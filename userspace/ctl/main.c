@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* berthctl: inspect a node's datapath maps (services, backends, ct, metrics). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <berth/abi/ct.h>
+#include <berth/abi/lb.h>
+#include <berth/abi/metrics.h>
+#include <berth/abi/pins.h>
+#include <berth/reason.h>
+
+static const char *node = NULL;
+static bool json;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: berthctl bpf services|backends|ct|metrics --node NAME [-o json]\n");
+}
+
+static int open_map(const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", BERTH_BPFFS_ROOT, node, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fprintf(stderr, "berthctl: open %s: %s\n", path,
+			strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static const char *ip_str(__be32 ip, char *buf)
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
+static const char *proto_str(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? "TCP" :
+	       proto == IPPROTO_UDP ? "UDP" :
+				      "?";
+}
+
+/* Walk a map; cb gets each key and value. */
+static void map_walk(int fd, size_t ksz, size_t vsz,
+		     void (*cb)(const void *k, const void *v, bool *first))
+{
+	char key[64], next[64], *prev = NULL;
+	char *val = malloc(vsz);
+	bool first = true;
+
+	while (val && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		if (!bpf_map_lookup_elem(fd, key, val))
+			cb(key, val, &first);
+	}
+	free(val);
+}
+
+static void print_service(const void *k, const void *v, bool *first)
+{
+	const struct berth_svc_key *key = k;
+	const struct berth_svc_val *val = v;
+	char ip[INET_ADDRSTRLEN];
+
+	ip_str(key->vip, ip);
+	if (json) {
+		printf("%s{\"frontend\":\"%s:%u/%s\",\"slot\":%u,",
+		       *first ? "" : ",", ip, ntohs(key->dport),
+		       proto_str(key->proto), key->slot);
+		if (key->slot)
+			printf("\"backend_id\":%u}", val->backend_id);
+		else
+			printf("\"count\":%u,\"flags\":%u,\"rev_nat_id\":%u,\"affinity_timeout\":%u}",
+			       val->count, val->flags, val->rev_nat_id,
+			       val->affinity_timeout);
+	} else if (key->slot) {
+		printf("%-22s %-4s slot %-5u backend %u\n", "", "", key->slot,
+		       val->backend_id);
+	} else {
+		char fe[64];
+
+		snprintf(fe, sizeof(fe), "%s:%u", ip, ntohs(key->dport));
+		printf("%-22s %-4s %u backends, rev_nat %u%s%s\n", fe,
+		       proto_str(key->proto), val->count, val->rev_nat_id,
+		       val->flags & BERTH_SVC_F_MAGLEV ? ", maglev" : "",
+		       val->flags & BERTH_SVC_F_AFFINITY ? ", affinity" : "");
+	}
+	*first = false;
+}
+
+static void print_backend(const void *k, const void *v, bool *first)
+{
+	const struct berth_backend *be = v;
+	char ip[INET_ADDRSTRLEN];
+
+	ip_str(be->ip, ip);
+	if (json)
+		printf("%s{\"id\":%u,\"address\":\"%s:%u\",\"proto\":\"%s\",\"terminating\":%s}",
+		       *first ? "" : ",", *(const __u32 *)k, ip,
+		       ntohs(be->port), proto_str(be->proto),
+		       be->flags & BERTH_BACKEND_F_TERMINATING ? "true" :
+								 "false");
+	else
+		printf("%-8u %s:%u/%s%s\n", *(const __u32 *)k, ip,
+		       ntohs(be->port), proto_str(be->proto),
+		       be->flags & BERTH_BACKEND_F_TERMINATING ?
+			       " terminating" :
+			       "");
+	*first = false;
+}
+
+static void print_ct(const void *k, const void *v, bool *first)
+{
+	const struct berth_ct_key *key = k;
+	const struct berth_ct_val *val = v;
+	char s[INET_ADDRSTRLEN], d[INET_ADDRSTRLEN];
+	struct timespec ts;
+	long left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	left = (long)val->lifetime - ts.tv_sec;
+	ip_str(key->saddr, s);
+	ip_str(key->daddr, d);
+	if (json)
+		printf("%s{\"dir\":\"%s\",\"proto\":\"%s\",\"src\":\"%s:%u\",\"dst\":\"%s:%u\",\"backend_id\":%u,\"rev_nat_id\":%u,\"expires_in\":%ld,\"flags\":%u}",
+		       *first ? "" : ",",
+		       key->dir == BERTH_CT_SERVICE ? "service" : "egress",
+		       proto_str(key->proto), s, ntohs(key->sport), d,
+		       ntohs(key->dport), val->backend_id, val->rev_nat_id,
+		       left, val->flags);
+	else
+		printf("%-7s %s %s:%u -> %s:%u backend %u rev_nat %u expires %lds%s\n",
+		       key->dir == BERTH_CT_SERVICE ? "service" : "egress",
+		       proto_str(key->proto), s, ntohs(key->sport), d,
+		       ntohs(key->dport), val->backend_id, val->rev_nat_id,
+		       left, val->flags & BERTH_CT_F_CLOSING ? " closing" : "");
+	*first = false;
+}
+
+static int cmd_metrics(void)
+{
+	int fd = open_map(BERTH_MAP_METRICS), ncpu = libbpf_num_possible_cpus();
+	struct berth_metrics_key key, next, *prev = NULL;
+	struct berth_metrics_val *vals = calloc(ncpu, sizeof(*vals));
+	bool first = true;
+
+	if (json)
+		printf("[");
+	while (vals && !bpf_map_get_next_key(fd, prev, &next)) {
+		__u64 pkts = 0, bytes = 0;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++) {
+			pkts += vals[i].packets;
+			bytes += vals[i].bytes;
+		}
+		if (json)
+			printf("%s{\"reason\":\"%s\",\"dir\":\"%s\",\"packets\":%llu,\"bytes\":%llu}",
+			       first ? "" : ",", berth_reason_str(key.reason),
+			       key.dir == BERTH_DIR_EGRESS ? "egress" :
+							     "ingress",
+			       (unsigned long long)pkts,
+			       (unsigned long long)bytes);
+		else
+			printf("%-40s %-8s %12llu packets %14llu bytes\n",
+			       berth_reason_str(key.reason),
+			       key.dir == BERTH_DIR_EGRESS ? "egress" :
+							     "ingress",
+			       (unsigned long long)pkts,
+			       (unsigned long long)bytes);
+		first = false;
+	}
+	if (json)
+		printf("]\n");
+	free(vals);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *what;
+	int c, fd;
+
+	while ((c = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			node = optarg;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json")) {
+				fprintf(stderr,
+					"berthctl: -o: only json is supported\n");
+				return 2;
+			}
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2 || strcmp(argv[optind], "bpf") || !node) {
+		usage(stderr);
+		return 2;
+	}
+	what = argv[optind + 1];
+	if (!strcmp(what, "metrics"))
+		return cmd_metrics();
+	if (json)
+		printf("[");
+	if (!strcmp(what, "services")) {
+		fd = open_map(BERTH_MAP_SERVICES);
+		map_walk(fd, sizeof(struct berth_svc_key),
+			 sizeof(struct berth_svc_val), print_service);
+	} else if (!strcmp(what, "backends")) {
+		fd = open_map(BERTH_MAP_BACKENDS);
+		map_walk(fd, sizeof(__u32), sizeof(struct berth_backend),
+			 print_backend);
+	} else if (!strcmp(what, "ct")) {
+		fd = open_map(BERTH_MAP_CT);
+		map_walk(fd, sizeof(struct berth_ct_key),
+			 sizeof(struct berth_ct_val), print_ct);
+	} else {
+		fprintf(stderr, "berthctl: unknown map '%s'\n", what);
+		usage(stderr);
+		return 2;
+	}
+	if (json)
+		printf("]\n");
+	return 0;
+}

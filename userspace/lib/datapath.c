@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Load, pin, attach and detach the node's BPF programs (libbpf skeletons). */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <berth/abi/ct.h>
+#include <berth/abi/lb.h>
+#include <berth/abi/pins.h>
+#include <berth/datapath.h>
+#include <berth/log.h>
+
+#include "skel/from_pod.skel.h"
+#include "skel/to_pod.skel.h"
+
+#define BPF_FS_MAGIC 0xcafe4a11
+#define BPFFS_MOUNT "/sys/fs/bpf"
+
+int berth_bpffs_ensure(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_MOUNT, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700")) {
+		pr_err("mount bpffs on %s: %s", BPFFS_MOUNT, strerror(errno));
+		return -errno;
+	}
+	pr_info("mounted bpffs on %s", BPFFS_MOUNT);
+	return 0;
+}
+
+int berth_dp_pin_dir(char *buf, size_t len, const char *node)
+{
+	int n = snprintf(buf, len, "%s/%s", BERTH_BPFFS_ROOT, node);
+
+	if (n < 0 || (size_t)n >= len || !node[0] || strchr(node, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A pinned map keeps its size across agent restarts: size the skeleton's map
+ * from the pin so libbpf re-uses it instead of refusing a mismatch.
+ */
+static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			if (want && want != info.max_entries)
+				pr_warn("map %s: pinned with %u entries, keeping them (asked %u)",
+					bpf_map__name(map), info.max_entries,
+					want);
+			want = info.max_entries;
+		}
+		close(fd);
+	}
+	if (want)
+		bpf_map__set_max_entries(map, want);
+}
+
+#define SIZE_MAPS(skel, cfg)                                              \
+	do {                                                              \
+		size_map((skel)->maps.services, (cfg)->pin_dir,           \
+			 (cfg)->max_services);                            \
+		size_map((skel)->maps.backends, (cfg)->pin_dir,           \
+			 (cfg)->max_backends);                            \
+		size_map((skel)->maps.rev_nat, (cfg)->pin_dir,            \
+			 (cfg)->max_rev_nat);                             \
+		size_map((skel)->maps.affinity, (cfg)->pin_dir,           \
+			 (cfg)->max_affinity);                            \
+		size_map((skel)->maps.maglev, (cfg)->pin_dir,             \
+			 (cfg)->max_maglev);                              \
+		size_map((skel)->maps.ct, (cfg)->pin_dir, (cfg)->max_ct); \
+		size_map((skel)->maps.metrics, (cfg)->pin_dir, 0);        \
+	} while (0)
+
+static void init_maps(struct berth_dp *dp)
+{
+	struct from_pod_bpf *s = dp->from_pod;
+
+	berth_map_init_fd(&dp->services, "services",
+			  bpf_map__fd(s->maps.services));
+	berth_map_init_fd(&dp->backends, "backends",
+			  bpf_map__fd(s->maps.backends));
+	berth_map_init_fd(&dp->rev_nat, "rev_nat",
+			  bpf_map__fd(s->maps.rev_nat));
+	berth_map_init_fd(&dp->affinity, "affinity",
+			  bpf_map__fd(s->maps.affinity));
+	berth_map_init_fd(&dp->maglev, "maglev", bpf_map__fd(s->maps.maglev));
+	berth_map_init_fd(&dp->ct, "ct", bpf_map__fd(s->maps.ct));
+	berth_map_init_fd(&dp->metrics, "metrics",
+			  bpf_map__fd(s->maps.metrics));
+}
+
+int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct berth_dp *dp;
+	int err;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", cfg->pin_dir) >=
+	    (int)sizeof(dp->pin_dir)) {
+		err = -ENAMETOOLONG;
+		goto err;
+	}
+	err = berth_bpffs_ensure();
+	if (err)
+		goto err;
+	err = mkdir_p(dp->pin_dir);
+	if (err) {
+		pr_err("create pin directory %s: %s", dp->pin_dir,
+		       strerror(-err));
+		goto err;
+	}
+	opts.pin_root_path = dp->pin_dir;
+
+	dp->from_pod = from_pod_bpf__open_opts(&opts);
+	if (!dp->from_pod) {
+		err = -errno;
+		pr_err("open from_pod: %s", strerror(-err));
+		goto err;
+	}
+	SIZE_MAPS(dp->from_pod, cfg);
+	err = from_pod_bpf__load(dp->from_pod);
+	if (err) {
+		pr_err("load from_pod (pins in %s): %s", dp->pin_dir,
+		       strerror(-err));
+		goto err;
+	}
+	/* to_pod finds from_pod's maps by their pins */
+	dp->to_pod = to_pod_bpf__open_opts(&opts);
+	if (!dp->to_pod) {
+		err = -errno;
+		pr_err("open to_pod: %s", strerror(-err));
+		goto err;
+	}
+	SIZE_MAPS(dp->to_pod, cfg);
+	err = to_pod_bpf__load(dp->to_pod);
+	if (err) {
+		pr_err("load to_pod (pins in %s): %s", dp->pin_dir,
+		       strerror(-err));
+		goto err;
+	}
+	init_maps(dp);
+	*out = dp;
+	return 0;
+err:
+	berth_dp_close(dp);
+	return err;
+}
+
+void berth_dp_close(struct berth_dp *dp)
+{
+	if (!dp)
+		return;
+	to_pod_bpf__destroy(dp->to_pod);
+	from_pod_bpf__destroy(dp->from_pod);
+	free(dp);
+}
+
+int berth_dp_from_pod_fd(const struct berth_dp *dp)
+{
+	return bpf_program__fd(dp->from_pod->progs.from_pod);
+}
+
+int berth_dp_to_pod_fd(const struct berth_dp *dp)
+{
+	return bpf_program__fd(dp->to_pod->progs.to_pod);
+}
+
+static int maglev_set(void *ctx, uint32_t rev_nat_id, const uint32_t *table)
+{
+	struct berth_dp *dp = ctx;
+	int inner, err, zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "maglev_inner",
+			       sizeof(__u32), sizeof(struct berth_maglev_table),
+			       1, NULL);
+	if (inner < 0)
+		return -errno;
+	err = bpf_map_update_elem(inner, &zero, table, BPF_ANY);
+	if (!err)
+		err = bpf_map_update_elem(dp->maglev.fd, &rev_nat_id, &inner,
+					  BPF_ANY);
+	if (err)
+		err = -errno;
+	close(inner);
+	return err;
+}
+
+static int maglev_del(void *ctx, uint32_t rev_nat_id)
+{
+	struct berth_dp *dp = ctx;
+
+	if (bpf_map_delete_elem(dp->maglev.fd, &rev_nat_id) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->services = &dp->services;
+	out->backends = &dp->backends;
+	out->rev_nat = &dp->rev_nat;
+	out->affinity = &dp->affinity;
+	out->maglev = &dp->maglev;
+	out->maglev_set = maglev_set;
+	out->maglev_del = maglev_del;
+	out->maglev_ctx = dp;
+	out->maglev_m = BERTH_MAGLEV_M;
+}
+
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point,
+			 int prog_fd, const char *ifname, const char *prog)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = point);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BERTH_TC_HANDLE,
+			    .priority = BERTH_TC_PRIORITY, .prog_fd = prog_fd,
+			    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("create clsact on %s: %s", ifname, strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		pr_err("attach %s to %s: %s", prog, ifname, strerror(-err));
+	return err;
+}
+
+int berth_dp_attach(struct berth_dp *dp, const char *ifname)
+{
+	int ifindex = if_nametoindex(ifname), err;
+
+	if (!ifindex) {
+		pr_err("attach to %s: %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	err = tc_attach_one(ifindex, BPF_TC_INGRESS, berth_dp_from_pod_fd(dp),
+			    ifname, "from_pod");
+	if (err)
+		return err;
+	return tc_attach_one(ifindex, BPF_TC_EGRESS, berth_dp_to_pod_fd(dp),
+			     ifname, "to_pod");
+}
+
+int berth_dp_detach(int ifindex)
+{
+	enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	int err, ret = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = points[i]);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts,
+				    .handle = BERTH_TC_HANDLE,
+				    .priority = BERTH_TC_PRIORITY);
+
+		if (bpf_tc_query(&hook, &opts))
+			continue; /* nothing of ours here */
+		opts.prog_fd = opts.prog_id = opts.flags = 0;
+		err = bpf_tc_detach(&hook, &opts);
+		if (err && err != -ENOENT) {
+			pr_warn("detach from ifindex %d: %s", ifindex,
+				strerror(-err));
+			ret = err;
+		}
+	}
+	return ret;
+}
+
+int berth_dp_detach_all(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int err, ret = 0;
+
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		err = berth_dp_detach((int)i->if_index);
+		if (err)
+			ret = err;
+	}
+	if_freenameindex(ifs);
+	return ret;
+}
+
+int berth_dp_unpin(const char *pin_dir)
+{
+	static const char *const names[] = {
+		BERTH_MAP_SERVICES, BERTH_MAP_BACKENDS, BERTH_MAP_REV_NAT,
+		BERTH_MAP_AFFINITY, BERTH_MAP_MAGLEV,	BERTH_MAP_CT,
+		BERTH_MAP_METRICS,
+	};
+	char path[PATH_MAX];
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	if (rmdir(pin_dir) && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+/* Live backend ids, sorted, from one pass over the ct map. */
+struct berth_ct_usage {
+	uint32_t *ids;
+	size_t n;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
+			size_t *expired_deleted)
+{
+	struct berth_ct_key key, next, *prev = NULL;
+	struct berth_ct_usage *u;
+	struct berth_ct_val val;
+	struct timespec ts;
+	size_t cap = 1024, expired = 0;
+	uint32_t now;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->ids = malloc(cap * sizeof(*u->ids));
+	if (!u->ids) {
+		free(u);
+		return -ENOMEM;
+	}
+	while (!(err = bpf_map_get_next_key(dp->ct.fd, prev, &next))) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->ct.fd, &key, &val))
+			continue;
+		if (val.lifetime < now) {
+			/* deleting the current key restarts nothing: next_key
+			 * of a missing key starts over, so step first */
+			if (!bpf_map_delete_elem(dp->ct.fd, &key))
+				expired++;
+			prev = NULL;
+			continue;
+		}
+		if (u->n == cap) {
+			uint32_t *ids = realloc(u->ids, 2 * cap * sizeof(*ids));
+
+			if (!ids) {
+				berth_ct_usage_free(u);
+				return -ENOMEM;
+			}
+			u->ids = ids;
+			cap *= 2;
+		}
+		u->ids[u->n++] = val.backend_id;
+	}
+	qsort(u->ids, u->n, sizeof(*u->ids), cmp_u32);
+	if (expired_deleted)
+		*expired_deleted = expired;
+	*out = u;
+	return 0;
+}
+
+bool berth_ct_usage_has(void *usage, uint32_t backend_id)
+{
+	struct berth_ct_usage *u = usage;
+
+	return bsearch(&backend_id, u->ids, u->n, sizeof(*u->ids), cmp_u32);
+}
+
+void berth_ct_usage_free(struct berth_ct_usage *u)
+{
+	if (!u)
+		return;
+	free(u->ids);
+	free(u);
+}
