@@ -45,8 +45,9 @@ struct berth_service_set {
 };
 
 /*
- * Parse a Service file (YAML or JSON). On error returns -EINVAL and writes
- * "FILE:LINE: FIELD: what is wrong" into err; *out is untouched.
+ * Parse a Service file (YAML or JSON). Bad content: -EINVAL and
+ * "FILE:LINE: FIELD: what is wrong" in err; unreadable file: -errno; too
+ * large: -EFBIG. On any error *out is untouched.
  */
 int berth_svcfile_load(const char *path, struct berth_service_set *out,
 		       char *err, size_t errlen);
