@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,31 @@ int berth_bpffs_ensure(void)
 		return -errno;
 	}
 	pr_info("mounted bpffs on %s", BPFFS_MOUNT);
+	return 0;
+}
+
+/*
+ * libbpf's messages through berth's log. Creating clsact where it already
+ * exists is expected (restarts), so the kernel's complaint about it is noise.
+ */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	enum berth_log_level lvl = level == LIBBPF_WARN ? BERTH_LOG_WARN :
+				   level == LIBBPF_INFO ? BERTH_LOG_INFO :
+							  BERTH_LOG_DEBUG;
+	char msg[1024];
+	size_t len;
+
+	if (lvl > berth_log_level)
+		return 0;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	if (len && msg[len - 1] == '\n')
+		msg[len - 1] = '\0';
+	if (strstr(msg, "Exclusivity flag on"))
+		lvl = BERTH_LOG_DEBUG;
+	berth_log(lvl, "libbpf: %s", msg);
 	return 0;
 }
 
@@ -145,6 +171,7 @@ int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
 		err = -ENAMETOOLONG;
 		goto err;
 	}
+	libbpf_set_print(libbpf_print);
 	err = berth_bpffs_ensure();
 	if (err)
 		goto err;
