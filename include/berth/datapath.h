@@ -42,6 +42,9 @@ struct berth_dp {
 	struct berth_map metrics;
 };
 
+/* Route libbpf's messages through berth's log. */
+void berth_libbpf_log_init(void);
+
 /* Mount bpffs on /sys/fs/bpf if nothing is mounted there. */
 int berth_bpffs_ensure(void);
 

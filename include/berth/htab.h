@@ -35,7 +35,10 @@ int berth_htab_put(struct berth_htab *h, uint64_t key, uint32_t val);
 /* 0 or -ENOENT. */
 int berth_htab_del(struct berth_htab *h, uint64_t key);
 
-/* splitmix64's finalizer: a cheap bijective 64-bit mix. */
+/*
+ * splitmix64's finalizer: a cheap bijective 64-bit mix. Maglev tables are
+ * built with it, so they match across nodes only while it stays as it is.
+ */
 static inline uint64_t berth_hash64(uint64_t x)
 {
 	x ^= x >> 30;

@@ -2,8 +2,8 @@
 /*
  * Map sync: makes the services, backends, rev_nat and maglev maps hold a
  * desired set of frontends, writing only what differs from what they hold.
- * Update order (DESIGN.md): backends, then slots n..1 (and the maglev table),
- * then rev_nat, slot 0 last; removals in reverse. A packet always sees a
+ * Update order (DESIGN.md): backends, then rev_nat, the maglev table and
+ * slots 1..n, slot 0 last; removals in reverse. A packet always sees a
  * consistent frontend.
  */
 #ifndef BERTH_LBMAP_H

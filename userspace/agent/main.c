@@ -367,6 +367,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	berth_libbpf_log_init();
 	if (do_uninstall)
 		return uninstall(a.node);
 	if (berth_dp_pin_dir(pin_dir, sizeof(pin_dir), a.node)) {

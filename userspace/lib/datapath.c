@@ -28,12 +28,37 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #define BPFFS_MOUNT "/sys/fs/bpf"
 
+/* In the mount namespace of PID 1? 1 yes, 0 no, -1 cannot tell. */
+static int in_init_mntns(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/mnt", &self) || stat("/proc/1/ns/mnt", &init))
+		return -1;
+	return self.st_ino == init.st_ino && self.st_dev == init.st_dev;
+}
+
 int berth_bpffs_ensure(void)
 {
 	struct statfs st;
 
 	if (statfs(BPFFS_MOUNT, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return 0;
+	/*
+	 * `ip netns exec` gives its command a private mount namespace with a
+	 * fresh /sys: a bpffs mounted there dies with the agent, and so would
+	 * every pin. Refuse rather than lose the maps on the next restart.
+	 */
+	switch (in_init_mntns()) {
+	case 0:
+		pr_err("%s is not bpffs in this mount namespace (ip netns exec?): pins would not outlive the agent; mount bpffs there or run the agent with nsenter --net=/run/netns/NAME",
+		       BPFFS_MOUNT);
+		return -ENOENT;
+	case -1:
+		pr_warn("mounting bpffs on %s: if this is a private mount namespace (ip netns exec), the pins die with the agent; prefer nsenter --net=/run/netns/NAME",
+			BPFFS_MOUNT);
+		break;
+	}
 	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700")) {
 		pr_err("mount bpffs on %s: %s", BPFFS_MOUNT, strerror(errno));
 		return -errno;
@@ -61,10 +86,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	len = strlen(msg);
 	if (len && msg[len - 1] == '\n')
 		msg[len - 1] = '\0';
-	if (strstr(msg, "Exclusivity flag on"))
+	if (strstr(msg, "Exclusivity flag on") ||
+	    strstr(msg, "Parent Qdisc doesn't exist"))
 		lvl = BERTH_LOG_DEBUG;
 	berth_log(lvl, "libbpf: %s", msg);
 	return 0;
+}
+
+void berth_libbpf_log_init(void)
+{
+	libbpf_set_print(libbpf_print);
 }
 
 int berth_dp_pin_dir(char *buf, size_t len, const char *node)
@@ -171,7 +202,7 @@ int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
 		err = -ENAMETOOLONG;
 		goto err;
 	}
-	libbpf_set_print(libbpf_print);
+	berth_libbpf_log_init();
 	err = berth_bpffs_ensure();
 	if (err)
 		goto err;
@@ -237,35 +268,6 @@ int berth_dp_to_pod_fd(const struct berth_dp *dp)
 	return bpf_program__fd(dp->to_pod->progs.to_pod);
 }
 
-static int maglev_set(void *ctx, uint32_t rev_nat_id, const uint32_t *table)
-{
-	struct berth_dp *dp = ctx;
-	int inner, err, zero = 0;
-
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "maglev_inner",
-			       sizeof(__u32), sizeof(struct berth_maglev_table),
-			       1, NULL);
-	if (inner < 0)
-		return -errno;
-	err = bpf_map_update_elem(inner, &zero, table, BPF_ANY);
-	if (!err)
-		err = bpf_map_update_elem(dp->maglev.fd, &rev_nat_id, &inner,
-					  BPF_ANY);
-	if (err)
-		err = -errno;
-	close(inner);
-	return err;
-}
-
-static int maglev_del(void *ctx, uint32_t rev_nat_id)
-{
-	struct berth_dp *dp = ctx;
-
-	if (bpf_map_delete_elem(dp->maglev.fd, &rev_nat_id) && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
 void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -273,10 +275,8 @@ void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out)
 	out->backends = &dp->backends;
 	out->rev_nat = &dp->rev_nat;
 	out->affinity = &dp->affinity;
+	/* lbmap writes and reads back the tables through the outer map */
 	out->maglev = &dp->maglev;
-	out->maglev_set = maglev_set;
-	out->maglev_del = maglev_del;
-	out->maglev_ctx = dp;
 	out->maglev_m = BERTH_MAGLEV_M;
 }
 
