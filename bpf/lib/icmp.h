@@ -37,7 +37,7 @@ static __always_inline int icmp_rev_nat(struct __sk_buff *skb,
 {
 	__u32 icmp_off = p->l4_off, in_ip = icmp_off + sizeof(struct icmphdr);
 	__u32 icmp_csum = icmp_off + ICMP_CSUM_OFF;
-	__u32 in_l4 = in_ip + sizeof(struct iphdr), in_l4_csum;
+	__u32 in_l4, in_l4_csum;
 	struct berth_ct_key key = { .dir = BERTH_CT_EGRESS };
 	struct berth_rev_nat *rn;
 	struct berth_ct_val *ct_val;
@@ -51,8 +51,9 @@ static __always_inline int icmp_rev_nat(struct __sk_buff *skb,
 		return 0;
 	if (!icmp_is_error(icmp.type))
 		return 0;
-	if (bpf_skb_load_bytes(skb, in_ip, &in, sizeof(in)) || in.ihl != 5)
+	if (bpf_skb_load_bytes(skb, in_ip, &in, sizeof(in)) || in.ihl < 5)
 		return 0;
+	in_l4 = in_ip + in.ihl * 4;
 	if (in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP)
 		return 0;
 	if (bpf_skb_load_bytes(skb, in_l4, ports, sizeof(ports)))

@@ -64,9 +64,10 @@ static __always_inline int reject_tcp(struct __sk_buff *skb,
 	}
 	diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&new,
 			     sizeof(new), 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, l4_csum_off(p), 0, diff, 0))
+	/* header first: it carries the old checksum the diff applies to */
+	if (diff < 0 || bpf_skb_store_bytes(skb, p->l4_off, &new, sizeof(new), 0))
 		return -1;
-	if (bpf_skb_store_bytes(skb, p->l4_off, &new, sizeof(new), 0))
+	if (bpf_l4_csum_replace(skb, l4_csum_off(p), 0, diff, 0))
 		return -1;
 	/* swapping addresses leaves the IP checksum as it is */
 	addrs[0] = p->daddr;
