@@ -63,8 +63,9 @@ $(OUTPUT)/skel/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)/skel
 
 bpf: $(SKELS)
 
-# Userspace objects may include any skeleton.
-$(OUTPUT)/obj/%.o: %.c $(SKELS)
+# Skeletons exist before any userspace object is compiled; -MMD records
+# which objects include which.
+$(OUTPUT)/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -17,7 +17,6 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, struct berth_svc_key);
 	__type(value, struct berth_svc_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } services SEC(".maps");
 
@@ -27,7 +26,6 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct berth_backend);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backends SEC(".maps");
 
@@ -37,7 +35,6 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct berth_rev_nat);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rev_nat SEC(".maps");
 
