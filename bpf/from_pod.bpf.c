@@ -58,8 +58,13 @@ int from_pod(struct __sk_buff *skb)
 		return TC_ACT_OK;
 
 	svc = lb_lookup_service(&p);
-	if (!svc)
+	if (!svc) {
+		if (p.proto == IPPROTO_TCP &&
+		    (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
+			    TCP_FLAG_SYN)
+			ct_retire_egress(&p);
 		return TC_ACT_OK;
+	}
 	/* later fragments carry no ports and cannot follow the first one */
 	if (p.frag)
 		return drop(skb, BERTH_DROP_FRAG, BERTH_DIR_EGRESS);

@@ -126,4 +126,25 @@ static __always_inline void ct_refresh_egress(const struct pkt4 *p,
 	bpf_map_update_elem(&ct, &key, svc, BPF_ANY);
 }
 
+/*
+ * A direct connection (not to a frontend) that reuses the tuple of an
+ * earlier balanced flow: client:P -> backend after client:P -> vip. The
+ * EGRESS entry left from that flow would reverse-NAT this connection's
+ * replies, so a fresh SYN retires it.
+ */
+static __always_inline void ct_retire_egress(const struct pkt4 *p)
+{
+	struct berth_ct_key key = {
+		.saddr = p->saddr,
+		.daddr = p->daddr,
+		.sport = p->sport,
+		.dport = p->dport,
+		.proto = p->proto,
+		.dir = BERTH_CT_EGRESS,
+	};
+
+	if (bpf_map_lookup_elem(&ct, &key))
+		bpf_map_delete_elem(&ct, &key);
+}
+
 #endif

@@ -65,7 +65,8 @@ static __always_inline int reject_tcp(struct __sk_buff *skb,
 	diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&new,
 			     sizeof(new), 0);
 	/* header first: it carries the old checksum the diff applies to */
-	if (diff < 0 || bpf_skb_store_bytes(skb, p->l4_off, &new, sizeof(new), 0))
+	if (diff < 0 ||
+	    bpf_skb_store_bytes(skb, p->l4_off, &new, sizeof(new), 0))
 		return -1;
 	if (bpf_l4_csum_replace(skb, l4_csum_off(p), 0, diff, 0))
 		return -1;

@@ -152,3 +152,32 @@ Test(conntrack, lost_egress_entry_recreated)
 	/* replies find the flow again */
 	fx_expect_rev_nat(fx_reply(IPPROTO_TCP, be, BE_PORT, SPORT), SVC_PORT);
 }
+
+/*
+ * Regression: client:P -> vip balanced to backend X, then client:P straight
+ * to X (port reuse). The old EGRESS entry made to_pod rewrite the direct
+ * connection's SYN-ACK to come from the vip, and the connection hung.
+ */
+Test(conntrack, direct_syn_retires_stale_egress_entry)
+{
+	uint32_t be = send_pkt(PKT_TCP_SYN);
+	struct berth_ct_key k = key_of(IPPROTO_TCP, BERTH_CT_EGRESS, be);
+	struct berth_ct_val v;
+	struct pkt_spec direct = fx_pkt(IPPROTO_TCP, SPORT, BE_PORT);
+
+	cr_assert_eq(bpf_map_lookup_elem(fx.dp->ct.fd, &k, &v), 0,
+		     "the balanced flow has its EGRESS entry");
+	direct.daddr = be;
+	fx_expect_spec_untouched(fx.from_pod, &direct, "direct SYN to the backend");
+	cr_assert_neq(bpf_map_lookup_elem(fx.dp->ct.fd, &k, &v), 0,
+		      "a direct SYN on the same tuple retires the EGRESS entry");
+	fx_expect_spec_untouched(fx.to_pod,
+				 &(struct pkt_spec){ .saddr = be,
+						     .daddr = direct.saddr,
+						     .proto = IPPROTO_TCP,
+						     .sport = BE_PORT,
+						     .dport = SPORT,
+						     .tcp_flags = PKT_TCP_SYN |
+								  PKT_TCP_ACK },
+				 "the backend's SYN-ACK reaches the client as sent");
+}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Install what building and testing berth needs (Debian 12) and mount bpffs.
+# Idempotent: silent when everything is already there.
+set -euo pipefail
+
+PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
+      libcriterion-dev libjson-c-dev gcc make pkg-config iproute2 python3
+      busybox-static procps)
+
+die() { echo "deps: $*" >&2; exit 1; }
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" -eq 0 ] || die "not root; missing packages: ${missing[*]}"
+	echo "deps: apt-get update"
+	apt-get update -qq >/dev/null || die "apt-get update failed"
+	echo "deps: installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
+
+fstype=$(stat -f -c %T /sys/fs/bpf 2>/dev/null || true)
+if [ "$fstype" != bpf_fs ]; then
+	[ "$(id -u)" -eq 0 ] || die "not root; bpffs is not mounted at /sys/fs/bpf"
+	echo "deps: mounting bpffs at /sys/fs/bpf"
+	mkdir -p /sys/fs/bpf
+	mount -t bpf bpf /sys/fs/bpf || die "mount -t bpf bpf /sys/fs/bpf failed"
+fi
