@@ -22,4 +22,13 @@ for b in "${BE_NAME[@]}"; do
 	n=$(count "$b")
 	[ "$n" -ge 50 ] || fail "$b got $n of 300 connections (want >= 50): $(cat "$T/conns.json")"
 done
+# The pinned maps carry BTF: bpftool prints their fields by name.
+dump=$(bpftool map dump pinned "$PIN_DIR/services") || fail "bpftool map dump pinned $PIN_DIR/services"
+for field in vip dport proto slot backend_id rev_nat_id count; do
+	grep -q "\"$field\"" <<<"$dump" || fail "no field '$field' in bpftool's dump of services: $dump"
+done
+dump=$(bpftool map dump pinned "$PIN_DIR/ct") || fail "bpftool map dump pinned $PIN_DIR/ct"
+for field in saddr daddr sport dport backend_id lifetime; do
+	grep -q "\"$field\"" <<<"$dump" || fail "no field '$field' in bpftool's dump of ct"
+done
 log "ok"
