@@ -125,4 +125,4 @@ format:
 clean:
 	rm -rf $(OUTPUT)
 
--include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+-include $(shell find $(OUTPUT)/obj $(OUTPUT)/bpf -name '*.d' -type f 2>/dev/null)

@@ -73,6 +73,14 @@ int berth_dp_detach_all(void);
 /* Remove a node's pinned maps and its pin directory. */
 int berth_dp_unpin(const char *pin_dir);
 
+/*
+ * Load program prog ("from_pod", "to_pod") alone, maps pinned in pin_dir
+ * (removed after): *insns is what the verifier processed; on failure log
+ * holds libbpf's and the verifier's messages.
+ */
+int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
+			char *log, size_t loglen);
+
 /* Is a backend referenced by a live conntrack entry? (for berth_lbmap_gc) */
 struct berth_ct_usage;
 int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,

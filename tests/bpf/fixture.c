@@ -352,3 +352,12 @@ uint64_t fx_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
+
+void fx_need(const char *name, size_t offset)
+{
+	struct berth_features f;
+
+	berth_features_probe(&f);
+	if (!*(bool *)((char *)&f + offset))
+		cr_skip_test("kernel %s lacks %s", f.kernel, name);
+}

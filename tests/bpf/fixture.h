@@ -12,6 +12,7 @@
 
 #include <berth/abi/ct.h>
 #include <berth/datapath.h>
+#include <berth/features.h>
 #include <berth/lbmap.h>
 
 #include "pkt.h"
@@ -129,6 +130,13 @@ struct pkt_spec fx_flow(uint32_t i, uint8_t proto, uint32_t vip, uint16_t port);
  */
 double fx_chi_square(const uint64_t *counts, size_t n);
 double fx_chi_square_critical(size_t n);
+
+/*
+ * Skip the running test, naming the feature, when the kernel lacks it
+ * (feature names as in struct berth_features). Probed, never by version.
+ */
+#define FX_NEED(feature) fx_need(#feature, offsetof(struct berth_features, feature))
+void fx_need(const char *name, size_t offset);
 
 /* Monotonic clock in ns, the clock of bpf_ktime_get_ns(). */
 uint64_t fx_now_ns(void);

@@ -25,6 +25,8 @@ static void setup(void)
 {
 	struct berth_frontend fe[2];
 
+	/* the RST and ICMP replies are built with it */
+	FX_NEED(skb_change_tail);
 	fx_setup();
 	/* no backends: slot 0 with count 0 */
 	fx_frontend_init(&fe[0], NULL, FX_VIP, SVC_PORT, IPPROTO_TCP, 0, 0, 0);

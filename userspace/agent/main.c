@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <berth/datapath.h>
+#include <berth/features.h>
 #include <berth/lbmap.h>
 #include <berth/log.h>
 #include <berth/service.h>
@@ -258,6 +259,38 @@ static int agent_loop(struct agent *a)
 	}
 }
 
+/*
+ * What the kernel offers decides the paths taken: today tc programs on
+ * clsact (tcx needs libbpf 1.3), REJECT replies built in place. Written to
+ * ROOT/features.json for tools and tests.
+ */
+static int probe_features(struct agent *a)
+{
+	struct berth_features f;
+	char path[PATH_MAX];
+	FILE *out;
+
+	berth_features_probe(&f);
+	berth_features_log(&f);
+	snprintf(path, sizeof(path), "%s/features.json", a->root);
+	out = fopen(path, "w");
+	if (out) {
+		berth_features_json(&f, out);
+		fputc('\n', out);
+		fclose(out);
+	}
+	if (!f.sched_cls || !f.lru_hash || !f.hash_of_maps || !f.percpu_hash) {
+		pr_err("kernel %s lacks what the datapath needs (tc programs, LRU hash, hash of maps, per-CPU hash): see %s",
+		       f.kernel, path);
+		return -1;
+	}
+	if (!f.skb_change_tail)
+		pr_warn("no bpf_skb_change_tail: Services without endpoints drop instead of rejecting");
+	pr_info("attach mode: tc clsact%s", f.tcx && !f.tcx_libbpf ?
+			" (kernel has tcx, this libbpf does not)" : "");
+	return 0;
+}
+
 static int uninstall(const char *node)
 {
 	char pin_dir[256];
@@ -379,6 +412,8 @@ int main(int argc, char **argv)
 		pr_err("create root %s: %s", a.root, strerror(-err));
 		return 1;
 	}
+	if (probe_features(&a))
+		return 1;
 	a.dp_cfg.pin_dir = pin_dir;
 	/* rev_nat holds one entry per frontend: as many as services */
 	a.dp_cfg.max_rev_nat = a.dp_cfg.max_services;

@@ -20,13 +20,16 @@
 #include <berth/abi/pins.h>
 #include <berth/reason.h>
 
+#include "ctl.h"
+
 static const char *node = NULL;
 static bool json;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: berthctl bpf services|backends|ct|metrics --node NAME [-o json]\n");
+		"usage: berthctl bpf services|backends|ct|metrics --node NAME [-o json]\n"
+		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
 static int open_map(const char *name)
@@ -228,6 +231,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (argc - optind == 1 && !strcmp(argv[optind], "probe"))
+		return cmd_probe(json);
 	if (argc - optind != 2 || strcmp(argv[optind], "bpf") || !node) {
 		usage(stderr);
 		return 2;

@@ -71,6 +71,31 @@ int berth_bpffs_ensure(void)
  * libbpf's messages through berth's log. Creating clsact where it already
  * exists is expected (restarts), so the kernel's complaint about it is noise.
  */
+static char capture[65536];
+static size_t capture_len;
+static bool capturing;
+
+static void capture_append(const char *msg)
+{
+	size_t len = strlen(msg);
+
+	if (len >= sizeof(capture) - 1) {
+		msg += len - (sizeof(capture) - 2);
+		len = sizeof(capture) - 2;
+	}
+	if (capture_len + len + 1 >= sizeof(capture)) {
+		/* keep the newest half */
+		size_t keep = sizeof(capture) / 2;
+
+		memmove(capture, capture + capture_len - keep, keep);
+		capture_len = keep;
+	}
+	memcpy(capture + capture_len, msg, len);
+	capture_len += len;
+	capture[capture_len++] = '\n';
+	capture[capture_len] = '\0';
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
@@ -80,12 +105,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	char msg[1024];
 	size_t len;
 
-	if (lvl > berth_log_level)
+	if (lvl > berth_log_level && !capturing)
 		return 0;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	len = strlen(msg);
 	if (len && msg[len - 1] == '\n')
 		msg[len - 1] = '\0';
+	if (capturing) {
+		capture_append(msg);
+		return 0;
+	}
 	if (strstr(msg, "Exclusivity flag on") ||
 	    strstr(msg, "Parent Qdisc doesn't exist"))
 		lvl = BERTH_LOG_DEBUG;
@@ -457,4 +486,51 @@ void berth_ct_usage_free(struct berth_ct_usage *u)
 		return;
 	free(u->ids);
 	free(u);
+}
+
+/*
+ * Load one program alone (its maps pinned under pin_dir) to learn whether
+ * the verifier takes it and at what cost. On failure err gets the error
+ * and log the verifier log's last lines.
+ */
+int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
+			char *log, size_t loglen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	struct from_pod_bpf *from = NULL;
+	struct to_pod_bpf *to = NULL;
+	int err, fd;
+
+	*insns = 0;
+	log[0] = '\0';
+	err = mkdir_p(pin_dir);
+	if (err)
+		return err;
+	berth_libbpf_log_init();
+	capture_len = 0;
+	capture[0] = '\0';
+	capturing = true;
+	if (!strcmp(prog, "from_pod")) {
+		from = from_pod_bpf__open_opts(&opts);
+		err = from ? from_pod_bpf__load(from) : -errno;
+		fd = err ? -1 : bpf_program__fd(from->progs.from_pod);
+	} else if (!strcmp(prog, "to_pod")) {
+		to = to_pod_bpf__open_opts(&opts);
+		err = to ? to_pod_bpf__load(to) : -errno;
+		fd = err ? -1 : bpf_program__fd(to->progs.to_pod);
+	} else {
+		err = -ENOENT;
+		fd = -1;
+	}
+	capturing = false;
+	if (!err && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		*insns = info.verified_insns;
+	if (err)
+		snprintf(log, loglen, "%s", capture);
+	from_pod_bpf__destroy(from);
+	to_pod_bpf__destroy(to);
+	berth_dp_unpin(pin_dir);
+	return err;
 }

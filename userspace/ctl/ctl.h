@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* berthctl's commands. */
+#ifndef BERTH_CTL_H
+#define BERTH_CTL_H
+
+#include <stdbool.h>
+
+int cmd_probe(bool json);
+
+#endif
