@@ -30,8 +30,18 @@ UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/unit/*.c))
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
 BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/*.c))
 
+# berth-server's store, one library for both backends (SQLite, etcd)
+STORE_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/store/*.c))
+STORE_LIB := $(OUTPUT)/libberth-store.a
+STORE_LDLIBS := -lsqlite3 -lcurl -ljson-c -lpthread
+# the shared store suite, linked once per backend with that backend's fixture
+STORET_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/store/test_*.c))
+
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
 TESTS := $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
+ifneq ($(STORET_OBJS),)
+TESTS += $(OUTPUT)/tests/store-sqlite $(OUTPUT)/tests/store-etcd
+endif
 
 .PHONY: all bpf test test-unit test-bpf test-e2e bench demo vmtest install \
 	clean format deps help
@@ -86,6 +96,13 @@ $(OUTPUT)/tests/unit: $(UNIT_OBJS) $(LIB) | $(OUTPUT)/tests
 
 $(OUTPUT)/tests/bpf: $(BPFT_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+
+$(STORE_LIB): $(STORE_OBJS)
+	$(AR) rcs $@ $^
+
+$(OUTPUT)/tests/store-%: $(STORET_OBJS) $(OUTPUT)/obj/tests/store/fixture_%.o \
+		$(STORE_LIB) $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(STORE_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/bin $(OUTPUT)/tests:
 	@mkdir -p $@

@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libcriterion-dev libjson-c-dev gcc make pkg-config iproute2 python3
-      busybox-static procps)
+      busybox-static procps
+      libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev etcd-server)
 
 die() { echo "deps: $*" >&2; exit 1; }
 
