@@ -59,21 +59,68 @@ static const char *proto_str(__u8 proto)
 				      "?";
 }
 
-/* Walk a map; cb gets each key and value. */
+/* Frontends by address, port, protocol, then slot: each followed by its slots. */
+static int cmp_svc(const void *a, const void *b)
+{
+	const struct berth_svc_key *x = a, *y = b;
+
+	if (x->vip != y->vip)
+		return ntohl(x->vip) < ntohl(y->vip) ? -1 : 1;
+	if (x->dport != y->dport)
+		return ntohs(x->dport) < ntohs(y->dport) ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* By client address and port, then direction. */
+static int cmp_ct(const void *a, const void *b)
+{
+	const struct berth_ct_key *x = a, *y = b;
+
+	if (x->saddr != y->saddr)
+		return ntohl(x->saddr) < ntohl(y->saddr) ? -1 : 1;
+	if (x->sport != y->sport)
+		return ntohs(x->sport) < ntohs(y->sport) ? -1 : 1;
+	return (x->dir > y->dir) - (x->dir < y->dir);
+}
+
+/* Walk a map sorted by cmp (on keys): cb gets each key and value. */
 static void map_walk(int fd, size_t ksz, size_t vsz,
+		     int (*cmp)(const void *, const void *),
 		     void (*cb)(const void *k, const void *v, bool *first))
 {
-	char key[64], next[64], *prev = NULL;
-	char *val = malloc(vsz);
+	size_t esz = ksz + vsz, n = 0, cap = 0;
+	char key[64], next[64], *prev = NULL, *all = NULL, *grown;
 	bool first = true;
 
-	while (val && !bpf_map_get_next_key(fd, prev, next)) {
+	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, ksz);
 		prev = key;
-		if (!bpf_map_lookup_elem(fd, key, val))
-			cb(key, val, &first);
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(all, cap * esz);
+			if (!grown) {
+				fprintf(stderr, "berthctl: out of memory\n");
+				exit(1);
+			}
+			all = grown;
+		}
+		memcpy(all + n * esz, key, ksz);
+		if (!bpf_map_lookup_elem(fd, key, all + n * esz + ksz))
+			n++;
 	}
-	free(val);
+	qsort(all, n, esz, cmp);
+	for (size_t i = 0; i < n; i++)
+		cb(all + i * esz, all + i * esz + ksz, &first);
+	free(all);
 }
 
 static void print_service(const void *k, const void *v, bool *first)
@@ -245,15 +292,15 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "services")) {
 		fd = open_map(BERTH_MAP_SERVICES);
 		map_walk(fd, sizeof(struct berth_svc_key),
-			 sizeof(struct berth_svc_val), print_service);
+			 sizeof(struct berth_svc_val), cmp_svc, print_service);
 	} else if (!strcmp(what, "backends")) {
 		fd = open_map(BERTH_MAP_BACKENDS);
 		map_walk(fd, sizeof(__u32), sizeof(struct berth_backend),
-			 print_backend);
+			 cmp_u32, print_backend);
 	} else if (!strcmp(what, "ct")) {
 		fd = open_map(BERTH_MAP_CT);
 		map_walk(fd, sizeof(struct berth_ct_key),
-			 sizeof(struct berth_ct_val), print_ct);
+			 sizeof(struct berth_ct_val), cmp_ct, print_ct);
 	} else {
 		fprintf(stderr, "berthctl: unknown map '%s'\n", what);
 		usage(stderr);
