@@ -33,6 +33,8 @@ criterion() {
 
 criterion unit .output/tests/unit
 criterion bpf .output/tests/bpf --jobs 1
+criterion store-sqlite .output/tests/store-sqlite --jobs 1
+criterion store-etcd .output/tests/store-etcd --jobs 1
 
 echo "==== e2e: tests/e2e/run.sh"
 out=$(mktemp /tmp/berth-e2e-out.XXXXXX)

@@ -54,14 +54,18 @@ struct berth_watch;
 
 /* SQLite at path (created if missing), WAL mode. */
 int berth_store_open_sqlite(struct berth_store **out, const char *path);
-/* etcd v3 JSON gateway: endpoints like "http://127.0.0.1:2379"; prefix namespaces keys. */
+/*
+ * etcd v3 JSON gateway: endpoints like "http://127.0.0.1:2379", tried in
+ * order. etcd must accept requests of 4 MiB (--max-request-bytes) for the
+ * API's 3 MiB bodies.
+ */
 int berth_store_open_etcd(struct berth_store **out,
 			  const char *const *endpoints, size_t n);
 void berth_store_close(struct berth_store *s);
 /* "sqlite" or "etcd", for logs and metrics. */
 const char *berth_store_backend(const struct berth_store *s);
 
-/* The revision of the last write (0 for an empty store). */
+/* The revision of the last write (empty store: SQLite 0, etcd 1). */
 int berth_store_revision(struct berth_store *s, int64_t *rev);
 
 int berth_store_get(struct berth_store *s, const char *key,

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The store's public functions: argument checks both backends share, then
+ * a call through the backend's ops (store_impl.h), plus the kv helpers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+static bool key_ok(const char *key)
+{
+	return key && key[0];
+}
+
+void berth_store_close(struct berth_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+const char *berth_store_backend(const struct berth_store *s)
+{
+	return s ? s->ops->name : "none";
+}
+
+int berth_store_revision(struct berth_store *s, int64_t *rev)
+{
+	if (!s || !rev)
+		return -EINVAL;
+	return s->ops->revision(s, rev);
+}
+
+int berth_store_get(struct berth_store *s, const char *key,
+		    struct berth_kv *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!s || !key_ok(key))
+		return -EINVAL;
+	return s->ops->get(s, key, out);
+}
+
+int berth_store_list(struct berth_store *s, const char *prefix,
+		     const char *start_after, size_t limit, int64_t at_rev,
+		     struct berth_kv_list *out, int64_t *rev, bool *more)
+{
+	int64_t dummy_rev;
+	bool dummy_more;
+
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!s || at_rev < 0)
+		return -EINVAL;
+	if (start_after && !start_after[0])
+		start_after = NULL;
+	return s->ops->list(s, prefix ? prefix : "", start_after, limit, at_rev,
+			    out, rev ? rev : &dummy_rev,
+			    more ? more : &dummy_more);
+}
+
+int berth_store_count(struct berth_store *s, const char *prefix, size_t *n)
+{
+	if (!s || !n)
+		return -EINVAL;
+	return s->ops->count(s, prefix ? prefix : "", n);
+}
+
+/* A NULL value is only allowed with length 0; backends always get a pointer. */
+static int value_check(const void **value, size_t len)
+{
+	if (*value)
+		return 0;
+	if (len)
+		return -EINVAL;
+	*value = "";
+	return 0;
+}
+
+int berth_store_create(struct berth_store *s, const char *key,
+		       const void *value, size_t len, int64_t ttl_seconds,
+		       int64_t *rev)
+{
+	int64_t dummy;
+
+	if (!s || !key_ok(key) || ttl_seconds < 0 || value_check(&value, len))
+		return -EINVAL;
+	return s->ops->create(s, key, value, len, ttl_seconds,
+			      rev ? rev : &dummy);
+}
+
+int berth_store_update(struct berth_store *s, const char *key,
+		       const void *value, size_t len, int64_t expect_mod_rev,
+		       int64_t ttl_seconds, int64_t *rev)
+{
+	int64_t dummy;
+
+	if (!s || !key_ok(key) || ttl_seconds < 0 || expect_mod_rev < 0 ||
+	    value_check(&value, len))
+		return -EINVAL;
+	return s->ops->update(s, key, value, len, expect_mod_rev, ttl_seconds,
+			      rev ? rev : &dummy);
+}
+
+int berth_store_delete(struct berth_store *s, const char *key,
+		       int64_t expect_mod_rev, struct berth_kv *prev,
+		       int64_t *rev)
+{
+	int64_t dummy;
+
+	if (prev)
+		memset(prev, 0, sizeof(*prev));
+	if (!s || !key_ok(key) || expect_mod_rev < 0)
+		return -EINVAL;
+	return s->ops->del(s, key, expect_mod_rev, prev, rev ? rev : &dummy);
+}
+
+int berth_store_compact(struct berth_store *s, int64_t rev)
+{
+	if (!s || rev < 0)
+		return -EINVAL;
+	return s->ops->compact(s, rev);
+}
+
+int berth_store_watch(struct berth_store *s, const char *prefix,
+		      int64_t from_rev, berth_watch_cb cb, void *ctx,
+		      struct berth_watch **out)
+{
+	if (out)
+		*out = NULL;
+	if (!s || !cb || !out || from_rev < 0)
+		return -EINVAL;
+	return s->ops->watch(s, prefix ? prefix : "", from_rev, cb, ctx, out);
+}
+
+void berth_watch_cancel(struct berth_watch *w)
+{
+	if (w)
+		w->store->ops->watch_cancel(w);
+}
+
+void berth_kv_free(struct berth_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->key);
+	free(kv->value);
+	memset(kv, 0, sizeof(*kv));
+}
+
+void berth_kv_list_free(struct berth_kv_list *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->n; i++)
+		berth_kv_free(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+int store_kv_fill(struct berth_kv *kv, const char *key, size_t key_len,
+		  const void *value, size_t value_len, int64_t create_rev,
+		  int64_t mod_rev)
+{
+	kv->key = malloc(key_len + 1);
+	kv->value = malloc(value_len + 1);
+	if (!kv->key || !kv->value) {
+		berth_kv_free(kv);
+		return -ENOMEM;
+	}
+	memcpy(kv->key, key, key_len);
+	kv->key[key_len] = '\0';
+	if (value_len)
+		memcpy(kv->value, value, value_len);
+	kv->value[value_len] = '\0';
+	kv->value_len = value_len;
+	kv->create_revision = create_rev;
+	kv->mod_revision = mod_rev;
+	return 0;
+}
+
+struct berth_kv *store_list_add(struct berth_kv_list *l, size_t *cap)
+{
+	struct berth_kv *items;
+	size_t ncap;
+
+	if (l->n == *cap) {
+		ncap = *cap ? *cap * 2 : 16;
+		items = realloc(l->items, ncap * sizeof(*items));
+		if (!items)
+			return NULL;
+		l->items = items;
+		*cap = ncap;
+	}
+	memset(&l->items[l->n], 0, sizeof(l->items[0]));
+	return &l->items[l->n++];
+}
+
+bool store_has_prefix(const char *key, const char *prefix)
+{
+	return strncmp(key, prefix, strlen(prefix)) == 0;
+}
