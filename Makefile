@@ -37,14 +37,21 @@ STORE_LDLIBS := -lsqlite3 -lcurl -ljson-c -lpthread
 # the shared store suite, linked once per backend with that backend's fixture
 STORET_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/store/test_*.c))
 
+# berth-server: the API server (control/apiserver) over the store
+SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/apiserver/*.c))
+SERVER_LDLIBS := -lmicrohttpd $(STORE_LDLIBS)
+
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
+ifneq ($(STORE_OBJS),)
+BINS += $(OUTPUT)/bin/berth-server
+endif
 TESTS := $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
 ifneq ($(STORET_OBJS),)
 TESTS += $(OUTPUT)/tests/store-sqlite $(OUTPUT)/tests/store-etcd
 endif
 
-.PHONY: all bpf test test-unit test-bpf test-e2e bench demo vmtest install \
-	clean format deps help
+.PHONY: all bpf test test-unit test-bpf test-e2e test-api bench demo vmtest install \
+	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
 all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench
@@ -54,6 +61,7 @@ help:
 	@echo "make test    install deps, build, run unit, BPF and e2e tests"
 	@echo "make bench   benchmarks, results in $(OUTPUT)/bench/"
 	@echo "make demo    run berth on this machine"
+	@echo "make vmtest  BPF + e2e smoke tests in VMs (6.1, 6.12) and on the host"
 	@echo "make install install binaries into \$$(DESTDIR)\$$(PREFIX)"
 	@echo "make format  clang-format the sources"
 
@@ -97,6 +105,9 @@ $(OUTPUT)/tests/unit: $(UNIT_OBJS) $(LIB) | $(OUTPUT)/tests
 $(OUTPUT)/tests/bpf: $(BPFT_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
+$(OUTPUT)/bin/berth-server: $(SERVER_OBJS) $(STORE_LIB) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(SERVER_LDLIBS) $(LDLIBS) -o $@
+
 $(STORE_LIB): $(STORE_OBJS)
 	$(AR) rcs $@ $^
 
@@ -120,6 +131,9 @@ test-bpf: $(OUTPUT)/tests/bpf
 test-e2e: $(BINS)
 	tests/e2e/run.sh
 
+test-api: $(OUTPUT)/bin/berth-server
+	tests/api/run.sh
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
@@ -128,8 +142,17 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	scripts/demo.sh
 
-vmtest:
-	@echo "vmtest: not built yet (issue 4)" >&2; exit 1
+# The BPF suite and the e2e smoke test on kernels 6.1 and 6.12 (QEMU VMs)
+# and the host; VMTEST_ARGS go to vmtest/run (e.g. --kernel 6.1 --no-host).
+vmtest: deps
+	@$(MAKE) --no-print-directory all
+	vmtest/selftest.sh --quick
+	vmtest/run $(VMTEST_ARGS)
+
+# vmtest's fallback boot (qemu + busybox initramfs, no virtme-ng) on 6.1.
+vmtest-fallback: deps
+	@$(MAKE) --no-print-directory all
+	vmtest/test-fallback.sh
 
 PREFIX ?= /usr/local
 install: $(BINS)

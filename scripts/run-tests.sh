@@ -57,6 +57,10 @@ if [ "$rc" != 0 ] && ! grep -q '^FAIL ' "$out"; then
 	record e2e "$rc"
 fi
 
+echo "==== api: tests/api/run.sh"
+tests/api/run.sh
+record api $?
+
 echo "==== summary"
 printf '%s\n' "${results[@]}"
 [ "$skipped" = 0 ] || echo "($skipped e2e tests skipped)"

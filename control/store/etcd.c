@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include <berth/base64.h>
 #include <berth/log.h>
 
 #include "store_impl.h"
@@ -137,87 +138,17 @@ static void ebuf_int(struct ebuf *b, int64_t v)
 	ebuf_add(b, num, snprintf(num, sizeof(num), "%lld", (long long)v));
 }
 
-static const char b64_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Base64 of n bytes appended to b (the gateway's bytes fields). */
 static void ebuf_b64(struct ebuf *b, const void *src, size_t n)
 {
-	const unsigned char *s = src;
-	char *o;
-	size_t i;
+	char *enc = berth_base64(src, n, false);
 
-	ebuf_reserve(b, (n + 2) / 3 * 4);
-	if (b->oom)
+	if (!enc) {
+		b->oom = true;
 		return;
-	o = b->p + b->len;
-	for (i = 0; i + 2 < n; i += 3) {
-		*o++ = b64_chars[s[i] >> 2];
-		*o++ = b64_chars[(s[i] & 3) << 4 | s[i + 1] >> 4];
-		*o++ = b64_chars[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
-		*o++ = b64_chars[s[i + 2] & 63];
 	}
-	if (i < n) {
-		*o++ = b64_chars[s[i] >> 2];
-		if (i + 1 < n) {
-			*o++ = b64_chars[(s[i] & 3) << 4 | s[i + 1] >> 4];
-			*o++ = b64_chars[(s[i + 1] & 15) << 2];
-		} else {
-			*o++ = b64_chars[(s[i] & 3) << 4];
-			*o++ = '=';
-		}
-		*o++ = '=';
-	}
-	b->len = o - b->p;
-	b->p[b->len] = '\0';
-}
-
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes into a new NUL-terminated buffer; padding is optional. */
-static int b64_decode(const char *s, size_t n, char **out, size_t *out_len)
-{
-	unsigned int acc = 0;
-	int bits = 0, v;
-	char *p, *o;
-	size_t i;
-
-	while (n && s[n - 1] == '=')
-		n--;
-	p = malloc(n / 4 * 3 + 3);
-	if (!p)
-		return -ENOMEM;
-	o = p;
-	for (i = 0; i < n; i++) {
-		v = b64_val(s[i]);
-		if (v < 0) {
-			free(p);
-			return -EIO;
-		}
-		acc = (acc << 6 | v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			*o++ = (char)(acc >> bits);
-		}
-	}
-	*o = '\0';
-	*out = p;
-	if (out_len)
-		*out_len = o - p;
-	return 0;
+	ebuf_str(b, enc);
+	free(enc);
 }
 
 /* ---- JSON in and out ---- */
@@ -269,10 +200,9 @@ static int jbytes(json_object *o, const char *name, char **out, size_t *len)
 {
 	json_object *v = jget(o, name);
 
-	if (!v)
-		return b64_decode("", 0, out, len);
-	return b64_decode(json_object_get_string(v),
-			  json_object_get_string_len(v), out, len);
+	*out = berth_base64_decode(v ? json_object_get_string(v) : "", false,
+				   len);
+	return *out ? 0 : -EIO;
 }
 
 static int kv_from_json(json_object *o, struct berth_kv *kv)

@@ -43,6 +43,8 @@ IN_NODE=(nsenter "--net=/run/netns/$NODE" --)
 NODE_NAME=$P
 PIN_DIR=/sys/fs/bpf/berth/$NODE_NAME
 VIP=10.96.0.10
+# Longest wait for a server or a sync, s; slow machines (TCG VMs) raise it.
+E2E_WAIT=${E2E_WAIT:-10}
 TCP_PORT=8080 # backends' targetPort
 UDP_PORT=5353
 
@@ -206,8 +208,8 @@ start_backends() {
 		BG_PIDS+=($!)
 	done
 	for i in 0 1 2; do
-		wait_file "$T/ready.${BE_NAME[i]}" 10 ||
-			fail "server ${BE_NAME[i]} not ready in 10 s: $(cat "$T/server.${BE_NAME[i]}.log")"
+		wait_file "$T/ready.${BE_NAME[i]}" "$E2E_WAIT" ||
+			fail "server ${BE_NAME[i]} not ready in $E2E_WAIT s: $(cat "$T/server.${BE_NAME[i]}.log")"
 	done
 }
 
@@ -309,17 +311,17 @@ sync_seq() {
 	if [ -f "$STATUS" ]; then json 'd["seq"]' "$STATUS"; else echo 0; fi
 }
 
-# wait_sync AFTER ok|fail: wait (10 s at most) for a sync attempt with seq >
+# wait_sync AFTER ok|fail: wait ($E2E_WAIT s at most) for a sync attempt with seq >
 # AFTER and check its outcome; leaves the status in $SYNC_JSON.
 wait_sync() {
-	local after=$1 want=$2 end=$((SECONDS + 10)) seq ok
+	local after=$1 want=$2 end=$((SECONDS + E2E_WAIT)) seq ok
 	while :; do
 		agent_alive || fail "the agent exited (waiting for sync seq > $after)"
 		if [ -f "$STATUS" ] && seq=$(json 'd["seq"]' "$STATUS" 2>/dev/null) &&
 			[ "$seq" -gt "$after" ]; then
 			break
 		fi
-		[ "$SECONDS" -lt "$end" ] || fail "no sync attempt with seq > $after within 10 s"
+		[ "$SECONDS" -lt "$end" ] || fail "no sync attempt with seq > $after within $E2E_WAIT s"
 		sleep 0.05
 	done
 	sleep 0.2 # an event burst may bring one more attempt: judge the last

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The Kubernetes API over the store: routing of a request to discovery,
+ * OpenAPI, health or a resource's REST handler, and the shared state
+ * those need (store, address allocators, shutdown flag).
+ */
+#ifndef BERTH_APISERVER_API_H
+#define BERTH_APISERVER_API_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "http.h"
+
+struct berth_store;
+struct berth_ns_item;
+
+struct berth_api {
+	struct berth_store *store;
+	uint32_t svc_net; /* service CIDR, host order */
+	unsigned int svc_bits;
+	char cluster_cidr[64];
+	char server_addr[64]; /* host:port clients reach us at */
+	pthread_mutex_t alloc_lock; /* ClusterIP / NodePort allocation */
+	atomic_bool stopping; /* SIGTERM: end watches */
+	/* namespace purge worker (nsdelete.c) */
+	pthread_t ns_thread;
+	pthread_mutex_t ns_lock;
+	pthread_cond_t ns_cond;
+	struct berth_ns_item *ns_queue;
+	bool ns_stop, ns_started;
+};
+
+/* "10.96.0.0/12" -> *net, *bits; -EINVAL if malformed. */
+int berth_parse_cidr(const char *cidr, uint32_t *net, unsigned int *bits);
+
+int berth_api_init(struct berth_api *api, struct berth_store *store,
+		   const char *service_cidr, const char *cluster_cidr);
+/* Stops the workers; call before closing the store. */
+void berth_api_fini(struct berth_api *api);
+/* Create default, kube-system, kube-public and the kubernetes Service. */
+int berth_api_bootstrap(struct berth_api *api);
+/* The berth_http_handler. */
+void berth_api_handle(void *ctx, const struct berth_http_req *req,
+		      struct berth_http_resp *resp);
+
+/* Response helpers: serialise obj (reference taken) with code. */
+void berth_resp_json(struct berth_http_resp *resp, int code,
+		     struct json_object *obj);
+void berth_resp_text(struct berth_http_resp *resp, int code, const char *text);
+/* A Status error; reason NULL picks the code's usual one. */
+void berth_resp_error(struct berth_http_resp *resp, int code,
+		      const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* st: a Status object (reference taken); its code is the HTTP code. */
+void berth_resp_status(struct berth_http_resp *resp, struct json_object *st);
+
+/* Does the Accept header ask for a meta.k8s.io Table? */
+bool berth_accept_table(const struct berth_http_req *req);
+
+#endif

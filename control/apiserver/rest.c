@@ -1,0 +1,1825 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Generic REST over the store: get, list, create, update, patch, delete,
+ * deletecollection and the status, scale, binding and log subresources.
+ * Objects are stored as JSON without metadata.resourceVersion; it is the
+ * key's mod_revision, set on the way out. Updates are compare-and-swap on
+ * that revision: a stale resourceVersion is a 409, a race without one is
+ * retried.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <berth/log.h>
+
+#include "../store/store.h"
+#include "admit.h"
+#include "alloc.h"
+#include "apply.h"
+#include <berth/base64.h>
+#include "jsonutil.h"
+#include "patch.h"
+#include "nsdelete.h"
+#include "proto.h"
+#include "rest.h"
+#include "selector.h"
+#include "status.h"
+#include "table.h"
+#include "watch.h"
+
+#define KEY_MAX 512
+#define UPDATE_RETRIES 16
+#define GENERATE_RETRIES 8
+
+/* ---- small helpers ---- */
+
+void berth_now_rfc3339(char *buf, size_t size)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void time_rfc3339(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void fill_random(void *buf, size_t n)
+{
+	if (getrandom(buf, n, 0) != (ssize_t)n) {
+		unsigned char *p = buf;
+
+		while (n--)
+			*p++ = (unsigned char)random();
+	}
+}
+
+static void new_uid(char *buf, size_t size)
+{
+	unsigned char b[16];
+
+	fill_random(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(
+		buf, size,
+		"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void berth_qualified_name(const struct berth_resource *r, char *buf,
+			  size_t size)
+{
+	snprintf(buf, size, "%s%s%s", r->name, *r->group ? "." : "", r->group);
+}
+
+void berth_obj_set_rv(struct json_object *obj, int64_t rev)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)rev);
+	berth_json_set_str(berth_json_obj(obj, "metadata"), "resourceVersion",
+			   buf);
+}
+
+struct json_object *berth_obj_from_store(const char *value, size_t len,
+					 int64_t rev)
+{
+	struct json_object *obj = berth_json_parse(value, len, NULL);
+
+	if (!obj)
+		return NULL;
+	if (!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	berth_obj_set_rv(obj, rev);
+	return obj;
+}
+
+static struct json_object *meta(struct json_object *obj)
+{
+	return berth_json_obj(obj, "metadata");
+}
+
+static bool streq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+static int key_of(struct berth_call *c, const char *name, char *buf)
+{
+	return berth_resource_key(c->res, c->ns, name, buf, KEY_MAX);
+}
+
+/* "application/json; charset=utf-8" is "application/json". */
+static bool media_is(const char *ctype, const char *want)
+{
+	size_t n;
+
+	if (!ctype)
+		return false;
+	while (*ctype == ' ')
+		ctype++;
+	n = strcspn(ctype, "; ");
+	return n == strlen(want) && !strncasecmp(ctype, want, n);
+}
+
+static int64_t parse_rv(const char *s, bool *ok)
+{
+	char *end;
+	long long v;
+
+	*ok = false;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0)
+		return 0;
+	*ok = true;
+	return v;
+}
+
+/* ---- errors ---- */
+
+static void not_found(struct berth_call *c, const char *name)
+{
+	struct json_object *st;
+	char q[128];
+
+	berth_qualified_name(c->res, q, sizeof(q));
+	st = berth_status_new(404, "NotFound", "%s \"%s\" not found", q,
+			      name ? name : "");
+	berth_status_details(st, name, c->res->group, c->res->name);
+	berth_resp_status(c->resp, st);
+}
+
+static struct json_object *conflict_status(struct berth_call *c,
+					   const char *name)
+{
+	struct json_object *st;
+	char q[128];
+
+	berth_qualified_name(c->res, q, sizeof(q));
+	st = berth_status_new(
+		409, "Conflict",
+		"Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your changes to the latest version and try again",
+		q, name);
+	return berth_status_details(st, name, c->res->group, c->res->name);
+}
+
+static void conflict(struct berth_call *c, const char *name)
+{
+	berth_resp_status(c->resp, conflict_status(c, name));
+}
+
+void berth_rest_store_error(struct berth_call *c, int err, const char *name)
+{
+	struct json_object *st;
+	char q[128];
+
+	berth_qualified_name(c->res, q, sizeof(q));
+	switch (err) {
+	case -ENOENT:
+		not_found(c, name);
+		return;
+	case -EEXIST:
+		st = berth_status_new(409, "AlreadyExists",
+				      "%s \"%s\" already exists", q, name);
+		berth_resp_status(c->resp,
+				  berth_status_details(st, name, c->res->group,
+						       c->res->name));
+		return;
+	case -ECANCELED:
+		conflict(c, name);
+		return;
+	case -ESTALE:
+		berth_resp_error(c->resp, 410, "Expired",
+				 "too old resource version");
+		return;
+	case -ENAMETOOLONG:
+		berth_resp_error(c->resp, 400, NULL, "name too long");
+		return;
+	default:
+		pr_warn("store: %s %s: %s", q, name ? name : "",
+			strerror(-err));
+		berth_resp_error(c->resp, err == -ENOTCONN ? 503 : 500, NULL,
+				 "storage error: %s", strerror(-err));
+	}
+}
+
+/* ---- request pieces ---- */
+
+/* dryRun=All -> true; absent -> false; anything else answers 400. */
+static int dry_run(struct berth_call *c, bool *dry)
+{
+	const char *v = c->req ? berth_http_query(c->req, "dryRun") : NULL;
+
+	*dry = false;
+	if (!v || !*v)
+		return 0;
+	if (!strcmp(v, "All")) {
+		*dry = true;
+		return 0;
+	}
+	berth_resp_error(
+		c->resp, 400, NULL,
+		"Invalid dry run value \"%s\": supported values: \"All\"", v);
+	return -1;
+}
+
+static bool bad_metadata(struct json_object *obj)
+{
+	struct json_object *m;
+
+	return json_object_object_get_ex(obj, "metadata", &m) &&
+	       !json_object_is_type(m, json_type_object);
+}
+
+/* The request body as a JSON object, or an answered error (-1). */
+static int body_object(struct berth_call *c, struct json_object **out,
+		       bool patch)
+{
+	const char *ctype = berth_http_header(c->req, "Content-Type");
+	const char *err = NULL;
+	struct json_object *obj;
+
+	*out = NULL;
+	if (c->req->too_large) {
+		berth_resp_error(c->resp, 413, NULL,
+				 "Request entity too large: limit is %d",
+				 BERTH_HTTP_MAX_BODY);
+		return -1;
+	}
+	if (!patch && media_is(ctype, BERTH_PROTO_MEDIA)) {
+		char msg[160];
+
+		obj = berth_proto_decode(c->req->body, c->req->body_len, msg,
+					 sizeof(msg));
+		if (!obj) {
+			berth_resp_error(c->resp, 415, NULL, "%s", msg);
+			return -1;
+		}
+		*out = obj;
+		return 0;
+	}
+	if (!patch && ctype && !media_is(ctype, "application/json")) {
+		berth_resp_error(
+			c->resp, 415, NULL,
+			"the body of the request was in an unknown format - accepted media types include: application/json");
+		return -1;
+	}
+	obj = berth_json_parse(c->req->body, c->req->body_len, &err);
+	if (!obj) {
+		berth_resp_error(c->resp, 400, NULL,
+				 "error decoding request body: %s",
+				 c->req->body_len ? err : "empty body");
+		return -1;
+	}
+	if (!patch && !json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"error decoding request body: not a JSON object");
+		return -1;
+	}
+	if (!patch && bad_metadata(obj)) {
+		json_object_put(obj);
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"error decoding request body: metadata must be an object");
+		return -1;
+	}
+	*out = obj;
+	return 0;
+}
+
+/* fieldValidation: Strict rejects unknown fields, Warn (default) warns. */
+static int field_validation(struct berth_call *c, struct json_object *obj)
+{
+	const char *mode =
+		c->req ? berth_http_query(c->req, "fieldValidation") : NULL;
+	char msgs[1024];
+	size_t n, i, o = 0;
+
+	if (mode && *mode && strcmp(mode, "Strict") && strcmp(mode, "Warn") &&
+	    strcmp(mode, "Ignore")) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"");
+		return -1;
+	}
+	if (mode && !strcmp(mode, "Ignore")) {
+		berth_unknown_fields(c->res, obj, true, msgs, sizeof(msgs));
+		return 0;
+	}
+	if (!berth_unknown_fields(c->res, obj,
+				  !(mode && !strcmp(mode, "Strict")), msgs,
+				  sizeof(msgs)))
+		return 0;
+	if (mode && !strcmp(mode, "Strict")) {
+		berth_resp_error(c->resp, 400, NULL,
+				 "strict decoding error: %s", msgs);
+		return -1;
+	}
+	n = strlen(msgs);
+	free(c->resp->warning);
+	c->resp->warning = malloc(2 * n + 16);
+	if (!c->resp->warning)
+		return 0;
+	o = sprintf(c->resp->warning, "299 - \"");
+	for (i = 0; i < n; i++) {
+		if (msgs[i] == '"' || msgs[i] == '\\')
+			c->resp->warning[o++] = '\\';
+		c->resp->warning[o++] = msgs[i];
+	}
+	strcpy(c->resp->warning + o, "\"");
+	return 0;
+}
+
+/* kind/apiVersion, if given, must be the resource's; filled in if not. */
+static int check_type(struct berth_call *c, struct json_object *obj,
+		      const char *kind, const char *api_version)
+{
+	const char *k = berth_json_get_str(obj, "kind");
+	const char *av = berth_json_get_str(obj, "apiVersion");
+
+	if (av && *av && strcmp(av, api_version)) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"the API version in the data (%s) does not match the expected API version (%s)",
+			av, api_version);
+		return -1;
+	}
+	if (k && *k && strcmp(k, kind)) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"the kind in the data (%s) does not match the expected kind (%s)",
+			k, kind);
+		return -1;
+	}
+	berth_json_set_str(obj, "kind", kind);
+	berth_json_set_str(obj, "apiVersion", api_version);
+	return 0;
+}
+
+static int check_own_type(struct berth_call *c, struct json_object *obj)
+{
+	char av[96];
+
+	berth_resource_api_version(c->res, av, sizeof(av));
+	return check_type(c, obj, c->res->kind, av);
+}
+
+int berth_rest_selectors(struct berth_call *c, struct berth_selector **ls,
+			 struct berth_selector **fs)
+{
+	char err[256];
+
+	*ls = *fs = NULL;
+	if (berth_selector_parse(berth_http_query(c->req, "labelSelector"),
+				 false, ls, err, sizeof(err))) {
+		berth_resp_error(c->resp, 400, NULL,
+				 "unable to parse requirement: %s", err);
+		return -1;
+	}
+	if (berth_selector_parse(berth_http_query(c->req, "fieldSelector"),
+				 true, fs, err, sizeof(err))) {
+		berth_selector_free(*ls);
+		*ls = NULL;
+		berth_resp_error(c->resp, 400, NULL, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+bool berth_rest_match(struct berth_selector *ls, struct berth_selector *fs,
+		      struct json_object *obj)
+{
+	return berth_selector_match(ls, obj) && berth_selector_match(fs, obj);
+}
+
+static const char *include_object(struct berth_call *c)
+{
+	return berth_http_query(c->req, "includeObject");
+}
+
+/* ---- continue tokens: base64url of {"rv":N,"start":"key"} ---- */
+
+static char *make_continue(int64_t rev, const char *key)
+{
+	struct json_object *o = json_object_new_object();
+	const char *js;
+	char *tok;
+
+	berth_json_set_int(o, "rv", rev);
+	berth_json_set_str(o, "start", key);
+	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	tok = berth_base64(js, strlen(js), true);
+	json_object_put(o);
+	return tok;
+}
+
+/* -> *rev, start key (malloc'd); -EINVAL if not ours or not for prefix. */
+static int parse_continue(const char *tok, const char *prefix, int64_t *rev,
+			  char **start)
+{
+	char *raw = berth_base64_decode(tok, true, NULL);
+	struct json_object *o;
+	const char *k;
+	int ret = -EINVAL;
+
+	if (!raw)
+		return -EINVAL;
+	o = berth_json_parse(raw, strlen(raw), NULL);
+	free(raw);
+	k = berth_json_get_str(o, "start");
+	*rev = berth_json_get_int(o, "rv", 0);
+	if (k && *rev > 0 && !strncmp(k, prefix, strlen(prefix))) {
+		*start = strdup(k);
+		ret = *start ? 0 : -ENOMEM;
+	}
+	json_object_put(o);
+	return ret;
+}
+
+/* ---- scale ---- */
+
+static struct json_object *scale_of(struct json_object *obj)
+{
+	struct json_object *s = json_object_new_object(), *m, *om, *v;
+	char sel[512];
+	static const char *const keep[] = { "name",
+					    "namespace",
+					    "uid",
+					    "resourceVersion",
+					    "creationTimestamp",
+					    NULL };
+	int i;
+
+	berth_json_set_str(s, "kind", "Scale");
+	berth_json_set_str(s, "apiVersion", "autoscaling/v1");
+	m = json_object_new_object();
+	om = berth_json_path(obj, "metadata");
+	for (i = 0; keep[i]; i++)
+		if (json_object_object_get_ex(om, keep[i], &v))
+			json_object_object_add(m, keep[i], berth_json_copy(v));
+	json_object_object_add(s, "metadata", m);
+	berth_json_set_int(berth_json_obj(s, "spec"), "replicas",
+			   berth_json_get_int(berth_json_path(obj, "spec"),
+					      "replicas", 1));
+	v = berth_json_obj(s, "status");
+	berth_json_set_int(v, "replicas",
+			   berth_json_get_int(berth_json_path(obj, "status"),
+					      "replicas", 0));
+	berth_labelselector_string(berth_json_path(obj, "spec.selector"), sel,
+				   sizeof(sel));
+	if (*sel)
+		berth_json_set_str(v, "selector", sel);
+	return s;
+}
+
+/* ---- GET ---- */
+
+static void respond_object(struct berth_call *c, int code,
+			   struct json_object *obj)
+{
+	struct json_object *t, *rv;
+
+	if (c->req && berth_accept_table(c->req)) {
+		t = berth_table_new(c->res);
+		berth_table_add(t, c->res, obj, include_object(c));
+		rv = berth_json_path(obj, "metadata.resourceVersion");
+		if (rv)
+			json_object_object_add(meta(t), "resourceVersion",
+					       json_object_get(rv));
+		json_object_put(obj);
+		obj = t;
+	}
+	berth_resp_json(c->resp, code, obj);
+}
+
+static void do_get(struct berth_call *c)
+{
+	struct berth_kv kv = { 0 };
+	struct json_object *obj;
+	char key[KEY_MAX];
+	int err;
+
+	err = key_of(c, c->name, key);
+	if (!err)
+		err = berth_store_get(c->api->store, key, &kv);
+	if (err) {
+		berth_rest_store_error(c, err, c->name);
+		return;
+	}
+	obj = berth_obj_from_store(kv.value, kv.value_len, kv.mod_revision);
+	berth_kv_free(&kv);
+	if (!obj) {
+		berth_resp_error(c->resp, 500, NULL,
+				 "stored object is corrupt");
+		return;
+	}
+	if (c->sub && !strcmp(c->sub, "scale")) {
+		berth_resp_json(c->resp, 200, scale_of(obj));
+		json_object_put(obj);
+		return;
+	}
+	respond_object(c, 200, obj);
+}
+
+/* ---- LIST ---- */
+
+struct list_page {
+	struct json_object *items;
+	int64_t rev;
+	char *cont; /* continue token or NULL */
+};
+
+static int list_page(struct berth_call *c, struct berth_selector *ls,
+		     struct berth_selector *fs, struct list_page *pg)
+{
+	const char *limit_s = berth_http_query(c->req, "limit");
+	const char *cont = berth_http_query(c->req, "continue");
+	const char *rv_s = berth_http_query(c->req, "resourceVersion");
+	const char *match = berth_http_query(c->req, "resourceVersionMatch");
+	struct berth_kv_list l = { 0 };
+	char prefix[KEY_MAX], *start = NULL;
+	int64_t at_rev = 0, rev = 0;
+	size_t limit = 0, count = 0, i;
+	bool more = false, ok;
+	int err;
+
+	key_of(c, NULL, prefix);
+	if (limit_s && *limit_s) {
+		long long v = strtoll(limit_s, NULL, 10);
+
+		limit = v > 0 ? (size_t)v : 0;
+	}
+	if (cont && *cont) {
+		if (rv_s && *rv_s && strcmp(rv_s, "0")) {
+			berth_resp_error(
+				c->resp, 400, NULL,
+				"specifying resource version is not allowed when using continue");
+			return -1;
+		}
+		if (parse_continue(cont, prefix, &at_rev, &start)) {
+			berth_resp_error(c->resp, 400, NULL,
+					 "continue key is not valid");
+			return -1;
+		}
+	} else if (rv_s && *rv_s) {
+		int64_t want = parse_rv(rv_s, &ok);
+
+		if (!ok) {
+			berth_resp_error(c->resp, 400, NULL,
+					 "invalid resource version \"%s\"",
+					 rv_s);
+			return -1;
+		}
+		if (match && !strcmp(match, "Exact")) {
+			at_rev = want;
+		} else if (want && !berth_store_revision(c->api->store, &rev) &&
+			   want > rev) {
+			berth_resp_error(
+				c->resp, 504, "Timeout",
+				"Too large resource version: %lld, current: %lld",
+				(long long)want, (long long)rev);
+			return -1;
+		}
+	}
+	pg->items = json_object_new_array();
+	for (;;) {
+		err = berth_store_list(c->api->store, prefix, start, limit,
+				       at_rev, &l, &rev, &more);
+		if (err)
+			break;
+		at_rev = rev;
+		for (i = 0; i < l.n; i++) {
+			struct json_object *o = berth_obj_from_store(
+				l.items[i].value, l.items[i].value_len,
+				l.items[i].mod_revision);
+
+			if (!o || !berth_rest_match(ls, fs, o)) {
+				json_object_put(o);
+				continue;
+			}
+			json_object_array_add(pg->items, o);
+			if (limit && ++count == limit &&
+			    (i + 1 < l.n || more)) {
+				pg->cont = make_continue(rev, l.items[i].key);
+				more = false;
+				break;
+			}
+		}
+		if (!more || !l.n)
+			break;
+		free(start);
+		start = strdup(l.items[l.n - 1].key);
+		berth_kv_list_free(&l);
+		if (!start) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+	berth_kv_list_free(&l);
+	free(start);
+	if (err) {
+		json_object_put(pg->items);
+		pg->items = NULL;
+		if (err == -ESTALE && cont)
+			berth_resp_error(
+				c->resp, 410, "Expired",
+				"The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+		else if (err == -ESTALE)
+			berth_resp_error(c->resp, 410, "Expired",
+					 "too old resource version: %s",
+					 rv_s ? rv_s : "");
+		else if (err == -EINVAL && at_rev)
+			berth_resp_error(c->resp, 504, "Timeout",
+					 "Too large resource version: %lld",
+					 (long long)at_rev);
+		else
+			berth_rest_store_error(c, err, "");
+		return -1;
+	}
+	pg->rev = rev;
+	return 0;
+}
+
+static void do_list(struct berth_call *c)
+{
+	struct berth_selector *ls, *fs;
+	struct list_page pg = { 0 };
+	struct json_object *list, *md;
+	char av[96], kind[96], rv[24];
+	size_t i, n;
+
+	if (berth_rest_selectors(c, &ls, &fs))
+		return;
+	if (list_page(c, ls, fs, &pg))
+		goto out;
+	snprintf(rv, sizeof(rv), "%lld", (long long)pg.rev);
+	if (berth_accept_table(c->req)) {
+		list = berth_table_new(c->res);
+		n = json_object_array_length(pg.items);
+		for (i = 0; i < n; i++)
+			berth_table_add(list, c->res,
+					json_object_array_get_idx(pg.items, i),
+					include_object(c));
+		json_object_put(pg.items);
+	} else {
+		list = json_object_new_object();
+		snprintf(kind, sizeof(kind), "%sList", c->res->kind);
+		berth_resource_api_version(c->res, av, sizeof(av));
+		berth_json_set_str(list, "kind", kind);
+		berth_json_set_str(list, "apiVersion", av);
+		json_object_object_add(list, "metadata",
+				       json_object_new_object());
+		json_object_object_add(list, "items", pg.items);
+	}
+	md = meta(list);
+	berth_json_set_str(md, "resourceVersion", rv);
+	if (pg.cont)
+		berth_json_set_str(md, "continue", pg.cont);
+	free(pg.cont);
+	berth_resp_json(c->resp, 200, list);
+out:
+	berth_selector_free(ls);
+	berth_selector_free(fs);
+}
+
+/* ---- CREATE ---- */
+
+static bool has_status_sub(const struct berth_resource *r)
+{
+	return r->subresources & BERTH_SUB_STATUS;
+}
+
+/* A namespace that must exist (and not be terminating) to create in. */
+static int check_namespace(struct berth_call *c, const char *name)
+{
+	const struct berth_resource *nsr =
+		berth_resource_find("", "v1", "namespaces");
+	struct berth_kv kv = { 0 };
+	struct json_object *ns, *st;
+	char key[KEY_MAX], q[128];
+	int err;
+
+	berth_resource_key(nsr, NULL, c->ns, key, sizeof(key));
+	err = berth_store_get(c->api->store, key, &kv);
+	if (err == -ENOENT) {
+		st = berth_status_new(404, "NotFound",
+				      "namespaces \"%s\" not found", c->ns);
+		berth_resp_status(c->resp, berth_status_details(st, c->ns, "",
+								"namespaces"));
+		return -1;
+	}
+	if (err) {
+		berth_rest_store_error(c, err, name);
+		return -1;
+	}
+	ns = berth_json_parse(kv.value, kv.value_len, NULL);
+	berth_kv_free(&kv);
+	if (berth_json_path(ns, "metadata.deletionTimestamp")) {
+		berth_qualified_name(c->res, q, sizeof(q));
+		st = berth_status_new(
+			403, "Forbidden",
+			"%s \"%s\" is forbidden: unable to create new content in namespace %s because it is being terminated",
+			q, name, c->ns);
+		berth_resp_status(c->resp,
+				  berth_status_details(st, name, c->res->group,
+						       c->res->name));
+		json_object_put(ns);
+		return -1;
+	}
+	json_object_put(ns);
+	return 0;
+}
+
+static void generate_name(struct berth_call *c, struct json_object *m,
+			  const char *prefix)
+{
+	static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
+	unsigned char r[5];
+	char name[300];
+	size_t n = strlen(prefix), i;
+
+	(void)c;
+	if (n > 253 - 5)
+		n = 253 - 5;
+	memcpy(name, prefix, n);
+	fill_random(r, sizeof(r));
+	for (i = 0; i < 5; i++)
+		name[n + i] = alnum[r[i] % (sizeof(alnum) - 1)];
+	name[n + 5] = 0;
+	berth_json_set_str(m, "name", name);
+}
+
+/* Everything of a create after the body is read: obj reference taken. */
+static void create_object(struct berth_call *c, struct json_object *obj,
+			  bool dry)
+{
+	struct json_object *m = berth_json_path(obj, "metadata"), *v;
+	const char *name, *gen, *bns;
+	char key[KEY_MAX], uid[40], now[32];
+	struct berth_verrs ve = { 0 };
+	bool locked = false;
+	int64_t rev = 0;
+	int err = 0, try;
+
+	if (m && !json_object_is_type(m, json_type_object)) {
+		berth_resp_error(c->resp, 400, NULL,
+				 "metadata must be an object");
+		goto out;
+	}
+	m = meta(obj);
+	bns = berth_json_get_str(m, "namespace");
+	if (c->res->namespaced) {
+		if (bns && *bns && strcmp(bns, c->ns)) {
+			berth_resp_error(
+				c->resp, 400, NULL,
+				"the namespace of the provided object does not match the namespace sent on the request");
+			goto out;
+		}
+		berth_json_set_str(m, "namespace", c->ns);
+	} else {
+		json_object_object_del(m, "namespace");
+	}
+	if (json_object_object_get_ex(m, "resourceVersion", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    *json_object_get_string(v)) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"resourceVersion should not be set on objects to be created");
+		goto out;
+	}
+	json_object_object_del(m, "resourceVersion");
+	json_object_object_del(m, "selfLink");
+	json_object_object_del(m, "deletionTimestamp");
+	json_object_object_del(m, "deletionGracePeriodSeconds");
+	new_uid(uid, sizeof(uid));
+	berth_json_set_str(m, "uid", uid);
+	berth_now_rfc3339(now, sizeof(now));
+	berth_json_set_str(m, "creationTimestamp", now);
+	if (json_object_object_get_ex(obj, "spec", &v))
+		berth_json_set_int(m, "generation", 1);
+	else
+		json_object_object_del(m, "generation");
+	if (has_status_sub(c->res) && strcmp(c->res->kind, "Node"))
+		json_object_object_del(obj, "status");
+
+	name = berth_json_get_str(m, "name");
+	gen = berth_json_get_str(m, "generateName");
+	if ((!name || !*name) && gen && *gen)
+		generate_name(c, m, gen);
+	name = berth_json_get_str(m, "name");
+	if (!name || !*name)
+		berth_verr(&ve, BERTH_VERR_REQUIRED, "metadata.name", NULL,
+			   "name or generateName is required");
+	else
+		berth_validate_name(c->res, name, &ve);
+	if (ve.n) {
+		berth_resp_status(c->resp,
+				  berth_verrs_status(&ve, c->res, name));
+		goto out;
+	}
+	if (c->res->namespaced && check_namespace(c, name))
+		goto out;
+	berth_admit(c->res, obj, NULL, &ve);
+	if (ve.n) {
+		berth_resp_status(c->resp,
+				  berth_verrs_status(&ve, c->res, name));
+		goto out;
+	}
+	for (try = 0; try < GENERATE_RETRIES; try++) {
+		name = berth_json_path_str(obj, "metadata.name");
+		err = key_of(c, name, key);
+		if (err)
+			break;
+		if (!strcmp(c->res->kind, "Service")) {
+			pthread_mutex_lock(&c->api->alloc_lock);
+			locked = true;
+			err = berth_alloc_service(c->api, obj, NULL, &ve);
+			if (err)
+				break;
+			if (ve.n) {
+				berth_resp_status(
+					c->resp,
+					berth_verrs_status(&ve, c->res, name));
+				goto out;
+			}
+		}
+		if (dry)
+			break;
+		{
+			size_t len;
+			const char *js = berth_json_str(obj, &len);
+
+			err = berth_store_create(c->api->store, key, js, len, 0,
+						 &rev);
+		}
+		if (locked) {
+			pthread_mutex_unlock(&c->api->alloc_lock);
+			locked = false;
+		}
+		if (err != -EEXIST || !(gen && *gen))
+			break;
+		generate_name(c, m, gen);
+	}
+	if (err) {
+		berth_rest_store_error(c, err, name);
+		goto out;
+	}
+	if (!dry)
+		berth_obj_set_rv(obj, rev);
+	berth_resp_json(c->resp, 201, json_object_get(obj));
+out:
+	if (locked)
+		pthread_mutex_unlock(&c->api->alloc_lock);
+	json_object_put(obj);
+}
+
+static void do_create(struct berth_call *c)
+{
+	struct json_object *obj;
+	bool dry;
+
+	if (dry_run(c, &dry) || body_object(c, &obj, false))
+		return;
+	if (check_own_type(c, obj) || field_validation(c, obj)) {
+		json_object_put(obj);
+		return;
+	}
+	create_object(c, obj, dry);
+}
+
+int berth_rest_create(struct berth_api *api, const struct berth_resource *r,
+		      const char *ns, struct json_object *obj)
+{
+	struct berth_http_resp resp = { 0 };
+	struct berth_call c = { .api = api, .resp = &resp, .res = r, .ns = ns };
+	char av[96];
+
+	berth_resource_api_version(r, av, sizeof(av));
+	berth_json_set_str(obj, "kind", r->kind);
+	berth_json_set_str(obj, "apiVersion", av);
+	create_object(&c, json_object_get(obj), false);
+	if (resp.code != 201 && resp.body)
+		pr_debug("create %s: %d %s", r->name, resp.code, resp.body);
+	free(resp.body);
+	free(resp.warning);
+	return resp.code;
+}
+
+/* ---- UPDATE and PATCH ---- */
+
+enum mutation { MUT_PUT, MUT_MERGE, MUT_JSON, MUT_STRATEGIC, MUT_APPLY };
+
+/* Does the request itself name a resourceVersion (a precondition)? */
+static bool explicit_rv(enum mutation m, struct json_object *body)
+{
+	size_t i, n;
+
+	if (m != MUT_JSON) {
+		const char *rv =
+			berth_json_path_str(body, "metadata.resourceVersion");
+
+		return rv && *rv;
+	}
+	n = json_object_array_length(body);
+	for (i = 0; i < n; i++) {
+		const char *p = berth_json_get_str(
+			json_object_array_get_idx(body, i), "path");
+
+		if (p && strstr(p, "resourceVersion"))
+			return true;
+	}
+	return false;
+}
+
+static struct json_object *mutate(struct berth_call *c, enum mutation m,
+				  struct json_object *target,
+				  struct json_object *body)
+{
+	char err[512];
+	struct json_object *out = NULL;
+	struct json_object *st;
+
+	switch (m) {
+	case MUT_PUT:
+		return berth_json_copy(body);
+	case MUT_MERGE:
+		out = berth_merge_patch(target, body, err, sizeof(err));
+		break;
+	case MUT_JSON:
+		out = berth_json_patch(target, body, err, sizeof(err));
+		break;
+	case MUT_STRATEGIC:
+		out = berth_strategic_patch(target, body, err, sizeof(err));
+		break;
+	case MUT_APPLY:
+		out = berth_apply(target, body,
+				  berth_http_query(c->req, "fieldManager"), err,
+				  sizeof(err));
+		break;
+	}
+	if (!out) {
+		st = berth_status_new(422, "Invalid", "%s", err);
+		berth_resp_status(c->resp, st);
+		return NULL;
+	}
+	if (!json_object_is_type(out, json_type_object) || bad_metadata(out)) {
+		json_object_put(out);
+		berth_resp_error(
+			c->resp, 422, "Invalid",
+			"the patched object is not a valid object (metadata must be an object)");
+		return NULL;
+	}
+	return out;
+}
+
+/* new (owned) from the request; old is the stored object. */
+static struct json_object *merge_update(struct berth_call *c,
+					struct json_object *old,
+					struct json_object *new)
+{
+	static const char *const keep[] = { "uid",
+					    "creationTimestamp",
+					    "namespace",
+					    "deletionTimestamp",
+					    "deletionGracePeriodSeconds",
+					    "generation",
+					    NULL };
+	struct json_object *om = meta(old), *nm, *v, *ospec, *nspec;
+	int64_t gen;
+	int i;
+
+	if (c->sub && !strcmp(c->sub, "status")) {
+		struct json_object *fin = berth_json_copy(old);
+
+		if (json_object_object_get_ex(new, "status", &v))
+			json_object_object_add(fin, "status",
+					       berth_json_copy(v));
+		else
+			json_object_object_del(fin, "status");
+		json_object_put(new);
+		new = fin;
+	} else if (has_status_sub(c->res)) {
+		if (json_object_object_get_ex(old, "status", &v))
+			json_object_object_add(new, "status",
+					       berth_json_copy(v));
+		else
+			json_object_object_del(new, "status");
+	}
+	nm = meta(new);
+	for (i = 0; keep[i]; i++) {
+		if (json_object_object_get_ex(om, keep[i], &v))
+			json_object_object_add(nm, keep[i], berth_json_copy(v));
+		else
+			json_object_object_del(nm, keep[i]);
+	}
+	json_object_object_del(nm, "resourceVersion");
+	json_object_object_del(nm, "selfLink");
+	gen = berth_json_get_int(om, "generation", 0);
+	json_object_object_get_ex(old, "spec", &ospec);
+	if (!json_object_object_get_ex(new, "spec", &nspec))
+		nspec = NULL;
+	if (gen && !berth_json_equal(ospec, nspec))
+		berth_json_set_int(nm, "generation", gen + 1);
+	return new;
+}
+
+static bool finalized(struct json_object *obj)
+{
+	struct json_object *f = berth_json_path(obj, "metadata.finalizers");
+
+	return berth_json_path(obj, "metadata.deletionTimestamp") &&
+	       (!json_object_is_type(f, json_type_array) ||
+		!json_object_array_length(f));
+}
+
+/* Server-side apply of an object that does not exist yet: a create. */
+static void apply_create(struct berth_call *c, struct json_object *body,
+			 bool dry)
+{
+	struct json_object *obj;
+	const char *name;
+	char err[256];
+
+	obj = berth_apply(NULL, body, berth_http_query(c->req, "fieldManager"),
+			  err, sizeof(err));
+	if (!obj) {
+		berth_resp_error(c->resp, 400, NULL, "%s", err);
+		return;
+	}
+	name = berth_json_path_str(obj, "metadata.name");
+	if (name && *name && strcmp(name, c->name)) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"the name of the object (%s) does not match the name on the URL (%s)",
+			name, c->name);
+		json_object_put(obj);
+		return;
+	}
+	berth_json_set_str(meta(obj), "name", c->name);
+	if (check_own_type(c, obj)) {
+		json_object_put(obj);
+		return;
+	}
+	create_object(c, obj, dry);
+}
+
+/* body: the PUT object or the patch; reference kept by the caller. */
+static void do_update(struct berth_call *c, enum mutation m,
+		      struct json_object *body)
+{
+	bool dry, scale = c->sub && !strcmp(c->sub, "scale");
+	bool expl = explicit_rv(m, body), ok, locked = false;
+	struct json_object *old = NULL, *new = NULL, *fin = NULL, *target;
+	struct berth_kv kv = { 0 };
+	char key[KEY_MAX];
+	int64_t rev;
+	int err, attempt;
+
+	if (dry_run(c, &dry))
+		return;
+	if (key_of(c, c->name, key)) {
+		not_found(c, c->name);
+		return;
+	}
+	for (attempt = 0; attempt < UPDATE_RETRIES; attempt++) {
+		struct berth_verrs ve = { 0 };
+		const char *name, *rvs;
+		int64_t want;
+
+		err = berth_store_get(c->api->store, key, &kv);
+		if (err == -ENOENT && m == MUT_APPLY && !c->sub) {
+			apply_create(c, body, dry);
+			return;
+		}
+		if (err) {
+			berth_rest_store_error(c, err, c->name);
+			return;
+		}
+		old = berth_obj_from_store(kv.value, kv.value_len,
+					   kv.mod_revision);
+		if (!old) {
+			berth_resp_error(c->resp, 500, NULL,
+					 "stored object is corrupt");
+			goto out;
+		}
+		target = scale ? scale_of(old) : json_object_get(old);
+		new = mutate(c, m, target, body);
+		json_object_put(target);
+		if (!new)
+			goto out;
+		if (scale) {
+			struct json_object *r =
+				berth_json_path(new, "spec.replicas");
+
+			if (check_type(c, new, "Scale", "autoscaling/v1"))
+				goto out;
+			if (!json_object_is_type(r, json_type_int) ||
+			    json_object_get_int64(r) < 0) {
+				berth_verr(
+					&ve, BERTH_VERR_INVALID,
+					"spec.replicas",
+					r ? json_object_to_json_string(r) :
+					    "null",
+					"must be greater than or equal to 0");
+				berth_resp_status(
+					c->resp, berth_verrs_status(&ve, c->res,
+								    c->name));
+				goto out;
+			}
+		} else if (check_own_type(c, new)) {
+			goto out;
+		}
+		name = berth_json_path_str(new, "metadata.name");
+		if (!name || !*name) {
+			berth_json_set_str(meta(new), "name", c->name);
+		} else if (strcmp(name, c->name)) {
+			berth_resp_error(
+				c->resp, 400, NULL,
+				"the name of the object (%s) does not match the name on the URL (%s)",
+				name, c->name);
+			goto out;
+		}
+		rvs = berth_json_path_str(new, "metadata.resourceVersion");
+		if (rvs && *rvs) {
+			want = parse_rv(rvs, &ok);
+			if (!ok) {
+				berth_resp_error(
+					c->resp, 400, NULL,
+					"invalid resourceVersion \"%s\"", rvs);
+				goto out;
+			}
+			if (want != kv.mod_revision) {
+				conflict(c, c->name);
+				goto out;
+			}
+		}
+		if (scale) {
+			struct json_object *full = berth_json_copy(old);
+
+			berth_json_set_int(
+				berth_json_obj(full, "spec"), "replicas",
+				berth_json_get_int(berth_json_path(new, "spec"),
+						   "replicas", 1));
+			json_object_put(new);
+			new = full;
+		}
+		fin = merge_update(c, old, new);
+		new = NULL;
+		if (!c->sub || scale)
+			berth_admit(c->res, fin, old, &ve);
+		if (!ve.n && !strcmp(c->res->kind, "Service")) {
+			pthread_mutex_lock(&c->api->alloc_lock);
+			locked = true;
+			err = berth_alloc_service(c->api, fin, old, &ve);
+			if (err) {
+				berth_rest_store_error(c, err, c->name);
+				goto out;
+			}
+		}
+		if (ve.n) {
+			berth_resp_status(c->resp,
+					  berth_verrs_status(&ve, c->res,
+							     c->name));
+			goto out;
+		}
+		json_object_object_del(meta(old), "resourceVersion");
+		if (berth_json_equal(old, fin)) {
+			/* nothing changed: no write, no event */
+			berth_obj_set_rv(fin, kv.mod_revision);
+			break;
+		}
+		if (dry) {
+			berth_obj_set_rv(fin, kv.mod_revision);
+			break;
+		}
+		if (finalized(fin)) {
+			err = berth_store_delete(c->api->store, key,
+						 kv.mod_revision, NULL, &rev);
+		} else {
+			size_t len;
+			const char *js = berth_json_str(fin, &len);
+
+			err = berth_store_update(c->api->store, key, js, len,
+						 kv.mod_revision, 0, &rev);
+		}
+		if (locked) {
+			pthread_mutex_unlock(&c->api->alloc_lock);
+			locked = false;
+		}
+		if (!err) {
+			berth_obj_set_rv(fin, rev);
+			break;
+		}
+		if (err != -ECANCELED || expl) {
+			berth_rest_store_error(c, err, c->name);
+			goto out;
+		}
+		json_object_put(old);
+		json_object_put(fin);
+		old = fin = NULL;
+		berth_kv_free(&kv);
+	}
+	if (attempt == UPDATE_RETRIES) {
+		conflict(c, c->name);
+		goto out;
+	}
+	if (scale) {
+		berth_resp_json(c->resp, 200, scale_of(fin));
+		goto out;
+	}
+	respond_object(c, 200, json_object_get(fin));
+out:
+	if (locked)
+		pthread_mutex_unlock(&c->api->alloc_lock);
+	berth_kv_free(&kv);
+	json_object_put(old);
+	json_object_put(new);
+	json_object_put(fin);
+}
+
+static void do_put(struct berth_call *c)
+{
+	struct json_object *body;
+
+	if (body_object(c, &body, false))
+		return;
+	if (field_validation(c, body)) {
+		json_object_put(body);
+		return;
+	}
+	do_update(c, MUT_PUT, body);
+	json_object_put(body);
+}
+
+static void do_patch(struct berth_call *c)
+{
+	const char *ctype = berth_http_header(c->req, "Content-Type");
+	struct json_object *body;
+	enum mutation m;
+
+	if (media_is(ctype, "application/merge-patch+json")) {
+		m = MUT_MERGE;
+	} else if (media_is(ctype, "application/json-patch+json")) {
+		m = MUT_JSON;
+	} else if (media_is(ctype, "application/strategic-merge-patch+json")) {
+		m = MUT_STRATEGIC;
+	} else if (media_is(ctype, "application/apply-patch+yaml")) {
+		const char *fm = berth_http_query(c->req, "fieldManager");
+
+		if (!fm || !*fm) {
+			berth_resp_error(
+				c->resp, 400, NULL,
+				"PATCH, fieldManager is required for apply requests");
+			return;
+		}
+		m = MUT_APPLY;
+	} else {
+		berth_resp_error(
+			c->resp, 415, NULL,
+			"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json");
+		return;
+	}
+	if (body_object(c, &body, true))
+		return;
+	if (m == MUT_APPLY && (!json_object_is_type(body, json_type_object) ||
+			       !berth_json_get_str(body, "apiVersion") ||
+			       !berth_json_get_str(body, "kind"))) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"an apply configuration must be a JSON object with apiVersion and kind (YAML bodies are not supported)");
+		json_object_put(body);
+		return;
+	}
+	if (m == MUT_APPLY && field_validation(c, body)) {
+		json_object_put(body);
+		return;
+	}
+	if ((m == MUT_JSON) != json_object_is_type(body, json_type_array)) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			m == MUT_JSON ?
+				"a json patch must be a list of operations" :
+				"a merge patch must be a JSON object");
+		json_object_put(body);
+		return;
+	}
+	do_update(c, m, body);
+	json_object_put(body);
+}
+
+/* ---- DELETE ---- */
+
+struct del_opts {
+	int64_t grace; /* -1: the object's own */
+	const char *uid;
+	const char *rv;
+	bool dry;
+};
+
+static int delete_opts(struct berth_call *c, struct del_opts *o,
+		       struct json_object **body)
+{
+	const char *g = berth_http_query(c->req, "gracePeriodSeconds");
+	const char *pp = berth_http_query(c->req, "propagationPolicy");
+	struct json_object *v;
+
+	*body = NULL;
+	o->grace = -1;
+	if (dry_run(c, &o->dry))
+		return -1;
+	if (c->req->body_len) {
+		if (body_object(c, body, false))
+			return -1;
+		o->uid = berth_json_path_str(*body, "preconditions.uid");
+		o->rv = berth_json_path_str(*body,
+					    "preconditions.resourceVersion");
+		v = berth_json_path(*body, "gracePeriodSeconds");
+		if (json_object_is_type(v, json_type_int))
+			o->grace = json_object_get_int64(v);
+		if (!pp)
+			pp = berth_json_path_str(*body, "propagationPolicy");
+		v = berth_json_path(*body, "dryRun");
+		if (json_object_is_type(v, json_type_array) &&
+		    json_object_array_length(v))
+			o->dry = true;
+	}
+	if (g && *g)
+		o->grace = strtoll(g, NULL, 10);
+	/* accepted; the garbage collector (with the controllers) acts on it */
+	if (pp && strcmp(pp, "Orphan") && strcmp(pp, "Background") &&
+	    strcmp(pp, "Foreground")) {
+		berth_resp_error(
+			c->resp, 400, NULL,
+			"propagationPolicy: Unsupported value: \"%s\": supported values: \"Foreground\", \"Background\", \"Orphan\"",
+			pp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A namespace is not removed at once: it turns Terminating and the purge
+ * worker empties and removes it (nsdelete.c).
+ */
+static int terminate_namespace(struct berth_call *c, const char *key,
+			       const struct berth_kv *kv,
+			       struct json_object *old, bool dry,
+			       struct json_object **out)
+{
+	struct json_object *fin;
+	char ts[32];
+	const char *js;
+	size_t len;
+	int64_t rev;
+	int err;
+
+	if (berth_json_path(old, "metadata.deletionTimestamp")) {
+		*out = json_object_get(old);
+		return 0;
+	}
+	fin = berth_json_copy(old);
+	berth_now_rfc3339(ts, sizeof(ts));
+	berth_json_set_str(meta(fin), "deletionTimestamp", ts);
+	berth_json_set_int(meta(fin), "deletionGracePeriodSeconds", 0);
+	berth_json_set_str(berth_json_obj(fin, "status"), "phase",
+			   "Terminating");
+	if (dry) {
+		*out = fin;
+		return 0;
+	}
+	json_object_object_del(meta(fin), "resourceVersion");
+	js = berth_json_str(fin, &len);
+	err = berth_store_update(c->api->store, key, js, len, kv->mod_revision,
+				 0, &rev);
+	if (err) {
+		json_object_put(fin);
+		return err;
+	}
+	berth_obj_set_rv(fin, rev);
+	berth_nsdelete_enqueue(c->api,
+			       berth_json_path_str(fin, "metadata.name"),
+			       berth_json_path_str(fin, "metadata.uid"));
+	*out = fin;
+	return 0;
+}
+
+/* 0 and *out (the object as deleted or marked), or a Status in *st. */
+static void delete_one(struct berth_call *c, const char *name,
+		       const struct del_opts *o, struct json_object **out,
+		       struct json_object **st)
+{
+	struct berth_kv kv = { 0 };
+	struct json_object *old = NULL, *fin, *m;
+	char key[KEY_MAX], q[128], ts[32];
+	int64_t rev, grace;
+	int err, attempt;
+
+	*out = *st = NULL;
+	berth_qualified_name(c->res, q, sizeof(q));
+	if (key_of(c, name, key)) {
+		*st = berth_status_new(404, "NotFound", "%s \"%s\" not found",
+				       q, name);
+		return;
+	}
+	for (attempt = 0; attempt < UPDATE_RETRIES; attempt++) {
+		bool graceful = false, has_fin;
+		struct json_object *f;
+
+		err = berth_store_get(c->api->store, key, &kv);
+		if (err)
+			break;
+		old = berth_obj_from_store(kv.value, kv.value_len,
+					   kv.mod_revision);
+		if (!old) {
+			err = -EIO;
+			break;
+		}
+		m = meta(old);
+		if (o->uid && !streq(o->uid, berth_json_get_str(m, "uid"))) {
+			*st = berth_status_new(
+				409, "Conflict",
+				"Precondition failed: UID in precondition: %s, UID in object meta: %s",
+				o->uid, berth_json_get_str(m, "uid") ?: "");
+			goto out;
+		}
+		if (o->rv &&
+		    !streq(o->rv, berth_json_get_str(m, "resourceVersion"))) {
+			*st = berth_status_new(
+				409, "Conflict",
+				"Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in meta: %s",
+				o->rv,
+				berth_json_get_str(m, "resourceVersion"));
+			goto out;
+		}
+		f = berth_json_path(old, "metadata.finalizers");
+		has_fin = json_object_is_type(f, json_type_array) &&
+			  json_object_array_length(f);
+		if (!strcmp(c->res->kind, "Namespace")) {
+			err = terminate_namespace(c, key, &kv, old, o->dry,
+						  out);
+			if (err == -ECANCELED)
+				goto retry;
+			if (err)
+				break;
+			goto out;
+		}
+		grace = o->grace;
+		if (!strcmp(c->res->kind, "Pod")) {
+			const char *node =
+				berth_json_path_str(old, "spec.nodeName");
+
+			if (grace < 0)
+				grace = berth_json_get_int(
+					berth_json_path(old, "spec"),
+					"terminationGracePeriodSeconds", 30);
+			graceful = node && *node && grace > 0;
+		}
+		if (has_fin || graceful) {
+			if (berth_json_path(old,
+					    "metadata.deletionTimestamp") &&
+			    (has_fin || grace > 0)) {
+				*out = json_object_get(old);
+				goto out;
+			}
+			if (!berth_json_path(old,
+					     "metadata.deletionTimestamp")) {
+				size_t len;
+				const char *js;
+
+				fin = berth_json_copy(old);
+				time_rfc3339(time(NULL) +
+						     (graceful ? grace : 0),
+					     ts, sizeof(ts));
+				berth_json_set_str(meta(fin),
+						   "deletionTimestamp", ts);
+				berth_json_set_int(meta(fin),
+						   "deletionGracePeriodSeconds",
+						   graceful ? grace : 0);
+				if (o->dry) {
+					*out = fin;
+					goto out;
+				}
+				json_object_object_del(meta(fin),
+						       "resourceVersion");
+				js = berth_json_str(fin, &len);
+				err = berth_store_update(c->api->store, key, js,
+							 len, kv.mod_revision,
+							 0, &rev);
+				if (!err) {
+					berth_obj_set_rv(fin, rev);
+					*out = fin;
+					goto out;
+				}
+				json_object_put(fin);
+				if (err != -ECANCELED)
+					break;
+				goto retry;
+			}
+		}
+		if (o->dry) {
+			*out = json_object_get(old);
+			goto out;
+		}
+		err = berth_store_delete(c->api->store, key, kv.mod_revision,
+					 NULL, &rev);
+		if (!err) {
+			berth_obj_set_rv(old, rev);
+			*out = json_object_get(old);
+			goto out;
+		}
+		if (err != -ECANCELED)
+			break;
+retry:
+		json_object_put(old);
+		old = NULL;
+		berth_kv_free(&kv);
+	}
+	if (err == -ENOENT) {
+		*st = berth_status_new(404, "NotFound", "%s \"%s\" not found",
+				       q, name);
+		berth_status_details(*st, name, c->res->group, c->res->name);
+	} else if (err == -ECANCELED || !err) {
+		*st = conflict_status(c, name);
+	} else {
+		*st = berth_status_new(500, NULL, "storage error: %s",
+				       strerror(-err));
+	}
+out:
+	json_object_put(old);
+	berth_kv_free(&kv);
+}
+
+static void do_delete(struct berth_call *c)
+{
+	struct json_object *body, *out, *st;
+	struct del_opts o = { 0 };
+
+	if (delete_opts(c, &o, &body))
+		return;
+	delete_one(c, c->name, &o, &out, &st);
+	if (st)
+		berth_resp_status(c->resp, st);
+	else
+		berth_resp_json(c->resp, 200, out);
+	json_object_put(body);
+}
+
+static void do_delete_collection(struct berth_call *c)
+{
+	struct berth_selector *ls, *fs;
+	struct json_object *body = NULL, *list, *items, *out, *st;
+	struct list_page pg = { 0 };
+	struct del_opts o = { 0 };
+	char av[96], kind[96];
+	size_t i, n;
+
+	if (delete_opts(c, &o, &body))
+		return;
+	if (berth_rest_selectors(c, &ls, &fs))
+		goto out;
+	if (list_page(c, ls, fs, &pg))
+		goto out;
+	items = json_object_new_array();
+	n = json_object_array_length(pg.items);
+	for (i = 0; i < n; i++) {
+		struct json_object *it = json_object_array_get_idx(pg.items, i);
+		const char *name = berth_json_path_str(it, "metadata.name");
+		const char *ns = berth_json_path_str(it, "metadata.namespace");
+		struct berth_call one = *c;
+
+		if (!name)
+			continue;
+		one.ns = ns;
+		delete_one(&one, name, &o, &out, &st);
+		if (out)
+			json_object_array_add(items, out);
+		json_object_put(st);
+	}
+	json_object_put(pg.items);
+	free(pg.cont);
+	list = json_object_new_object();
+	snprintf(kind, sizeof(kind), "%sList", c->res->kind);
+	berth_resource_api_version(c->res, av, sizeof(av));
+	berth_json_set_str(list, "kind", kind);
+	berth_json_set_str(list, "apiVersion", av);
+	json_object_object_add(list, "metadata", json_object_new_object());
+	json_object_object_add(list, "items", items);
+	berth_resp_json(c->resp, 200, list);
+out:
+	berth_selector_free(ls);
+	berth_selector_free(fs);
+	json_object_put(body);
+}
+
+/* ---- pods/binding and pods/log ---- */
+
+static void do_binding(struct berth_call *c)
+{
+	struct json_object *body, *pod = NULL, *conds, *cond;
+	const char *node, *cur;
+	struct berth_kv kv = { 0 };
+	char key[KEY_MAX], now[32];
+	int64_t rev;
+	int err = 0, attempt;
+	bool dry;
+
+	if (dry_run(c, &dry) || body_object(c, &body, false))
+		return;
+	if (check_type(c, body, "Binding", "v1"))
+		goto out;
+	node = berth_json_path_str(body, "target.name");
+	if (!node || !*node) {
+		struct berth_verrs ve = { 0 };
+
+		berth_verr(&ve, BERTH_VERR_REQUIRED, "target.name", NULL, NULL);
+		berth_resp_status(c->resp,
+				  berth_verrs_status(&ve, c->res, c->name));
+		goto out;
+	}
+	key_of(c, c->name, key);
+	for (attempt = 0; attempt < UPDATE_RETRIES; attempt++) {
+		size_t len;
+		const char *js;
+
+		err = berth_store_get(c->api->store, key, &kv);
+		if (err)
+			break;
+		pod = berth_json_parse(kv.value, kv.value_len, NULL);
+		cur = berth_json_path_str(pod, "spec.nodeName");
+		if (!pod ||
+		    berth_json_path(pod, "metadata.deletionTimestamp")) {
+			berth_resp_error(
+				c->resp, 409, "Conflict",
+				"pod %s is being deleted, cannot be assigned to a host",
+				c->name);
+			goto out;
+		}
+		if (cur && *cur) {
+			berth_resp_error(
+				c->resp, 409, "Conflict",
+				"pod %s is already assigned to node \"%s\"",
+				c->name, cur);
+			goto out;
+		}
+		berth_json_set_str(berth_json_obj(pod, "spec"), "nodeName",
+				   node);
+		conds = berth_json_path(pod, "status.conditions");
+		if (!json_object_is_type(conds, json_type_array)) {
+			conds = json_object_new_array();
+			json_object_object_add(berth_json_obj(pod, "status"),
+					       "conditions", conds);
+		}
+		cond = json_object_new_object();
+		berth_json_set_str(cond, "type", "PodScheduled");
+		berth_json_set_str(cond, "status", "True");
+		berth_now_rfc3339(now, sizeof(now));
+		berth_json_set_str(cond, "lastTransitionTime", now);
+		json_object_array_add(conds, cond);
+		if (dry)
+			break;
+		js = berth_json_str(pod, &len);
+		err = berth_store_update(c->api->store, key, js, len,
+					 kv.mod_revision, 0, &rev);
+		if (err != -ECANCELED)
+			break;
+		json_object_put(pod);
+		pod = NULL;
+		berth_kv_free(&kv);
+	}
+	if (err) {
+		berth_rest_store_error(c, err, c->name);
+		goto out;
+	}
+	berth_resp_json(c->resp, 201, berth_status_success());
+out:
+	json_object_put(pod);
+	berth_kv_free(&kv);
+	json_object_put(body);
+}
+
+static void do_log(struct berth_call *c)
+{
+	struct berth_kv kv = { 0 };
+	struct json_object *pod;
+	const char *node;
+	char key[KEY_MAX];
+	int err;
+
+	key_of(c, c->name, key);
+	err = berth_store_get(c->api->store, key, &kv);
+	if (err) {
+		berth_rest_store_error(c, err, c->name);
+		return;
+	}
+	pod = berth_json_parse(kv.value, kv.value_len, NULL);
+	berth_kv_free(&kv);
+	node = berth_json_path_str(pod, "spec.nodeName");
+	if (!node || !*node)
+		berth_resp_error(c->resp, 400, NULL,
+				 "pod %s does not have a host assigned",
+				 c->name);
+	else
+		berth_resp_error(
+			c->resp, 503, NULL,
+			"logs of pod %s are served by the agent on node %s, which this server does not reach yet",
+			c->name, node);
+	json_object_put(pod);
+}
+
+/* ---- dispatch ---- */
+
+static bool has_sub(const struct berth_resource *r, const char *sub)
+{
+	return (!strcmp(sub, "status") &&
+		(r->subresources & BERTH_SUB_STATUS)) ||
+	       (!strcmp(sub, "scale") && (r->subresources & BERTH_SUB_SCALE)) ||
+	       (!strcmp(sub, "binding") &&
+		(r->subresources & BERTH_SUB_BINDING)) ||
+	       (!strcmp(sub, "log") && (r->subresources & BERTH_SUB_LOG));
+}
+
+static bool is_watch(struct berth_call *c)
+{
+	const char *w = berth_http_query(c->req, "watch");
+
+	return w && (!strcmp(w, "true") || !strcmp(w, "1"));
+}
+
+void berth_rest_handle(struct berth_call *c)
+{
+	const char *m = c->req->method;
+
+	if (c->sub && !has_sub(c->res, c->sub)) {
+		berth_resp_error(
+			c->resp, 404, "NotFound",
+			"the server could not find the requested resource");
+		return;
+	}
+	if (c->res->namespaced && !c->ns && c->name) {
+		berth_resp_error(
+			c->resp, 404, "NotFound",
+			"the server could not find the requested resource");
+		return;
+	}
+	if (!strcmp(m, "GET")) {
+		if (c->sub && !strcmp(c->sub, "log"))
+			do_log(c);
+		else if (c->sub && !strcmp(c->sub, "binding"))
+			goto not_allowed;
+		else if (c->name)
+			do_get(c);
+		else if (is_watch(c))
+			berth_watch_serve(c);
+		else
+			do_list(c);
+	} else if (!strcmp(m, "POST")) {
+		if (c->sub && !strcmp(c->sub, "binding"))
+			do_binding(c);
+		else if (c->name || (c->res->namespaced && !c->ns))
+			goto not_allowed;
+		else
+			do_create(c);
+	} else if (!strcmp(m, "PUT") || !strcmp(m, "PATCH")) {
+		if (!c->name || (c->sub && strcmp(c->sub, "status") &&
+				 strcmp(c->sub, "scale")))
+			goto not_allowed;
+		if (!strcmp(m, "PUT"))
+			do_put(c);
+		else
+			do_patch(c);
+	} else if (!strcmp(m, "DELETE")) {
+		if (c->sub)
+			goto not_allowed;
+		if (c->name)
+			do_delete(c);
+		else
+			do_delete_collection(c);
+	} else {
+		goto not_allowed;
+	}
+	return;
+not_allowed:
+	berth_resp_error(
+		c->resp, 405, "MethodNotAllowed",
+		"the server does not allow this method on the requested resource");
+}

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""Raw-HTTP test helpers: a berth-server on a free loopback port with a
+temporary data dir (stopped and removed at exit), and a tiny client."""
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SERVER = os.environ.get("BERTH_SERVER", os.path.join(REPO, ".output/bin/berth-server"))
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def check(cond, what):
+    if not cond:
+        fail(what)
+    print("ok: " + what, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Etcd:
+    """An etcd of our own on loopback ports (BERTH_TEST_STORE=etcd)."""
+
+    def __init__(self, tmp):
+        client, peer = free_port(), free_port()
+        self.url = "http://127.0.0.1:%d" % client
+        self.log = open(os.path.join(tmp, "etcd.log"), "w")
+        self.proc = subprocess.Popen(
+            ["etcd", "--data-dir", os.path.join(tmp, "etcd"),
+             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+             "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
+             "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
+             "--initial-cluster", "default=http://127.0.0.1:%d" % peer],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", client, timeout=1)
+                c.request("GET", "/health")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        fail("etcd did not become healthy")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+class Server:
+    def __init__(self, *args):
+        if not os.access(SERVER, os.X_OK):
+            fail(SERVER + " is missing (make builds it)")
+        self.stopped = False
+        self.etcd = None
+        self.tmp = tempfile.mkdtemp(prefix="berth-api-")
+        if os.environ.get("BERTH_TEST_STORE", "sqlite") == "etcd":
+            if not shutil.which("etcd"):
+                print("SKIP: etcd is not installed (Debian: etcd-server)")
+                sys.exit(77)
+            self.etcd = Etcd(self.tmp)
+            args = ("--etcd", self.etcd.url) + args
+        self.log = open(os.path.join(self.tmp, "server.log"), "w")
+        self.proc = subprocess.Popen(
+            [SERVER, "--data-dir", os.path.join(self.tmp, "data"),
+             "--listen", "127.0.0.1:0", *args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        atexit.register(self.stop)
+        kc = os.path.join(self.tmp, "data", "kubeconfig")
+        for _ in range(100):
+            if os.path.exists(kc):
+                break
+            if self.proc.poll() is not None:
+                fail("berth-server exited")
+            time.sleep(0.05)
+        else:
+            fail("no kubeconfig after 5s")
+        with open(kc) as f:
+            url = [l.split()[1] for l in f if "server:" in l][0]
+        self.host, port = url[len("http://"):].split(":")
+        self.port = int(port)
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.proc.poll() is not None and self.proc.returncode != 0:
+            print("FAIL: berth-server died: %s" % self.proc.returncode, flush=True)
+            os._exit(1)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = "killed"
+            if rc != 0:
+                print("FAIL: berth-server exit status after SIGTERM: %s" % rc, flush=True)
+                os._exit(1)
+        self.log.close()
+        if self.etcd:
+            self.etcd.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def conn(self, timeout=20):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def req(self, method, path, body=None, ctype="application/json", headers=None):
+        """-> (status, parsed JSON or text, headers)"""
+        c = self.conn()
+        h = dict(headers or {})
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            h["Content-Type"] = ctype
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = data.decode(errors="replace")
+        return r.status, data, r.headers
+
+    def watch(self, path, timeout=10):
+        """A streaming GET; yields decoded events until the stream ends."""
+        c = self.conn(timeout)
+        c.request("GET", path)
+        r = c.getresponse()
+        if r.status != 200:
+            raise AssertionError("watch %s: %d %s" % (path, r.status, r.read()))
+        while True:
+            line = r.readline()
+            if not line:
+                break
+            line = line.strip()
+            if line:
+                yield json.loads(line)
