@@ -54,8 +54,12 @@ for m in $(cat /modules.order); do
 	insmod "/modules/$m" || echo "vmtest-init: insmod $m failed"
 done
 out=
+repo=
 for a in $(cat /proc/cmdline); do
-	case $a in vmtest.out=*) out=${a#vmtest.out=} ;; esac
+	case $a in
+	vmtest.out=*) out=${a#vmtest.out=} ;;
+	vmtest.repo=*) repo=${a#vmtest.repo=} ;;
+	esac
 done
 halt() { echo "vmtest-init: $*"; sync; poweroff -f; sleep 5; }
 [ -n "$out" ] || halt "no vmtest.out= on the command line"
@@ -70,7 +74,12 @@ mount -t 9p -o rw,$opts results /results || halt "mount of the results share fai
 for d in tmp run var/tmp var/log; do
 	mount -t tmpfs -o mode=1777 tmpfs $r/$d || echo "vmtest-init: tmpfs on /$d failed"
 done
-# After the tmpfs: the results may live under /tmp.
+# After the tmpfs: the checkout and the results may live under /tmp (CI's
+# clone does), so they come as shares of their own, mounted on top.
+if [ -n "$repo" ]; then
+	mkdir -p "$r$repo" 2>/dev/null
+	mount -t 9p -o ro,cache=loose,$opts repo "$r$repo" || halt "mount of the checkout $repo over 9p failed"
+fi
 mkdir -p "$r$out" 2>/dev/null
 mount -o bind /results "$r$out" || halt "bind of the results share at $out failed"
 mount -t proc proc $r/proc
