@@ -18,199 +18,155 @@ struct column {
 	const char *description;
 };
 
-#define COL_NAME                                                               \
-	{                                                                      \
-		"Name", "string", 0, "Name must be unique within a namespace." \
+/* Columns many kinds share. The descriptions are berth's own words. */
+#define COL(name, type, wide, desc)    \
+	{                              \
+		name, type, wide, desc \
 	}
-#define COL_AGE                                                                                                       \
-	{                                                                                                             \
-		"Age", "string", 0,                                                                                   \
-			"CreationTimestamp is a timestamp representing the server time when this object was created." \
-	}
-#define COL_END                     \
-	{                           \
-		NULL, NULL, 0, NULL \
-	}
+#define COL_NAME COL("Name", "string", 0, "The object's name.")
+#define COL_AGE COL("Age", "string", 0, "Time since the object was created.")
+#define COL_CONTAINERS \
+	COL("Containers", "string", 1, "Container names of the pod template.")
+#define COL_IMAGES COL("Images", "string", 1, "Images of the pod template.")
+#define COL_SELECTOR \
+	COL("Selector", "string", 1, "The label selector of the pods.")
+#define COL_END COL(NULL, NULL, 0, NULL)
 
 static const struct column pod_cols[] = {
 	COL_NAME,
-	{ "Ready", "string", 0,
-	  "The aggregate readiness state of this pod for accepting traffic." },
-	{ "Status", "string", 0,
-	  "The aggregate status of the containers in this pod." },
-	{ "Restarts", "string", 0,
-	  "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted." },
+	COL("Ready", "string", 0, "Ready containers out of all."),
+	COL("Status", "string", 0, "The pod's phase or its containers' state."),
+	COL("Restarts", "string", 0,
+	    "Container restarts, and how long ago the last one was."),
 	COL_AGE,
-	{ "IP", "string", 1,
-	  "IP address allocated to the pod. Routable at least within the cluster." },
-	{ "Node", "string", 1, "Name of the Node this pod is assigned to." },
-	{ "Nominated Node", "string", 1,
-	  "Name of the node nominated by the scheduler." },
-	{ "Readiness Gates", "string", 1, "The readiness gates of the pod." },
+	COL("IP", "string", 1, "The pod's address."),
+	COL("Node", "string", 1, "The node the pod is bound to."),
+	COL("Nominated Node", "string", 1, "The node picked for preemption."),
+	COL("Readiness Gates", "string", 1, "Readiness gates met out of all."),
 	COL_END
 };
 
 static const struct column svc_cols[] = {
 	COL_NAME,
-	{ "Type", "string", 0, "The type of the service." },
-	{ "Cluster-IP", "string", 0, "The IP address of the service." },
-	{ "External-IP", "string", 0,
-	  "The external IP addresses of the service." },
-	{ "Port(s)", "string", 0, "The ports of the service." },
+	COL("Type", "string", 0, "ClusterIP, NodePort, LoadBalancer..."),
+	COL("Cluster-IP", "string", 0, "The virtual address."),
+	COL("External-IP", "string", 0, "Addresses outside the cluster."),
+	COL("Port(s)", "string", 0, "Ports, with node ports, and protocols."),
 	COL_AGE,
-	{ "Selector", "string", 1,
-	  "Route traffic to pods with labels matching this selector." },
+	COL_SELECTOR,
 	COL_END
 };
 
 static const struct column deploy_cols[] = {
 	COL_NAME,
-	{ "Ready", "string", 0, "Number of the pod with ready state" },
-	{ "Up-to-date", "integer", 0,
-	  "Total number of non-terminated pods targeted by this deployment that have the desired template spec." },
-	{ "Available", "integer", 0,
-	  "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment." },
+	COL("Ready", "string", 0, "Ready replicas out of desired."),
+	COL("Up-to-date", "integer", 0, "Replicas with the current template."),
+	COL("Available", "integer", 0, "Replicas available to serve."),
 	COL_AGE,
-	{ "Containers", "string", 1,
-	  "Names of each container in the template." },
-	{ "Images", "string", 1,
-	  "Images referenced by each container in the template." },
-	{ "Selector", "string", 1, "Label selector for pods." },
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
 	COL_END
 };
 
 static const struct column rs_cols[] = {
 	COL_NAME,
-	{ "Desired", "integer", 0, "Number of desired pods." },
-	{ "Current", "integer", 0, "Number of actual replicas." },
-	{ "Ready", "integer", 0, "The number of ready replicas." },
+	COL("Desired", "integer", 0, "Replicas wanted."),
+	COL("Current", "integer", 0, "Replicas that exist."),
+	COL("Ready", "integer", 0, "Replicas that are ready."),
 	COL_AGE,
-	{ "Containers", "string", 1,
-	  "Names of each container in the template." },
-	{ "Images", "string", 1,
-	  "Images referenced by each container in the template." },
-	{ "Selector", "string", 1, "Label selector for pods." },
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
 	COL_END
 };
 
 static const struct column sts_cols[] = {
-	COL_NAME,
-	{ "Ready", "string", 0, "Number of the pod with ready state" },
-	COL_AGE,
-	{ "Containers", "string", 1,
-	  "Names of each container in the template." },
-	{ "Images", "string", 1,
-	  "Images referenced by each container in the template." },
-	COL_END
+	COL_NAME,   COL("Ready", "string", 0, "Ready replicas out of desired."),
+	COL_AGE,    COL_CONTAINERS,
+	COL_IMAGES, COL_END
 };
 
 static const struct column ds_cols[] = {
 	COL_NAME,
-	{ "Desired", "integer", 0,
-	  "The total number of nodes that should be running the daemon pod." },
-	{ "Current", "integer", 0,
-	  "The number of nodes that are running at least 1 daemon pod." },
-	{ "Ready", "integer", 0,
-	  "The number of nodes that should be running the daemon pod and have one or more ready." },
-	{ "Up-to-date", "integer", 0,
-	  "The total number of nodes that are running updated daemon pod" },
-	{ "Available", "integer", 0,
-	  "The number of nodes that should be running the daemon pod and have one or more available." },
-	{ "Node Selector", "string", 0,
-	  "NodeSelector is a selector which must be true for the pod to fit on a node." },
+	COL("Desired", "integer", 0, "Nodes that should run the pod."),
+	COL("Current", "integer", 0, "Nodes running the pod."),
+	COL("Ready", "integer", 0, "Nodes where the pod is ready."),
+	COL("Up-to-date", "integer", 0, "Nodes running the current template."),
+	COL("Available", "integer", 0, "Nodes where the pod is available."),
+	COL("Node Selector", "string", 0,
+	    "Labels a node needs to get the pod."),
 	COL_AGE,
-	{ "Containers", "string", 1,
-	  "Names of each container in the template." },
-	{ "Images", "string", 1,
-	  "Images referenced by each container in the template." },
-	{ "Selector", "string", 1, "Label selector for pods." },
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
 	COL_END
 };
 
 static const struct column job_cols[] = {
 	COL_NAME,
-	{ "Status", "string", 0, "Status of the job." },
-	{ "Completions", "string", 0, "The completion status of the job." },
-	{ "Duration", "string", 0, "Time required to complete the job." },
+	COL("Status", "string", 0, "Running, Complete or Failed."),
+	COL("Completions", "string", 0, "Succeeded pods out of wanted."),
+	COL("Duration", "string", 0, "How long the job ran."),
 	COL_AGE,
-	{ "Containers", "string", 1,
-	  "Names of each container in the template." },
-	{ "Images", "string", 1,
-	  "Images referenced by each container in the template." },
-	{ "Selector", "string", 1, "Label selector for pods." },
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
 	COL_END
 };
 
 static const struct column node_cols[] = {
 	COL_NAME,
-	{ "Status", "string", 0, "The status of the node" },
-	{ "Roles", "string", 0, "The roles of the node" },
+	COL("Status", "string", 0, "Ready or not, and schedulable or not."),
+	COL("Roles", "string", 0, "Roles from the node's role labels."),
 	COL_AGE,
-	{ "Version", "string", 0, "Kubelet Version reported by the node." },
-	{ "Internal-IP", "string", 1,
-	  "List of addresses reachable to the node." },
-	{ "External-IP", "string", 1,
-	  "List of addresses reachable to the node." },
-	{ "OS-Image", "string", 1,
-	  "OS Image reported by the node from /etc/os-release." },
-	{ "Kernel-Version", "string", 1,
-	  "Kernel Version reported by the node." },
-	{ "Container-Runtime", "string", 1,
-	  "Container Runtime Version reported by the node." },
+	COL("Version", "string", 0, "The node agent's version."),
+	COL("Internal-IP", "string", 1, "The node's internal address."),
+	COL("External-IP", "string", 1, "The node's external address."),
+	COL("OS-Image", "string", 1, "The node's operating system."),
+	COL("Kernel-Version", "string", 1, "The node's kernel."),
+	COL("Container-Runtime", "string", 1, "The node's container runtime."),
 	COL_END
 };
 
-static const struct column ns_cols[] = { COL_NAME,
-					 { "Status", "string", 0,
-					   "The status of the namespace" },
-					 COL_AGE,
-					 COL_END };
+static const struct column ns_cols[] = {
+	COL_NAME, COL("Status", "string", 0, "Active or Terminating."), COL_AGE,
+	COL_END
+};
 
 static const struct column cm_cols[] = {
-	COL_NAME,
-	{ "Data", "integer", 0, "Data contains the configuration data." },
-	COL_AGE,
-	COL_END
+	COL_NAME, COL("Data", "integer", 0, "Number of keys."), COL_AGE, COL_END
 };
 
 static const struct column secret_cols[] = {
-	COL_NAME,
-	{ "Type", "string", 0, "The type of the secret" },
-	{ "Data", "integer", 0, "Data contains the secret data." },
-	COL_AGE,
-	COL_END
+	COL_NAME, COL("Type", "string", 0, "The secret's type."),
+	COL("Data", "integer", 0, "Number of keys."), COL_AGE, COL_END
 };
 
 static const struct column sa_cols[] = {
-	COL_NAME,
-	{ "Secrets", "integer", 0,
-	  "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use." },
-	COL_AGE,
-	COL_END
+	COL_NAME, COL("Secrets", "integer", 0, "Number of secrets listed."),
+	COL_AGE, COL_END
 };
 
-static const struct column ep_cols[] = { COL_NAME,
-					 { "Endpoints", "string", 0,
-					   "Endpoints of the service" },
-					 COL_AGE,
-					 COL_END };
+static const struct column ep_cols[] = {
+	COL_NAME,
+	COL("Endpoints", "string", 0, "Addresses and ports, the first few."),
+	COL_AGE, COL_END
+};
 
 static const struct column event_cols[] = {
-	{ "Last Seen", "string", 0, "The time since the event was last seen." },
-	{ "Type", "string", 0, "Type of this event (Normal, Warning)." },
-	{ "Reason", "string", 0,
-	  "Short, machine understandable string that gives the reason for the transition into the object's current status." },
-	{ "Object", "string", 0, "The object that this event is about." },
-	{ "Message", "string", 0,
-	  "A human-readable description of the status of this operation." },
+	COL("Last Seen", "string", 0, "Time since the event last happened."),
+	COL("Type", "string", 0, "Normal or Warning."),
+	COL("Reason", "string", 0, "Why, in one word."),
+	COL("Object", "string", 0, "What the event is about."),
+	COL("Message", "string", 0, "What happened."),
 	COL_END
 };
 
-static const struct column lease_cols[] = { COL_NAME,
-					    { "Holder", "string", 0,
-					      "The holder of the lease." },
-					    COL_AGE,
-					    COL_END };
+static const struct column lease_cols[] = {
+	COL_NAME, COL("Holder", "string", 0, "Who holds the lease."), COL_AGE,
+	COL_END
+};
 
 static const struct column default_cols[] = { COL_NAME, COL_AGE, COL_END };
 
