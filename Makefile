@@ -50,11 +50,11 @@ ifneq ($(STORET_OBJS),)
 TESTS += $(OUTPUT)/tests/store-sqlite $(OUTPUT)/tests/store-etcd
 endif
 
-.PHONY: all bpf test test-unit test-bpf test-e2e test-api bench demo vmtest install \
+.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api bench demo vmtest install \
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
-all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench
+all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/fuzz/fuzz_decode
 
 help:
 	@echo "make [all]   build everything into $(OUTPUT)/"
@@ -115,6 +115,24 @@ $(OUTPUT)/tests/store-%: $(STORET_OBJS) $(OUTPUT)/obj/tests/store/fixture_%.o \
 		$(STORE_LIB) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(STORE_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
+# libFuzzer target over the API server's decode + validation path: the
+# apiserver sources again, built with clang and the fuzzer's sanitizers.
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror \
+	       -Wno-missing-field-initializers -Iinclude -I$(OUTPUT) -MMD -MP \
+	       -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_OBJS := $(patsubst %.c,$(OUTPUT)/fuzz/obj/%.o,\
+	     $(wildcard control/apiserver/*.c) tests/fuzz/fuzz_decode.c)
+
+$(OUTPUT)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_decode: $(FUZZ_OBJS) $(STORE_LIB) $(LIB)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ $(SERVER_LDLIBS) \
+		$(LDLIBS) -o $@
+
+fuzz: $(OUTPUT)/fuzz/fuzz_decode
+
 $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/bin $(OUTPUT)/tests:
 	@mkdir -p $@
 
@@ -137,6 +155,7 @@ test-api: $(OUTPUT)/bin/berth-server
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
+	bench/api.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -165,4 +184,4 @@ format:
 clean:
 	rm -rf $(OUTPUT)
 
--include $(shell find $(OUTPUT)/obj $(OUTPUT)/bpf -name '*.d' -type f 2>/dev/null)
+-include $(shell find $(OUTPUT)/obj $(OUTPUT)/bpf $(OUTPUT)/fuzz -name '*.d' -type f 2>/dev/null)

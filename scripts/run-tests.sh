@@ -36,6 +36,32 @@ criterion bpf .output/tests/bpf --jobs 1
 criterion store-sqlite .output/tests/store-sqlite --jobs 1
 criterion store-etcd .output/tests/store-etcd --jobs 1
 
+# libFuzzer over the API server's decode path, 30 s, on a copy of the
+# committed corpus so that it does not grow; any crash fails the suite.
+fuzz() {
+	local bin=.output/fuzz/fuzz_decode dir rc=0
+	echo "==== fuzz: $bin (30s)"
+	if [ ! -x "$bin" ]; then
+		echo "$bin is missing (make builds it)"
+		record fuzz 127
+		return
+	fi
+	dir=$(mktemp -d /tmp/berth-fuzz.XXXXXX)
+	cp tests/fuzz/corpus/decode/* "$dir/"
+	mkdir "$dir/crashes"
+	"$bin" -max_total_time=30 -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$dir/crashes/" "$dir" 2>&1 | tail -n 30 || rc=$?
+	if [ -n "$(ls -A "$dir/crashes")" ]; then
+		mkdir -p .output/fuzz/crashes
+		cp "$dir"/crashes/* .output/fuzz/crashes/
+		echo "fuzz: crash inputs kept in .output/fuzz/crashes/"
+		[ "$rc" = 0 ] && rc=1
+	fi
+	rm -rf "$dir"
+	record fuzz "$rc"
+}
+fuzz
+
 echo "==== e2e: tests/e2e/run.sh"
 out=$(mktemp /tmp/berth-e2e-out.XXXXXX)
 trap 'rm -f "$out"' EXIT

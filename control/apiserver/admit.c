@@ -906,6 +906,9 @@ static bool word_in(const char *list, const char *w)
 	size_t n = strlen(w);
 	const char *p = list;
 
+	/* "" would match everywhere without advancing; "a b" two words */
+	if (!n || strchr(w, ' '))
+		return false;
 	while ((p = strstr(p, w))) {
 		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
 			return true;

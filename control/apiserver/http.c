@@ -28,14 +28,19 @@ struct req_ctx {
 	bool too_large;
 };
 
+/* A request without a connection (berth_rest_check_create) has neither. */
 const char *berth_http_query(const struct berth_http_req *req, const char *key)
 {
+	if (!req->conn)
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
 					   key);
 }
 
 const char *berth_http_header(const struct berth_http_req *req, const char *key)
 {
+	if (!req->conn)
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
 

@@ -31,10 +31,12 @@
 #include "status.h"
 #include "table.h"
 #include "watch.h"
+#include "yaml.h"
 
 #define KEY_MAX 512
 #define UPDATE_RETRIES 16
 #define GENERATE_RETRIES 8
+#define FIELD_MANAGER_MAX 128 /* Kubernetes' limit on a manager name */
 
 /* ---- small helpers ---- */
 
@@ -256,6 +258,7 @@ static int body_object(struct berth_call *c, struct json_object **out,
 	const char *ctype = berth_http_header(c->req, "Content-Type");
 	const char *err = NULL;
 	struct json_object *obj;
+	bool yaml;
 
 	*out = NULL;
 	if (c->req->too_large) {
@@ -276,13 +279,27 @@ static int body_object(struct berth_call *c, struct json_object **out,
 		*out = obj;
 		return 0;
 	}
-	if (!patch && ctype && !media_is(ctype, "application/json")) {
+	yaml = patch ? media_is(ctype, "application/apply-patch+yaml") :
+		       media_is(ctype, "application/yaml");
+	if (!patch && ctype && !yaml && !media_is(ctype, "application/json")) {
 		berth_resp_error(
 			c->resp, 415, NULL,
-			"the body of the request was in an unknown format - accepted media types include: application/json");
+			"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
 		return -1;
 	}
 	obj = berth_json_parse(c->req->body, c->req->body_len, &err);
+	if (!obj && yaml && c->req->body_len) {
+		char msg[256];
+
+		obj = berth_yaml_parse(c->req->body, c->req->body_len, msg,
+				       sizeof(msg));
+		if (!obj) {
+			berth_resp_error(c->resp, 400, NULL,
+					 "error decoding request body: %s",
+					 msg);
+			return -1;
+		}
+	}
 	if (!obj) {
 		berth_resp_error(c->resp, 400, NULL,
 				 "error decoding request body: %s",
@@ -769,22 +786,21 @@ static void generate_name(struct berth_call *c, struct json_object *m,
 	berth_json_set_str(m, "name", name);
 }
 
-/* Everything of a create after the body is read: obj reference taken. */
-static void create_object(struct berth_call *c, struct json_object *obj,
-			  bool dry)
+/*
+ * The part of a create that needs no store: metadata set or cleared, the
+ * name generated and validated. 0, or -1 with the error answered.
+ */
+static int create_prepare(struct berth_call *c, struct json_object *obj)
 {
 	struct json_object *m = berth_json_path(obj, "metadata"), *v;
 	const char *name, *gen, *bns;
-	char key[KEY_MAX], uid[40], now[32];
+	char uid[40], now[32];
 	struct berth_verrs ve = { 0 };
-	bool locked = false;
-	int64_t rev = 0;
-	int err = 0, try;
 
 	if (m && !json_object_is_type(m, json_type_object)) {
 		berth_resp_error(c->resp, 400, NULL,
 				 "metadata must be an object");
-		goto out;
+		return -1;
 	}
 	m = meta(obj);
 	bns = berth_json_get_str(m, "namespace");
@@ -793,7 +809,7 @@ static void create_object(struct berth_call *c, struct json_object *obj,
 			berth_resp_error(
 				c->resp, 400, NULL,
 				"the namespace of the provided object does not match the namespace sent on the request");
-			goto out;
+			return -1;
 		}
 		berth_json_set_str(m, "namespace", c->ns);
 	} else {
@@ -805,7 +821,7 @@ static void create_object(struct berth_call *c, struct json_object *obj,
 		berth_resp_error(
 			c->resp, 400, NULL,
 			"resourceVersion should not be set on objects to be created");
-		goto out;
+		return -1;
 	}
 	json_object_object_del(m, "resourceVersion");
 	json_object_object_del(m, "selfLink");
@@ -835,8 +851,28 @@ static void create_object(struct berth_call *c, struct json_object *obj,
 	if (ve.n) {
 		berth_resp_status(c->resp,
 				  berth_verrs_status(&ve, c->res, name));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Everything of a create after the body is read: obj reference taken. */
+static void create_object(struct berth_call *c, struct json_object *obj,
+			  bool dry)
+{
+	struct json_object *m;
+	const char *name, *gen;
+	char key[KEY_MAX];
+	struct berth_verrs ve = { 0 };
+	bool locked = false;
+	int64_t rev = 0;
+	int err = 0, try;
+
+	if (create_prepare(c, obj))
+		goto out;
+	m = meta(obj);
+	gen = berth_json_get_str(m, "generateName");
+	name = berth_json_get_str(m, "name");
 	if (c->res->namespaced && check_namespace(c, name))
 		goto out;
 	berth_admit(c->res, obj, NULL, &ve);
@@ -893,9 +929,27 @@ out:
 	json_object_put(obj);
 }
 
+/* fieldManager, else the User-Agent's program name, as Kubernetes does. */
+static const char *field_manager(struct berth_call *c, char *buf, size_t size)
+{
+	const char *fm, *ua;
+
+	if (!c->req)
+		return "berth-server";
+	fm = berth_http_query(c->req, "fieldManager");
+	ua = berth_http_header(c->req, "User-Agent");
+	if (fm && *fm)
+		return fm;
+	if (!ua || !*ua)
+		return "unknown";
+	snprintf(buf, size, "%.*s", (int)strcspn(ua, "/"), ua);
+	return buf;
+}
+
 static void do_create(struct berth_call *c)
 {
 	struct json_object *obj;
+	char fm[FIELD_MANAGER_MAX + 1];
 	bool dry;
 
 	if (dry_run(c, &dry) || body_object(c, &obj, false))
@@ -904,7 +958,45 @@ static void do_create(struct berth_call *c)
 		json_object_put(obj);
 		return;
 	}
+	berth_managed_update(NULL, obj, field_manager(c, fm, sizeof(fm)), NULL);
 	create_object(c, obj, dry);
+}
+
+int berth_rest_check_create(const struct berth_resource *r, const char *ns,
+			    const char *body, size_t len, bool proto,
+			    struct berth_http_resp *resp)
+{
+	struct berth_http_req req = { .method = "POST",
+				      .body = body,
+				      .body_len = len };
+	struct berth_call c = { .req = &req, .resp = resp, .res = r, .ns = ns };
+	struct berth_verrs ve = { 0 };
+	struct json_object *obj;
+	const char *name;
+	char msg[160];
+
+	if (proto) {
+		obj = berth_proto_decode(body, len, msg, sizeof(msg));
+		if (!obj) {
+			berth_resp_error(resp, 415, NULL, "%s", msg);
+			return resp->code;
+		}
+	} else if (body_object(&c, &obj, false)) {
+		return resp->code;
+	}
+	if (check_own_type(&c, obj) || field_validation(&c, obj) ||
+	    create_prepare(&c, obj))
+		goto out;
+	berth_admit(r, obj, NULL, &ve);
+	if (ve.n) {
+		name = berth_json_path_str(obj, "metadata.name");
+		berth_resp_status(resp, berth_verrs_status(&ve, r, name));
+		goto out;
+	}
+	berth_resp_json(resp, 201, json_object_get(obj));
+out:
+	json_object_put(obj);
+	return resp->code;
 }
 
 int berth_rest_create(struct berth_api *api, const struct berth_resource *r,
@@ -951,10 +1043,18 @@ static bool explicit_rv(enum mutation m, struct json_object *body)
 	return false;
 }
 
+static bool force(struct berth_call *c)
+{
+	const char *f = c->req ? berth_http_query(c->req, "force") : NULL;
+
+	return f && !strcmp(f, "true");
+}
+
 static struct json_object *mutate(struct berth_call *c, enum mutation m,
 				  struct json_object *target,
 				  struct json_object *body)
 {
+	struct berth_apply_opts opts = { 0 };
 	char err[512];
 	struct json_object *out = NULL;
 	struct json_object *st;
@@ -972,9 +1072,16 @@ static struct json_object *mutate(struct berth_call *c, enum mutation m,
 		out = berth_strategic_patch(target, body, err, sizeof(err));
 		break;
 	case MUT_APPLY:
-		out = berth_apply(target, body,
-				  berth_http_query(c->req, "fieldManager"), err,
-				  sizeof(err));
+		opts.manager = berth_http_query(c->req, "fieldManager");
+		opts.force = force(c);
+		out = berth_apply(target, body, &opts, &st);
+		if (!out) {
+			berth_resp_status(c->resp,
+					  berth_status_details(st, c->name,
+							       c->res->group,
+							       c->res->name));
+			return NULL;
+		}
 		break;
 	}
 	if (!out) {
@@ -1056,14 +1163,17 @@ static bool finalized(struct json_object *obj)
 static void apply_create(struct berth_call *c, struct json_object *body,
 			 bool dry)
 {
-	struct json_object *obj;
+	struct berth_apply_opts opts = { .manager = berth_http_query(
+						 c->req, "fieldManager"),
+					 .force = force(c) };
+	struct json_object *obj, *st;
 	const char *name;
-	char err[256];
 
-	obj = berth_apply(NULL, body, berth_http_query(c->req, "fieldManager"),
-			  err, sizeof(err));
+	obj = berth_apply(NULL, body, &opts, &st);
 	if (!obj) {
-		berth_resp_error(c->resp, 400, NULL, "%s", err);
+		berth_resp_status(c->resp, berth_status_details(st, c->name,
+								c->res->group,
+								c->res->name));
 		return;
 	}
 	name = berth_json_path_str(obj, "metadata.name");
@@ -1091,7 +1201,7 @@ static void do_update(struct berth_call *c, enum mutation m,
 	bool expl = explicit_rv(m, body), ok, locked = false;
 	struct json_object *old = NULL, *new = NULL, *fin = NULL, *target;
 	struct berth_kv kv = { 0 };
-	char key[KEY_MAX];
+	char key[KEY_MAX], fm[FIELD_MANAGER_MAX + 1];
 	int64_t rev;
 	int err, attempt;
 
@@ -1185,6 +1295,10 @@ static void do_update(struct berth_call *c, enum mutation m,
 		}
 		fin = merge_update(c, old, new);
 		new = NULL;
+		if (m != MUT_APPLY)
+			berth_managed_update(old, fin,
+					     field_manager(c, fm, sizeof(fm)),
+					     c->sub);
 		if (!c->sub || scale)
 			berth_admit(c->res, fin, old, &ve);
 		if (!ve.n && !strcmp(c->res->kind, "Service")) {
@@ -1306,7 +1420,7 @@ static void do_patch(struct berth_call *c)
 			       !berth_json_get_str(body, "kind"))) {
 		berth_resp_error(
 			c->resp, 400, NULL,
-			"an apply configuration must be a JSON object with apiVersion and kind (YAML bodies are not supported)");
+			"an apply configuration must be an object with apiVersion and kind");
 		json_object_put(body);
 		return;
 	}

@@ -50,5 +50,14 @@ void berth_rest_store_error(struct berth_call *c, int err, const char *name);
  */
 int berth_rest_create(struct berth_api *api, const struct berth_resource *r,
 		      const char *ns, struct json_object *obj);
-
+/*
+ * What a POST of body goes through before the store: decode (protobuf if
+ * proto, else JSON), kind and field checks, metadata and name validation,
+ * defaulting and admission; no namespace lookup or allocation. Answers in
+ * resp (201 with the object as it would be stored) and returns its code.
+ * For the fuzzer (tests/fuzz/fuzz_decode.c).
+ */
+int berth_rest_check_create(const struct berth_resource *r, const char *ns,
+			    const char *body, size_t len, bool proto,
+			    struct berth_http_resp *resp);
 #endif

@@ -40,33 +40,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# An etcd of our own on loopback ports, for BERTH_TEST_STORE=etcd.
-start_etcd() {
-	local client peer
-	client=$(free_port)
-	peer=$(free_port)
-	etcd --data-dir "$TMP/etcd" --listen-client-urls "http://127.0.0.1:$client" \
-		--advertise-client-urls "http://127.0.0.1:$client" \
-		--listen-peer-urls "http://127.0.0.1:$peer" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-		--initial-cluster "default=http://127.0.0.1:$peer" >"$TMP/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$client/health" >/dev/null && break
-		sleep 0.1
-	done
-	ETCD_URL=http://127.0.0.1:$client
-}
+# shellcheck source=scripts/etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/etcd.sh"
 
 # start_server [ARGS...]: extra berth-server arguments.
 start_server() {
 	local store_args=()
 	if [ "$STORE" = etcd ]; then
-		start_etcd
+		start_etcd "$TMP"
 		store_args=(--etcd "$ETCD_URL")
 	fi
 	"$BERTH_SERVER" --data-dir "$TMP/data" --listen 127.0.0.1:0 "${store_args[@]}" "$@" \
