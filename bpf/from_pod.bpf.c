@@ -72,8 +72,8 @@ int from_pod(struct __sk_buff *skb)
 	now = ct_now();
 	be = flow_backend(&p, &ctv, now);
 	if (be) {
-		ct_refresh(ctv, &p, now);
-		ct_refresh_egress(&p, be, ctv);
+		if (ct_refresh(ctv, &p, now))
+			ct_refresh_egress(&p, be, ctv);
 	} else {
 		if (!svc->count) {
 			metrics_count(skb, BERTH_DROP_NO_SERVICE,

@@ -53,9 +53,9 @@ static __always_inline bool ct_usable(const struct berth_ct_val *v,
 /*
  * Extend a live entry. The write is skipped unless the lifetime moved by
  * more than BERTH_CT_REFRESH or the flow started closing: most packets of a
- * flow then cost no write to shared memory.
+ * flow then cost no write to shared memory. Returns whether it wrote.
  */
-static __always_inline void ct_refresh(struct berth_ct_val *v,
+static __always_inline bool ct_refresh(struct berth_ct_val *v,
 				       const struct pkt4 *p, __u32 now)
 {
 	__u32 lifetime = now + ct_timeout(p);
@@ -64,13 +64,16 @@ static __always_inline void ct_refresh(struct berth_ct_val *v,
 	if (closing && !(v->flags & BERTH_CT_F_CLOSING)) {
 		v->flags |= BERTH_CT_F_CLOSING;
 		v->lifetime = lifetime;
-		return;
+		return true;
 	}
 	if (v->flags & BERTH_CT_F_CLOSING)
-		return;
+		return false;
 	if (lifetime > v->lifetime + BERTH_CT_REFRESH ||
-	    lifetime + BERTH_CT_REFRESH < v->lifetime)
+	    lifetime + BERTH_CT_REFRESH < v->lifetime) {
 		v->lifetime = lifetime;
+		return true;
+	}
+	return false;
 }
 
 /* Record a new flow: both entries, or neither. */
@@ -101,7 +104,10 @@ static __always_inline int ct_create(const struct pkt4 *p, __u32 now,
 	return 0;
 }
 
-/* Keep the EGRESS twin as long-lived as the SERVICE entry. */
+/*
+ * Keep the EGRESS twin as long-lived as the SERVICE entry, re-creating it if
+ * LRU pressure took it. Called when the SERVICE entry changed, not per packet.
+ */
 static __always_inline void ct_refresh_egress(const struct pkt4 *p,
 					      const struct berth_backend *be,
 					      const struct berth_ct_val *svc)

@@ -181,3 +181,33 @@ Test(conntrack, direct_syn_retires_stale_egress_entry)
 								  PKT_TCP_ACK },
 				 "the backend's SYN-ACK reaches the client as sent");
 }
+
+/*
+ * The agent's GC walk: expired entries are deleted (all of them, in one
+ * pass), live ones name the backends still in use.
+ */
+Test(conntrack, usage_scan_deletes_expired_keeps_live)
+{
+	uint32_t now = fx_now_ns() / 1000000000ULL, be = send_pkt(PKT_TCP_SYN);
+	uint32_t live_id = fx_backend_id(be, BE_PORT);
+	struct berth_ct_usage *u;
+	struct berth_ct_val v = { .backend_id = 999, .lifetime = now - 1 };
+	size_t expired = 0;
+
+	for (uint16_t port = 1; port <= 500; port++) {
+		struct berth_ct_key k = fx_ct_key(IPPROTO_UDP, BERTH_CT_SERVICE,
+						  FX_VIP, port, SVC_PORT);
+
+		cr_assert_eq(bpf_map_update_elem(fx.dp->ct.fd, &k, &v, BPF_ANY),
+			     0, "insert expired entry %u", port);
+	}
+	cr_assert_eq(berth_ct_usage_scan(fx.dp, &u, &expired), 0, "scan");
+	cr_assert_eq(expired, 500, "expired entries deleted: %zu", expired);
+	cr_assert(berth_ct_usage_has(u, live_id), "live flow's backend in use");
+	cr_assert(!berth_ct_usage_has(u, 999), "expired entries' backend unused");
+	berth_ct_usage_free(u);
+	expired = 1;
+	cr_assert_eq(berth_ct_usage_scan(fx.dp, &u, &expired), 0, "rescan");
+	cr_assert_eq(expired, 0, "nothing left to expire");
+	berth_ct_usage_free(u);
+}

@@ -423,13 +423,13 @@ static int cmp_u32(const void *a, const void *b)
 int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
 			size_t *expired_deleted)
 {
-	struct berth_ct_key key, next, *prev = NULL;
+	struct berth_ct_key key, next, stale, *prev = NULL;
+	bool have_stale = false;
 	struct berth_ct_usage *u;
 	struct berth_ct_val val;
 	struct timespec ts;
 	size_t cap = 1024, expired = 0;
 	uint32_t now;
-	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = ts.tv_sec;
@@ -441,17 +441,22 @@ int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
 		free(u);
 		return -ENOMEM;
 	}
-	while (!(err = bpf_map_get_next_key(dp->ct.fd, prev, &next))) {
+	/*
+	 * An expired entry is deleted only once the walk has stepped past it:
+	 * next_key of a deleted key starts over, which would make the walk
+	 * quadratic in the number of expired entries.
+	 */
+	while (!bpf_map_get_next_key(dp->ct.fd, prev, &next)) {
+		if (have_stale && !bpf_map_delete_elem(dp->ct.fd, &stale))
+			expired++;
+		have_stale = false;
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(dp->ct.fd, &key, &val))
 			continue;
 		if (val.lifetime < now) {
-			/* deleting the current key restarts nothing: next_key
-			 * of a missing key starts over, so step first */
-			if (!bpf_map_delete_elem(dp->ct.fd, &key))
-				expired++;
-			prev = NULL;
+			stale = key;
+			have_stale = true;
 			continue;
 		}
 		if (u->n == cap) {
@@ -466,6 +471,8 @@ int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
 		}
 		u->ids[u->n++] = val.backend_id;
 	}
+	if (have_stale && !bpf_map_delete_elem(dp->ct.fd, &stale))
+		expired++;
 	qsort(u->ids, u->n, sizeof(*u->ids), cmp_u32);
 	if (expired_deleted)
 		*expired_deleted = expired;

@@ -6,6 +6,7 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <bpf/libbpf_version.h>
 
 #include <berth/features.h>
 #include <berth/log.h>
@@ -75,9 +76,10 @@ void berth_features_probe(struct berth_features *f)
 	f->skb_change_tail =
 		helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skb_change_tail);
 	f->tcx = btf_enum_has(btf, "bpf_attach_type", "BPF_TCX_INGRESS");
-#ifdef BPF_TC_F_TCX
-	f->tcx_libbpf = true;
-#endif
+	/* bpf_program__attach_tcx() came with libbpf 1.3 */
+	f->tcx_libbpf =
+		LIBBPF_MAJOR_VERSION > 1 ||
+		(LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION >= 3);
 	f->xdp = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL) == 1;
 	f->xdp_veth = f->xdp && veth_has_xdp(btf);
 	f->cgroup_sock_addr =
