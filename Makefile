@@ -38,7 +38,8 @@ STORE_LDLIBS := -lsqlite3 -lcurl -ljson-c -lpthread
 STORET_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/store/test_*.c))
 
 # berth-server: the API server (control/apiserver) over the store
-SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/apiserver/*.c))
+SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/apiserver/*.c \
+		 control/controllers/*.c control/scheduler/*.c))
 SERVER_LDLIBS := -lmicrohttpd $(STORE_LDLIBS)
 
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
@@ -50,7 +51,7 @@ ifneq ($(STORET_OBJS),)
 TESTS += $(OUTPUT)/tests/store-sqlite $(OUTPUT)/tests/store-etcd
 endif
 
-.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api bench demo vmtest install \
+.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api test-controllers bench demo vmtest install \
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
@@ -151,6 +152,9 @@ test-e2e: $(BINS)
 
 test-api: $(OUTPUT)/bin/berth-server
 	tests/api/run.sh
+
+test-controllers: $(OUTPUT)/bin/berth-server
+	tests/controllers/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -18,6 +18,7 @@
 
 #include "apiserver/api.h"
 #include "apiserver/http.h"
+#include "controllers/ctl.h"
 #include "store/store.h"
 
 #define MAX_ETCD 16
@@ -29,6 +30,8 @@ struct options {
 	const char *service_cidr;
 	const char *cluster_cidr;
 	long compact_secs;
+	const char *controllers; /* comma list, "none", NULL: all */
+	int node_cidr_bits;
 };
 
 static void usage(FILE *f)
@@ -41,7 +44,10 @@ static void usage(FILE *f)
 		"  --service-cidr  ClusterIP range, default 10.96.0.0/12\n"
 		"  --cluster-cidr  pod range, default 10.244.0.0/16\n"
 		"  --compact-interval SECONDS  history older than one interval is\n"
-		"                  compacted (watches from before get 410), default 300\n");
+		"                  compacted (watches from before get 410), default 300\n"
+		"  --controllers   comma list of controllers (and scheduler) to run,\n"
+		"                  or none; default all\n"
+		"  --node-cidr-mask-size BITS  prefix of each node's podCIDR, default 24\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -53,6 +59,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "service-cidr", required_argument, NULL, 's' },
 		{ "cluster-cidr", required_argument, NULL, 'c' },
 		{ "compact-interval", required_argument, NULL, 'i' },
+		{ "controllers", required_argument, NULL, 'C' },
+		{ "node-cidr-mask-size", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -63,6 +71,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->service_cidr = "10.96.0.0/12";
 	o->cluster_cidr = "10.244.0.0/16";
 	o->compact_secs = 300;
+	o->node_cidr_bits = 24;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -83,6 +92,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'i':
 			o->compact_secs = strtol(optarg, NULL, 10);
 			if (o->compact_secs <= 0) {
+				usage(stderr);
+				return -EINVAL;
+			}
+			break;
+		case 'C':
+			o->controllers = optarg;
+			break;
+		case 'm':
+			o->node_cidr_bits = (int)strtol(optarg, NULL, 10);
+			if (o->node_cidr_bits < 8 || o->node_cidr_bits > 30) {
 				usage(stderr);
 				return -EINVAL;
 			}
@@ -196,6 +215,7 @@ int main(int argc, char **argv)
 {
 	struct berth_store *store = NULL;
 	struct berth_http *http = NULL;
+	struct berth_ctl *ctl = NULL;
 	static struct berth_api api;
 	struct options o = { 0 };
 	char host[40];
@@ -249,6 +269,21 @@ int main(int argc, char **argv)
 		pr_err("write %s/kubeconfig: %s", o.data_dir, strerror(-err));
 		goto out;
 	}
+	if (!o.controllers || strcmp(o.controllers, "none")) {
+		struct berth_ctl_options co = {
+			.cluster_cidr = o.cluster_cidr,
+			.node_cidr_bits = (unsigned int)o.node_cidr_bits,
+			.node_grace_s = 40,
+			.eviction_s = 300,
+			.only = o.controllers,
+		};
+
+		err = berth_ctl_start(&ctl, &api, &co);
+		if (err) {
+			pr_err("start the controllers: %s", strerror(-err));
+			goto out;
+		}
+	}
 	pr_info("berth-server on http://%s, store %s", api.server_addr,
 		berth_store_backend(store));
 	sig = serve(store, &set, o.compact_secs);
@@ -258,6 +293,7 @@ int main(int argc, char **argv)
 	sleep(1); /* watch streams notice within a second */
 	err = 0;
 out:
+	berth_ctl_stop(ctl);
 	berth_http_stop(http);
 	if (api.store)
 		berth_api_fini(&api);

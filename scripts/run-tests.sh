@@ -87,6 +87,10 @@ echo "==== api: tests/api/run.sh"
 tests/api/run.sh
 record api $?
 
+echo "==== controllers: tests/controllers/run.sh"
+tests/controllers/run.sh
+record controllers $?
+
 echo "==== summary"
 printf '%s\n' "${results[@]}"
 [ "$skipped" = 0 ] || echo "($skipped e2e tests skipped)"

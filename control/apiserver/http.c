@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -29,10 +30,20 @@ struct req_ctx {
 };
 
 /* A request without a connection (berth_rest_check_create) has neither. */
+/* name, value, ..., NULL list lookup; headers compare without case. */
+static const char *local_lookup(const char *const *kv, const char *key,
+				bool nocase)
+{
+	for (; kv && kv[0] && kv[1]; kv += 2)
+		if (nocase ? !strcasecmp(kv[0], key) : !strcmp(kv[0], key))
+			return kv[1];
+	return NULL;
+}
+
 const char *berth_http_query(const struct berth_http_req *req, const char *key)
 {
 	if (!req->conn)
-		return NULL;
+		return local_lookup(req->args, key, false);
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
 					   key);
 }
@@ -40,7 +51,7 @@ const char *berth_http_query(const struct berth_http_req *req, const char *key)
 const char *berth_http_header(const struct berth_http_req *req, const char *key)
 {
 	if (!req->conn)
-		return NULL;
+		return local_lookup(req->headers, key, true);
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
 
@@ -48,6 +59,8 @@ int berth_http_fd(const struct berth_http_req *req)
 {
 	const union MHD_ConnectionInfo *ci;
 
+	if (!req->conn)
+		return -1;
 	ci = MHD_get_connection_info(req->conn,
 				     MHD_CONNECTION_INFO_CONNECTION_FD);
 	return ci ? ci->connect_fd : -1;
@@ -88,6 +101,9 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	n = r->stream(r->stream_ctx, buf, max);
+	/* below -1: an error after the head went out; close, no last chunk */
+	if (n < -1)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (n < 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	return n;

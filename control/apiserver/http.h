@@ -23,6 +23,12 @@ struct berth_http_req {
 	const char *body; /* NUL-terminated, body_len bytes */
 	size_t body_len;
 	bool too_large; /* body over BERTH_HTTP_MAX_BODY, dropped */
+	/*
+	 * A request made inside the server (conn NULL): query arguments and
+	 * headers as name, value, ..., NULL lists.
+	 */
+	const char *const *args;
+	const char *const *headers;
 };
 
 /*

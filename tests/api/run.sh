@@ -7,10 +7,11 @@
 # Exit 1 if any failed.
 set -uo pipefail
 
-dir=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$dir/../.." && pwd)
+# TEST_DIR: another directory of tests run the same way (tests/controllers)
+dir=$(cd "${TEST_DIR:-$(dirname "$0")}" && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 limit=${API_TIMEOUT:-120}
-logs=$repo/.output/api
+logs=$repo/.output/$(basename "$dir")
 mkdir -p "$logs" 2>/dev/null && [ -w "$logs" ] || logs=$(mktemp -d /tmp/berth-api-logs.XXXXXX)
 export BERTH_SERVER=${BERTH_SERVER:-$repo/.output/bin/berth-server}
 
