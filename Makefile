@@ -160,6 +160,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
 	bench/api.sh
+	bench/sched.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

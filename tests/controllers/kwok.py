@@ -34,8 +34,12 @@ def now_micro():
 class Cluster:
     """Fake nodes on a berth-server; call stop() (or let atexit) at the end."""
 
-    def __init__(self, server, period=0.1):
+    def __init__(self, server, period=0.1, bind=False):
+        """bind: also bind pending pods to the nodes round-robin, for
+        servers started without the scheduler (--controllers=...)."""
         self.s = server
+        self.bind = bind
+        self.rr = 0
         self.nodes = {}  # name -> {"heartbeat": bool, "ip": str}
         self.period = period
         self.started = {}  # pod uid -> monotonic start
@@ -165,6 +169,21 @@ class Cluster:
         if phase != "Running" or ready != was_ready:
             self._set_status(pod, "Running", ready)
 
+    def _bind_pending(self):
+        st, out, _ = self.s.req("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3D")
+        with self.lock:
+            names = sorted(n for n, v in self.nodes.items() if v["heartbeat"] and v["ready"])
+        for p in out.get("items", []) if st == 200 and names else []:
+            md = p["metadata"]
+            if md.get("deletionTimestamp"):
+                continue
+            node = names[self.rr % len(names)]
+            self.rr += 1
+            self.s.req("POST", "/api/v1/namespaces/%s/pods/%s/binding" % (md["namespace"], md["name"]),
+                       {"apiVersion": "v1", "kind": "Binding",
+                        "metadata": {"name": md["name"], "namespace": md["namespace"]},
+                        "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+
     def _loop(self):
         last_hb = 0
         while not self.stopping:
@@ -177,6 +196,8 @@ class Cluster:
                         self._node_status(n)
                         self._lease(n)
                     last_hb = now
+                if self.bind:
+                    self._bind_pending()
                 for p in self._pods():
                     if p["spec"]["nodeName"] in self.nodes:
                         with self.lock:
