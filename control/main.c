@@ -270,12 +270,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!o.controllers || strcmp(o.controllers, "none")) {
+		char id[512], host[128] = "localhost", *dir;
+
+		/* stable across restarts of this server, distinct between two */
+		gethostname(host, sizeof(host) - 1);
+		dir = realpath(o.data_dir, NULL);
+		snprintf(id, sizeof(id), "%s:%s", host, dir ?: o.data_dir);
+		free(dir);
 		struct berth_ctl_options co = {
 			.cluster_cidr = o.cluster_cidr,
 			.node_cidr_bits = (unsigned int)o.node_cidr_bits,
 			.node_grace_s = 40,
 			.eviction_s = 300,
 			.only = o.controllers,
+			.identity = id,
 		};
 
 		err = berth_ctl_start(&ctl, &api, &co);

@@ -178,6 +178,11 @@ struct berth_ctl_options {
 	int node_grace_s; /* node lifecycle: NotReady after this (40) */
 	int eviction_s; /* default tolerationSeconds of pods (300) */
 	const char *only; /* comma list of controllers to run; NULL: all */
+	/*
+	 * Who contends for the controllers' Lease; stable across restarts of
+	 * one server (so a restart takes its own lease back at once).
+	 */
+	const char *identity;
 };
 
 struct berth_api *berth_ctl_api(struct berth_ctl *m);

@@ -17,6 +17,7 @@
 #include "../apiserver/api.h"
 #include "../apiserver/registry.h"
 #include "informer.h"
+#include "leader.h"
 
 #define MAX_INFORMERS 48
 #define MAX_WORKER_SETS 48
@@ -63,9 +64,37 @@ struct berth_ctl {
 	int nctl;
 	atomic_bool stopping;
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* wakes periodic tasks at stop */
+	pthread_cond_t cond; /* wakes periodic tasks at stop, workers at lead */
 	bool running;
+	bool leading; /* holds the Lease: workers run only then */
+	struct berth_leader *leader;
 };
+
+static void lead_changed(void *ctx, bool leading)
+{
+	struct berth_ctl *m = ctx;
+
+	pthread_mutex_lock(&m->lock);
+	m->leading = leading;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * Block while another server leads. Keys keep queueing meanwhile (once
+ * each), so a new leader reconciles everything that changed. false: stop.
+ */
+static bool wait_leading(struct berth_ctl *m)
+{
+	bool ok;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->leading && !atomic_load(&m->stopping))
+		pthread_cond_wait(&m->cond, &m->lock);
+	ok = !atomic_load(&m->stopping);
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
 
 struct berth_api *berth_ctl_api(struct berth_ctl *m)
 {
@@ -146,7 +175,7 @@ static void *worker_main(void *arg)
 	char *key;
 
 	while ((key = berth_queue_get(ws->q))) {
-		int err = ws->sync(ws->ctx, key);
+		int err = wait_leading(ws->m) ? ws->sync(ws->ctx, key) : 0;
 
 		if (err && !berth_ctl_stopping(ws->m)) {
 			pr_debug("%s: sync %s: %s; retrying", ws->name, key,
@@ -169,8 +198,11 @@ static void *periodic_main(void *arg)
 
 	pthread_mutex_lock(&m->lock);
 	while (!atomic_load(&m->stopping)) {
+		bool leading = m->leading;
+
 		pthread_mutex_unlock(&m->lock);
-		p->fn(p->ctx);
+		if (leading)
+			p->fn(p->ctx);
 		pthread_mutex_lock(&m->lock);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += p->period_ms / 1000;
@@ -260,8 +292,10 @@ int berth_ctl_start(struct berth_ctl **out, struct berth_api *api,
 			return -err;
 		}
 	}
-	pr_info("controllers: %d running over %d informers", m->nctl, m->ninf);
-	return 0;
+	pr_info("controllers: %d ready over %d informers", m->nctl, m->ninf);
+	return berth_leader_start(&m->leader, api,
+				  opts->identity ?: "berth-server", lead_changed,
+				  m);
 }
 
 void berth_ctl_stop(struct berth_ctl *m)
@@ -270,6 +304,7 @@ void berth_ctl_stop(struct berth_ctl *m)
 
 	if (!m)
 		return;
+	berth_leader_stop(m->leader);
 	pthread_mutex_lock(&m->lock);
 	atomic_store(&m->stopping, true);
 	pthread_cond_broadcast(&m->cond);
