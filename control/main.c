@@ -32,6 +32,7 @@ struct options {
 	long compact_secs;
 	const char *controllers; /* comma list, "none", NULL: all */
 	int node_cidr_bits;
+	int node_grace_s; /* node lifecycle: Unknown after this */
 };
 
 static void usage(FILE *f)
@@ -47,7 +48,9 @@ static void usage(FILE *f)
 		"                  compacted (watches from before get 410), default 300\n"
 		"  --controllers   comma list of controllers (and scheduler) to run,\n"
 		"                  or none; default all\n"
-		"  --node-cidr-mask-size BITS  prefix of each node's podCIDR, default 24\n");
+		"  --node-cidr-mask-size BITS  prefix of each node's podCIDR, default 24\n"
+		"  --node-monitor-grace-period SECONDS  a node without heartbeats\n"
+		"                  this long turns Ready=Unknown, default 40\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -61,6 +64,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "compact-interval", required_argument, NULL, 'i' },
 		{ "controllers", required_argument, NULL, 'C' },
 		{ "node-cidr-mask-size", required_argument, NULL, 'm' },
+		{ "node-monitor-grace-period", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -72,6 +76,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->cluster_cidr = "10.244.0.0/16";
 	o->compact_secs = 300;
 	o->node_cidr_bits = 24;
+	o->node_grace_s = 40;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -102,6 +107,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'm':
 			o->node_cidr_bits = (int)strtol(optarg, NULL, 10);
 			if (o->node_cidr_bits < 8 || o->node_cidr_bits > 30) {
+				usage(stderr);
+				return -EINVAL;
+			}
+			break;
+		case 'g':
+			o->node_grace_s = (int)strtol(optarg, NULL, 10);
+			if (o->node_grace_s < 1) {
 				usage(stderr);
 				return -EINVAL;
 			}
@@ -280,7 +292,7 @@ int main(int argc, char **argv)
 		struct berth_ctl_options co = {
 			.cluster_cidr = o.cluster_cidr,
 			.node_cidr_bits = (unsigned int)o.node_cidr_bits,
-			.node_grace_s = 40,
+			.node_grace_s = o.node_grace_s,
 			.eviction_s = 300,
 			.only = o.controllers,
 			.identity = id,

@@ -482,6 +482,49 @@ static void strip_mutable(struct json_object *spec)
 	}
 }
 
+/*
+ * DefaultTolerationSeconds admission: a pod tolerates its node turning
+ * not-ready or unreachable for 300 s before it is evicted, unless it says
+ * otherwise for that taint (NoExecute or any effect).
+ */
+#define DEFAULT_TOLERATION_S 300
+static void default_tolerations(struct json_object *spec)
+{
+	static const char *const keys[] = { "node.kubernetes.io/not-ready",
+					    "node.kubernetes.io/unreachable" };
+	struct json_object *tols = get(spec, "tolerations");
+	size_t i, j, n;
+
+	if (tols && !json_object_is_type(tols, json_type_array))
+		return; /* validation's business */
+	n = tols ? json_object_array_length(tols) : 0;
+	for (i = 0; i < 2; i++) {
+		struct json_object *t;
+		bool have = false;
+
+		for (j = 0; j < n && !have; j++) {
+			const char *e;
+
+			t = json_object_array_get_idx(tols, j);
+			e = berth_json_get_str(t, "effect");
+			have = streq(berth_json_get_str(t, "key"), keys[i]) &&
+			       (!e || !*e || streq(e, "NoExecute"));
+		}
+		if (have)
+			continue;
+		if (!tols) {
+			tols = json_object_new_array();
+			json_object_object_add(spec, "tolerations", tols);
+		}
+		t = json_object_new_object();
+		berth_json_set_str(t, "key", keys[i]);
+		berth_json_set_str(t, "operator", "Exists");
+		berth_json_set_str(t, "effect", "NoExecute");
+		berth_json_set_int(t, "tolerationSeconds", DEFAULT_TOLERATION_S);
+		json_object_array_add(tols, t);
+	}
+}
+
 static void admit_pod(struct json_object *obj, struct json_object *old,
 		      struct berth_verrs *v)
 {
@@ -495,6 +538,7 @@ static void admit_pod(struct json_object *obj, struct json_object *old,
 		status = berth_json_obj(obj, "status");
 		def_str(status, "phase", "Pending");
 		def_str(status, "qosClass", qos_class(spec));
+		default_tolerations(spec);
 		return;
 	}
 	if (v->n == 0) {
@@ -538,6 +582,15 @@ static void admit_template(struct json_object *spec, struct json_object *sel,
 					    labels, JSON_C_TO_STRING_PLAIN) :
 				    "null",
 			   "`selector` does not match template `labels`");
+}
+
+/* An int-or-string of 0 or "0%" (a rolling update that could not move). */
+static bool intstr_zero(struct json_object *x)
+{
+	if (json_object_is_type(x, json_type_int))
+		return json_object_get_int64(x) == 0;
+	return json_object_is_type(x, json_type_string) &&
+	       streq(json_object_get_string(x), "0%");
 }
 
 static void admit_workload(const struct berth_resource *r,
@@ -609,8 +662,25 @@ static void admit_workload(const struct berth_resource *r,
 				berth_json_set_str(ru, "maxUnavailable", "25%");
 			if (!get(ru, "maxSurge"))
 				berth_json_set_str(ru, "maxSurge", "25%");
+			if (intstr_zero(get(ru, "maxSurge")) &&
+			    intstr_zero(get(ru, "maxUnavailable")))
+				berth_verr(
+					v, BERTH_VERR_INVALID,
+					"spec.strategy.rollingUpdate.maxUnavailable",
+					json_object_get_string(
+						get(ru, "maxUnavailable")),
+					"may not be 0 when `maxSurge` is 0");
 		}
 	} else if (!strcmp(r->kind, "StatefulSet")) {
+		struct json_object *vct = get(spec, "volumeClaimTemplates");
+
+		/* no storage yet: say so rather than start pods without it */
+		if (json_object_is_type(vct, json_type_array) &&
+		    json_object_array_length(vct))
+			berth_verr(
+				v, BERTH_VERR_FORBIDDEN,
+				"spec.volumeClaimTemplates", NULL,
+				"volumeClaimTemplates are not supported: this cluster has no persistent volume storage");
 		def_str(spec, "podManagementPolicy", "OrderedReady");
 		strat = berth_json_obj(spec, "updateStrategy");
 		def_str(strat, "type", "RollingUpdate");
@@ -899,6 +969,7 @@ static const struct kind_fields kind_fields[] = {
 	{ "ClusterRole", "rules aggregationRule" },
 	{ "RoleBinding", "subjects roleRef" },
 	{ "ClusterRoleBinding", "subjects roleRef" },
+	{ "ControllerRevision", "data revision" },
 };
 
 static bool word_in(const char *list, const char *w)

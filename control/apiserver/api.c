@@ -12,7 +12,6 @@
 #include "api.h"
 #include "discovery.h"
 #include "jsonutil.h"
-#include "nsdelete.h"
 #include "openapi.h"
 #include "registry.h"
 #include "rest.h"
@@ -108,12 +107,11 @@ int berth_api_init(struct berth_api *api, struct berth_store *store,
 		return -EINVAL;
 	snprintf(api->cluster_cidr, sizeof(api->cluster_cidr), "%s",
 		 cluster_cidr);
-	return berth_nsdelete_start(api);
+	return 0;
 }
 
 void berth_api_fini(struct berth_api *api)
 {
-	berth_nsdelete_stop(api);
 	pthread_mutex_destroy(&api->alloc_lock);
 }
 
@@ -168,7 +166,6 @@ int berth_api_bootstrap(struct berth_api *api)
 	json_object_object_add(spec, "ports", ports);
 	code = berth_rest_create(api, svc, "default", s);
 	json_object_put(s);
-	berth_nsdelete_resume(api);
 	return code == 201 || code == 409 ? 0 : -EIO;
 }
 

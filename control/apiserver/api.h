@@ -17,7 +17,6 @@
 #include "http.h"
 
 struct berth_store;
-struct berth_ns_item;
 
 struct berth_api {
 	struct berth_store *store;
@@ -27,12 +26,6 @@ struct berth_api {
 	char server_addr[64]; /* host:port clients reach us at */
 	pthread_mutex_t alloc_lock; /* ClusterIP / NodePort allocation */
 	atomic_bool stopping; /* SIGTERM: end watches */
-	/* namespace purge worker (nsdelete.c) */
-	pthread_t ns_thread;
-	pthread_mutex_t ns_lock;
-	pthread_cond_t ns_cond;
-	struct berth_ns_item *ns_queue;
-	bool ns_stop, ns_started;
 };
 
 /* "10.96.0.0/12" -> *net, *bits; -EINVAL if malformed. */

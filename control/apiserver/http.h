@@ -33,7 +33,8 @@ struct berth_http_req {
 
 /*
  * A streamed body: fill buf (at most max bytes) and return the count; may
- * block; return -1 at the end of the stream.
+ * block; return -1 at the end of the stream, below -1 to abort after an
+ * error (the connection closes without the final chunk).
  */
 typedef ssize_t (*berth_stream_fn)(void *ctx, char *buf, size_t max);
 

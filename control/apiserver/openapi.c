@@ -356,6 +356,10 @@ static const struct def defs[] = {
 	  "updateStrategy:object:How pods are replaced on update.\n"
 	  "volumeClaimTemplates:[]object:Claims each pod gets.\n"
 	  "revisionHistoryLimit:integer:Old revisions kept. Default 10.\n" },
+	{ "apps.ControllerRevision",
+	  "An immutable snapshot of a DaemonSet's or StatefulSet's template, for rollout history.",
+	  TM OM "data:object:The state at this revision (a patch of the owner's spec.template).\n"
+		"revision:integer:The revision number; higher is newer.\n" },
 	/* batch */
 	{ "batch.Job", "A task run by pods to completion.",
 	  TM OM "spec:batch.JobSpec:Desired behaviour.\n"

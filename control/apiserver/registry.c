@@ -33,6 +33,8 @@ const struct berth_resource berth_resources[] = {
 	{ "apps", "v1", "statefulsets", "statefulset", "StatefulSet", true,
 	  "sts", "all", ST | SC },
 	{ "batch", "v1", "jobs", "job", "Job", true, NULL, "all", ST },
+	{ "apps", "v1", "controllerrevisions", "controllerrevision",
+	  "ControllerRevision", true, NULL, NULL, 0 },
 	{ "discovery.k8s.io", "v1", "endpointslices", "endpointslice",
 	  "EndpointSlice", true, NULL, NULL, 0 },
 	{ "networking.k8s.io", "v1", "networkpolicies", "networkpolicy",

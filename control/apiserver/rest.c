@@ -8,6 +8,7 @@
  * retried.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include <berth/log.h>
+#include <json-c/printbuf.h>
 
 #include "../store/store.h"
 #include "admit.h"
@@ -24,7 +26,6 @@
 #include <berth/base64.h>
 #include "jsonutil.h"
 #include "patch.h"
-#include "nsdelete.h"
 #include "proto.h"
 #include "rest.h"
 #include "selector.h"
@@ -560,31 +561,145 @@ static void do_get(struct berth_call *c)
 
 /* ---- LIST ---- */
 
-struct list_page {
-	struct json_object *items;
-	int64_t rev;
-	char *cont; /* continue token or NULL */
+/*
+ * A LIST reads the store LIST_PAGE keys at a time, every page at the
+ * revision of the first, so the list is consistent and what it holds does
+ * not grow with the number of objects: the body is streamed as it is read
+ * (list_stream), unless the client asked for a page small enough to build
+ * whole. Errors are answered as a Status only before the first byte: the
+ * first page is read before the 200 is committed to.
+ */
+#define LIST_PAGE 100 /* keys per store read */
+/* a limit up to this is answered whole: kubectl's --chunk-size (500) */
+#define LIST_WHOLE_MAX 500
+/*
+ * After a body this large, give the heap it used back: each connection's
+ * thread has its own malloc arena, which keeps what it freed otherwise
+ * (16 concurrent pages of 500 pods: 65 MB after, 20 MB with the trim).
+ */
+#define LIST_TRIM_BYTES (256 * 1024)
+
+/* The objects of a LIST that pass its selectors, in key order. */
+struct list_iter {
+	struct berth_store *store;
+	struct berth_selector *ls, *fs; /* not owned */
+	char prefix[KEY_MAX];
+	char *start; /* read after this key (malloc'd), NULL: from the first */
+	int64_t rev; /* asked for (0: now), then the first page's */
+	size_t limit, count; /* limit 0: no limit */
+	struct berth_kv_list page;
+	size_t next; /* index in page */
+	bool more; /* keys after page */
+	char *cont; /* continue token, once limit is reached with keys left */
 };
 
-static int list_page(struct berth_call *c, struct berth_selector *ls,
-		     struct berth_selector *fs, struct list_page *pg)
+/* The next page, after the last key of this one. */
+static int list_fetch(struct list_iter *it)
+{
+	size_t n = it->limit && it->limit < LIST_PAGE ? it->limit : LIST_PAGE;
+	char *last;
+
+	if (it->page.n) {
+		last = strdup(it->page.items[it->page.n - 1].key);
+		if (!last)
+			return -ENOMEM;
+		free(it->start);
+		it->start = last;
+	}
+	berth_kv_list_free(&it->page);
+	it->next = 0;
+	return berth_store_list(it->store, it->prefix, it->start, n, it->rev,
+				&it->page, &it->rev, &it->more);
+}
+
+/* *out: the next object (reference to the caller), NULL at the end. */
+static int list_next(struct list_iter *it, struct json_object **out)
+{
+	const struct berth_kv *kv;
+	struct json_object *o;
+	int err;
+
+	*out = NULL;
+	for (;;) {
+		if (it->next == it->page.n) {
+			if (!it->more || !it->page.n)
+				return 0;
+			err = list_fetch(it);
+			if (err)
+				return err;
+			continue;
+		}
+		kv = &it->page.items[it->next++];
+		o = berth_obj_from_store(kv->value, kv->value_len,
+					 kv->mod_revision);
+		if (!o || !berth_rest_match(it->ls, it->fs, o)) {
+			json_object_put(o);
+			continue;
+		}
+		if (it->limit && ++it->count == it->limit &&
+		    (it->next < it->page.n || it->more)) {
+			it->cont = make_continue(it->rev, kv->key);
+			it->next = it->page.n;
+			it->more = false;
+		}
+		*out = o;
+		return 0;
+	}
+}
+
+static void list_close(struct list_iter *it)
+{
+	berth_kv_list_free(&it->page);
+	free(it->start);
+	free(it->cont);
+	it->start = it->cont = NULL;
+}
+
+static void list_error(struct berth_call *c, int err, int64_t at_rev)
+{
+	const char *cont = berth_http_query(c->req, "continue");
+	const char *rv_s = berth_http_query(c->req, "resourceVersion");
+
+	if (err == -ESTALE && cont && *cont)
+		berth_resp_error(
+			c->resp, 410, "Expired",
+			"The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+	else if (err == -ESTALE)
+		berth_resp_error(c->resp, 410, "Expired",
+				 "too old resource version: %s",
+				 rv_s ? rv_s : "");
+	else if (err == -EINVAL && at_rev)
+		berth_resp_error(c->resp, 504, "Timeout",
+				 "Too large resource version: %lld",
+				 (long long)at_rev);
+	else
+		berth_rest_store_error(c, err, "");
+}
+
+/*
+ * limit, continue, resourceVersion(Match) into it, and the first page read:
+ * 0, or -1 with the error answered. list_close it after 0.
+ */
+static int list_open(struct berth_call *c, struct berth_selector *ls,
+		     struct berth_selector *fs, struct list_iter *it)
 {
 	const char *limit_s = berth_http_query(c->req, "limit");
 	const char *cont = berth_http_query(c->req, "continue");
 	const char *rv_s = berth_http_query(c->req, "resourceVersion");
 	const char *match = berth_http_query(c->req, "resourceVersionMatch");
-	struct berth_kv_list l = { 0 };
-	char prefix[KEY_MAX], *start = NULL;
-	int64_t at_rev = 0, rev = 0;
-	size_t limit = 0, count = 0, i;
-	bool more = false, ok;
+	int64_t at_rev, rev;
+	bool ok;
 	int err;
 
-	key_of(c, NULL, prefix);
+	memset(it, 0, sizeof(*it));
+	it->store = c->api->store;
+	it->ls = ls;
+	it->fs = fs;
+	key_of(c, NULL, it->prefix);
 	if (limit_s && *limit_s) {
 		long long v = strtoll(limit_s, NULL, 10);
 
-		limit = v > 0 ? (size_t)v : 0;
+		it->limit = v > 0 ? (size_t)v : 0;
 	}
 	if (cont && *cont) {
 		if (rv_s && *rv_s && strcmp(rv_s, "0")) {
@@ -593,7 +708,7 @@ static int list_page(struct berth_call *c, struct berth_selector *ls,
 				"specifying resource version is not allowed when using continue");
 			return -1;
 		}
-		if (parse_continue(cont, prefix, &at_rev, &start)) {
+		if (parse_continue(cont, it->prefix, &it->rev, &it->start)) {
 			berth_resp_error(c->resp, 400, NULL,
 					 "continue key is not valid");
 			return -1;
@@ -608,7 +723,7 @@ static int list_page(struct berth_call *c, struct berth_selector *ls,
 			return -1;
 		}
 		if (match && !strcmp(match, "Exact")) {
-			at_rev = want;
+			it->rev = want;
 		} else if (want && !berth_store_revision(c->api->store, &rev) &&
 			   want > rev) {
 			berth_resp_error(
@@ -618,86 +733,68 @@ static int list_page(struct berth_call *c, struct berth_selector *ls,
 			return -1;
 		}
 	}
-	pg->items = json_object_new_array();
-	for (;;) {
-		err = berth_store_list(c->api->store, prefix, start, limit,
-				       at_rev, &l, &rev, &more);
-		if (err)
-			break;
-		at_rev = rev;
-		for (i = 0; i < l.n; i++) {
-			struct json_object *o = berth_obj_from_store(
-				l.items[i].value, l.items[i].value_len,
-				l.items[i].mod_revision);
-
-			if (!o || !berth_rest_match(ls, fs, o)) {
-				json_object_put(o);
-				continue;
-			}
-			json_object_array_add(pg->items, o);
-			if (limit && ++count == limit &&
-			    (i + 1 < l.n || more)) {
-				pg->cont = make_continue(rev, l.items[i].key);
-				more = false;
-				break;
-			}
-		}
-		if (!more || !l.n)
-			break;
-		free(start);
-		start = strdup(l.items[l.n - 1].key);
-		berth_kv_list_free(&l);
-		if (!start) {
-			err = -ENOMEM;
-			break;
-		}
-	}
-	berth_kv_list_free(&l);
-	free(start);
+	at_rev = it->rev;
+	err = list_fetch(it);
 	if (err) {
-		json_object_put(pg->items);
-		pg->items = NULL;
-		if (err == -ESTALE && cont)
-			berth_resp_error(
-				c->resp, 410, "Expired",
-				"The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
-		else if (err == -ESTALE)
-			berth_resp_error(c->resp, 410, "Expired",
-					 "too old resource version: %s",
-					 rv_s ? rv_s : "");
-		else if (err == -EINVAL && at_rev)
-			berth_resp_error(c->resp, 504, "Timeout",
-					 "Too large resource version: %lld",
-					 (long long)at_rev);
-		else
-			berth_rest_store_error(c, err, "");
+		list_close(it);
+		list_error(c, err, at_rev);
 		return -1;
 	}
-	pg->rev = rev;
 	return 0;
 }
 
-static void do_list(struct berth_call *c)
-{
-	struct berth_selector *ls, *fs;
-	struct list_page pg = { 0 };
-	struct json_object *list, *md;
-	char av[96], kind[96], rv[24];
-	size_t i, n;
+struct list_page {
+	struct json_object *items;
+	int64_t rev;
+	char *cont; /* continue token or NULL */
+};
 
-	if (berth_rest_selectors(c, &ls, &fs))
-		return;
-	if (list_page(c, ls, fs, &pg))
-		goto out;
-	snprintf(rv, sizeof(rv), "%lld", (long long)pg.rev);
-	if (berth_accept_table(c->req)) {
+/* The rest of it into pg, then closed: 0, or -1 with the error answered. */
+static int list_collect(struct berth_call *c, struct list_iter *it,
+			struct list_page *pg)
+{
+	struct json_object *o;
+	int err;
+
+	pg->items = json_object_new_array();
+	while (!(err = list_next(it, &o)) && o)
+		json_object_array_add(pg->items, o);
+	if (err) {
+		json_object_put(pg->items);
+		pg->items = NULL;
+		list_error(c, err, it->rev);
+	} else {
+		pg->rev = it->rev;
+		pg->cont = it->cont;
+		it->cont = NULL;
+	}
+	list_close(it);
+	return err ? -1 : 0;
+}
+
+/* The whole list (as far as limit): 0, or -1 with the error answered. */
+static int list_page(struct berth_call *c, struct berth_selector *ls,
+		     struct berth_selector *fs, struct list_page *pg)
+{
+	struct list_iter it;
+
+	if (list_open(c, ls, fs, &it))
+		return -1;
+	return list_collect(c, &it, pg);
+}
+
+/*
+ * What holds a list's items: a Table (in "rows") or a <Kind>List (in
+ * "items"), with metadata.resourceVersion.
+ */
+static struct json_object *list_shell(struct berth_call *c, bool table,
+				      int64_t rev)
+{
+	struct json_object *list;
+	char av[96], kind[96], rv[24];
+
+	if (table) {
 		list = berth_table_new(c->res);
-		n = json_object_array_length(pg.items);
-		for (i = 0; i < n; i++)
-			berth_table_add(list, c->res,
-					json_object_array_get_idx(pg.items, i),
-					include_object(c));
-		json_object_put(pg.items);
 	} else {
 		list = json_object_new_object();
 		snprintf(kind, sizeof(kind), "%sList", c->res->kind);
@@ -706,15 +803,249 @@ static void do_list(struct berth_call *c)
 		berth_json_set_str(list, "apiVersion", av);
 		json_object_object_add(list, "metadata",
 				       json_object_new_object());
+		json_object_object_add(list, "items", json_object_new_array());
+	}
+	snprintf(rv, sizeof(rv), "%lld", (long long)rev);
+	berth_json_set_str(meta(list), "resourceVersion", rv);
+	return list;
+}
+
+/* A list built whole: a page the client asked to be small. */
+static void list_whole(struct berth_call *c, struct list_iter *it)
+{
+	bool table = berth_accept_table(c->req);
+	struct list_page pg = { 0 };
+	struct json_object *list;
+	size_t i, n;
+
+	if (list_collect(c, it, &pg))
+		return;
+	list = list_shell(c, table, pg.rev);
+	if (table) {
+		n = json_object_array_length(pg.items);
+		for (i = 0; i < n; i++)
+			berth_table_add(list, c->res,
+					json_object_array_get_idx(pg.items, i),
+					include_object(c));
+		json_object_put(pg.items);
+	} else {
 		json_object_object_add(list, "items", pg.items);
 	}
-	md = meta(list);
-	berth_json_set_str(md, "resourceVersion", rv);
 	if (pg.cont)
-		berth_json_set_str(md, "continue", pg.cont);
+		berth_json_set_str(meta(list), "continue", pg.cont);
 	free(pg.cont);
 	berth_resp_json(c->resp, 200, list);
-out:
+	if (c->resp->len >= LIST_TRIM_BYTES)
+		malloc_trim(0);
+}
+
+/*
+ * A streamed list body: the list's head, its items one after another as
+ * they are read, then the tail. With a limit the metadata (which holds the
+ * continue token, known only at the end) comes after the items.
+ */
+struct list_stream {
+	struct list_iter it;
+	struct berth_selector *ls, *fs;
+	const struct berth_resource *res;
+	/* a Table that makes one row at a time; NULL: items are objects */
+	struct json_object *table;
+	char *include; /* includeObject, for rows */
+	struct json_object *md; /* metadata for the tail, or NULL */
+	size_t n; /* items written */
+	size_t sent; /* bytes handed to http.c */
+	bool done; /* the tail is in out */
+	struct printbuf *out; /* to send: from off to out->bpos */
+	size_t off;
+};
+
+static int ls_put(struct list_stream *ls, const char *s, size_t n)
+{
+	return printbuf_memappend(ls->out, s, (int)n) < 0 ? -ENOMEM : 0;
+}
+
+/* shell serialised without key and its closing brace, then ,"key":[ */
+static int ls_head(struct list_stream *ls, struct json_object *shell,
+		   const char *key)
+{
+	const char *js;
+	size_t len;
+	char open[16];
+	int n;
+
+	json_object_object_del(shell, key);
+	js = berth_json_str(shell, &len);
+	n = snprintf(open, sizeof(open), ",\"%s\":[", key);
+	if (!js || len < 2 || ls_put(ls, js, len - 1) ||
+	    ls_put(ls, open, (size_t)n))
+		return -ENOMEM;
+	return 0;
+}
+
+static int ls_tail(struct list_stream *ls)
+{
+	const char *js;
+	size_t len;
+
+	ls->done = true;
+	if (!ls->md)
+		return ls_put(ls, "]}", 2);
+	if (ls->it.cont)
+		berth_json_set_str(ls->md, "continue", ls->it.cont);
+	js = berth_json_str(ls->md, &len);
+	if (ls_put(ls, "],\"metadata\":", 13) || ls_put(ls, js, len) ||
+	    ls_put(ls, "}", 1))
+		return -ENOMEM;
+	return 0;
+}
+
+/* One more item into out, or the tail after the last. */
+static int ls_fill(struct list_stream *ls)
+{
+	struct json_object *o, *rows = NULL;
+	const char *js;
+	size_t len;
+	int err;
+
+	err = list_next(&ls->it, &o);
+	if (err)
+		return err;
+	if (!o)
+		return ls_tail(ls);
+	if (ls->n++ && ls_put(ls, ",", 1)) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	if (ls->table) {
+		berth_table_add(ls->table, ls->res, o, ls->include);
+		json_object_object_get_ex(ls->table, "rows", &rows);
+		js = berth_json_str(json_object_array_get_idx(rows, 0), &len);
+	} else {
+		js = berth_json_str(o, &len);
+	}
+	err = ls_put(ls, js, len);
+	if (rows)
+		json_object_array_del_idx(rows, 0, 1);
+	json_object_put(o);
+	return err;
+}
+
+/* berth_stream_fn; below -1 (http.c) cuts the connection: no valid end. */
+static ssize_t ls_read(void *ctx, char *buf, size_t max)
+{
+	struct list_stream *ls = ctx;
+	struct printbuf *out = ls->out;
+	size_t n;
+	int err;
+
+	if (ls->off) {
+		memmove(out->buf, out->buf + ls->off, out->bpos - ls->off);
+		out->bpos -= (int)ls->off;
+		ls->off = 0;
+	}
+	while ((size_t)out->bpos < max && !ls->done) {
+		err = ls_fill(ls);
+		if (err) {
+			pr_warn("list %s at %lld: %s after the response began, cutting it short",
+				ls->it.prefix, (long long)ls->it.rev,
+				err == -ESTALE ? "revision compacted" :
+						 strerror(-err));
+			return -2;
+		}
+	}
+	n = (size_t)out->bpos < max ? (size_t)out->bpos : max;
+	if (!n)
+		return -1;
+	memcpy(buf, out->buf, n);
+	ls->off = n;
+	ls->sent += n;
+	return (ssize_t)n;
+}
+
+static void ls_free(void *ctx)
+{
+	struct list_stream *ls = ctx;
+
+	list_close(&ls->it);
+	berth_selector_free(ls->ls);
+	berth_selector_free(ls->fs);
+	json_object_put(ls->table);
+	json_object_put(ls->md);
+	free(ls->include);
+	if (ls->out)
+		printbuf_free(ls->out);
+	if (ls->sent >= LIST_TRIM_BYTES)
+		malloc_trim(0);
+	free(ls);
+}
+
+/*
+ * Answer with a streamed body. Takes it (its first page read) and the
+ * selectors, whatever happens.
+ */
+static void list_stream(struct berth_call *c, struct list_iter *it,
+			struct berth_selector *ls, struct berth_selector *fs)
+{
+	bool table = berth_accept_table(c->req);
+	const char *inc = include_object(c);
+	struct list_stream *st;
+	struct json_object *shell;
+	int err = -ENOMEM;
+
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		list_close(it);
+		berth_selector_free(ls);
+		berth_selector_free(fs);
+		berth_resp_error(c->resp, 500, NULL, "out of memory");
+		return;
+	}
+	st->it = *it;
+	st->ls = ls;
+	st->fs = fs;
+	st->res = c->res;
+	st->out = printbuf_new();
+	shell = list_shell(c, table, it->rev);
+	if (it->limit) {
+		st->md = json_object_get(meta(shell));
+		json_object_object_del(shell, "metadata");
+	}
+	if (table) {
+		st->table = berth_table_new(c->res);
+		st->include = inc ? strdup(inc) : NULL;
+		if (!st->table || (inc && !st->include))
+			goto fail;
+	}
+	err = st->out ? ls_head(st, shell, table ? "rows" : "items") : -ENOMEM;
+	if (err)
+		goto fail;
+	json_object_put(shell);
+	c->resp->code = 200;
+	c->resp->content_type = "application/json";
+	c->resp->stream = ls_read;
+	c->resp->stream_ctx = st;
+	c->resp->stream_free = ls_free;
+	return;
+fail:
+	json_object_put(shell);
+	ls_free(st);
+	berth_resp_error(c->resp, 500, NULL, "list: %s", strerror(-err));
+}
+
+static void do_list(struct berth_call *c)
+{
+	struct berth_selector *ls, *fs;
+	struct list_iter it;
+
+	if (berth_rest_selectors(c, &ls, &fs))
+		return;
+	if (!list_open(c, ls, fs, &it)) {
+		if (!it.limit || it.limit > LIST_WHOLE_MAX) {
+			list_stream(c, &it, ls, fs);
+			return;
+		}
+		list_whole(c, &it);
+	}
 	berth_selector_free(ls);
 	berth_selector_free(fs);
 }
@@ -1150,13 +1481,18 @@ static struct json_object *merge_update(struct berth_call *c,
 	return new;
 }
 
+static bool empty_list(struct json_object *f)
+{
+	return !json_object_is_type(f, json_type_array) ||
+	       !json_object_array_length(f);
+}
+
+/* Deleting and held by nothing (spec.finalizers: a namespace's). */
 static bool finalized(struct json_object *obj)
 {
-	struct json_object *f = berth_json_path(obj, "metadata.finalizers");
-
 	return berth_json_path(obj, "metadata.deletionTimestamp") &&
-	       (!json_object_is_type(f, json_type_array) ||
-		!json_object_array_length(f));
+	       empty_list(berth_json_path(obj, "metadata.finalizers")) &&
+	       empty_list(berth_json_path(obj, "spec.finalizers"));
 }
 
 /* Server-side apply of an object that does not exist yet: a create. */
@@ -1447,6 +1783,7 @@ struct del_opts {
 	int64_t grace; /* -1: the object's own */
 	const char *uid;
 	const char *rv;
+	const char *prop; /* propagationPolicy; NULL: keep the object's own */
 	bool dry;
 };
 
@@ -1472,6 +1809,10 @@ static int delete_opts(struct berth_call *c, struct del_opts *o,
 			o->grace = json_object_get_int64(v);
 		if (!pp)
 			pp = berth_json_path_str(*body, "propagationPolicy");
+		v = berth_json_path(*body, "orphanDependents");
+		if (!pp && json_object_is_type(v, json_type_boolean))
+			pp = json_object_get_boolean(v) ? "Orphan" :
+							  "Background";
 		v = berth_json_path(*body, "dryRun");
 		if (json_object_is_type(v, json_type_array) &&
 		    json_object_array_length(v))
@@ -1479,7 +1820,8 @@ static int delete_opts(struct berth_call *c, struct del_opts *o,
 	}
 	if (g && *g)
 		o->grace = strtoll(g, NULL, 10);
-	/* accepted; the garbage collector (with the controllers) acts on it */
+	/* the finalizers delete_one sets; the garbage collector acts on them */
+	o->prop = pp;
 	if (pp && strcmp(pp, "Orphan") && strcmp(pp, "Background") &&
 	    strcmp(pp, "Foreground")) {
 		berth_resp_error(
@@ -1492,8 +1834,9 @@ static int delete_opts(struct berth_call *c, struct del_opts *o,
 }
 
 /*
- * A namespace is not removed at once: it turns Terminating and the purge
- * worker empties and removes it (nsdelete.c).
+ * A namespace is not removed at once: it turns Terminating and the
+ * namespace controller empties it, then drops its "kubernetes" finalizer.
+ * Deleting it again once nothing holds it removes it.
  */
 static int terminate_namespace(struct berth_call *c, const char *key,
 			       const struct berth_kv *kv,
@@ -1508,6 +1851,13 @@ static int terminate_namespace(struct berth_call *c, const char *key,
 	int err;
 
 	if (berth_json_path(old, "metadata.deletionTimestamp")) {
+		if (!dry && finalized(old)) {
+			err = berth_store_delete(c->api->store, key,
+						 kv->mod_revision, NULL, &rev);
+			if (err)
+				return err;
+			berth_obj_set_rv(old, rev);
+		}
 		*out = json_object_get(old);
 		return 0;
 	}
@@ -1530,11 +1880,42 @@ static int terminate_namespace(struct berth_call *c, const char *key,
 		return err;
 	}
 	berth_obj_set_rv(fin, rev);
-	berth_nsdelete_enqueue(c->api,
-			       berth_json_path_str(fin, "metadata.name"),
-			       berth_json_path_str(fin, "metadata.uid"));
 	*out = fin;
 	return 0;
+}
+
+/*
+ * The finalizers an object has after a delete with propagation policy pp,
+ * as kube-apiserver sets them: "orphan" for Orphan, "foregroundDeletion"
+ * for Foreground, neither for Background (which also takes an earlier
+ * policy's finalizer back); no policy keeps what the object has. *changed
+ * says whether that differs from its finalizers now.
+ */
+static struct json_object *gc_finalizers(struct json_object *obj,
+					 const char *pp, bool *changed)
+{
+	struct json_object *f = berth_json_path(obj, "metadata.finalizers");
+	struct json_object *nf = json_object_new_array();
+	size_t i, n = json_object_is_type(f, json_type_array) ?
+			      json_object_array_length(f) :
+			      0;
+
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(f, i);
+		const char *s = json_object_get_string(e);
+
+		if (pp && (streq(s, "orphan") || streq(s, "foregroundDeletion")))
+			continue;
+		json_object_array_add(nf, json_object_get(e));
+	}
+	if (streq(pp, "Orphan"))
+		json_object_array_add(nf, json_object_new_string("orphan"));
+	else if (streq(pp, "Foreground"))
+		json_object_array_add(nf,
+				      json_object_new_string("foregroundDeletion"));
+	*changed = n != json_object_array_length(nf) ||
+		   (n && !berth_json_equal(f, nf));
+	return nf;
 }
 
 /* 0 and *out (the object as deleted or marked), or a Status in *st. */
@@ -1543,7 +1924,7 @@ static void delete_one(struct berth_call *c, const char *name,
 		       struct json_object **st)
 {
 	struct berth_kv kv = { 0 };
-	struct json_object *old = NULL, *fin, *m;
+	struct json_object *old = NULL, *fin, *m, *fins = NULL;
 	char key[KEY_MAX], q[128], ts[32];
 	int64_t rev, grace;
 	int err, attempt;
@@ -1556,8 +1937,7 @@ static void delete_one(struct berth_call *c, const char *name,
 		return;
 	}
 	for (attempt = 0; attempt < UPDATE_RETRIES; attempt++) {
-		bool graceful = false, has_fin;
-		struct json_object *f;
+		bool graceful = false, has_fin, fin_changed, dying;
 
 		err = berth_store_get(c->api->store, key, &kv);
 		if (err)
@@ -1585,9 +1965,10 @@ static void delete_one(struct berth_call *c, const char *name,
 				berth_json_get_str(m, "resourceVersion"));
 			goto out;
 		}
-		f = berth_json_path(old, "metadata.finalizers");
-		has_fin = json_object_is_type(f, json_type_array) &&
-			  json_object_array_length(f);
+		json_object_put(fins);
+		fins = gc_finalizers(old, o->prop, &fin_changed);
+		has_fin = json_object_array_length(fins);
+		dying = berth_json_path(old, "metadata.deletionTimestamp");
 		if (!strcmp(c->res->kind, "Namespace")) {
 			err = terminate_namespace(c, key, &kv, old, o->dry,
 						  out);
@@ -1609,26 +1990,34 @@ static void delete_one(struct berth_call *c, const char *name,
 			graceful = node && *node && grace > 0;
 		}
 		if (has_fin || graceful) {
-			if (berth_json_path(old,
-					    "metadata.deletionTimestamp") &&
-			    (has_fin || grace > 0)) {
+			if (dying && (has_fin || grace > 0) && !fin_changed) {
 				*out = json_object_get(old);
 				goto out;
 			}
-			if (!berth_json_path(old,
-					     "metadata.deletionTimestamp")) {
+			if (!dying || fin_changed) {
 				size_t len;
 				const char *js;
 
 				fin = berth_json_copy(old);
+				if (has_fin)
+					json_object_object_add(
+						meta(fin), "finalizers",
+						json_object_get(fins));
+				else
+					json_object_object_del(meta(fin),
+							       "finalizers");
 				time_rfc3339(time(NULL) +
 						     (graceful ? grace : 0),
 					     ts, sizeof(ts));
-				berth_json_set_str(meta(fin),
-						   "deletionTimestamp", ts);
-				berth_json_set_int(meta(fin),
-						   "deletionGracePeriodSeconds",
-						   graceful ? grace : 0);
+				if (!dying) {
+					berth_json_set_str(meta(fin),
+							   "deletionTimestamp",
+							   ts);
+					berth_json_set_int(
+						meta(fin),
+						"deletionGracePeriodSeconds",
+						graceful ? grace : 0);
+				}
 				if (o->dry) {
 					*out = fin;
 					goto out;
@@ -1679,6 +2068,7 @@ retry:
 				       strerror(-err));
 	}
 out:
+	json_object_put(fins);
 	json_object_put(old);
 	berth_kv_free(&kv);
 }
@@ -1802,6 +2192,14 @@ static void do_binding(struct berth_call *c)
 			conds = json_object_new_array();
 			json_object_object_add(berth_json_obj(pod, "status"),
 					       "conditions", conds);
+		}
+		/* replaces a PodScheduled=False the scheduler may have set */
+		for (size_t i = json_object_array_length(conds); i-- > 0;) {
+			const char *t = berth_json_get_str(
+				json_object_array_get_idx(conds, i), "type");
+
+			if (t && !strcmp(t, "PodScheduled"))
+				json_object_array_del_idx(conds, i, 1);
 		}
 		cond = json_object_new_object();
 		berth_json_set_str(cond, "type", "PodScheduled");

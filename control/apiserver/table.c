@@ -154,6 +154,15 @@ static const struct column ep_cols[] = {
 	COL_AGE, COL_END
 };
 
+static const struct column slice_cols[] = {
+	COL_NAME,
+	COL("AddressType", "string", 0, "The type of the addresses."),
+	COL("Ports", "string", 0, "Ports, the first few."),
+	COL("Endpoints", "string", 0, "Addresses, the first few."),
+	COL_AGE,
+	COL_END
+};
+
 static const struct column event_cols[] = {
 	COL("Last Seen", "string", 0, "Time since the event last happened."),
 	COL("Type", "string", 0, "Normal or Warning."),
@@ -183,7 +192,7 @@ static const struct kind_table kind_tables[] = {
 	{ "Namespace", ns_cols },      { "ConfigMap", cm_cols },
 	{ "Secret", secret_cols },     { "ServiceAccount", sa_cols },
 	{ "Endpoints", ep_cols },      { "Event", event_cols },
-	{ "Lease", lease_cols },
+	{ "Lease", lease_cols },       { "EndpointSlice", slice_cols },
 };
 
 static const struct column *columns(const struct berth_resource *r)
@@ -690,6 +699,59 @@ static void endpoints_cells(struct json_object *cells, struct json_object *ep)
 	add_str(cells, buf);
 }
 
+/* kubectl's list of at most 3: "a,b,c + 2 more...", "<unset>" if empty. */
+struct few {
+	char buf[256];
+	size_t off, count;
+};
+
+static void few_add(struct few *f, const char *s)
+{
+	if (f->count++ < 3 && f->off < sizeof(f->buf))
+		f->off += snprintf(f->buf + f->off, sizeof(f->buf) - f->off,
+				   "%s%s", f->off ? "," : "", s);
+}
+
+static void few_cell(struct json_object *cells, struct few *f)
+{
+	if (f->count > 3 && f->off < sizeof(f->buf))
+		snprintf(f->buf + f->off, sizeof(f->buf) - f->off,
+			 " + %zu more...", f->count - 3);
+	add_str(cells, f->count ? f->buf : "<unset>");
+}
+
+static void slice_cells(struct json_object *cells, struct json_object *sl)
+{
+	struct json_object *ports = berth_json_path(sl, "ports");
+	struct json_object *eps = berth_json_path(sl, "endpoints");
+	struct few p = { 0 }, e = { 0 };
+	char num[16];
+	size_t i, j;
+
+	add_str(cells, berth_json_path_str(sl, "addressType"));
+	for (i = 0; i < alen(ports); i++) {
+		struct json_object *o = json_object_array_get_idx(ports, i);
+		const char *name = berth_json_get_str(o, "name");
+
+		snprintf(num, sizeof(num), "%lld",
+			 (long long)berth_json_get_int(o, "port", 0));
+		if (berth_json_get_int(o, "port", 0))
+			few_add(&p, num);
+		else
+			few_add(&p, name && *name ? name : "*");
+	}
+	few_cell(cells, &p);
+	for (i = 0; i < alen(eps); i++) {
+		struct json_object *a = berth_json_path(
+			json_object_array_get_idx(eps, i), "addresses");
+
+		for (j = 0; j < alen(a); j++)
+			few_add(&e, json_object_get_string(
+					    json_object_array_get_idx(a, j)));
+	}
+	few_cell(cells, &e);
+}
+
 static void event_cells(struct json_object *cells, struct json_object *ev)
 {
 	const char *last = berth_json_path_str(ev, "lastTimestamp");
@@ -752,6 +814,9 @@ static void kind_cells(struct json_object *cells,
 		add_age(cells, obj);
 	} else if (!strcmp(k, "ServiceAccount")) {
 		add_int(cells, alen(berth_json_path(obj, "secrets")));
+		add_age(cells, obj);
+	} else if (!strcmp(k, "EndpointSlice")) {
+		slice_cells(cells, obj);
 		add_age(cells, obj);
 	} else if (!strcmp(k, "Endpoints")) {
 		endpoints_cells(cells, obj);

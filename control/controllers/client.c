@@ -20,6 +20,59 @@
 #include "../apiserver/rest.h"
 #include "ctl.h"
 
+static const char *local_arg(const char *const *args, const char *key)
+{
+	for (; args && args[0] && args[1]; args += 2)
+		if (!strcmp(args[0], key))
+			return args[1];
+	return NULL;
+}
+
+/*
+ * A streamed answer (a large LIST) read whole into resp->body. Watches
+ * never end: controllers use informers instead, so those are refused.
+ */
+static void drain(struct berth_http_resp *resp, const char *watch)
+{
+	size_t cap = 64 * 1024, len = 0;
+	char *buf = NULL, *nb;
+	ssize_t n = 0;
+
+	if (watch && (!strcmp(watch, "true") || !strcmp(watch, "1"))) {
+		n = -2;
+		goto out;
+	}
+	buf = malloc(cap);
+	while (buf) {
+		if (cap - len < 16 * 1024) {
+			nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = resp->stream(resp->stream_ctx, buf + len, cap - len - 1);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+out:
+	if (resp->stream_free)
+		resp->stream_free(resp->stream_ctx);
+	resp->stream = NULL;
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+	if (n == -1 && buf) {
+		buf[len] = 0;
+		resp->body = buf;
+		resp->len = len;
+	} else {
+		free(buf);
+		resp->code = watch ? 400 : 500;
+	}
+}
+
 int berth_client_request(struct berth_api *api, const char *method,
 			 const char *path, const char *const *args,
 			 const char *content_type, struct json_object *body,
@@ -42,12 +95,8 @@ int berth_client_request(struct berth_api *api, const char *method,
 		req.body = "";
 	}
 	berth_api_handle(api, &req, &resp);
-	if (resp.stream) {
-		/* a watch: controllers use informers instead */
-		if (resp.stream_free)
-			resp.stream_free(resp.stream_ctx);
-		resp.code = 400;
-	}
+	if (resp.stream)
+		drain(&resp, local_arg(args, "watch"));
 	if (out)
 		*out = resp.body && resp.content_type &&
 				       strstr(resp.content_type, "json") ?

@@ -202,6 +202,8 @@ int berth_ctl_workers(struct berth_ctl *m, const char *name,
 int berth_ctl_every(struct berth_ctl *m, const char *name, int period_ms,
 		    void (*fn)(void *ctx), void *ctx);
 bool berth_ctl_stopping(struct berth_ctl *m);
+/* Does this server hold the controllers' Lease? (Long loops check it.) */
+bool berth_ctl_leading(struct berth_ctl *m);
 
 /* Start informers and controllers; returns once they run. */
 int berth_ctl_start(struct berth_ctl **out, struct berth_api *api,

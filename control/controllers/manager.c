@@ -111,6 +111,16 @@ bool berth_ctl_stopping(struct berth_ctl *m)
 	return atomic_load(&m->stopping);
 }
 
+bool berth_ctl_leading(struct berth_ctl *m)
+{
+	bool l;
+
+	pthread_mutex_lock(&m->lock);
+	l = m->leading;
+	pthread_mutex_unlock(&m->lock);
+	return l;
+}
+
 struct berth_informer *berth_ctl_informer(struct berth_ctl *m,
 					  const struct berth_resource *r)
 {
