@@ -7,7 +7,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-	  -Iinclude -I$(OUTPUT) -MMD -MP
+	  -Iinclude -I$(OUTPUT) -I/usr/include/libnl3 -MMD -MP
 ifeq ($(ASAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
@@ -25,6 +25,13 @@ LIB_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
 LIB := $(OUTPUT)/libberth.a
 
 AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/agent/*.c))
+# the agent's modules without main(), for tests/agent
+AGENT_MOD_OBJS := $(filter-out %/agent/main.o,$(AGENT_OBJS))
+AGENT_LDLIBS := -larchive -lcurl -ljson-c -lnl-route-3 -lnl-3 -lpthread
+AGENTT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/agent/*.c))
+# berth-cni: the CNI plugin
+CNI_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard cni/*.c))
+CNI_LDLIBS := -lnl-route-3 -lnl-3 -ljson-c
 CTL_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/ctl/*.c))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/unit/*.c))
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
@@ -43,15 +50,21 @@ SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/a
 SERVER_LDLIBS := -lmicrohttpd $(STORE_LDLIBS)
 
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
+ifneq ($(CNI_OBJS),)
+BINS += $(OUTPUT)/bin/berth-cni
+endif
 ifneq ($(STORE_OBJS),)
 BINS += $(OUTPUT)/bin/berth-server
 endif
 TESTS := $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
+ifneq ($(AGENTT_OBJS),)
+TESTS += $(OUTPUT)/tests/agent
+endif
 ifneq ($(STORET_OBJS),)
 TESTS += $(OUTPUT)/tests/store-sqlite $(OUTPUT)/tests/store-etcd
 endif
 
-.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api test-controllers bench demo vmtest install \
+.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api test-controllers test-node test-image bench demo vmtest install \
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
@@ -92,7 +105,14 @@ $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(OUTPUT)/bin/berth-agent: $(AGENT_OBJS) $(LIB) | $(OUTPUT)/bin
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -o $@
+
+$(OUTPUT)/bin/berth-cni: $(CNI_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(CNI_LDLIBS) $(LDLIBS) -o $@
+
+# criterion tests of the agent's modules (image store, bundles, ...)
+$(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -156,6 +176,15 @@ test-api: $(OUTPUT)/bin/berth-server
 test-controllers: $(OUTPUT)/bin/berth-server
 	tests/controllers/run.sh
 
+test-node: all
+	tests/node/run.sh
+
+# A small OCI image (busybox-static) for the node tests, as an OCI layout.
+test-image: $(OUTPUT)/images/busybox/index.json
+
+$(OUTPUT)/images/busybox/index.json: scripts/mkimage.sh
+	scripts/mkimage.sh $(OUTPUT)/images/busybox
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
@@ -179,9 +208,16 @@ vmtest-fallback: deps
 	vmtest/test-fallback.sh
 
 PREFIX ?= /usr/local
+CNI_BIN_DIR ?= /opt/cni/bin
+CNI_CONF_DIR ?= /etc/cni/net.d
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(filter-out %/berth-cni,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
+	if [ -x $(OUTPUT)/bin/berth-cni ]; then \
+		install -d $(DESTDIR)$(CNI_BIN_DIR) $(DESTDIR)$(CNI_CONF_DIR) && \
+		install -m 0755 $(OUTPUT)/bin/berth-cni $(DESTDIR)$(CNI_BIN_DIR)/ && \
+		install -m 0644 cni/10-berth.conflist $(DESTDIR)$(CNI_CONF_DIR)/; \
+	fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

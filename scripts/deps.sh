@@ -6,7 +6,9 @@ set -euo pipefail
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libcriterion-dev libjson-c-dev gcc make pkg-config iproute2 python3
       busybox-static procps
-      libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev etcd-server)
+      libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev etcd-server
+      libarchive-dev libnl-3-dev libnl-route-3-dev runc skopeo docker-registry
+      containernetworking-plugins)
 
 die() { echo "deps: $*" >&2; exit 1; }
 

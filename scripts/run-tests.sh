@@ -91,6 +91,18 @@ echo "==== controllers: tests/controllers/run.sh"
 tests/controllers/run.sh
 record controllers $?
 
+if [ -x .output/tests/agent ]; then
+	echo "==== agent: .output/tests/agent"
+	.output/tests/agent
+	record agent $?
+fi
+
+if compgen -G "tests/node/test_*" >/dev/null; then
+	echo "==== node: tests/node/run.sh"
+	tests/node/run.sh
+	record node $?
+fi
+
 echo "==== summary"
 printf '%s\n' "${results[@]}"
 [ "$skipped" = 0 ] || echo "($skipped e2e tests skipped)"
