@@ -22,13 +22,13 @@
 #include "../apiserver/rest.h"
 #include "../store/store.h"
 #include "informer.h"
+#include "strmap.h"
 
 #define MAX_HANDLERS 16
 #define MAX_INDEXES 8
 #define RELIST_DELAY_MS 1000
 
 struct entry {
-	struct entry *hnext;
 	char *key; /* "ns/name" or "name" */
 	char *json; /* as stored, without resourceVersion */
 	size_t len;
@@ -38,8 +38,6 @@ struct entry {
 
 /* The objects with one index value. */
 struct ibucket {
-	struct ibucket *hnext;
-	char *value;
 	struct entry **items;
 	size_t n, cap;
 };
@@ -47,8 +45,7 @@ struct ibucket {
 struct index {
 	char name[32];
 	berth_index_fn fn;
-	struct ibucket **buckets;
-	size_t nbuckets;
+	struct berth_strmap buckets; /* value -> struct ibucket */
 };
 
 struct berth_informer {
@@ -58,8 +55,7 @@ struct berth_informer {
 	size_t prefix_len;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct entry **buckets;
-	size_t nbuckets, count;
+	struct berth_strmap entries; /* key -> struct entry */
 	struct index idx[MAX_INDEXES];
 	int nidx;
 	struct berth_informer_handler handlers[MAX_HANDLERS];
@@ -70,15 +66,6 @@ struct berth_informer {
 	pthread_t thread;
 	bool started;
 };
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static void index_namespace(struct json_object *obj, berth_index_emit emit,
 			    void *ectx)
@@ -100,18 +87,8 @@ struct berth_informer *berth_informer_new(struct berth_store *store,
 	inf->res = r;
 	berth_resource_key(r, NULL, NULL, inf->prefix, sizeof(inf->prefix));
 	inf->prefix_len = strlen(inf->prefix);
-	inf->nbuckets = 1024;
-	inf->buckets = calloc(inf->nbuckets, sizeof(*inf->buckets));
 	pthread_mutex_init(&inf->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&inf->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (!inf->buckets) {
-		free(inf);
-		return NULL;
-	}
+	berth_cond_init_monotonic(&inf->cond);
 	berth_informer_add_index(inf, "namespace", index_namespace);
 	return inf;
 }
@@ -147,65 +124,19 @@ void berth_informer_add_index(struct berth_informer *inf, const char *name,
 	x = &inf->idx[inf->nidx++];
 	strncpy(x->name, name, sizeof(x->name) - 1);
 	x->fn = fn;
-	x->nbuckets = 1024;
-	x->buckets = calloc(x->nbuckets, sizeof(*x->buckets));
-	if (!x->buckets)
-		abort();
 }
 
 /* ---- the cache ---- */
 
-static struct entry **entry_slot(struct berth_informer *inf, const char *key)
-{
-	struct entry **p = &inf->buckets[hash_str(key) & (inf->nbuckets - 1)];
-
-	while (*p && strcmp((*p)->key, key))
-		p = &(*p)->hnext;
-	return p;
-}
-
-static void entry_grow(struct berth_informer *inf)
-{
-	size_t i, n = inf->nbuckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return;
-	for (i = 0; i < inf->nbuckets; i++) {
-		struct entry *e = inf->buckets[i], *nx;
-
-		for (; e; e = nx) {
-			size_t h = hash_str(e->key) & (n - 1);
-
-			nx = e->hnext;
-			e->hnext = b[h];
-			b[h] = e;
-		}
-	}
-	free(inf->buckets);
-	inf->buckets = b;
-	inf->nbuckets = n;
-}
-
-static struct ibucket **ib_slot(struct index *x, const char *value)
-{
-	struct ibucket **p = &x->buckets[hash_str(value) & (x->nbuckets - 1)];
-
-	while (*p && strcmp((*p)->value, value))
-		p = &(*p)->hnext;
-	return p;
-}
-
 static void ib_add(struct index *x, const char *value, struct entry *e)
 {
-	struct ibucket **p = ib_slot(x, value), *b = *p;
+	struct ibucket *b = berth_strmap_get(&x->buckets, value);
 
 	if (!b) {
 		b = calloc(1, sizeof(*b));
 		if (!b)
 			return;
-		b->value = strdup(value);
-		*p = b;
+		berth_strmap_put(&x->buckets, value, b);
 	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4;
@@ -221,7 +152,7 @@ static void ib_add(struct index *x, const char *value, struct entry *e)
 
 static void ib_del(struct index *x, const char *value, struct entry *e)
 {
-	struct ibucket **p = ib_slot(x, value), *b = *p;
+	struct ibucket *b = berth_strmap_get(&x->buckets, value);
 	size_t i;
 
 	if (!b)
@@ -232,9 +163,8 @@ static void ib_del(struct index *x, const char *value, struct entry *e)
 			break;
 		}
 	if (!b->n) {
-		*p = b->hnext;
+		berth_strmap_del(&x->buckets, value);
 		free(b->items);
-		free(b->value);
 		free(b);
 	}
 }
@@ -344,7 +274,7 @@ static void apply_put(struct berth_informer *inf, const char *key,
 		      const char *value, size_t len, int64_t rev)
 {
 	struct json_object *obj, *old = NULL;
-	struct entry **p, *e;
+	struct entry *e;
 	char *json;
 
 	obj = berth_obj_from_store(value, len, rev);
@@ -358,8 +288,7 @@ static void apply_put(struct berth_informer *inf, const char *key,
 	memcpy(json, value, len);
 	json[len] = 0;
 	pthread_mutex_lock(&inf->lock);
-	p = entry_slot(inf, key);
-	e = *p;
+	e = berth_strmap_get(&inf->entries, key);
 	if (e) {
 		if (e->rev >= rev) { /* relist raced a watch event */
 			pthread_mutex_unlock(&inf->lock);
@@ -378,9 +307,7 @@ static void apply_put(struct berth_informer *inf, const char *key,
 			json_object_put(obj);
 			return;
 		}
-		*p = e;
-		if (++inf->count > inf->nbuckets)
-			entry_grow(inf);
+		berth_strmap_put(&inf->entries, key, e);
 	}
 	e->json = json;
 	e->len = len;
@@ -395,17 +322,14 @@ static void apply_put(struct berth_informer *inf, const char *key,
 static void apply_delete(struct berth_informer *inf, const char *key)
 {
 	struct json_object *old;
-	struct entry **p, *e;
+	struct entry *e;
 
 	pthread_mutex_lock(&inf->lock);
-	p = entry_slot(inf, key);
-	e = *p;
+	e = berth_strmap_del(&inf->entries, key);
 	if (!e) {
 		pthread_mutex_unlock(&inf->lock);
 		return;
 	}
-	*p = e->hnext;
-	inf->count--;
 	unindex(inf, e);
 	old = entry_obj(e);
 	pthread_mutex_unlock(&inf->lock);
@@ -555,6 +479,7 @@ bool berth_informer_wait_synced(struct berth_informer *inf, int timeout_ms)
 
 void berth_informer_free(struct berth_informer *inf)
 {
+	struct berth_strmap_ent *it = NULL;
 	size_t i;
 	int j;
 
@@ -567,18 +492,13 @@ void berth_informer_free(struct berth_informer *inf)
 		pthread_mutex_unlock(&inf->lock);
 		pthread_join(inf->thread, NULL);
 	}
-	for (i = 0; i < inf->nbuckets; i++) {
-		struct entry *e = inf->buckets[i], *n;
-
-		for (; e; e = n) {
-			n = e->hnext;
-			unindex(inf, e);
-			entry_free(e);
-		}
+	while ((it = berth_strmap_next(&inf->entries, &i, it))) {
+		unindex(inf, it->val);
+		entry_free(it->val);
 	}
+	berth_strmap_free(&inf->entries);
 	for (j = 0; j < inf->nidx; j++)
-		free(inf->idx[j].buckets);
-	free(inf->buckets);
+		berth_strmap_free(&inf->idx[j].buckets);
 	pthread_mutex_destroy(&inf->lock);
 	pthread_cond_destroy(&inf->cond);
 	free(inf);
@@ -596,7 +516,7 @@ struct json_object *berth_informer_get(struct berth_informer *inf,
 	struct json_object *obj;
 
 	pthread_mutex_lock(&inf->lock);
-	e = *entry_slot(inf, key);
+	e = berth_strmap_get(&inf->entries, key);
 	if (e && (json = malloc(e->len + 1))) {
 		memcpy(json, e->json, e->len + 1);
 		len = e->len;
@@ -637,14 +557,12 @@ struct json_object *berth_informer_list(struct berth_informer *inf,
 
 	pthread_mutex_lock(&inf->lock);
 	if (!index) {
-		cs = calloc(inf->count + 1, sizeof(*cs));
-		for (i = 0; cs && i < inf->nbuckets; i++) {
-			struct entry *e;
+		struct berth_strmap_ent *it = NULL;
 
-			for (e = inf->buckets[i]; e; e = e->hnext)
-				if (!snapshot_entry(&cs[n], e))
-					n++;
-		}
+		cs = calloc(inf->entries.n + 1, sizeof(*cs));
+		while (cs && (it = berth_strmap_next(&inf->entries, &i, it)))
+			if (!snapshot_entry(&cs[n], it->val))
+				n++;
 	} else {
 		for (x = 0; x < inf->nidx; x++)
 			if (!strcmp(inf->idx[x].name, index))
@@ -654,7 +572,8 @@ struct json_object *berth_informer_list(struct berth_informer *inf,
 			       index);
 			abort();
 		}
-		struct ibucket *b = *ib_slot(&inf->idx[x], value);
+		struct ibucket *b = berth_strmap_get(&inf->idx[x].buckets,
+						     value);
 
 		if (b)
 			cs = calloc(b->n + 1, sizeof(*cs));
@@ -678,16 +597,12 @@ struct json_object *berth_informer_list(struct berth_informer *inf,
 struct json_object *berth_informer_keys(struct berth_informer *inf)
 {
 	struct json_object *arr = json_object_new_array();
+	struct berth_strmap_ent *it = NULL;
 	size_t i;
 
 	pthread_mutex_lock(&inf->lock);
-	for (i = 0; i < inf->nbuckets; i++) {
-		struct entry *e;
-
-		for (e = inf->buckets[i]; e; e = e->hnext)
-			json_object_array_add(arr,
-					      json_object_new_string(e->key));
-	}
+	while ((it = berth_strmap_next(&inf->entries, &i, it)))
+		json_object_array_add(arr, json_object_new_string(it->key));
 	pthread_mutex_unlock(&inf->lock);
 	return arr;
 }
@@ -697,7 +612,7 @@ size_t berth_informer_count(struct berth_informer *inf)
 	size_t n;
 
 	pthread_mutex_lock(&inf->lock);
-	n = inf->count;
+	n = inf->entries.n;
 	pthread_mutex_unlock(&inf->lock);
 	return n;
 }
@@ -708,13 +623,7 @@ bool berth_informer_wait_rev(struct berth_informer *inf, int64_t rev,
 	struct timespec ts;
 	bool ok;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	berth_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&inf->lock);
 	while (!(inf->synced && inf->rev >= rev) && !inf->stop)
 		if (pthread_cond_timedwait(&inf->cond, &inf->lock, &ts))

@@ -17,6 +17,7 @@
 
 #include "../apiserver/jsonutil.h"
 #include "leader.h"
+#include "strmap.h"
 
 #define LEASE_NS "kube-system"
 #define LEASE_NAME "berth-controllers"
@@ -156,8 +157,7 @@ static void *leader_main(void *arg)
 			 berth_now_ms() - l->last_renew_ms > RENEW_DEADLINE_MS)
 			set_leading(l, false);
 		pthread_mutex_lock(&l->lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += RETRY_MS / 1000;
+		berth_deadline(&ts, RETRY_MS);
 		while (!l->stop &&
 		       !pthread_cond_timedwait(&l->cond, &l->lock, &ts))
 			;
@@ -171,7 +171,6 @@ int berth_leader_start(struct berth_leader **out, struct berth_api *api,
 		       void (*changed)(void *ctx, bool leading), void *ctx)
 {
 	struct berth_leader *l = calloc(1, sizeof(*l));
-	pthread_condattr_t ca;
 	int err;
 
 	if (!l)
@@ -181,10 +180,7 @@ int berth_leader_start(struct berth_leader **out, struct berth_api *api,
 	l->changed = changed;
 	l->ctx = ctx;
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	berth_cond_init_monotonic(&l->cond);
 	err = pthread_create(&l->thread, NULL, leader_main, l);
 	if (err) {
 		free(l);

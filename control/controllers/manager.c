@@ -18,6 +18,7 @@
 #include "../apiserver/registry.h"
 #include "informer.h"
 #include "leader.h"
+#include "strmap.h"
 
 #define MAX_INFORMERS 48
 #define MAX_WORKER_SETS 48
@@ -214,13 +215,7 @@ static void *periodic_main(void *arg)
 		if (leading)
 			p->fn(p->ctx);
 		pthread_mutex_lock(&m->lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += p->period_ms / 1000;
-		ts.tv_nsec += (long)(p->period_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		berth_deadline(&ts, p->period_ms);
 		while (!atomic_load(&m->stopping) &&
 		       !pthread_cond_timedwait(&m->cond, &m->lock, &ts))
 			;
@@ -247,7 +242,6 @@ int berth_ctl_start(struct berth_ctl **out, struct berth_api *api,
 {
 	const struct berth_controller_def *d;
 	struct berth_ctl *m = calloc(1, sizeof(*m));
-	pthread_condattr_t ca;
 	int i, j, err;
 
 	if (!m)
@@ -255,10 +249,7 @@ int berth_ctl_start(struct berth_ctl **out, struct berth_api *api,
 	m->api = api;
 	m->opts = *opts;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	berth_cond_init_monotonic(&m->cond);
 	*out = m;
 	for (d = __start_berth_controllers; d < __stop_berth_controllers; d++) {
 		if (!wanted(opts->only, d->name))

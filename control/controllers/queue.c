@@ -12,13 +12,13 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "strmap.h"
 
 #define BACKOFF_BASE_MS 5
 #define BACKOFF_MAX_MS 60000
 
 /* One key the queue knows: queued, processing, waiting or backing off. */
 struct qkey {
-	struct qkey *hnext; /* hash chain */
 	struct qkey *next; /* FIFO link while queued */
 	bool queued, processing, dirty; /* dirty: re-add after done */
 	int failures;
@@ -29,8 +29,7 @@ struct qkey {
 struct berth_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct qkey **buckets;
-	size_t nbuckets, nkeys;
+	struct berth_strmap keys; /* key -> struct qkey */
 	struct qkey *head, *tail;
 	size_t len;
 	size_t ndelayed; /* keys with due_ms set */
@@ -47,117 +46,55 @@ int64_t berth_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 struct berth_queue *berth_queue_new(const char *name)
 {
 	struct berth_queue *q = calloc(1, sizeof(*q));
 
 	if (!q)
 		return NULL;
-	q->nbuckets = 1024;
-	q->buckets = calloc(q->nbuckets, sizeof(*q->buckets));
-	if (!q->buckets) {
-		free(q);
-		return NULL;
-	}
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	berth_cond_init_monotonic(&q->cond);
 	strncpy(q->name, name, sizeof(q->name) - 1);
 	return q;
 }
 
 void berth_queue_free(struct berth_queue *q)
 {
+	struct berth_strmap_ent *e = NULL;
 	size_t i;
 
 	if (!q)
 		return;
-	for (i = 0; i < q->nbuckets; i++) {
-		struct qkey *k = q->buckets[i], *n;
-
-		for (; k; k = n) {
-			n = k->hnext;
-			free(k);
-		}
-	}
-	free(q->buckets);
+	while ((e = berth_strmap_next(&q->keys, &i, e)))
+		free(e->val);
+	berth_strmap_free(&q->keys);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
 	free(q);
 }
 
-static struct qkey **slot(struct berth_queue *q, const char *key)
-{
-	struct qkey **p = &q->buckets[hash_str(key) & (q->nbuckets - 1)];
-
-	while (*p && strcmp((*p)->key, key))
-		p = &(*p)->hnext;
-	return p;
-}
-
-static void grow(struct berth_queue *q)
-{
-	size_t i, n = q->nbuckets * 2;
-	struct qkey **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return;
-	for (i = 0; i < q->nbuckets; i++) {
-		struct qkey *k = q->buckets[i], *nx;
-
-		for (; k; k = nx) {
-			size_t h = hash_str(k->key) & (n - 1);
-
-			nx = k->hnext;
-			k->hnext = b[h];
-			b[h] = k;
-		}
-	}
-	free(q->buckets);
-	q->buckets = b;
-	q->nbuckets = n;
-}
-
 static struct qkey *lookup(struct berth_queue *q, const char *key, bool make)
 {
-	struct qkey **p = slot(q, key), *k;
+	struct qkey *k = berth_strmap_get(&q->keys, key);
 	size_t len;
 
-	if (*p || !make)
-		return *p;
+	if (k || !make)
+		return k;
 	len = strlen(key);
 	k = calloc(1, sizeof(*k) + len + 1);
 	if (!k)
 		return NULL;
 	memcpy(k->key, key, len + 1);
-	*p = k;
-	if (++q->nkeys > q->nbuckets)
-		grow(q);
+	berth_strmap_put(&q->keys, key, k);
 	return k;
 }
 
 /* Drop a key that is neither queued, processing, waiting nor backing off. */
 static void maybe_forget(struct berth_queue *q, struct qkey *k)
 {
-	struct qkey **p;
-
 	if (k->queued || k->processing || k->due_ms || k->failures)
 		return;
-	p = slot(q, k->key);
-	*p = k->hnext;
-	q->nkeys--;
+	berth_strmap_del(&q->keys, k->key);
 	free(k);
 }
 
@@ -254,6 +191,7 @@ void berth_queue_forget(struct berth_queue *q, const char *key)
  */
 static int64_t promote_due(struct berth_queue *q, int64_t now)
 {
+	struct berth_strmap_ent *e = NULL;
 	int64_t next = 0;
 	size_t i;
 
@@ -261,19 +199,17 @@ static int64_t promote_due(struct berth_queue *q, int64_t now)
 		return 0;
 	if (now < q->next_due)
 		return q->next_due;
-	for (i = 0; i < q->nbuckets; i++) {
-		struct qkey *k;
+	while ((e = berth_strmap_next(&q->keys, &i, e))) {
+		struct qkey *k = e->val;
 
-		for (k = q->buckets[i]; k; k = k->hnext) {
-			if (!k->due_ms)
-				continue;
-			if (k->due_ms <= now) {
-				k->due_ms = 0;
-				q->ndelayed--;
-				enqueue(q, k);
-			} else if (!next || k->due_ms < next) {
-				next = k->due_ms;
-			}
+		if (!k->due_ms)
+			continue;
+		if (k->due_ms <= now) {
+			k->due_ms = 0;
+			q->ndelayed--;
+			enqueue(q, k);
+		} else if (!next || k->due_ms < next) {
+			next = k->due_ms;
 		}
 	}
 	q->next_due = next;
@@ -304,13 +240,7 @@ char *berth_queue_get(struct berth_queue *q)
 		if (next) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (next - now) / 1000;
-			ts.tv_nsec += ((next - now) % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			berth_deadline(&ts, next - now);
 			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 		} else {
 			pthread_cond_wait(&q->cond, &q->lock);

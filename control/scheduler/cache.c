@@ -7,130 +7,17 @@
 
 #include "cache.h"
 
-uint64_t sched_hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static struct hent **hm_slot(struct hmap *h, const char *key)
-{
-	struct hent **p;
-
-	if (!h->nb) {
-		h->nb = 256;
-		h->b = calloc(h->nb, sizeof(*h->b));
-		if (!h->b)
-			abort();
-	}
-	p = &h->b[sched_hash_str(key) & (h->nb - 1)];
-	while (*p && strcmp((*p)->key, key))
-		p = &(*p)->next;
-	return p;
-}
-
-static void hm_grow(struct hmap *h)
-{
-	size_t n = h->nb * 2;
-	struct hent **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return;
-	for (size_t i = 0; i < h->nb; i++) {
-		struct hent *e, *nx;
-
-		for (e = h->b[i]; e; e = nx) {
-			size_t k = sched_hash_str(e->key) & (n - 1);
-
-			nx = e->next;
-			e->next = b[k];
-			b[k] = e;
-		}
-	}
-	free(h->b);
-	h->b = b;
-	h->nb = n;
-}
-
-void *hm_get(struct hmap *h, const char *key)
-{
-	struct hent *e;
-
-	if (!h->nb)
-		return NULL;
-	e = *hm_slot(h, key);
-	return e ? e->val : NULL;
-}
-
-void hm_put(struct hmap *h, const char *key, void *val)
-{
-	struct hent **p = hm_slot(h, key);
-
-	if (*p) {
-		(*p)->val = val;
-		return;
-	}
-	*p = calloc(1, sizeof(**p));
-	if (!*p || !((*p)->key = strdup(key)))
-		abort();
-	(*p)->val = val;
-	if (++h->n > h->nb)
-		hm_grow(h);
-}
-
-void *hm_del(struct hmap *h, const char *key)
-{
-	struct hent **p, *e;
-	void *v;
-
-	if (!h->nb)
-		return NULL;
-	p = hm_slot(h, key);
-	e = *p;
-	if (!e)
-		return NULL;
-	*p = e->next;
-	v = e->val;
-	free(e->key);
-	free(e);
-	h->n--;
-	return v;
-}
-
-void hm_free(struct hmap *h)
-{
-	for (size_t i = 0; i < h->nb; i++) {
-		struct hent *e, *nx;
-
-		for (e = h->b[i]; e; e = nx) {
-			nx = e->next;
-			free(e->key);
-			free(e);
-		}
-	}
-	free(h->b);
-	memset(h, 0, sizeof(*h));
-}
-
 void cache_init(struct sched_cache *c)
 {
-	pthread_condattr_t ca;
-
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	berth_cond_init_monotonic(&c->cond);
 }
 
 void cache_free(struct sched_cache *c)
 {
 	for (size_t i = 0; i < c->pods.nb; i++)
-		for (struct hent *e = c->pods.b[i]; e; e = e->next) {
+		for (struct berth_strmap_ent *e = c->pods.b[i]; e; e = e->next) {
 			struct cpod *p = e->val;
 
 			sched_pod_free(p->pi);
@@ -140,14 +27,14 @@ void cache_free(struct sched_cache *c)
 			free(p);
 		}
 	for (size_t i = 0; i < c->by_label.nb; i++)
-		for (struct hent *e = c->by_label.b[i]; e; e = e->next) {
+		for (struct berth_strmap_ent *e = c->by_label.b[i]; e; e = e->next) {
 			struct plist *pl = e->val;
 
 			free(pl->a);
 			free(pl);
 		}
 	for (size_t i = 0; i < c->groups.nb; i++)
-		for (struct hent *e = c->groups.b[i]; e; e = e->next) {
+		for (struct berth_strmap_ent *e = c->groups.b[i]; e; e = e->next) {
 			struct group *g = e->val;
 
 			free(g->node);
@@ -160,10 +47,10 @@ void cache_free(struct sched_cache *c)
 	}
 	free(c->nodes);
 	free(c->anti);
-	hm_free(&c->pods);
-	hm_free(&c->node_idx);
-	hm_free(&c->groups);
-	hm_free(&c->by_label);
+	berth_strmap_free(&c->pods);
+	berth_strmap_free(&c->node_idx);
+	berth_strmap_free(&c->groups);
+	berth_strmap_free(&c->by_label);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 }
@@ -182,7 +69,7 @@ void cache_unlock(struct sched_cache *c)
 
 int cache_node_index(struct sched_cache *c, const char *name)
 {
-	intptr_t i = (intptr_t)hm_get(&c->node_idx, name);
+	intptr_t i = (intptr_t)berth_strmap_get(&c->node_idx, name);
 
 	if (i)
 		return i - 1;
@@ -193,13 +80,13 @@ int cache_node_index(struct sched_cache *c, const char *name)
 			abort();
 	}
 	memset(&c->nodes[c->nnodes], 0, sizeof(c->nodes[0]));
-	hm_put(&c->node_idx, name, (void *)(intptr_t)(c->nnodes + 1));
+	berth_strmap_put(&c->node_idx, name, (void *)(intptr_t)(c->nnodes + 1));
 	return c->nnodes++;
 }
 
 struct group *cache_group(struct sched_cache *c, const char *uid)
 {
-	return uid && *uid ? hm_get(&c->groups, uid) : NULL;
+	return uid && *uid ? berth_strmap_get(&c->groups, uid) : NULL;
 }
 
 static void group_add(struct sched_cache *c, const char *uid, int node,
@@ -210,11 +97,11 @@ static void group_add(struct sched_cache *c, const char *uid, int node,
 
 	if (!uid || !*uid)
 		return;
-	g = hm_get(&c->groups, uid);
+	g = berth_strmap_get(&c->groups, uid);
 	if (!g) {
 		if (d < 0 || !(g = calloc(1, sizeof(*g))))
 			return;
-		hm_put(&c->groups, uid, g);
+		berth_strmap_put(&c->groups, uid, g);
 	}
 	for (i = 0; i < g->n && g->node[i] != node; i++)
 		;
@@ -236,7 +123,7 @@ static void group_add(struct sched_cache *c, const char *uid, int node,
 		g->cnt[i] = g->cnt[g->n];
 	}
 	if (!g->n) {
-		hm_del(&c->groups, uid);
+		berth_strmap_del(&c->groups, uid);
 		free(g->node);
 		free(g->cnt);
 		free(g);
@@ -255,7 +142,7 @@ struct plist *cache_label_pods(struct sched_cache *c, const char *ns,
 	char buf[1024];
 
 	label_key(buf, sizeof(buf), ns, key, value);
-	return hm_get(&c->by_label, buf);
+	return berth_strmap_get(&c->by_label, buf);
 }
 
 static void labels_index(struct sched_cache *c, struct cpod *p)
@@ -271,11 +158,11 @@ static void labels_index(struct sched_cache *c, struct cpod *p)
 		struct plist *pl;
 
 		label_key(buf, sizeof(buf), p->pi->ns, l->a[i].k, l->a[i].v);
-		pl = hm_get(&c->by_label, buf);
+		pl = berth_strmap_get(&c->by_label, buf);
 		if (!pl) {
 			if (!(pl = calloc(1, sizeof(*pl))))
 				abort();
-			hm_put(&c->by_label, buf, pl);
+			berth_strmap_put(&c->by_label, buf, pl);
 		}
 		if (pl->n == pl->cap) {
 			pl->cap = pl->cap ? pl->cap * 2 : 8;
@@ -298,7 +185,7 @@ static void labels_unindex(struct sched_cache *c, struct cpod *p)
 		struct cpod *moved;
 
 		label_key(buf, sizeof(buf), p->pi->ns, l->a[i].k, l->a[i].v);
-		pl = hm_get(&c->by_label, buf);
+		pl = berth_strmap_get(&c->by_label, buf);
 		if (!pl)
 			continue;
 		moved = pl->a[--pl->n];
@@ -307,7 +194,7 @@ static void labels_unindex(struct sched_cache *c, struct cpod *p)
 			if (!strcmp(moved->pi->labels.a[j].k, l->a[i].k))
 				moved->lslots[j] = p->lslots[i];
 		if (!pl->n) {
-			hm_del(&c->by_label, buf);
+			berth_strmap_del(&c->by_label, buf);
 			free(pl->a);
 			free(pl);
 		}

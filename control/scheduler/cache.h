@@ -13,26 +13,9 @@
 #include <stdint.h>
 #include <pthread.h>
 
+#include "../controllers/strmap.h"
 #include "podinfo.h"
 
-struct hent {
-	struct hent *next;
-	char *key;
-	void *val;
-};
-
-/* String-keyed hash map; keys are copied. */
-struct hmap {
-	struct hent **b;
-	size_t nb, n;
-};
-
-/* FNV-1a of a string. */
-uint64_t sched_hash_str(const char *s);
-void *hm_get(struct hmap *h, const char *key);
-void hm_put(struct hmap *h, const char *key, void *val);
-void *hm_del(struct hmap *h, const char *key);
-void hm_free(struct hmap *h);
 
 enum qlist_id { Q_NONE = -1, Q_ACTIVE, Q_BACKOFF, Q_UNSCHED, Q_COUNT };
 
@@ -81,10 +64,10 @@ struct sched_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* work for the loop */
 	atomic_int waiters; /* handlers waiting for the lock: go first */
-	struct hmap pods; /* "ns/name" -> cpod */
-	struct hmap node_idx; /* name -> index + 1 */
-	struct hmap groups; /* owner uid -> group */
-	struct hmap by_label; /* "ns\x1fkey\x1fvalue" -> plist of placed pods */
+	struct berth_strmap pods; /* "ns/name" -> cpod */
+	struct berth_strmap node_idx; /* name -> index + 1 */
+	struct berth_strmap groups; /* owner uid -> group */
+	struct berth_strmap by_label; /* "ns\x1fkey\x1fvalue" -> plist of placed pods */
 	struct snode *nodes; /* indices never change */
 	int nnodes, cap;
 	uint64_t node_gen; /* bumped when a node's labels or presence change */

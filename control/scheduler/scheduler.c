@@ -94,7 +94,7 @@ struct sched {
 	unsigned topo_next;
 	int *dsum;
 	bool record; /* filters note why a node does not fit */
-	struct hmap svcs; /* namespace -> svcns; under the cache lock */
+	struct berth_strmap svcs; /* namespace -> svcns; under the cache lock */
 	struct reason reasons[MAX_REASONS];
 	int nreasons;
 	/* a burst: from the first pod taken off an empty queue to the last
@@ -125,7 +125,7 @@ static void tab_reset(struct strtab *t, size_t n)
 
 static int *tab_slot(struct strtab *t, const char *k)
 {
-	size_t i = sched_hash_str(k) & (t->cap - 1);
+	size_t i = berth_str_hash(k) & (t->cap - 1);
 
 	while (t->e[i].gen == t->gen && strcmp(t->e[i].k, k))
 		i = (i + 1) & (t->cap - 1);
@@ -677,7 +677,7 @@ static void spread_missing_worst(struct sched *s, int nf)
  */
 static bool services_counts(struct sched *s, const struct sched_pod *p)
 {
-	struct svcns *l = hm_get(&s->svcs, p->ns);
+	struct svcns *l = berth_strmap_get(&s->svcs, p->ns);
 	bool any = false;
 
 	for (int k = 0; l && k < l->n; k++) {
@@ -948,13 +948,7 @@ static void sched_loop(void *ctx)
 		if (s->burst_start && !berth_queue_len(s->jobs) &&
 		    now - atomic_load(&s->burst_last) >= BURST_IDLE_MS)
 			burst_end(s);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (wake - now) / 1000;
-		ts.tv_nsec += (long)((wake - now) % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		berth_deadline(&ts, wake - now);
 		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -966,7 +960,7 @@ static void pod_drop(struct sched *s, struct cpod *p)
 {
 	cache_node_unplace(&s->c, p);
 	q_remove(&s->c, p);
-	hm_del(&s->c.pods, p->key);
+	berth_strmap_del(&s->c.pods, p->key);
 	sched_pod_free(p->pi);
 	free(p->key);
 	free(p->msg);
@@ -985,7 +979,7 @@ static void pod_seen(struct sched *s, struct json_object *obj,
 
 	berth_obj_key(obj, key, sizeof(key));
 	cache_lock(c);
-	p = hm_get(&c->pods, key);
+	p = berth_strmap_get(&c->pods, key);
 	if (!pi || pi->terminal ||
 	    (!*pi->node_name && (!pi->ours || pi->deleting))) {
 		if (p) {
@@ -1006,7 +1000,7 @@ static void pod_seen(struct sched *s, struct json_object *obj,
 		p->node = -1;
 		p->anti_slot = -1;
 		p->list = Q_NONE;
-		hm_put(&c->pods, key, p);
+		berth_strmap_put(&c->pods, key, p);
 	} else if (!*pi->node_name && p->assumed) {
 		goto out; /* our bind is on its way */
 	}
@@ -1050,7 +1044,7 @@ static void pod_del(void *ctx, struct json_object *obj)
 
 	berth_obj_key(obj, key, sizeof(key));
 	cache_lock(&s->c);
-	p = hm_get(&s->c.pods, key);
+	p = berth_strmap_get(&s->c.pods, key);
 	if (p) {
 		if (p->node >= 0)
 			retry_unschedulable(s);
@@ -1095,7 +1089,7 @@ static void node_del(void *ctx, struct json_object *obj)
 	intptr_t i;
 
 	cache_lock(&s->c);
-	i = name ? (intptr_t)hm_get(&s->c.node_idx, name) : 0;
+	i = name ? (intptr_t)berth_strmap_get(&s->c.node_idx, name) : 0;
 	if (i) {
 		s->c.nodes[i - 1].present = false;
 		s->c.node_gen++;
@@ -1105,7 +1099,7 @@ static void node_del(void *ctx, struct json_object *obj)
 
 static void svc_remove(struct sched *s, const char *ns, const char *key)
 {
-	struct svcns *l = hm_get(&s->svcs, ns);
+	struct svcns *l = berth_strmap_get(&s->svcs, ns);
 
 	for (int i = 0; l && i < l->n; i++) {
 		if (strcmp(l->a[i]->key, key))
@@ -1137,11 +1131,11 @@ static void svc_seen(void *ctx, struct json_object *obj)
 		free(v); /* no selector: it selects no pod */
 		goto out;
 	}
-	l = hm_get(&s->svcs, ns);
+	l = berth_strmap_get(&s->svcs, ns);
 	if (!l) {
 		if (!(l = calloc(1, sizeof(*l))))
 			abort();
-		hm_put(&s->svcs, ns, l);
+		berth_strmap_put(&s->svcs, ns, l);
 	}
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 4;
@@ -1185,7 +1179,7 @@ static void bind_failed(struct sched *s, const char *key, const char *uid,
 
 	pr_warn("scheduler: bind %s to %s: HTTP %d", key, node, code);
 	cache_lock(&s->c);
-	p = hm_get(&s->c.pods, key);
+	p = berth_strmap_get(&s->c.pods, key);
 	if (p && p->assumed && !strcmp(p->pi->uid, uid) &&
 	    !strcmp(p->pi->node_name, "")) {
 		cache_node_unplace(&s->c, p); /* forget the assumption */
@@ -1248,7 +1242,7 @@ static int do_unschedulable(struct sched *s, const char *key)
 	if (!pod)
 		return 0;
 	cache_lock(&s->c);
-	p = hm_get(&s->c.pods, key);
+	p = berth_strmap_get(&s->c.pods, key);
 	if (p && p->msg && p->node < 0 &&
 	    !strcmp(p->pi->uid, berth_json_path_str(pod, "metadata.uid") ?: ""))
 		msg = strdup(p->msg);
@@ -1336,7 +1330,7 @@ static void sched_stop(void *state)
 	free(s->cand);
 	free(s->dsum);
 	for (size_t i = 0; i < s->svcs.nb; i++)
-		for (struct hent *e = s->svcs.b[i]; e; e = e->next) {
+		for (struct berth_strmap_ent *e = s->svcs.b[i]; e; e = e->next) {
 			struct svcns *l = e->val;
 
 			while (l->n)
@@ -1344,7 +1338,7 @@ static void sched_stop(void *state)
 			free(l->a);
 			free(l);
 		}
-	hm_free(&s->svcs);
+	berth_strmap_free(&s->svcs);
 	for (int i = 0; i < TOPO_KEYS; i++) {
 		free(s->topo[i].key);
 		free(s->topo[i].dom);
