@@ -49,20 +49,8 @@ trap 'exit 130' INT TERM
 # shellcheck source=scripts/etcd.sh
 source scripts/etcd.sh
 
-# start_server NAME [ARGS...]: a fresh data dir; sets URL.
-start_server() {
-	local dir=$TMP/$1
-	shift
-	"$SERVER" --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$dir.log" 2>&1 &
-	SERVER_PID=$!
-	for _ in $(seq 200); do
-		[ -f "$dir/kubeconfig" ] && break
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir.log"; exit 1; }
-		sleep 0.05
-	done
-	[ -f "$dir/kubeconfig" ] || { echo "berth-server: no kubeconfig after 10s" >&2; exit 1; }
-	URL=$(awk '/server:/ {print $2}' "$dir/kubeconfig")
-}
+# shellcheck source=bench/server.sh
+source bench/server.sh
 
 # wrk_run PATH [MODE]: the BENCH line's fields as JSON.
 wrk_run() {

@@ -39,22 +39,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server NAME [ARGS...]: data dir $TMP/NAME (kept across restarts),
-# log $TMP/NAME.log; sets URL.
-start_server() {
-	local dir=$TMP/$1
-	shift
-	rm -f "$dir/kubeconfig"
-	"$SERVER" --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$dir.log" 2>&1 &
-	SERVER_PID=$!
-	for _ in $(seq 200); do
-		[ -f "$dir/kubeconfig" ] && break
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir.log"; exit 1; }
-		sleep 0.05
-	done
-	[ -f "$dir/kubeconfig" ] || { echo "berth-server: no kubeconfig after 10s" >&2; exit 1; }
-	URL=$(awk '/server:/ {print $2}' "$dir/kubeconfig")
-}
+# shellcheck source=bench/server.sh
+source bench/server.sh
 
 # bench_stream NODES PODS: into $TMP/stream-NODES.json
 bench_stream() {
