@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The agent's endpoint socket: the protocol through berth_endpoint_handle()
+ * and one real connection, with fake attach/detach (no privileges). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include "../../userspace/agent/endpoint.h"
+
+static char root[64];
+static int attached, detached;
+
+static int fake_attach(void *ctx, const char *ifname)
+{
+	(void)ctx;
+	(void)ifname;
+	attached++;
+	return 0;
+}
+
+static int fake_detach(void *ctx, const char *ifname)
+{
+	(void)ctx;
+	(void)ifname;
+	detached++;
+	return 0;
+}
+
+static int fake_attached(void *ctx, const char *ifname)
+{
+	(void)ctx;
+	(void)ifname;
+	return attached > detached;
+}
+
+static struct berth_endpoint_server *start(void)
+{
+	struct berth_endpoint_config cfg = {
+		.root = root,
+		.pod_cidr = "10.3.0.0/24",
+		.ops = { fake_attach, fake_detach, fake_attached, NULL, NULL },
+	};
+	struct berth_endpoint_server *srv = NULL;
+
+	cr_assert_eq(berth_endpoint_server_start(&cfg, &srv), 0, "start");
+	return srv;
+}
+
+static void setup(void)
+{
+	snprintf(root, sizeof(root), "/tmp/berth-ep-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	attached = detached = 0;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd))
+		cr_log_warn("rm %s failed", root);
+}
+
+static bool reply_ok(char *r)
+{
+	json_object *o = json_tokener_parse(r), *v;
+	bool ok = o && json_object_object_get_ex(o, "ok", &v) &&
+		  json_object_get_boolean(v);
+
+	json_object_put(o);
+	free(r);
+	return ok;
+}
+
+/* "lo" exists in every netns, so add can find its host interface */
+#define ADD_LO                                                                 \
+	"{\"op\":\"add\",\"containerID\":\"c1\",\"ifname\":\"eth0\","          \
+	"\"hostIfname\":\"lo\",\"ip\":\"10.3.0.2\",\"podName\":\"p\","         \
+	"\"podNamespace\":\"ns\"}"
+
+Test(endpoint, add_check_del, .init = setup, .fini = teardown)
+{
+	struct berth_endpoint_server *srv = start();
+	struct berth_cni_endpoint ep;
+
+	cr_expect(reply_ok(berth_endpoint_handle(srv, ADD_LO)));
+	cr_expect_eq(attached, 1, "add attaches before it answers");
+	cr_assert_eq(berth_endpoint_lookup(srv, "c1", "eth0", &ep), 0);
+	cr_expect_str_eq(ep.ip, "10.3.0.2");
+	cr_expect_str_eq(ep.pod_namespace, "ns");
+	cr_expect(reply_ok(berth_endpoint_handle(
+		srv, "{\"op\":\"check\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}")));
+	cr_expect(reply_ok(berth_endpoint_handle(
+		srv, "{\"op\":\"del\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}")));
+	cr_expect_eq(detached, 1);
+	cr_expect(reply_ok(berth_endpoint_handle(
+			  srv, "{\"op\":\"del\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}")),
+		  "del is idempotent");
+	cr_expect(!reply_ok(berth_endpoint_handle(
+			  srv, "{\"op\":\"check\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}")),
+		  "check of an unknown endpoint fails");
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, bad_requests, .init = setup, .fini = teardown)
+{
+	struct berth_endpoint_server *srv = start();
+
+	cr_expect(!reply_ok(berth_endpoint_handle(srv, "nope")));
+	cr_expect(!reply_ok(berth_endpoint_handle(srv, "{\"op\":\"dance\"}")));
+	cr_expect(!reply_ok(berth_endpoint_handle(
+		srv, "{\"op\":\"add\",\"containerID\":\"../x\",\"ifname\":\"eth0\"}")));
+	cr_expect(!reply_ok(berth_endpoint_handle(
+		srv, "{\"op\":\"add\",\"containerID\":\"c\",\"ifname\":\"eth0\","
+		     "\"hostIfname\":\"nosuchif0\"}")));
+	cr_expect_eq(attached, 0);
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, table_survives_restart_and_gc, .init = setup, .fini = teardown)
+{
+	struct berth_endpoint_server *srv = start();
+	struct berth_cni_endpoint ep;
+
+	cr_expect(reply_ok(berth_endpoint_handle(srv, ADD_LO)));
+	berth_endpoint_server_stop(srv);
+	srv = start();
+	cr_expect_eq(attached, 2, "restart re-attaches");
+	cr_expect_eq(berth_endpoint_lookup(srv, "c1", "eth0", &ep), 0);
+	cr_expect(reply_ok(berth_endpoint_handle(
+		srv, "{\"op\":\"gc\",\"valid\":[{\"containerID\":\"other\"}]}")));
+	cr_expect_eq(berth_endpoint_lookup(srv, "c1", "eth0", &ep), -ENOENT);
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, socket_roundtrip_and_mode, .init = setup, .fini = teardown)
+{
+	struct berth_endpoint_server *srv = start();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *req = "{\"op\":\"status\"}";
+	char buf[512] = "";
+	struct stat st;
+	ssize_t n, off = 0;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/agent.sock", root);
+	cr_assert_eq(stat(sa.sun_path, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	shutdown(fd, SHUT_WR);
+	while ((n = read(fd, buf + off, sizeof(buf) - 1 - off)) > 0)
+		off += n;
+	close(fd);
+	cr_expect(strstr(buf, "\"podCIDR\":\"10.3.0.0\\/24\"") ||
+			  strstr(buf, "\"podCIDR\":\"10.3.0.0/24\""),
+		  "status: %s", buf);
+	berth_endpoint_server_stop(srv);
+	cr_expect_neq(stat(sa.sun_path, &st), 0, "stop removes the socket");
+}
