@@ -27,11 +27,13 @@ LIB := $(OUTPUT)/libberth.a
 AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/agent/*.c))
 # the agent's modules without main(), for tests/agent
 AGENT_MOD_OBJS := $(filter-out %/agent/main.o,$(AGENT_OBJS))
-AGENT_LDLIBS := -larchive -lcurl -ljson-c -lnl-route-3 -lnl-3 -lpthread
+AGENT_LDLIBS := -larchive -lcurl -ljson-c -lnl-route-3 -lnl-3 -lmicrohttpd -lpthread
 AGENTT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/agent/*.c))
 # berth-cni: the CNI plugin
 CNI_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard cni/*.c))
 CNI_LDLIBS := -lnl-route-3 -lnl-3 -ljson-c
+# the plugin's modules without main(), for tests/agent (test_cni*.c)
+CNI_MOD_OBJS := $(filter-out %/cni/main.o,$(CNI_OBJS))
 CTL_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/ctl/*.c))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/unit/*.c))
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
@@ -111,7 +113,7 @@ $(OUTPUT)/bin/berth-cni: $(CNI_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(CNI_LDLIBS) $(LDLIBS) -o $@
 
 # criterion tests of the agent's modules (image store, bundles, ...)
-$(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(LIB) | $(OUTPUT)/tests
+$(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
@@ -158,7 +160,7 @@ $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/bin $(OUTPUT)/tests:
 	@mkdir -p $@
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all test-image
 	@scripts/run-tests.sh
 
 test-unit: $(OUTPUT)/tests/unit
@@ -176,7 +178,7 @@ test-api: $(OUTPUT)/bin/berth-server
 test-controllers: $(OUTPUT)/bin/berth-server
 	tests/controllers/run.sh
 
-test-node: all
+test-node: all test-image
 	tests/node/run.sh
 
 # A small OCI image (busybox-static) for the node tests, as an OCI layout.

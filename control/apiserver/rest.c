@@ -25,6 +25,7 @@
 #include "apply.h"
 #include <berth/base64.h>
 #include "jsonutil.h"
+#include "logproxy.h"
 #include "patch.h"
 #include "proto.h"
 #include "rest.h"
@@ -2246,15 +2247,32 @@ static void do_log(struct berth_call *c)
 	pod = berth_json_parse(kv.value, kv.value_len, NULL);
 	berth_kv_free(&kv);
 	node = berth_json_path_str(pod, "spec.nodeName");
-	if (!node || !*node)
+	if (!node || !*node) {
 		berth_resp_error(c->resp, 400, NULL,
 				 "pod %s does not have a host assigned",
 				 c->name);
-	else
-		berth_resp_error(
-			c->resp, 503, NULL,
-			"logs of pod %s are served by the agent on node %s, which this server does not reach yet",
-			c->name, node);
+	} else {
+		/* the node's kubelet serves them */
+		const struct berth_resource *nr =
+			berth_resource_find("", "v1", "nodes");
+		struct json_object *nobj = NULL;
+
+		err = nr ? berth_resource_key(nr, NULL, node, key, KEY_MAX) :
+			   -ENOENT;
+		if (!err)
+			err = berth_store_get(c->api->store, key, &kv);
+		if (!err) {
+			nobj = berth_json_parse(kv.value, kv.value_len, NULL);
+			berth_kv_free(&kv);
+		}
+		if (!nobj)
+			berth_resp_error(c->resp, 503, NULL,
+					 "pod %s: node %s is not registered",
+					 c->name, node);
+		else
+			berth_logproxy(c->req, c->resp, pod, nobj);
+		json_object_put(nobj);
+	}
 	json_object_put(pod);
 }
 

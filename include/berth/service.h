@@ -24,6 +24,9 @@ struct berth_svc_port {
 struct berth_endpoint {
 	uint32_t ip; /* network order */
 	bool terminating;
+	/* host order; 0: the port's target_port. Set by the API-server
+	 * proxy, where an EndpointSlice names each endpoint's port. */
+	uint16_t port;
 };
 
 struct berth_service {

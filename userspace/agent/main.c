@@ -25,6 +25,11 @@
 #include <berth/log.h>
 #include <berth/service.h>
 
+#include "endpoint.h"
+#include "kubelet.h"
+#include "proxy.h" /* kube-proxy role */
+#include "image.h"
+#include "runtime.h"
 #include "status.h"
 
 #define MAX_IFACES 256
@@ -40,6 +45,17 @@ struct agent {
 	struct berth_dp *dp;
 	struct berth_lbmap *lb;
 	struct berth_status status;
+	/* CNI endpoint socket (--cni-socket, --pod-cidr) */
+	const char *cni_socket;
+	const char *pod_cidr;
+	struct berth_endpoint_server *eps;
+	/* kubelet (--server KUBECONFIG) */
+	struct berth_kubelet_opts kopts;
+	struct berth_kubelet *kubelet;
+	/* kube-proxy (with --server, or --proxy-server alone): proxy.h */
+	const char *proxy_server;
+	struct berth_proxy *proxy;
+	char kube_pod_cidr[64];
 };
 
 static void usage(FILE *f)
@@ -49,6 +65,12 @@ static void usage(FILE *f)
 		"                   [--interface IF]... [--gc-interval S]\n"
 		"                   [--max-services N] [--max-backends N] [--max-ct N]\n"
 		"                   [--once] [--log-level error|warn|info|debug]\n"
+		"                   [--cni-socket PATH] [--pod-cidr CIDR]\n"
+		"                   [--server KUBECONFIG|URL [--node-ip IP]\n"
+		"                    [--static-pods DIR] [--kubelet-port PORT]\n"
+		"                    [--cni-bin-dir DIR] [--cni-conf-dir DIR]\n"
+		"                    [--pod-log-dir DIR]]\n"
+		"                   [--proxy-server KUBECONFIG|URL] (kube-proxy only)\n"
 		"       berth-agent --node-name NAME --uninstall\n"
 		"\n"
 		"Loads berth's BPF datapath (maps pinned in /sys/fs/bpf/berth/NAME),\n"
@@ -146,7 +168,9 @@ static void agent_gc(struct agent *a)
 		pr_warn("gc: scan ct: %s", strerror(-err));
 		return;
 	}
+	berth_proxy_lock(a->proxy); /* the proxy writes a->lb too */
 	err = berth_lbmap_gc(a->lb, berth_ct_usage_has, usage, &freed);
+	berth_proxy_unlock(a->proxy);
 	berth_ct_usage_free(usage);
 	if (err)
 		pr_warn("gc: %s", strerror(-err));
@@ -291,6 +315,35 @@ static int probe_features(struct agent *a)
 	return 0;
 }
 
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* The endpoint socket hands out addresses from the podCIDR the server's
+ * node IPAM gives this Node: wait for it (a signal ends the wait). */
+static int wait_pod_cidr(struct agent *a)
+{
+	struct sigaction sa = { .sa_handler = on_stop }, old_int, old_term;
+	int err;
+
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	pr_info("waiting for the server to give node %s a podCIDR", a->node);
+	do
+		err = berth_kubelet_pod_cidr(a->kubelet, a->kube_pod_cidr,
+					     sizeof(a->kube_pod_cidr), 1000);
+	while (err == -ETIMEDOUT && !stopping);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (err)
+		pr_info("stopped before the node got a podCIDR");
+	return err;
+}
+
 static int uninstall(const char *node)
 {
 	char pin_dir[256];
@@ -326,6 +379,16 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "uninstall", no_argument, NULL, 'u' },
+		{ "cni-socket", required_argument, NULL, 'E' },
+		{ "pod-cidr", required_argument, NULL, 'P' },
+		{ "server", required_argument, NULL, 'K' },
+		{ "node-ip", required_argument, NULL, 'N' },
+		{ "static-pods", required_argument, NULL, 'T' },
+		{ "kubelet-port", required_argument, NULL, 'O' },
+		{ "cni-bin-dir", required_argument, NULL, 'Y' },
+		{ "cni-conf-dir", required_argument, NULL, 'Z' },
+		{ "pod-log-dir", required_argument, NULL, 'V' },
+		{ "proxy-server", required_argument, NULL, 0x100 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -335,6 +398,12 @@ int main(int argc, char **argv)
 	char pin_dir[256];
 	int c, err, ret = 1;
 
+	if (argc > 1 && !strcmp(argv[1], "image"))
+		return berth_image_cli(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "shim"))
+		return berth_shim_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "runtime"))
+		return berth_runtime_cli(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -385,6 +454,42 @@ int main(int argc, char **argv)
 		case 'u':
 			do_uninstall = true;
 			break;
+		case 'E': /* berth-cni endpoint socket, see endpoint.h */
+			a.cni_socket = optarg;
+			break;
+		case 'P':
+			a.pod_cidr = optarg;
+			break;
+		case 'K': /* kubelet mode, see kubelet.h */
+			a.kopts.kubeconfig = optarg;
+			break;
+		case 'N':
+			a.kopts.node_ip = optarg;
+			break;
+		case 'T':
+			a.kopts.static_pods = optarg;
+			break;
+		case 'O': {
+			uint32_t port;
+
+			if (parse_u32(optarg, "--kubelet-port", &port) ||
+			    port > 65535)
+				return 2;
+			a.kopts.kubelet_port = port;
+			break;
+		}
+		case 'Y':
+			a.kopts.cni_bin_dir = optarg;
+			break;
+		case 'Z':
+			a.kopts.cni_conf_dir = optarg;
+			break;
+		case 0x100: /* kube-proxy only, see proxy.h */
+			a.proxy_server = optarg;
+			break;
+		case 'V':
+			a.kopts.pod_log_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -425,11 +530,44 @@ int main(int argc, char **argv)
 			goto out;
 		pr_info("attached from_pod/to_pod to %s", a.ifaces[i]);
 	}
+	if (a.kopts.kubeconfig) {
+		a.kopts.node_name = a.node;
+		a.kopts.root = a.root;
+		a.kopts.cni_socket = a.cni_socket;
+		if (berth_kubelet_start(&a.kopts, &a.kubelet))
+			goto out;
+		if (!a.pod_cidr) {
+			if (wait_pod_cidr(&a))
+				goto out;
+			a.pod_cidr = a.kube_pod_cidr;
+		}
+	}
+	if (a.cni_socket || a.pod_cidr) {
+		struct berth_endpoint_config ecfg = {
+			.root = a.root, .socket_path = a.cni_socket,
+			.pod_cidr = a.pod_cidr,
+			.ops = berth_endpoint_dp_ops(a.dp),
+		};
+
+		if (berth_endpoint_server_start(&ecfg, &a.eps))
+			goto out;
+	}
 	berth_dp_lbmap_maps(a.dp, &maps);
 	err = berth_lbmap_open(&a.lb, &maps);
 	if (err) {
 		pr_err("read service maps in %s: %s", pin_dir, strerror(-err));
 		goto out;
+	}
+	/* kube-proxy: Services from the API server, unless --services */
+	if ((a.proxy_server || a.kopts.kubeconfig) && !a.services_path) {
+		struct berth_proxy_opts popts = {
+			.kubeconfig = a.proxy_server ? a.proxy_server :
+						       a.kopts.kubeconfig,
+			.node_name = a.node, .root = a.root, .lb = a.lb,
+		};
+
+		if (berth_proxy_start(&popts, &a.proxy))
+			goto out;
 	}
 	if (a.services_path && agent_sync(&a) && once)
 		goto out;
@@ -439,6 +577,9 @@ int main(int argc, char **argv)
 	}
 	ret = agent_loop(&a);
 out:
+	berth_kubelet_stop(a.kubelet);
+	berth_endpoint_server_stop(a.eps);
+	berth_proxy_stop(a.proxy);
 	berth_lbmap_free(a.lb);
 	berth_dp_close(a.dp);
 	return ret;

@@ -64,9 +64,13 @@ int berth_status_write(const char *root, const struct berth_status *st)
 	else
 		put_json_string(f, st->error);
 	fprintf(f,
-		", \"services\": %zu, \"frontends\": %zu, \"writes\": %lu, \"duration_us\": %lu}\n",
+		", \"services\": %zu, \"frontends\": %zu, \"writes\": %lu, \"duration_us\": %lu",
 		st->services, st->frontends, (unsigned long)st->writes,
 		(unsigned long)st->duration_us);
+	if (st->latency_us)
+		fprintf(f, ", \"latency_us\": %lu",
+			(unsigned long)st->latency_us);
+	fputs("}\n", f);
 	if (fclose(f) || rename(tmp, path)) {
 		pr_warn("write %s: %s", path, strerror(errno));
 		return -errno;

@@ -15,6 +15,9 @@ struct berth_status {
 	size_t frontends;
 	uint64_t writes;
 	uint64_t duration_us;
+	/* first triggering event to maps written (API-server proxy); 0:
+	 * not measured, left out of the file */
+	uint64_t latency_us;
 };
 
 int berth_status_init(const char *root);

@@ -1906,7 +1906,9 @@ static int service_frontend(const struct berth_service *svc,
 		return -ENOMEM;
 	for (i = 0; i < svc->nendpoints; i++) {
 		f->backends[i].ip = svc->endpoints[i].ip;
-		f->backends[i].port = htons(target);
+		f->backends[i].port = htons(svc->endpoints[i].port ?
+						    svc->endpoints[i].port :
+						    target);
 		f->backends[i].terminating = svc->endpoints[i].terminating;
 	}
 	f->nbackends = svc->nendpoints;

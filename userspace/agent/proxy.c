@@ -1,0 +1,833 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * berth-agent's kube-proxy: Services and EndpointSlices from the API server
+ * to the BPF service maps. Rules and timing: proxy.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <berth/kube.h>
+#include <berth/log.h>
+
+#include "proxy.h"
+#include "status.h"
+
+#define HEALTH_INTERVAL_MS 2000 /* how often an idle proxy asks /version */
+#define HEALTH_TIMEOUT_S 5
+#define RETRY_MS 1000 /* a failed sync is tried again after this */
+
+/* ---- small json-c helpers ---- */
+
+static json_object *jget(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ?
+		       json_object_get_string(v) :
+		       NULL;
+}
+
+/* -1 if absent or not an integer */
+static long jint(json_object *o, const char *key)
+{
+	json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_int) ?
+		       (long)json_object_get_int64(v) :
+		       -1;
+}
+
+/* true/false, or @dflt when absent or null */
+static bool jbool(json_object *o, const char *key, bool dflt)
+{
+	json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_boolean) ?
+		       json_object_get_boolean(v) :
+		       dflt;
+}
+
+static size_t jlen(json_object *arr)
+{
+	return arr && json_object_is_type(arr, json_type_array) ?
+		       json_object_array_length(arr) :
+		       0;
+}
+
+/* "ns/name" of an object; false if it has no name */
+static bool obj_key(json_object *obj, char *buf, size_t len)
+{
+	json_object *meta = jget(obj, "metadata");
+	const char *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
+
+	if (!name)
+		return false;
+	return snprintf(buf, len, "%s/%s", ns ? ns : "", name) < (int)len;
+}
+
+static int proto_num(const char *s)
+{
+	if (!s || !strcmp(s, "TCP"))
+		return IPPROTO_TCP;
+	if (!strcmp(s, "UDP"))
+		return IPPROTO_UDP;
+	return -1;
+}
+
+/* ---- conversion ---- */
+
+static int add_endpoint(struct berth_service *svc, size_t *cap, uint32_t ip,
+			uint16_t port, bool terminating)
+{
+	struct berth_endpoint *ep;
+
+	/* The same address in two slices (while one is being replaced):
+	 * keep it once, ready wins over terminating. */
+	for (size_t i = 0; i < svc->nendpoints; i++) {
+		ep = &svc->endpoints[i];
+		if (ep->ip == ip && ep->port == port) {
+			ep->terminating &= terminating;
+			return 0;
+		}
+	}
+	if (svc->nendpoints == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 4;
+
+		ep = realloc(svc->endpoints, ncap * sizeof(*ep));
+		if (!ep)
+			return -ENOMEM;
+		svc->endpoints = ep;
+		*cap = ncap;
+	}
+	svc->endpoints[svc->nendpoints++] = (struct berth_endpoint){
+		.ip = ip, .port = port, .terminating = terminating,
+	};
+	return 0;
+}
+
+/* The slice's port number for a Service port (by name and protocol), or 0. */
+static uint16_t slice_port(json_object *slice, const char *name, int proto)
+{
+	json_object *ports = jget(slice, "ports");
+
+	for (size_t i = 0; i < jlen(ports); i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+		const char *pname = jstr(p, "name");
+		long num = jint(p, "port");
+
+		if (strcmp(pname ? pname : "", name) ||
+		    proto_num(jstr(p, "protocol")) != proto)
+			continue;
+		return num > 0 && num <= 65535 ? num : 0;
+	}
+	return 0;
+}
+
+static int slice_endpoints(struct berth_service *svc, size_t *cap,
+			   json_object *slice, const char *pname, int proto,
+			   bool local, const char *node)
+{
+	json_object *eps = jget(slice, "endpoints");
+	const char *type = jstr(slice, "addressType");
+	uint16_t port;
+	int err;
+
+	if (!type || strcmp(type, "IPv4"))
+		return 0;
+	port = slice_port(slice, pname, proto);
+	if (!port)
+		return 0;
+	for (size_t i = 0; i < jlen(eps); i++) {
+		json_object *ep = json_object_array_get_idx(eps, i);
+		json_object *cond = jget(ep, "conditions");
+		json_object *addrs = jget(ep, "addresses");
+		const char *ep_node = jstr(ep, "nodeName");
+		/* unset ready means unknown, which consumers take as ready;
+		 * unset serving follows ready */
+		bool ready = jbool(cond, "ready", true);
+		bool serving = jbool(cond, "serving", ready);
+		bool terminating = jbool(cond, "terminating", false);
+
+		if (!ready && !(serving && terminating))
+			continue;
+		if (local && (!node || !ep_node || strcmp(node, ep_node)))
+			continue;
+		for (size_t j = 0; j < jlen(addrs); j++) {
+			json_object *a = json_object_array_get_idx(addrs, j);
+			struct in_addr ip;
+
+			if (!json_object_is_type(a, json_type_string) ||
+			    inet_pton(AF_INET, json_object_get_string(a),
+				      &ip) != 1)
+				continue;
+			err = add_endpoint(svc, cap, ip.s_addr, port, !ready);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int cmp_endpoint(const void *a, const void *b)
+{
+	const struct berth_endpoint *x = a, *y = b;
+	uint32_t xi = ntohl(x->ip), yi = ntohl(y->ip);
+
+	if (xi != yi)
+		return xi < yi ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+/* What every port of a Service shares. */
+struct svc_common {
+	const char *ns, *name;
+	uint32_t cluster_ip;
+	bool affinity, local;
+	uint32_t affinity_timeout;
+	enum berth_lb_algo algo;
+};
+
+static bool svc_common(json_object *svc, struct svc_common *c)
+{
+	json_object *meta = jget(svc, "metadata"), *spec = jget(svc, "spec");
+	const char *type = jstr(spec, "type"), *ip = jstr(spec, "clusterIP");
+	const char *aff = jstr(spec, "sessionAffinity");
+	const char *algo = jstr(jget(meta, "annotations"), BERTH_PROXY_ANNOT_LB);
+	const char *itp = jstr(spec, "internalTrafficPolicy");
+	struct in_addr addr;
+	long t;
+
+	memset(c, 0, sizeof(*c));
+	c->ns = jstr(meta, "namespace");
+	c->name = jstr(meta, "name");
+	if (!c->name || (type && !strcmp(type, "ExternalName")))
+		return false;
+	/* headless ("None") and IPv6-only Services have nothing to balance */
+	if (!ip || inet_pton(AF_INET, ip, &addr) != 1 || !addr.s_addr)
+		return false;
+	c->cluster_ip = addr.s_addr;
+	c->affinity = aff && !strcmp(aff, "ClientIP");
+	if (c->affinity) {
+		t = jint(jget(jget(spec, "sessionAffinityConfig"), "clientIP"),
+			 "timeoutSeconds");
+		c->affinity_timeout = t > 0 && t <= 86400 ?
+					      t :
+					      BERTH_PROXY_AFFINITY_DEFAULT;
+	}
+	c->algo = algo && !strcmp(algo, "maglev") ? BERTH_LB_MAGLEV :
+						   BERTH_LB_RANDOM;
+	c->local = itp && !strcmp(itp, "Local");
+	return true;
+}
+
+static int convert_port(const struct svc_common *c, json_object *port,
+			json_object *slices, json_object *const *all,
+			const char *node, struct berth_service *out)
+{
+	const char *name = jstr(port, "name");
+	int proto = proto_num(jstr(port, "protocol"));
+	long num = jint(port, "port"), target = jint(port, "targetPort");
+	size_t cap = 0;
+	int err;
+
+	if (proto < 0 || num <= 0 || num > 65535)
+		return 1; /* SCTP or malformed: skipped */
+	name = name ? name : "";
+	snprintf(out->namespace, sizeof(out->namespace), "%s",
+		 c->ns ? c->ns : "");
+	snprintf(out->name, sizeof(out->name), "%s", c->name);
+	out->cluster_ip = c->cluster_ip;
+	out->affinity = c->affinity;
+	out->affinity_timeout = c->affinity_timeout;
+	out->algo = c->algo;
+	out->ports = calloc(1, sizeof(*out->ports));
+	if (!out->ports)
+		return -ENOMEM;
+	out->nports = 1;
+	snprintf(out->ports[0].name, sizeof(out->ports[0].name), "%s", name);
+	out->ports[0].port = num;
+	/* a named targetPort is resolved by the slices; each endpoint
+	 * carries its port, so this only matters without endpoints */
+	out->ports[0].target_port = target > 0 && target <= 65535 ? target :
+								     num;
+	out->ports[0].proto = proto;
+	for (size_t i = 0; i < jlen(slices); i++) {
+		size_t idx = json_object_get_int(
+			json_object_array_get_idx(slices, i));
+
+		err = slice_endpoints(out, &cap, all[idx], name, proto,
+				      c->local, node);
+		if (err)
+			return err;
+	}
+	if (out->nendpoints)
+		qsort(out->endpoints, out->nendpoints, sizeof(*out->endpoints),
+		      cmp_endpoint);
+	return 0;
+}
+
+/* {"ns/svc": [slice index, ...]} */
+static int index_slices(json_object *const *slices, size_t n,
+			json_object **out)
+{
+	json_object *idx = json_object_new_object();
+	char key[2 * BERTH_NAME_MAX + 2];
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *meta = jget(slices[i], "metadata"), *arr;
+		const char *ns = jstr(meta, "namespace");
+		const char *svc = jstr(jget(meta, "labels"),
+				       "kubernetes.io/service-name");
+
+		if (!svc || snprintf(key, sizeof(key), "%s/%s", ns ? ns : "",
+				     svc) >= (int)sizeof(key))
+			continue;
+		arr = jget(idx, key);
+		if (!arr) {
+			arr = json_object_new_array();
+			if (!arr || json_object_object_add(idx, key, arr)) {
+				json_object_put(arr);
+				json_object_put(idx);
+				return -ENOMEM;
+			}
+		}
+		if (json_object_array_add(arr, json_object_new_int(i))) {
+			json_object_put(idx);
+			return -ENOMEM;
+		}
+	}
+	*out = idx;
+	return 0;
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	const struct berth_service *x = a, *y = b;
+	uint32_t xi = ntohl(x->cluster_ip), yi = ntohl(y->cluster_ip);
+
+	if (xi != yi)
+		return xi < yi ? -1 : 1;
+	if (x->ports[0].port != y->ports[0].port)
+		return (int)x->ports[0].port - (int)y->ports[0].port;
+	return (int)x->ports[0].proto - (int)y->ports[0].proto;
+}
+
+int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
+			json_object *const *slices, size_t nslices,
+			const char *node, struct berth_service_set *out)
+{
+	struct berth_service_set set = { 0 };
+	json_object *idx = NULL;
+	char key[2 * BERTH_NAME_MAX + 2];
+	size_t cap = 0;
+	int err;
+
+	err = index_slices(slices, nslices, &idx);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nsvcs; i++) {
+		json_object *ports = jget(jget(svcs[i], "spec"), "ports");
+		struct svc_common c;
+
+		if (!svc_common(svcs[i], &c))
+			continue;
+		if (strlen(c.name) >= BERTH_NAME_MAX ||
+		    (c.ns && strlen(c.ns) >= BERTH_NAME_MAX)) {
+			pr_debug("service %s/%s: name too long, skipped",
+				 c.ns ? c.ns : "", c.name);
+			continue;
+		}
+		snprintf(key, sizeof(key), "%s/%s", c.ns ? c.ns : "", c.name);
+		for (size_t j = 0; j < jlen(ports); j++) {
+			struct berth_service *s;
+
+			if (set.n == cap) {
+				size_t ncap = cap ? 2 * cap : 16;
+
+				s = realloc(set.svcs, ncap * sizeof(*s));
+				if (!s) {
+					err = -ENOMEM;
+					goto fail;
+				}
+				set.svcs = s;
+				cap = ncap;
+			}
+			s = &set.svcs[set.n];
+			memset(s, 0, sizeof(*s));
+			err = convert_port(&c, json_object_array_get_idx(ports, j),
+					   jget(idx, key), slices, node, s);
+			if (err < 0) {
+				set.n++; /* so its allocations are freed */
+				goto fail;
+			}
+			if (err > 0) {
+				free(s->ports);
+				continue;
+			}
+			set.n++;
+		}
+	}
+	if (set.n)
+		qsort(set.svcs, set.n, sizeof(*set.svcs), cmp_service);
+	json_object_put(idx);
+	*out = set;
+	return 0;
+fail:
+	json_object_put(idx);
+	berth_service_set_free(&set);
+	return err;
+}
+
+/* ---- the running proxy ---- */
+
+enum { K_SVC, K_SLICE, K_N };
+
+static const char *const collections[K_N] = {
+	[K_SVC] = "/api/v1/services",
+	[K_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
+};
+
+struct berth_proxy;
+
+struct proxy_kind {
+	struct berth_proxy *p;
+	struct berth_kube_watch *w;
+	json_object *cur; /* {"ns/name": object}: the last complete view */
+	json_object *pending; /* a list in progress */
+	bool listed; /* a list has completed */
+};
+
+struct berth_proxy {
+	struct berth_kube *kube;
+	bool own_kube;
+	char *node, *root;
+	struct berth_lbmap *lb;
+	pthread_mutex_t lb_lock;
+
+	pthread_mutex_t mu; /* everything below */
+	pthread_cond_t cv;
+	struct proxy_kind kinds[K_N];
+	bool dirty, stop;
+	struct timespec first, last; /* events since the last sync */
+	uint64_t syncs;
+	struct berth_status status;
+	pthread_t thread;
+	bool started;
+};
+
+static void now(struct timespec *t)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+static long long ts_us(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000 + t->tv_nsec / 1000;
+}
+
+static struct timespec ts_add_ms(struct timespec t, long ms)
+{
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Called with mu held. */
+static void mark_dirty(struct berth_proxy *p)
+{
+	now(&p->last);
+	if (!p->dirty)
+		p->first = p->last;
+	p->dirty = true;
+	pthread_cond_signal(&p->cv);
+}
+
+static void warn_unsupported(json_object *svc)
+{
+	json_object *meta = jget(svc, "metadata");
+	json_object *ports = jget(jget(svc, "spec"), "ports");
+
+	for (size_t i = 0; i < jlen(ports); i++) {
+		json_object *port = json_object_array_get_idx(ports, i);
+		const char *proto = jstr(port, "protocol");
+
+		if (proto_num(proto) < 0)
+			pr_info("service %s/%s port %ld: protocol %s is not supported, skipped",
+				jstr(meta, "namespace"), jstr(meta, "name"),
+				jint(port, "port"), proto);
+	}
+}
+
+/*
+ * A private copy: json-c's reference counts are not atomic, and the watch
+ * thread drops its own tree without our lock. Every count change on a copy
+ * happens under mu.
+ */
+static void keep_object(json_object *dict, const char *key, json_object *obj)
+{
+	json_object *copy = NULL;
+
+	if (json_object_deep_copy(obj, &copy, NULL)) {
+		pr_warn("proxy: copy %s: out of memory, keeping the old one",
+			key);
+		return;
+	}
+	json_object_object_del(jget(copy, "metadata"), "managedFields");
+	json_object_object_add(dict, key, copy);
+}
+
+static void on_event(enum berth_kube_event ev, json_object *obj, void *arg)
+{
+	struct proxy_kind *k = arg;
+	struct berth_proxy *p = k->p;
+	char key[2 * BERTH_NAME_MAX + 2];
+	json_object *dict;
+
+	pthread_mutex_lock(&p->mu);
+	switch (ev) {
+	case BERTH_KUBE_LIST_BEGIN:
+		json_object_put(k->pending);
+		k->pending = json_object_new_object();
+		break;
+	case BERTH_KUBE_LIST_END:
+		if (!k->pending)
+			break;
+		json_object_put(k->cur);
+		k->cur = k->pending;
+		k->pending = NULL;
+		k->listed = true;
+		mark_dirty(p);
+		break;
+	case BERTH_KUBE_ADDED:
+	case BERTH_KUBE_MODIFIED:
+	case BERTH_KUBE_DELETED:
+		if (!obj_key(obj, key, sizeof(key)))
+			break;
+		dict = k->pending ? k->pending : k->cur;
+		if (ev == BERTH_KUBE_DELETED)
+			json_object_object_del(dict, key);
+		else
+			keep_object(dict, key, obj);
+		if (k == &p->kinds[K_SVC] && ev != BERTH_KUBE_DELETED)
+			warn_unsupported(obj);
+		if (!k->pending)
+			mark_dirty(p);
+		break;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* The objects of a view, each with a reference. */
+static int view_objects(json_object *dict, json_object ***out, size_t *n)
+{
+	size_t len = json_object_object_length(dict), i = 0;
+	json_object **arr = calloc(len ? len : 1, sizeof(*arr));
+
+	if (!arr)
+		return -ENOMEM;
+	json_object_object_foreach(dict, key, val)
+	{
+		(void)key;
+		arr[i++] = json_object_get(val);
+	}
+	*out = arr;
+	*n = i;
+	return 0;
+}
+
+static void put_objects(json_object **arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_object_put(arr[i]);
+	free(arr);
+}
+
+static size_t count_services(const struct berth_service_set *set)
+{
+	size_t n = 0;
+
+	/* sorted by cluster IP: ports of one Service are adjacent */
+	for (size_t i = 0; i < set->n; i++)
+		if (!i || set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip)
+			n++;
+	return n;
+}
+
+/* Called with mu held; drops it while converting and writing. */
+static int proxy_sync(struct berth_proxy *p)
+{
+	json_object **svcs = NULL, **slices = NULL;
+	size_t nsvcs = 0, nslices = 0, n = 0;
+	struct berth_service_set set = { 0 };
+	struct berth_frontend *fe = NULL;
+	struct berth_sync_stats st = { 0 };
+	struct timespec first = p->first, t0, t1;
+	char err[512] = "";
+	int ret;
+
+	ret = view_objects(p->kinds[K_SVC].cur, &svcs, &nsvcs);
+	if (!ret)
+		ret = view_objects(p->kinds[K_SLICE].cur, &slices, &nslices);
+	p->dirty = false;
+	pthread_mutex_unlock(&p->mu);
+
+	now(&t0);
+	if (!ret)
+		ret = berth_proxy_convert(svcs, nsvcs, slices, nslices, p->node,
+					  &set);
+	if (!ret)
+		ret = berth_services_to_frontends(&set, &fe, &n);
+	if (ret) {
+		snprintf(err, sizeof(err), "convert services: %s",
+			 strerror(-ret));
+	} else {
+		pthread_mutex_lock(&p->lb_lock);
+		ret = berth_lbmap_sync(p->lb, fe, n, &st, err, sizeof(err));
+		pthread_mutex_unlock(&p->lb_lock);
+	}
+	now(&t1);
+
+	pthread_mutex_lock(&p->mu);
+	p->status.seq++;
+	p->status.ok = ret == 0;
+	snprintf(p->status.error, sizeof(p->status.error), "%s",
+		 ret ? err : "");
+	p->status.services = count_services(&set);
+	p->status.frontends = n;
+	p->status.writes = st.writes;
+	p->status.duration_us = ts_us(&t1) - ts_us(&t0);
+	p->status.latency_us = ts_us(&t1) - ts_us(&first);
+	if (!p->status.latency_us)
+		p->status.latency_us = 1;
+	if (ret)
+		pr_err("proxy sync failed, maps unchanged: %s", err);
+	else
+		pr_info("proxy sync: %zu services, %zu frontends, %lu map writes, %lu us after the first change",
+			p->status.services, n, (unsigned long)st.writes,
+			(unsigned long)p->status.latency_us);
+	if (p->root)
+		berth_status_write(p->root, &p->status);
+	p->syncs++;
+	if (ret) {
+		/* try again later, still counting from the first change */
+		if (!p->dirty)
+			p->first = first;
+		p->dirty = true;
+		p->last = ts_add_ms(t1, RETRY_MS);
+	}
+	berth_frontends_free(fe, n);
+	berth_service_set_free(&set);
+	put_objects(svcs, nsvcs);
+	put_objects(slices, nslices);
+	return ret;
+}
+
+/* Called with mu held; logs once when the server goes and comes back. */
+static void health_check(struct berth_proxy *p, bool *down)
+{
+	int st;
+
+	pthread_mutex_unlock(&p->mu);
+	st = berth_kube_get(p->kube, "/version", NULL);
+	pthread_mutex_lock(&p->mu);
+	if (st < 0 && !*down)
+		pr_warn("proxy: API server %s unreachable (%s): service maps stay as they are",
+			berth_kube_server(p->kube), strerror(-st));
+	else if (st >= 0 && *down)
+		pr_info("proxy: API server %s is back", berth_kube_server(p->kube));
+	*down = st < 0;
+}
+
+static void *sync_thread(void *arg)
+{
+	struct berth_proxy *p = arg;
+	struct timespec t, deadline, next_health;
+	bool down = false;
+
+	pthread_mutex_lock(&p->mu);
+	now(&next_health);
+	next_health = ts_add_ms(next_health, HEALTH_INTERVAL_MS);
+	while (!p->stop) {
+		bool ready = p->kinds[K_SVC].listed &&
+			     p->kinds[K_SLICE].listed;
+
+		now(&t);
+		if (!ts_before(&t, &next_health)) {
+			health_check(p, &down);
+			now(&next_health);
+			next_health = ts_add_ms(next_health, HEALTH_INTERVAL_MS);
+			continue;
+		}
+		deadline = next_health;
+		if (p->dirty && ready) {
+			struct timespec quiet, cap;
+
+			quiet = ts_add_ms(p->last, BERTH_PROXY_DEBOUNCE_MS);
+			cap = ts_add_ms(p->first, BERTH_PROXY_DEBOUNCE_MAX_MS);
+			deadline = ts_before(&quiet, &cap) ? quiet : cap;
+			/* a retry's time is in last, past the cap */
+			if (ts_before(&cap, &p->last))
+				deadline = p->last;
+			if (!ts_before(&t, &deadline)) {
+				proxy_sync(p);
+				continue;
+			}
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void proxy_free(struct berth_proxy *p)
+{
+	for (int i = 0; i < K_N; i++) {
+		json_object_put(p->kinds[i].cur);
+		json_object_put(p->kinds[i].pending);
+	}
+	if (p->own_kube)
+		berth_kube_free(p->kube);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->lb_lock);
+	free(p->node);
+	free(p->root);
+	free(p);
+}
+
+int berth_proxy_start(const struct berth_proxy_opts *opts,
+		      struct berth_proxy **out)
+{
+	struct berth_proxy *p;
+	pthread_condattr_t ca;
+	int err;
+
+	if (!opts->lb || (!opts->kube && !opts->kubeconfig))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->lb_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	p->lb = opts->lb;
+	p->node = opts->node_name ? strdup(opts->node_name) : NULL;
+	p->root = opts->root ? strdup(opts->root) : NULL;
+	if ((opts->node_name && !p->node) || (opts->root && !p->root)) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < K_N; i++) {
+		p->kinds[i].p = p;
+		p->kinds[i].cur = json_object_new_object();
+		if (!p->kinds[i].cur) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	if (opts->kube) {
+		p->kube = opts->kube;
+	} else {
+		err = berth_kube_open(&p->kube, opts->kubeconfig);
+		if (err)
+			goto fail;
+		p->own_kube = true;
+		berth_kube_set_timeout(p->kube, HEALTH_TIMEOUT_S);
+	}
+	err = pthread_create(&p->thread, NULL, sync_thread, p);
+	if (err) {
+		err = -err;
+		goto fail;
+	}
+	p->started = true;
+	for (int i = 0; i < K_N; i++) {
+		err = berth_kube_watch_start(&p->kinds[i].w, p->kube,
+					     collections[i], NULL, on_event,
+					     &p->kinds[i]);
+		if (err) {
+			pr_err("proxy: watch %s: %s", collections[i],
+			       strerror(-err));
+			berth_proxy_stop(p);
+			return err;
+		}
+	}
+	pr_info("proxy: watching Services and EndpointSlices on %s",
+		berth_kube_server(p->kube));
+	*out = p;
+	return 0;
+fail:
+	pr_err("proxy: start: %s", strerror(-err));
+	proxy_free(p);
+	return err;
+}
+
+void berth_proxy_stop(struct berth_proxy *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < K_N; i++)
+		if (p->kinds[i].w)
+			berth_kube_watch_stop(p->kinds[i].w);
+	if (p->started) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+	}
+	proxy_free(p);
+}
+
+void berth_proxy_lock(struct berth_proxy *p)
+{
+	if (p)
+		pthread_mutex_lock(&p->lb_lock);
+}
+
+void berth_proxy_unlock(struct berth_proxy *p)
+{
+	if (p)
+		pthread_mutex_unlock(&p->lb_lock);
+}
+
+uint64_t berth_proxy_syncs(struct berth_proxy *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->syncs;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
