@@ -203,3 +203,36 @@ class Node:
                         os.rmdir(sub)
                     except OSError:
                         pass
+
+
+IMAGE_DIR = os.path.join(REPO, ".output/images/busybox")
+IMAGE = "berth.test/busybox:1"
+
+
+def pod_node(name, server_args=("--node-monitor-grace-period", "60"), static=None):
+    """A Node whose agent runs real pods: the test image loaded, berth-cni
+    as the network (its IPAM under the test's dir), logs in the test's dir.
+    static: a directory of static pod manifests. -> (node, agent args)."""
+    if not os.path.exists(os.path.join(IMAGE_DIR, "index.json")):
+        skip("no test image (make test-image)")
+    if not os.access(os.path.join(BIN, "berth-cni"), os.X_OK):
+        fail("berth-cni is missing (make builds it)")
+    if not shutil.which("runc"):
+        skip("runc is not installed")
+    n = Node(name, server_args=server_args)
+    root = os.path.join(n.tmp, "agent")
+    conf = os.path.join(n.tmp, "net.d")
+    os.makedirs(conf)
+    with open(os.path.join(conf, "10-berth.conflist"), "w") as f:
+        json.dump({"cniVersion": "1.0.0", "name": "berth", "plugins": [
+            {"type": "berth-cni", "agentSocket": os.path.join(root, "agent.sock"),
+             "ipam": {"dataDir": os.path.join(n.tmp, "ipam")}}]}, f)
+    r = subprocess.run([os.path.join(BIN, "berth-agent"), "image", "--root", root, "--quiet",
+                        "load", IMAGE_DIR, IMAGE], capture_output=True, text=True)
+    check(r.returncode == 0, "test image loaded: %s%s" % (r.stdout, r.stderr))
+    args = ["--cni-bin-dir", BIN, "--cni-conf-dir", conf,
+            "--pod-log-dir", os.path.join(n.tmp, "logs")]
+    if static:
+        args += ["--static-pods", static]
+    n.start_agent(*args)
+    return n, args

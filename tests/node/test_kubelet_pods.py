@@ -10,31 +10,10 @@ import os
 import subprocess
 import time
 
-from kubelet_lib import BIN, REPO, Node, check, fail, skip, wait_for
+from kubelet_lib import IMAGE, check, pod_node, wait_for
 
-IMAGE_DIR = os.path.join(REPO, ".output/images/busybox")
-IMAGE = "berth.test/busybox:1"
-
-if not os.path.exists(os.path.join(IMAGE_DIR, "index.json")):
-    skip("no test image (make test-image)")
-if not os.access(os.path.join(BIN, "berth-cni"), os.X_OK):
-    fail("berth-cni is missing (make builds it)")
-if subprocess.run(["which", "runc"], capture_output=True).returncode:
-    skip("runc is not installed")
-
-n = Node("kt-pods", server_args=("--node-monitor-grace-period", "60"))
+n, _ = pod_node("kt-pods")
 root = os.path.join(n.tmp, "agent")
-conf = os.path.join(n.tmp, "net.d")
-os.makedirs(conf)
-with open(os.path.join(conf, "10-berth.conflist"), "w") as f:
-    json.dump({"cniVersion": "1.0.0", "name": "berth", "plugins": [
-        {"type": "berth-cni", "agentSocket": os.path.join(root, "agent.sock"),
-         "ipam": {"dataDir": os.path.join(n.tmp, "ipam")}}]}, f)
-r = subprocess.run([os.path.join(BIN, "berth-agent"), "image", "--root", root, "--quiet",
-                    "load", IMAGE_DIR, IMAGE], capture_output=True, text=True)
-check(r.returncode == 0, "test image loaded: %s%s" % (r.stdout, r.stderr))
-n.start_agent("--cni-bin-dir", BIN, "--cni-conf-dir", conf,
-              "--pod-log-dir", os.path.join(n.tmp, "logs"))
 
 
 def pod(name, cmd, restart="Always", **extra):

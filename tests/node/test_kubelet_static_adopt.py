@@ -5,41 +5,24 @@ restart adopts running containers without restarting them; a pod deleted
 while the agent is down is cleaned up when it returns; init containers run
 in order before the containers, and a postStart hook blocks the next
 container."""
+import atexit
 import json
 import os
+import shutil
+import tempfile
 import subprocess
 import time
 
-from kubelet_lib import BIN, REPO, Node, check, fail, skip, wait_for
+from kubelet_lib import IMAGE, check, pod_node, wait_for
 
-IMAGE_DIR = os.path.join(REPO, ".output/images/busybox")
-IMAGE = "berth.test/busybox:1"
-
-if not os.path.exists(os.path.join(IMAGE_DIR, "index.json")):
-    skip("no test image (make test-image)")
-if subprocess.run(["which", "runc"], capture_output=True).returncode:
-    skip("runc is not installed")
-
-n = Node("kt-static", server_args=("--node-monitor-grace-period", "60"))
-root = os.path.join(n.tmp, "agent")
-conf = os.path.join(n.tmp, "net.d")
-static = os.path.join(n.tmp, "manifests")
-os.makedirs(conf)
-os.makedirs(static)
-with open(os.path.join(conf, "10-berth.conflist"), "w") as f:
-    json.dump({"cniVersion": "1.0.0", "name": "berth", "plugins": [
-        {"type": "berth-cni", "agentSocket": os.path.join(root, "agent.sock"),
-         "ipam": {"dataDir": os.path.join(n.tmp, "ipam")}}]}, f)
+static = tempfile.mkdtemp(prefix="berth-static-")
+atexit.register(shutil.rmtree, static, True)
 with open(os.path.join(static, "st.yaml"), "w") as f:
     f.write("apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\nspec:\n"
             "  containers:\n  - name: c\n    image: %s\n"
             "    command: [sh, -c, 'echo static; sleep 3600']\n" % IMAGE)
-r = subprocess.run([os.path.join(BIN, "berth-agent"), "image", "--root", root, "--quiet",
-                    "load", IMAGE_DIR, IMAGE], capture_output=True, text=True)
-check(r.returncode == 0, "test image loaded")
-args = ("--cni-bin-dir", BIN, "--cni-conf-dir", conf, "--static-pods", static,
-        "--pod-log-dir", os.path.join(n.tmp, "logs"))
-n.start_agent(*args)
+n, args = pod_node("kt-static", static=static)
+root = os.path.join(n.tmp, "agent")
 
 
 def cstatus(name, key="containerStatuses", i=0):
