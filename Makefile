@@ -192,6 +192,8 @@ bench: deps
 	bench/lb.sh
 	bench/api.sh
 	bench/sched.sh
+	@$(MAKE) --no-print-directory test-image
+	bench/pods.py
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -15,6 +15,8 @@
 
 #include <json-c/json.h>
 
+#include <berth/fsutil.h>
+
 #include "config.h"
 #include "ipam.h"
 
@@ -28,24 +30,6 @@ struct ipam {
 	json_object *allocs;
 };
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int lock_wait(int fd)
 {
@@ -68,7 +52,7 @@ static int ipam_open(struct ipam *s, const char *dir)
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
-	err = mkdir_p(dir);
+	err = berth_mkdir_p(dir, 0700);
 	if (err)
 		return err;
 	if (snprintf(lock, sizeof(lock), "%s/lock", dir) >= (int)sizeof(lock) ||

@@ -23,36 +23,6 @@
 
 #define INDEX_FILE "index.json"
 
-int berth_read_file(const char *path, char **out, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t off = 0;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	buf = malloc(st.st_size + 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)st.st_size && (n = read(fd, buf + off, st.st_size - off)) > 0)
-		off += n;
-	buf[off] = '\0';
-	*out = buf;
-	if (len)
-		*len = off;
-out:
-	close(fd);
-	return ret;
-}
 
 void berth_images_blob_path(const struct berth_images *imgs, const char *digest, char *out)
 {

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <berth/fsutil.h>
+
 #include "image.h"
 
 struct berth_images {
@@ -66,7 +68,6 @@ int berth_layer_unpack(const char *tar_path, const char *dir, char *err, size_t 
 int berth_layer_apply(const char *layer_dir, const char *dst);
 /* rm -rf that never follows symlinks; ENOENT is success. */
 int berth_rm_rf(const char *path);
-int berth_mkdir_p(const char *path, mode_t mode);
 
 /* Pulls into the store (registry.c). */
 int berth_registry_pull(struct berth_images *imgs, const struct berth_image_ref *ref,
@@ -109,6 +110,5 @@ void berth_image_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Reads a whole file (NUL-terminated); -errno. */
-int berth_read_file(const char *path, char **out, size_t *len);
 
 #endif

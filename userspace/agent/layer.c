@@ -39,24 +39,6 @@ void berth_image_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int berth_mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

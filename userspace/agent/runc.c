@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <berth/fsutil.h>
 #include <berth/log.h>
 
 #include "runtime_int.h"
@@ -78,33 +79,9 @@ int rt_write_file(const char *path, const void *data, size_t n, mode_t mode)
 
 char *rt_read_file(const char *path, size_t *np)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0, cap = 4096;
 	char *buf;
-	ssize_t r;
 
-	if (fd < 0)
-		return NULL;
-	buf = malloc(cap);
-	while (buf && (r = read(fd, buf + n, cap - n - 1)) > 0) {
-		n += r;
-		if (n + 1 == cap) {
-			char *t = realloc(buf, cap *= 2);
-
-			if (!t) {
-				free(buf);
-				buf = NULL;
-			}
-			buf = t;
-		}
-	}
-	close(fd);
-	if (!buf)
-		return NULL;
-	buf[n] = 0;
-	if (np)
-		*np = n;
-	return buf;
+	return berth_read_file(path, &buf, np) ? NULL : buf;
 }
 
 static int remove_at(int dfd, const char *name, dev_t dev)

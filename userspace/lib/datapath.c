@@ -20,6 +20,7 @@
 #include <berth/abi/lb.h>
 #include <berth/abi/pins.h>
 #include <berth/datapath.h>
+#include <berth/fsutil.h>
 #include <berth/log.h>
 
 #include "skel/from_pod.skel.h"
@@ -136,25 +137,6 @@ int berth_dp_pin_dir(char *buf, size_t len, const char *node)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	char *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /*
  * A pinned map keeps its size across agent restarts: size the skeleton's map
@@ -235,7 +217,7 @@ int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
 	err = berth_bpffs_ensure();
 	if (err)
 		goto err;
-	err = mkdir_p(dp->pin_dir);
+	err = berth_mkdir_p(dp->pin_dir, 0700);
 	if (err) {
 		pr_err("create pin directory %s: %s", dp->pin_dir,
 		       strerror(-err));
@@ -512,7 +494,7 @@ int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 
 	*insns = 0;
 	log[0] = '\0';
-	err = mkdir_p(pin_dir);
+	err = berth_mkdir_p(pin_dir, 0700);
 	if (err)
 		return err;
 	berth_libbpf_log_init();

@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include <berth/base64.h>
+#include <berth/fsutil.h>
 #include <berth/kube.h>
 #include <berth/log.h>
 
@@ -142,34 +143,13 @@ int berth_kube_yaml_parse(const char *buf, size_t len, json_object **out,
 
 static char *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
+	char *buf;
+	int err = berth_read_file(path, &buf, len);
 
-	if (!f)
+	if (err) {
+		errno = -err;
 		return NULL;
-	for (;;) {
-		if (cap - n < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		size_t r = fread(buf + n, 1, cap - n - 1, f);
-
-		n += r;
-		if (r == 0)
-			break;
 	}
-	fclose(f);
-	buf[n] = 0;
-	*len = n;
 	return buf;
 }
 

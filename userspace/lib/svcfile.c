@@ -1072,73 +1072,6 @@ out_parser:
 	return ret;
 }
 
-/* The whole file in a malloc'd buffer; -EFBIG past SVCFILE_MAX_SIZE. */
-static int read_file(const char *path, char **bufp, size_t *lenp)
-{
-	size_t cap = 64 << 10, len = 0;
-	char *buf = NULL, *nbuf;
-	struct stat st;
-	ssize_t r;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	if (S_ISREG(st.st_mode)) {
-		if ((uint64_t)st.st_size > SVCFILE_MAX_SIZE) {
-			ret = -EFBIG;
-			goto out;
-		}
-		/* one byte more, so EOF is seen without growing */
-		cap = st.st_size + 1;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/* pipes and files that grow while read: stop just past the limit */
-	for (;;) {
-		if (len == cap) {
-			if (cap > SVCFILE_MAX_SIZE) {
-				ret = -EFBIG;
-				goto out;
-			}
-			nbuf = realloc(buf, 2 * cap);
-			if (!nbuf) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = nbuf;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (!r)
-			break;
-		len += r;
-	}
-	if (len > SVCFILE_MAX_SIZE) {
-		ret = -EFBIG;
-		goto out;
-	}
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return ret;
-}
 
 int berth_svcfile_load(const char *path, struct berth_service_set *out,
 		       char *err, size_t errlen)
@@ -1147,7 +1080,7 @@ int berth_svcfile_load(const char *path, struct berth_service_set *out,
 	size_t len = 0;
 	int ret;
 
-	ret = read_file(path, &buf, &len);
+	ret = berth_read_file_max(path, SVCFILE_MAX_SIZE, &buf, &len);
 	if (ret == -EFBIG) {
 		errf(err, errlen, "%s: larger than %u MiB", path,
 		     SVCFILE_MAX_SIZE >> 20);

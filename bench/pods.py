@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""bench/pods: one real node (berth-server + berth-agent in a netns, as the
+node tests run them), the test image already present. Creates PODS pods
+(default 100) as fast as the API takes them and measures, per pod, the
+time from its create request to the moment a watch sees it Ready; then
+fills the node to 110 pods and reads the agent's RSS. Writes
+.output/bench/pods.json. Goals (issue 7): p99 <= 1 s, agent RSS <= 32 MB."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "node"))
+from kubelet_lib import IMAGE, REPO, pod_node, wait_for  # noqa: E402
+
+PODS = int(os.environ.get("PODS", "100"))
+FILL = int(os.environ.get("FILL", "110"))
+
+# the client runs inside the node's netns, where the server listens
+CLIENT = r'''
+import http.client, json, sys, threading, time
+port, image, n, prefix = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ready, created = {}, {}
+done = threading.Event()
+def watch():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    c.request("GET", "/api/v1/namespaces/default/pods?watch=true&labelSelector=bench%3D" + prefix)
+    r = c.getresponse()
+    while not done.is_set():
+        line = r.readline()
+        if not line:
+            break
+        o = json.loads(line)["object"]
+        name = o["metadata"]["name"]
+        if name not in ready and any(x["type"] == "Ready" and x["status"] == "True"
+                                     for x in o.get("status", {}).get("conditions", [])):
+            ready[name] = time.monotonic()
+            if len(ready) == n:
+                done.set()
+t = threading.Thread(target=watch, daemon=True)
+t.start()
+time.sleep(0.5)
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+for i in range(n):
+    name = "%s-%d" % (prefix, i)
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"bench": prefix}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                {"name": "c", "image": image, "imagePullPolicy": "Never",
+                 "command": ["sleep", "3600"],
+                 "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]}}
+    created[name] = time.monotonic()
+    c.request("POST", "/api/v1/namespaces/default/pods", json.dumps(body),
+              {"Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    if r.status != 201:
+        print(json.dumps({"error": "create %s: %d" % (name, r.status)})); sys.exit(1)
+done.wait(240)
+lat = sorted(ready[k] - created[k] for k in ready)
+print(json.dumps({"created": n, "ready": len(lat), "latencies_s": lat,
+                  "span_s": (max(ready.values()) - min(created.values())) if ready else None}))
+'''
+
+
+def pct(xs, p):
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] if xs else None
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+    return 0
+
+
+n, _ = pod_node("bench-pods", server_args=("--node-monitor-grace-period", "120"))
+wait_for("node Ready", lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in
+                                   (n.get("node", "bench-pods") or {}).get("status", {})
+                                   .get("conditions", [])), 30)
+r = n.nsh("python3", "-c", CLIENT, str(n.port), IMAGE, str(PODS), "b", timeout=300)
+res = json.loads(r.stdout.strip().splitlines()[-1])
+lat = res["latencies_s"]
+out = {"pods": PODS, "ready": res["ready"],
+       "p50_s": pct(lat, 50), "p99_s": pct(lat, 99), "max_s": lat[-1] if lat else None,
+       "all_ready_s": res["span_s"]}
+print("bench/pods: %d pods, %d Ready; create -> Ready p50 %.3f s, p99 %.3f s, all in %.1f s"
+      % (PODS, res["ready"], out["p50_s"] or -1, out["p99_s"] or -1, out["all_ready_s"] or -1))
+if FILL > PODS:
+    r = n.nsh("python3", "-c", CLIENT, str(n.port), IMAGE, str(FILL - PODS), "f", timeout=300)
+    fill = json.loads(r.stdout.strip().splitlines()[-1])
+    out["fill_ready"] = res["ready"] + fill["ready"]
+time.sleep(2)
+out["agent_rss_mb"] = round(rss_kb(n.agent.pid) / 1024.0, 1)
+shims = subprocess.run(["pgrep", "-f", "berth-agent shim"], capture_output=True, text=True).stdout.split()
+out["shim_rss_mb_each"] = round(sum(rss_kb(int(p)) for p in shims) / 1024.0 / max(1, len(shims)), 2)
+print("bench/pods: %d pods running, agent RSS %.1f MB (goal <= 32), shim RSS %.2f MB each"
+      % (out.get("fill_ready", res["ready"]), out["agent_rss_mb"], out["shim_rss_mb_each"]))
+os.makedirs(os.path.join(REPO, ".output/bench"), exist_ok=True)
+with open(os.path.join(REPO, ".output/bench/pods.json"), "w") as f:
+    json.dump(out, f, indent=1)
+print("results: .output/bench/pods.json")
