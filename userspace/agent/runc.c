@@ -182,7 +182,7 @@ int berth_runtime_open(const struct berth_runtime_opts *opts, struct berth_runti
 		snprintf(path, sizeof(path), "%s/%s", rt->root, sub);
 		ret = rt_mkdirs(path, 0711);
 		if (ret) {
-			pr_err("runtime: make %s: %s\n", path, strerror(-ret));
+			pr_err("runtime: make %s: %s", path, strerror(-ret));
 			berth_runtime_close(rt);
 			return ret;
 		}
@@ -574,7 +574,7 @@ int berth_sandbox_set_ip(struct berth_runtime *rt, struct json_object *pod, cons
 static void unbind(const char *path)
 {
 	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
-		pr_warn("sandbox: unmount %s: %s\n", path, strerror(errno));
+		pr_warn("sandbox: unmount %s: %s", path, strerror(errno));
 	unlink(path);
 }
 
@@ -593,15 +593,26 @@ int berth_sandbox_destroy(struct berth_runtime *rt, const char *uid)
 	unbind(p);
 	berth_volumes_teardown(rt, uid);
 	ret = rt_remove_tree(dir);
-	/* the pod's cgroup (containers' are removed by runc delete) */
-	for (const char *c = "cpu\0cpuacct\0memory\0pids\0blkio\0devices\0freezer\0cpuset\0"
-			     "systemd\0";
-	     *c; c += strlen(c) + 1) {
-		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s/pod%s", c, rt->cgroup_parent, uid);
+	/*
+	 * The pod's cgroup in every hierarchy mounted here (containers' own are
+	 * removed by runc delete); on a unified (v2) mount the root is one.
+	 */
+	snprintf(p, sizeof(p), "/sys/fs/cgroup%s/pod%s", rt->cgroup_parent, uid);
+	rmdir(p);
+	DIR *cg = opendir("/sys/fs/cgroup");
+	struct dirent *de;
+
+	while (cg && (de = readdir(cg))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s/pod%s", de->d_name,
+			 rt->cgroup_parent, uid);
 		rmdir(p);
 	}
+	if (cg)
+		closedir(cg);
 	if (ret)
-		pr_warn("sandbox: remove %s: %s\n", dir, strerror(-ret));
+		pr_warn("sandbox: remove %s: %s", dir, strerror(-ret));
 	return ret;
 }
 
@@ -679,7 +690,7 @@ int berth_container_create_start(struct berth_runtime *rt,
 	snprintf(path, sizeof(path), "%s/log", bundle);
 	unlink(path);
 	if (symlink(logp, path))
-		pr_warn("runtime: link %s: %s\n", path, strerror(errno));
+		pr_warn("runtime: link %s: %s", path, strerror(errno));
 
 	if (pipe2(sp, O_CLOEXEC))
 		return rt_err(err, errlen, -errno, "pipe: %s", strerror(errno));
@@ -917,7 +928,7 @@ int berth_container_kill(struct berth_runtime *rt, const char *id, int sig)
 	if (ret > 0) {
 		if (strstr(o, "not running") || strstr(o, "process already finished"))
 			return -ESRCH;
-		pr_warn("runtime: runc kill %s %d: %s\n", id, sig, o);
+		pr_warn("runtime: runc kill %s %d: %s", id, sig, o);
 		return -EIO;
 	}
 	return ret;
@@ -962,13 +973,13 @@ int berth_container_remove(struct berth_runtime *rt, const char *id)
 		return ret;
 	ret = runc(rt, o, sizeof(o), "delete", id, "-f");
 	if (ret > 0 && !strstr(o, "does not exist") && !strstr(o, "not exist"))
-		pr_warn("runtime: runc delete %s: %s\n", id, o);
+		pr_warn("runtime: runc delete %s: %s", id, o);
 	/* a rootfs still mounted (not released) is unmounted here */
 	snprintf(path, sizeof(path), "%s/rootfs", dir);
 	umount2(path, MNT_DETACH);
 	ret = rt_remove_tree(dir);
 	if (ret)
-		pr_warn("runtime: remove bundle %s: %s\n", dir, strerror(-ret));
+		pr_warn("runtime: remove bundle %s: %s", dir, strerror(-ret));
 	return ret;
 }
 

@@ -62,6 +62,7 @@
 #include <yaml.h>
 
 #include <berth/abi/lb.h>
+#include <berth/fsutil.h>
 #include <berth/service.h>
 
 /* A Service file this big is a mistake, not a cluster. */
