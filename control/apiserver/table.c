@@ -603,10 +603,9 @@ static void node_cells(struct json_object *cells, struct json_object *node)
 		const char *t = berth_json_get_str(c, "type");
 		const char *s = berth_json_get_str(c, "status");
 
+		/* as kubectl: Unknown only without a Ready condition */
 		if (t && s && !strcmp(t, "Ready"))
-			status = !strcmp(s, "True")  ? "Ready" :
-				 !strcmp(s, "False") ? "NotReady" :
-						       "Unknown";
+			status = !strcmp(s, "True") ? "Ready" : "NotReady";
 	}
 	snprintf(buf, sizeof(buf), "%s%s", status,
 		 json_object_get_boolean(
