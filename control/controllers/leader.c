@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <berth/kube.h>
 #include <berth/log.h>
 
 #include "../apiserver/jsonutil.h"
@@ -39,18 +40,6 @@ struct berth_leader {
 	int64_t seen_ms; /* when it last changed */
 };
 
-static void micro_time(char *buf, size_t size)
-{
-	struct timeval tv;
-	struct tm tm;
-	char s[32];
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%06ldZ", s, (long)tv.tv_usec);
-}
-
 static struct json_object *lease_spec(struct berth_leader *l,
 				      struct json_object *old)
 {
@@ -62,7 +51,7 @@ static struct json_object *lease_spec(struct berth_leader *l,
 	const char *acquired = berth_json_path_str(old, "spec.acquireTime");
 	char now[40];
 
-	micro_time(now, sizeof(now));
+	berth_kube_micro_time(now, sizeof(now));
 	berth_json_set_str(spec, "holderIdentity", l->identity);
 	berth_json_set_int(spec, "leaseDurationSeconds", LEASE_DURATION_S);
 	berth_json_set_str(spec, "renewTime", now);

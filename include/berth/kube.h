@@ -131,6 +131,8 @@ int berth_kube_yaml_parse(const char *buf, size_t len, json_object **out,
 int berth_kube_escape(const char *s, char *buf, size_t len);
 /* RFC 3339 "2026-01-02T03:04:05Z" of @t (0: now) */
 void berth_kube_time(char buf[32], long t);
+/* Now as a MicroTime ("2026-01-02T03:04:05.123456Z"), as Leases carry it */
+void berth_kube_micro_time(char *buf, size_t len);
 /* Parses RFC 3339 (UTC or offset); -EINVAL if malformed */
 int berth_kube_parse_time(const char *s, long *t);
 

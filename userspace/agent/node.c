@@ -484,18 +484,6 @@ static int node_update_status(struct berth_node *n)
 	return st == 200 ? 0 : -EIO;
 }
 
-static void micro_time(char *buf, size_t len)
-{
-	struct timeval tv;
-	struct tm tm;
-	char s[32];
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06ldZ", s, (long)tv.tv_usec);
-}
-
 static int lease_renew(struct berth_node *n)
 {
 	char path[512], now[64], m[256];
@@ -505,7 +493,7 @@ static int lease_renew(struct berth_node *n)
 	snprintf(path, sizeof(path),
 		 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s",
 		 n->name);
-	micro_time(now, sizeof(now));
+	berth_kube_micro_time(now, sizeof(now));
 	if (!l) {
 		st = berth_kube_get(n->k, path, &l);
 		if (st != 200) {

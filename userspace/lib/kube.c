@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -936,6 +937,18 @@ int berth_kube_escape(const char *s, char *buf, size_t len)
 		return -ENAMETOOLONG;
 	buf[o] = 0;
 	return 0;
+}
+
+void berth_kube_micro_time(char *buf, size_t len)
+{
+	struct timeval tv;
+	struct tm tm;
+	char s[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06ldZ", s, (long)tv.tv_usec);
 }
 
 void berth_kube_time(char buf[32], long t)
