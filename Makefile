@@ -52,6 +52,10 @@ SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/a
 SERVER_LDLIBS := -lmicrohttpd $(STORE_LDLIBS)
 
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
+# the per-container shim on its own (the agent uses it when it sits next to it)
+SHIM_OBJS := $(OUTPUT)/obj/userspace/shim/main.o $(OUTPUT)/obj/userspace/agent/podlogs.o \
+	     $(OUTPUT)/obj/userspace/agent/rtfile.o
+BINS += $(OUTPUT)/bin/berth-shim
 ifneq ($(CNI_OBJS),)
 BINS += $(OUTPUT)/bin/berth-cni
 endif
@@ -108,6 +112,9 @@ $(LIB): $(LIB_OBJS)
 
 $(OUTPUT)/bin/berth-agent: $(AGENT_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -o $@
+
+$(OUTPUT)/bin/berth-shim: $(SHIM_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ -ljson-c -o $@
 
 $(OUTPUT)/bin/berth-cni: $(CNI_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(CNI_LDLIBS) $(LDLIBS) -o $@

@@ -94,7 +94,7 @@ if FILL > PODS:
     out["fill_ready"] = res["ready"] + fill["ready"]
 time.sleep(2)
 out["agent_rss_mb"] = round(rss_kb(n.agent.pid) / 1024.0, 1)
-shims = subprocess.run(["pgrep", "-f", "berth-agent shim"], capture_output=True, text=True).stdout.split()
+shims = subprocess.run(["pgrep", "-f", "berth-(agent|shim) shim"], capture_output=True, text=True).stdout.split()
 out["shim_rss_mb_each"] = round(sum(rss_kb(int(p)) for p in shims) / 1024.0 / max(1, len(shims)), 2)
 print("bench/pods: %d pods running, agent RSS %.1f MB (goal <= 32), shim RSS %.2f MB each"
       % (out.get("fill_ready", res["ready"]), out["agent_rss_mb"], out["shim_rss_mb_each"]))

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,20 +111,26 @@ static int exec_plugin(const char *bin_dir, const char *type,
 		free(buf);
 		return -errno;
 	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		execve(path, (char *const[]){ path, NULL }, envp);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	if (pid < 0) {
-		close(pin[1]);
-		close(pout[0]);
-		free(buf);
-		return -errno;
+	/* posix_spawn: a vfork-like clone, no copy of the agent's page
+	 * tables (a fork of the agent costs more than the plugin) */
+	{
+		posix_spawn_file_actions_t fa;
+		int e;
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+		posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+		e = posix_spawn(&pid, path, &fa, NULL,
+				(char *const[]){ path, NULL }, envp);
+		posix_spawn_file_actions_destroy(&fa);
+		close(pin[0]);
+		close(pout[1]);
+		if (e) {
+			close(pin[1]);
+			close(pout[0]);
+			free(buf);
+			return -e;
+		}
 	}
 	fcntl(pin[1], F_SETFL, O_NONBLOCK);
 	clock_gettime(CLOCK_MONOTONIC, &ts);

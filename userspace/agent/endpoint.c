@@ -186,7 +186,11 @@ static int write_atomic(const char *path, const char *text)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd))
+	/* rename makes it all or nothing for a restarted agent; no fsync:
+	 * it is a disk write in the one thread that serves every CNI ADD,
+	 * and after a crash of the host these records are moot (the veths
+	 * and namespaces they name are gone; the agent prunes them) */
+	if (write(fd, text, len) != (ssize_t)len)
 		err = errno ? -errno : -EIO;
 	close(fd);
 	if (!err && rename(tmp, path))
@@ -342,7 +346,15 @@ static json_object *handle_add(struct berth_endpoint_server *srv,
 		return reply_err("add: host interface %s: %s", ep.host_ifname,
 				 strerror(errno));
 	if (srv->ops.attach) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		err = srv->ops.attach(srv->ops.ctx, ep.host_ifname);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pr_debug("endpoint: datapath attached to %s in %ld us",
+			 ep.host_ifname,
+			 (t1.tv_sec - t0.tv_sec) * 1000000L +
+				 (t1.tv_nsec - t0.tv_nsec) / 1000);
 		if (err)
 			return reply_err("attach datapath to %s: %s",
 					 ep.host_ifname, strerror(-err));
@@ -559,7 +571,16 @@ static void serve_conn(struct berth_endpoint_server *srv, int c)
 			break;
 	}
 	buf[len] = '\0';
-	reply = berth_endpoint_handle(srv, buf);
+	{
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		reply = berth_endpoint_handle(srv, buf);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pr_debug("endpoint: request handled in %ld us",
+			 (t1.tv_sec - t0.tv_sec) * 1000000L +
+				 (t1.tv_nsec - t0.tv_nsec) / 1000);
+	}
 	free(buf);
 	if (!reply)
 		return;

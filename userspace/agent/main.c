@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -404,6 +405,10 @@ int main(int argc, char **argv)
 		return berth_shim_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "runtime"))
 		return berth_runtime_cli(argc - 1, argv + 1);
+	/* one worker thread per pod: glibc would give them up to 8 malloc
+	 * arenas per CPU, each keeping its own free pages; two are plenty
+	 * for the agent's little allocation traffic */
+	mallopt(M_ARENA_MAX, 2);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':

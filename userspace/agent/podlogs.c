@@ -581,17 +581,22 @@ static int shim_serve(struct shim_args *a)
 	snprintf(pidfile, sizeof(pidfile), "%s/init.pid", a->bundle);
 	char runclog[PATH_MAX];
 	snprintf(runclog, sizeof(runclog), "%s/runc.log", a->bundle);
-	char *create[] = { (char *)a->runc, "--root", (char *)a->runc_root, "--log", runclog,
-			   "create", "--bundle", (char *)a->bundle, "--pid-file", pidfile,
-			   (char *)a->id, NULL };
-	/* runc create passes its stdio to the container: the pipes */
-	ret = shim_run(create, outp[1], errp[1]);
+	/* runc run --detach: create and start in one runc process (a Go
+	 * program's start-up is most of what a runc call costs); runc passes
+	 * its stdio, the pipes, to the container */
+	char *run[] = { (char *)a->runc, "--root", (char *)a->runc_root, "--log", runclog,
+			"run", "--detach", "--bundle", (char *)a->bundle, "--pid-file", pidfile,
+			(char *)a->id, NULL };
+	ret = shim_run(run, outp[1], errp[1]);
 	close(outp[1]);
 	close(errp[1]);
 	if (ret) {
 		slurp(errp[0], msg, sizeof(msg));
 		if (!*msg)
-			snprintf(msg, sizeof(msg), "runc create exited %d", ret);
+			snprintf(msg, sizeof(msg), "runc run exited %d", ret);
+		char *del[] = { (char *)a->runc, "--root", (char *)a->runc_root, "delete",
+				"-f", (char *)a->id, NULL };
+		shim_run(del, -1, -1);
 		shim_fail(a, msg);
 		return 1;
 	}
@@ -599,22 +604,6 @@ static int shim_serve(struct shim_args *a)
 		init = atoi(s);
 		free(s);
 	}
-	int sp[2];
-	if (pipe2(sp, O_CLOEXEC))
-		sp[0] = sp[1] = -1;
-	char *start[] = { (char *)a->runc, "--root", (char *)a->runc_root, "start",
-			  (char *)a->id, NULL };
-	ret = shim_run(start, -1, sp[1]);
-	close(sp[1]);
-	if (ret) {
-		slurp(sp[0], msg, sizeof(msg));
-		char *del[] = { (char *)a->runc, "--root", (char *)a->runc_root, "delete",
-				"-f", (char *)a->id, NULL };
-		shim_run(del, -1, -1);
-		shim_fail(a, *msg ? msg : "runc start failed");
-		return 1;
-	}
-	close(sp[0]);
 	struct json_object *rec = json_object_new_object();
 	json_object_object_add(rec, "shimPid", json_object_new_int(getpid()));
 	json_object_object_add(rec, "pid", json_object_new_int(init));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,7 +77,12 @@ struct pod {
 	struct berth_podmgr *pm;
 	struct pod *next;
 	char uid[64], ns[256], name[256];
-	json_object *obj; /* latest from the API; under pm->lock */
+	/* latest from the API (static pods: the manifest), under pm->lock;
+	 * an API pod's goes to its worker, which keeps the one it started
+	 * with (a parsed pod is ~30 KB: one copy per pod, not two) */
+	json_object *obj;
+	bool taken; /* the worker has its spec; under pm->lock */
+	long grace_s; /* deletion grace period; under pm->lock */
 	bool deleting, gone, stop, seen, is_static, exited;
 	bool mirror_lost; /* under pm->lock */
 	char mirror_del[64]; /* uid of a mirror pod being deleted; pm->lock */
@@ -96,6 +102,7 @@ struct pod {
 	long cond_since[4];
 	bool cond_val[4];
 	bool failed_init;
+	bool deep; /* this round went deep into the stack (set-up, a start) */
 };
 
 struct berth_podmgr {
@@ -407,8 +414,12 @@ static void push_status(struct pod *p)
 	patch = json_object_new_object();
 	json_object_object_add(patch, "status", st);
 	pod_path(path, sizeof(path), p, "status");
+	uint64_t t0 = berth_now_ms();
+
 	code = berth_kube_patch(p->pm->o.kube, path, BERTH_KUBE_PATCH_MERGE,
 				patch, &out);
+	pr_debug("pod %s/%s: status PATCH in %llu ms", p->ns, p->name,
+		 (unsigned long long)(berth_now_ms() - t0));
 	if (code == 200) {
 		free(p->last_status);
 		p->last_status = strdup(
@@ -560,6 +571,7 @@ static int start_container(struct pod *p, struct ctr *c)
 	unsigned int attempt;
 	int ret;
 
+	p->deep = true;
 	if (!image) {
 		set_waiting(c, "InvalidImageName", "no image");
 		return -EINVAL;
@@ -598,8 +610,14 @@ static int start_container(struct pod *p, struct ctr *c)
 	berth_image_config_get(pm->o.imgs, c->image_id, &icfg);
 	ret = berth_container_dir(pm->o.rt, p->uid, c->name, attempt, dir,
 				  sizeof(dir));
-	if (!ret)
+	if (!ret) {
+		uint64_t t0 = berth_now_ms();
+
 		ret = berth_image_rootfs(pm->o.imgs, c->image_id, dir, rootfs);
+		pr_debug("pod %s/%s: container %s: rootfs in %llu ms", p->ns,
+			 p->name, c->name,
+			 (unsigned long long)(berth_now_ms() - t0));
+	}
 	if (ret) {
 		snprintf(err, sizeof(err), "rootfs for %s: %s", image,
 			 strerror(-ret));
@@ -620,8 +638,15 @@ static int start_container(struct pod *p, struct ctr *c)
 	spec.pod_ip = p->ip[0] ? p->ip : NULL;
 	spec.host_ip = pm->o.node ? berth_node_ip(pm->o.node) : NULL;
 	spec.node_name = pm->o.node_name;
-	ret = berth_container_create_start(pm->o.rt, &spec, c->id, err,
-					   sizeof(err));
+	{
+		uint64_t t0 = berth_now_ms();
+
+		ret = berth_container_create_start(pm->o.rt, &spec, c->id, err,
+						   sizeof(err));
+		pr_debug("pod %s/%s: container %s: create and start in %llu ms",
+			 p->ns, p->name, c->name,
+			 (unsigned long long)(berth_now_ms() - t0));
+	}
 	if (ret) {
 		c->have_id = true; /* whatever was made is removed next time */
 		berth_container_id(p->uid, c->name, attempt, c->id, sizeof(c->id));
@@ -760,9 +785,15 @@ static int setup_pod(struct pod *p)
 	char err[1024] = "";
 	int ret;
 
+	if (!p->sandbox || !p->net || !p->volumes)
+		p->deep = true;
 	if (!p->sandbox) {
+		uint64_t t0 = berth_now_ms();
+
 		ret = berth_sandbox_create(pm->o.rt, p->spec_pod, &p->sb, err,
 					   sizeof(err));
+		pr_debug("pod %s/%s: sandbox namespaces in %llu ms", p->ns,
+			 p->name, (unsigned long long)(berth_now_ms() - t0));
 		if (ret) {
 			snprintf(p->setup_reason, sizeof(p->setup_reason),
 				 "FailedCreatePodSandBox");
@@ -782,9 +813,13 @@ static int setup_pod(struct pod *p)
 						    .ns = p->ns,
 						    .uid = p->uid };
 
+			uint64_t t0 = berth_now_ms();
+
 			ret = berth_cni_add(pm->o.cni_bin_dir, pm->o.cni_conf_dir,
 					    &cp, p->ip, sizeof(p->ip), err,
 					    sizeof(err));
+			pr_debug("pod %s/%s: CNI ADD in %llu ms", p->ns, p->name,
+				 (unsigned long long)(berth_now_ms() - t0));
 			if (ret) {
 				snprintf(p->setup_reason, sizeof(p->setup_reason),
 					 "FailedCreatePodSandBox");
@@ -862,17 +897,12 @@ static void step(struct pod *p)
 
 static long grace_period(struct pod *p)
 {
-	json_object *md, *v;
+	long g;
 
 	pthread_mutex_lock(&p->pm->lock);
-	md = jget(p->obj, "metadata");
-	v = jget(md, "deletionGracePeriodSeconds");
-	if (!v)
-		v = jget(jget(p->obj, "spec"), "terminationGracePeriodSeconds");
-	long g = v ? json_object_get_int64(v) : DEFAULT_GRACE_S;
-
+	g = p->grace_s;
 	pthread_mutex_unlock(&p->pm->lock);
-	return g < 0 ? 0 : g;
+	return g;
 }
 
 static void kill_all(struct pod *p, long grace)
@@ -1047,6 +1077,34 @@ static int load_ctrs(struct pod *p)
 	return 0;
 }
 
+/*
+ * Setting up a pod and starting a container go deep into the worker's
+ * stack (paths of PATH_MAX, the OCI config: ~60 KB); a pod then idles for
+ * its lifetime in a few KB. Give the pages below us back so 110 idle
+ * workers do not keep 110 such peaks resident. Called from the worker's
+ * own shallow frame; nothing lives below it.
+ */
+static void release_stack(void)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
+	pthread_attr_t at;
+	void *addr;
+	size_t size;
+
+	if (pthread_getattr_np(pthread_self(), &at))
+		return;
+	if (pthread_attr_getstack(&at, &addr, &size)) {
+		pthread_attr_destroy(&at);
+		return;
+	}
+	pthread_attr_destroy(&at);
+	lo = ((uintptr_t)addr + page - 1) & ~(page - 1);
+	/* a margin below this frame for the calls still to come */
+	hi = ((uintptr_t)__builtin_frame_address(0) - 8 * page) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static bool pod_wait(struct pod *p, unsigned int ms)
 {
 	struct timespec until;
@@ -1077,7 +1135,13 @@ static void *worker(void *arg)
 	bool deleting = false, gone = false;
 
 	pthread_mutex_lock(&pm->lock);
-	json_object_deep_copy(p->obj, &p->spec_pod, NULL);
+	if (p->is_static) { /* its manifest stays for the mirror pod */
+		json_object_deep_copy(p->obj, &p->spec_pod, NULL);
+	} else { /* nobody else uses it: the worker's own */
+		p->spec_pod = p->obj;
+		p->obj = NULL;
+	}
+	p->taken = true;
 	pthread_mutex_unlock(&pm->lock);
 	if (!p->spec_pod || load_ctrs(p))
 		goto out;
@@ -1085,10 +1149,19 @@ static void *worker(void *arg)
 	p->start_time = time(NULL);
 	{
 		const char *st = jstr(p->spec_pod, "status.startTime");
+		json_object *sto = jget(p->spec_pod, "status");
 		long t;
 
 		if (st && !berth_kube_parse_time(st, &t))
 			p->start_time = t;
+		/* the statuses reported before are of no use to the worker
+		 * (adopt read what it needs): half of a pod's memory */
+		if (json_object_is_type(sto, json_type_object)) {
+			json_object_object_del(sto, "conditions");
+			json_object_object_del(sto, "containerStatuses");
+			json_object_object_del(sto, "initContainerStatuses");
+			json_object_object_del(sto, "ephemeralContainerStatuses");
+		}
 	}
 	pr_info("pod %s/%s (%s): worker started", p->ns, p->name, p->uid);
 	for (;;) {
@@ -1101,6 +1174,10 @@ static void *worker(void *arg)
 		if (setup_pod(p) == 0)
 			step(p);
 		push_status(p);
+		if (p->deep) {
+			release_stack();
+			p->deep = false;
+		}
 		if (pod_wait(p, p->net ? TICK_MS : SETUP_RETRY_MS))
 			goto out; /* agent stopping: leave the pod running */
 	}
@@ -1156,6 +1233,18 @@ static struct pod *find_pod(struct berth_podmgr *pm, const char *uid)
 	return NULL;
 }
 
+/* metadata.deletionGracePeriodSeconds, else spec.terminationGracePeriodSeconds */
+static long obj_grace(json_object *obj)
+{
+	json_object *v = jget(jget(obj, "metadata"), "deletionGracePeriodSeconds");
+	long g;
+
+	if (!v)
+		v = jget(jget(obj, "spec"), "terminationGracePeriodSeconds");
+	g = v ? json_object_get_int64(v) : DEFAULT_GRACE_S;
+	return g < 0 ? 0 : g;
+}
+
 static bool terminal(json_object *pod)
 {
 	const char *ph = jstr(pod, "status.phase");
@@ -1192,8 +1281,11 @@ static void pod_update(struct berth_podmgr *pm, json_object *obj, bool is_static
 	}
 	p = find_pod(pm, uid);
 	if (p) {
-		json_object_put(p->obj);
-		p->obj = json_object_get(obj);
+		if (p->is_static || !p->taken) {
+			json_object_put(p->obj);
+			p->obj = json_object_get(obj);
+		}
+		p->grace_s = obj_grace(obj);
 		p->seen = true;
 		if (jget(md, "deletionTimestamp"))
 			p->deleting = true;
@@ -1215,6 +1307,7 @@ static void pod_update(struct berth_podmgr *pm, json_object *obj, bool is_static
 	snprintf(p->ns, sizeof(p->ns), "%s", ns);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->obj = json_object_get(obj);
+	p->grace_s = obj_grace(obj);
 	p->seen = true;
 	p->is_static = is_static;
 	p->deleting = jget(md, "deletionTimestamp") != NULL;

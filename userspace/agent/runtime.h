@@ -18,8 +18,8 @@
  * Logs: LOG_DIR/<ns>_<pod>_<uid>/<container>/<attempt>.log (CRI format).
  *
  * A container's id is "<pod uid>_<container name>_<attempt>". Containers
- * outlive the agent: the shim (`berth-agent shim`, via /proc/self/exe or
- * opts.shim) holds their stdio and writes exit.json; a new runtime handle
+ * outlive the agent: the shim (berth-shim next to the agent's binary, else
+ * `berth-agent shim` via /proc/self/exe, or opts.shim) holds their stdio and writes exit.json; a new runtime handle
  * finds them with berth_container_list and never restarts them.
  *
  * Functions that take err/errlen fill err with a message fit for a
@@ -51,7 +51,8 @@ struct berth_runtime_opts {
 	/* cgroupsPath prefix of containers (cgroup v1: one dir in every
 	 * hierarchy); NULL: "/berth". Containers go to <parent>/pod<uid>/<id>. */
 	const char *cgroup_parent;
-	/* the binary run as `<shim> shim ...`; NULL: /proc/self/exe */
+	/* the binary run as `<shim> shim ...`; NULL: berth-shim next to
+	 * /proc/self/exe if it is there, else /proc/self/exe */
 	const char *shim;
 	uint64_t log_max_size; /* bytes before rotation; 0: 10 MiB */
 	unsigned int log_max_files; /* rotated files kept; 0: 5 */

@@ -40,6 +40,11 @@ int rt_mkdirs(const char *path, mode_t mode);
 int rt_write_file(const char *path, const void *data, size_t n, mode_t mode);
 /* read a whole file (NUL-ended, malloc'd); NULL + errno */
 char *rt_read_file(const char *path, size_t *n);
+/* posix_spawnp argv (a vfork-like clone: cheap from a big, threaded
+ * agent) with stdin from in (or /dev/null), stdout/stderr to out/errfd
+ * (or inherited), keep (or -1) left open across the exec; signals
+ * unblocked. 0 or -errno. */
+int rt_spawn(pid_t *pid, char *const argv[], int in, int out, int errfd, int keep);
 /* rm -rf that does not cross mount points (-EBUSY if one is in the way) */
 int rt_remove_tree(const char *path);
 
