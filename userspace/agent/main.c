@@ -72,6 +72,7 @@ static void usage(FILE *f)
 		"                    [--cni-bin-dir DIR] [--cni-conf-dir DIR]\n"
 		"                    [--pod-log-dir DIR]]\n"
 		"                   [--proxy-server KUBECONFIG|URL] (kube-proxy only)\n"
+		"                   [--dataplane bpf]\n"
 		"       berth-agent --node-name NAME --uninstall\n"
 		"\n"
 		"Loads berth's BPF datapath (maps pinned in /sys/fs/bpf/berth/NAME),\n"
@@ -390,6 +391,7 @@ int main(int argc, char **argv)
 		{ "cni-conf-dir", required_argument, NULL, 'Z' },
 		{ "pod-log-dir", required_argument, NULL, 'V' },
 		{ "proxy-server", required_argument, NULL, 0x100 },
+		{ "dataplane", required_argument, NULL, 0x101 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -491,6 +493,14 @@ int main(int argc, char **argv)
 			break;
 		case 0x100: /* kube-proxy only, see proxy.h */
 			a.proxy_server = optarg;
+			break;
+		case 0x101:
+			/* the iptables fallback is issue 10's; say so, run nothing */
+			if (strcmp(optarg, "bpf")) {
+				pr_err("--dataplane %s: this build has the bpf dataplane only",
+				       optarg);
+				return 2;
+			}
 			break;
 		case 'V':
 			a.kopts.pod_log_dir = optarg;
