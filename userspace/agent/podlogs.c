@@ -78,7 +78,7 @@ int berth_log_writer_open(const char *path, uint64_t max_size, unsigned int max_
 		return -ENOMEM;
 	}
 	*strrchr(dir, '/') = 0;
-	rt_mkdirs(dir, 0755);
+	berth_mkdir_p(dir, 0755);
 	free(dir);
 	ret = writer_reopen(w);
 	if (ret) {

@@ -145,7 +145,7 @@ int berth_runtime_open(const struct berth_runtime_opts *opts, struct berth_runti
 	}
 	for (const char *sub = "pods\0netns\0runc\0"; *sub; sub += strlen(sub) + 1) {
 		snprintf(path, sizeof(path), "%s/%s", rt->root, sub);
-		ret = rt_mkdirs(path, 0711);
+		ret = berth_mkdir_p(path, 0711);
 		if (ret) {
 			pr_err("runtime: make %s: %s", path, strerror(-ret));
 			berth_runtime_close(rt);
@@ -510,7 +510,7 @@ int berth_sandbox_create(struct berth_runtime *rt, struct json_object *pod,
 	snprintf(uts, sizeof(uts), "%s/ns/uts", dir);
 	snprintf(out->netns_path, sizeof(out->netns_path), "%s", host_net ? "" : net);
 	snprintf(net, sizeof(net), "%s/ns", dir);
-	if ((ret = rt_mkdirs(net, 0711)))
+	if ((ret = berth_mkdir_p(net, 0711)))
 		return rt_err(err, errlen, ret, "sandbox: make %s: %s", net, strerror(-ret));
 	snprintf(net, sizeof(net), "%s/netns/%s", rt->root, uid);
 	/* identity for clean-up of pods deleted while the agent was down */
@@ -668,7 +668,7 @@ int berth_container_create_start(struct berth_runtime *rt,
 	    (ret = berth_log_path(rt, ns ? ns : "default", pname ? pname : "", uid, name,
 				  spec->attempt, logp, sizeof(logp))))
 		return rt_err(err, errlen, ret, "container %s: bad name or path too long", name);
-	if ((ret = rt_mkdirs(bundle, 0711)))
+	if ((ret = berth_mkdir_p(bundle, 0711)))
 		return rt_err(err, errlen, ret, "make bundle %s: %s", bundle, strerror(-ret));
 	snprintf(path, sizeof(path), "%s/exit.json", bundle);
 	if (!access(path, F_OK))

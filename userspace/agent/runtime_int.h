@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include <berth/fsutil.h>
+
 #include "runtime.h"
 
 struct berth_runtime {
@@ -35,7 +37,6 @@ struct json_object *rt_path(struct json_object *o, const char *path);
 const char *rt_path_str(struct json_object *o, const char *path);
 
 /* mkdir -p with mode for the dirs made */
-int rt_mkdirs(const char *path, mode_t mode);
 /* write a file atomically (tmp + rename) */
 int rt_write_file(const char *path, const void *data, size_t n, mode_t mode);
 /* read a whole file (NUL-ended, malloc'd); NULL + errno */

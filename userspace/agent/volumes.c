@@ -187,7 +187,7 @@ static int write_atomic(const char *dir, struct vfiles *v)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "..%Y_%m_%d_%H_%M_%S", &tm);
 	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%09ld", now.tv_nsec);
-	if ((ret = rt_mkdirs(dir, 0755)))
+	if ((ret = berth_mkdir_p(dir, 0755)))
 		return ret;
 	snprintf(tsdir, sizeof(tsdir), "%s/%s", dir, ts);
 	if (mkdir(tsdir, 0755))
@@ -196,7 +196,7 @@ static int write_atomic(const char *dir, struct vfiles *v)
 		snprintf(p, sizeof(p), "%s/%s", tsdir, v->f[i].path);
 		char *sl = strrchr(p, '/');
 		*sl = 0;
-		rt_mkdirs(p, 0755);
+		berth_mkdir_p(p, 0755);
 		*sl = '/';
 		if ((ret = rt_write_file(p, v->f[i].data, v->f[i].n, v->f[i].mode)))
 			return ret;
@@ -271,7 +271,7 @@ static int host_path(struct json_object *hp, char *err, size_t errlen)
 		type = "";
 	exists = !stat(path, &st);
 	if (!strcmp(type, "DirectoryOrCreate") && !exists)
-		return rt_mkdirs(path, 0755);
+		return berth_mkdir_p(path, 0755);
 	if (!strcmp(type, "FileOrCreate") && !exists) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
@@ -324,7 +324,7 @@ static int setup_one(struct berth_runtime *rt, struct json_object *pod, struct j
 		const char *size = rt_str(src, "sizeLimit");
 
 		if ((ret = vol_dir(rt, uid, "empty-dir", name, dir, sizeof(dir))) ||
-		    (ret = rt_mkdirs(dir, 0777)))
+		    (ret = berth_mkdir_p(dir, 0777)))
 			return rt_err(err, errlen, ret, "emptyDir %s: %s", name, strerror(-ret));
 		chmod(dir, 0777);
 		if (medium && !strcmp(medium, "Memory")) {
@@ -488,7 +488,7 @@ int berth_volumes_mounts(struct berth_runtime *rt, struct json_object *pod,
 			}
 			snprintf(path, sizeof(path), "%s/%s", dir, sub);
 			if (access(path, F_OK))
-				rt_mkdirs(path, 0755);
+				berth_mkdir_p(path, 0755);
 		} else {
 			snprintf(path, sizeof(path), "%s", dir);
 		}
