@@ -40,6 +40,11 @@ struct berth_dp {
 	struct berth_map maglev;
 	struct berth_map ct;
 	struct berth_map metrics;
+	/* routing and node NAT (include/berth/abi/route.h) */
+	struct berth_map endpoints;
+	struct berth_map ipcache;
+	struct berth_map node;
+	struct berth_map nat;
 };
 
 /* Route libbpf's messages through berth's log. */
@@ -67,6 +72,24 @@ void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out);
  * replacing berth's earlier filters there atomically.
  */
 int berth_dp_attach(struct berth_dp *dp, const char *ifname);
+/*
+ * The node's devices. berth_dp_attach_overlay: overlay programs on tc
+ * ingress/egress of the VXLAN device (BERTH_TUNNEL_DEV). berth_dp_attach_netdev:
+ * host programs on tc ingress/egress of the underlay device, and with
+ * mode BERTH_NODEPORT_XDP/AUTO xdp_nodeport on it too; *xdp_mode says what
+ * was attached ("native", "generic" or "none": tc only), for the log and
+ * metrics. The node map must hold the device's ifindex first.
+ */
+enum berth_nodeport_accel {
+	BERTH_NODEPORT_AUTO = 0, /* XDP if the device takes it, else tc */
+	BERTH_NODEPORT_TC, /* tc only */
+	BERTH_NODEPORT_XDP, /* XDP required: fail if the device refuses */
+};
+int berth_dp_attach_overlay(struct berth_dp *dp, const char *ifname);
+int berth_dp_attach_netdev(struct berth_dp *dp, const char *ifname,
+			   enum berth_nodeport_accel accel,
+			   const char **xdp_mode);
+
 /* Remove berth's filters from one device / every device of this netns. */
 int berth_dp_detach(int ifindex);
 int berth_dp_detach_all(void);

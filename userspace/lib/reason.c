@@ -12,6 +12,9 @@ static const char *const names[BERTH_REASON_MAX] = {
 	[BERTH_DROP_CSUM] = "header rewrite failed",
 	[BERTH_DROP_FRAG] = "fragment to a service",
 	[BERTH_DROP_REJECT] = "reject reply not built",
+	[BERTH_DROP_NO_ROUTE] = "no route to destination",
+	[BERTH_DROP_NAT_NO_PORT] = "no free SNAT port",
+	[BERTH_DROP_TTL] = "TTL expired",
 };
 
 const char *berth_reason_str(unsigned int reason)

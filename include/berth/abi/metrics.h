@@ -16,6 +16,9 @@ enum berth_reason {
 	BERTH_DROP_FRAG =
 		6, /* IP fragment to a frontend: no ports to balance on */
 	BERTH_DROP_REJECT = 7, /* the reject reply could not be built */
+	BERTH_DROP_NO_ROUTE = 8, /* no tunnel, device or FIB entry to send by */
+	BERTH_DROP_NAT_NO_PORT = 9, /* SNAT found no free source port */
+	BERTH_DROP_TTL = 10, /* TTL expired while routed */
 	BERTH_REASON_MAX,
 };
 
@@ -23,6 +26,8 @@ enum berth_reason {
 enum {
 	BERTH_DIR_EGRESS = 1, /* from a pod (from_pod) */
 	BERTH_DIR_INGRESS = 2, /* to a pod (to_pod) */
+	BERTH_DIR_NETDEV = 3, /* on the node's underlay device (host, xdp) */
+	BERTH_DIR_OVERLAY = 4, /* on the tunnel device (overlay) */
 };
 
 /* metrics (per-CPU hash): {reason, dir} -> counters. Written by every program. */

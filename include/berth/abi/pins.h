@@ -12,6 +12,10 @@
 #define BERTH_MAP_MAGLEV "maglev"
 #define BERTH_MAP_CT "ct"
 #define BERTH_MAP_METRICS "metrics"
+#define BERTH_MAP_ENDPOINTS "endpoints"
+#define BERTH_MAP_IPCACHE "ipcache"
+#define BERTH_MAP_NODE "node"
+#define BERTH_MAP_NAT "nat"
 
 /* tc filter identity on clsact, so a restarted agent replaces its own filters. */
 #define BERTH_TC_HANDLE 0xbe27
