@@ -523,3 +523,23 @@ int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 	berth_dp_unpin(pin_dir);
 	return err;
 }
+
+/* Placeholders until the overlay and host programs land (issue 8). */
+int berth_dp_attach_overlay(struct berth_dp *dp, const char *ifname)
+{
+	(void)dp;
+	(void)ifname;
+	return -EOPNOTSUPP;
+}
+
+int berth_dp_attach_netdev(struct berth_dp *dp, const char *ifname,
+			   enum berth_nodeport_accel accel,
+			   const char **xdp_mode)
+{
+	(void)dp;
+	(void)ifname;
+	(void)accel;
+	if (xdp_mode)
+		*xdp_mode = "none";
+	return -EOPNOTSUPP;
+}
