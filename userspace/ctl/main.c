@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* berthctl: inspect a node's datapath maps (services, backends, ct, metrics). */
+/*
+ * berthctl: inspect a node's datapath maps (services, backends, ct, nat,
+ * endpoints, ipcache, node, metrics).
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include <berth/abi/lb.h>
 #include <berth/abi/metrics.h>
 #include <berth/abi/pins.h>
+#include <berth/abi/route.h>
 #include <berth/reason.h>
 
 #include "ctl.h"
@@ -28,7 +33,8 @@ static bool json;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: berthctl bpf services|backends|ct|metrics --node NAME [-o json]\n"
+		"usage: berthctl bpf services|backends|ct|nat|endpoints|ipcache|node|metrics\n"
+		"                --node NAME [-o json]\n"
 		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
@@ -204,6 +210,150 @@ static void print_ct(const void *k, const void *v, bool *first)
 	*first = false;
 }
 
+static const char *dir_str(__u8 dir)
+{
+	switch (dir) {
+	case BERTH_DIR_EGRESS:
+		return "egress";
+	case BERTH_DIR_INGRESS:
+		return "ingress";
+	case BERTH_DIR_NETDEV:
+		return "netdev";
+	case BERTH_DIR_OVERLAY:
+		return "overlay";
+	}
+	return "?";
+}
+
+static const char *mac_str(const __u8 *m, char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+		 m[3], m[4], m[5]);
+	return buf;
+}
+
+/* NAT entries: by address and port, then direction. */
+static void print_nat(const void *k, const void *v, bool *first)
+{
+	const struct berth_ct_key *key = k;
+	const struct berth_nat_val *val = v;
+	char s[INET_ADDRSTRLEN], d[INET_ADDRSTRLEN], a[INET_ADDRSTRLEN];
+	const char *dir = key->dir == BERTH_NAT_OUT ? "out" : "in";
+	struct timespec ts;
+	long left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	left = (long)val->lifetime - ts.tv_sec;
+	ip_str(key->saddr, s);
+	ip_str(key->daddr, d);
+	ip_str(val->addr, a);
+	if (json)
+		printf("%s{\"dir\":\"%s\",\"proto\":\"%s\",\"src\":\"%s:%u\",\"dst\":\"%s:%u\",\"to\":\"%s:%u\",\"rev_nat_id\":%u,\"expires_in\":%ld,\"flags\":%u}",
+		       *first ? "" : ",", dir, proto_str(key->proto), s,
+		       ntohs(key->sport), d, ntohs(key->dport), a,
+		       ntohs(val->port), val->rev_nat_id, left, val->flags);
+	else
+		printf("%-3s %s %s:%u -> %s:%u %s %s:%u%s expires %lds\n", dir,
+		       proto_str(key->proto), s, ntohs(key->sport), d,
+		       ntohs(key->dport),
+		       key->dir == BERTH_NAT_OUT ? "source" : "destination", a,
+		       ntohs(val->port), val->rev_nat_id ? " (nodeport)" : "",
+		       left);
+	*first = false;
+}
+
+static int cmp_be32(const void *a, const void *b)
+{
+	__u32 x = ntohl(*(const __be32 *)a), y = ntohl(*(const __be32 *)b);
+
+	return (x > y) - (x < y);
+}
+
+static void print_endpoint(const void *k, const void *v, bool *first)
+{
+	const struct berth_endpoint_info *val = v;
+	char ip[INET_ADDRSTRLEN], mac[18], hmac[18], ifname[IF_NAMESIZE];
+
+	ip_str(*(const __be32 *)k, ip);
+	mac_str(val->mac, mac);
+	mac_str(val->host_mac, hmac);
+	if (!if_indextoname(val->ifindex, ifname))
+		snprintf(ifname, sizeof(ifname), "?");
+	if (json)
+		printf("%s{\"ip\":\"%s\",\"ifindex\":%u,\"ifname\":\"%s\",\"mac\":\"%s\",\"host_mac\":\"%s\",\"identity\":%u}",
+		       *first ? "" : ",", ip, val->ifindex, ifname, mac, hmac,
+		       val->identity);
+	else
+		printf("%-15s ifindex %-5u %-16s mac %s host %s identity %u\n",
+		       ip, val->ifindex, ifname, mac, hmac, val->identity);
+	*first = false;
+}
+
+static int cmp_ipcache(const void *a, const void *b)
+{
+	const struct berth_ipcache_key *x = a, *y = b;
+	int c = cmp_be32(&x->ip, &y->ip);
+
+	return c ? c : (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
+static void print_ipcache(const void *k, const void *v, bool *first)
+{
+	const struct berth_ipcache_key *key = k;
+	const struct berth_ipcache_val *val = v;
+	char ip[INET_ADDRSTRLEN], tun[INET_ADDRSTRLEN], cidr[32], kind[32];
+
+	ip_str(key->ip, ip);
+	ip_str(val->tunnel_ip, tun);
+	snprintf(cidr, sizeof(cidr), "%s/%u", ip, key->prefixlen);
+	snprintf(kind, sizeof(kind), "%s%s%s",
+		 val->flags & BERTH_IPCACHE_F_POD ? "pods" : "",
+		 val->flags & BERTH_IPCACHE_F_NODE ? "node" : "",
+		 val->flags & BERTH_IPCACHE_F_LOCAL ? ",local" : "");
+	if (json)
+		printf("%s{\"cidr\":\"%s\",\"tunnel\":\"%s\",\"identity\":%u,\"kind\":\"%s\"}",
+		       *first ? "" : ",", cidr,
+		       val->tunnel_ip ? tun : "", val->identity, kind);
+	else
+		printf("%-18s %-12s tunnel %-15s identity %u\n", cidr, kind,
+		       val->tunnel_ip ? tun : "-", val->identity);
+	*first = false;
+}
+
+static int cmd_node(void)
+{
+	int fd = open_map(BERTH_MAP_NODE);
+	struct berth_node_cfg c;
+	char ip[INET_ADDRSTRLEN], nmac[18], tmac[18];
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &c)) {
+		fprintf(stderr, "berthctl: read node map: %s\n", strerror(errno));
+		return 1;
+	}
+	ip_str(c.node_ip, ip);
+	mac_str(c.netdev_mac, nmac);
+	mac_str(c.tunnel_mac, tmac);
+	if (json)
+		printf("{\"node_ip\":\"%s\",\"netdev_ifindex\":%u,\"netdev_mac\":\"%s\",\"tunnel_ifindex\":%u,\"tunnel_mac\":\"%s\",\"masquerade\":%s,\"xdp\":%s,\"nodeport_range\":\"%u-%u\",\"snat_port_range\":\"%u-%u\"}\n",
+		       ip, c.netdev_ifindex, nmac, c.tunnel_ifindex, tmac,
+		       c.flags & BERTH_NODE_F_MASQUERADE ? "true" : "false",
+		       c.flags & BERTH_NODE_F_XDP ? "true" : "false",
+		       c.nodeport_min, c.nodeport_max, c.snat_port_min,
+		       c.snat_port_max);
+	else
+		printf("node IP         %s\nunderlay        ifindex %u mac %s\n"
+		       "tunnel          ifindex %u mac %s\nmasquerade      %s\n"
+		       "NodePort XDP    %s\nNodePort range  %u-%u\n"
+		       "SNAT ports      %u-%u\n",
+		       ip, c.netdev_ifindex, nmac, c.tunnel_ifindex, tmac,
+		       c.flags & BERTH_NODE_F_MASQUERADE ? "on" : "off",
+		       c.flags & BERTH_NODE_F_XDP ? "on" : "off",
+		       c.nodeport_min, c.nodeport_max, c.snat_port_min,
+		       c.snat_port_max);
+	return 0;
+}
+
 static int cmd_metrics(void)
 {
 	int fd = open_map(BERTH_MAP_METRICS), ncpu = libbpf_num_possible_cpus();
@@ -227,15 +377,12 @@ static int cmd_metrics(void)
 		if (json)
 			printf("%s{\"reason\":\"%s\",\"dir\":\"%s\",\"packets\":%llu,\"bytes\":%llu}",
 			       first ? "" : ",", berth_reason_str(key.reason),
-			       key.dir == BERTH_DIR_EGRESS ? "egress" :
-							     "ingress",
+			       dir_str(key.dir),
 			       (unsigned long long)pkts,
 			       (unsigned long long)bytes);
 		else
 			printf("%-40s %-8s %12llu packets %14llu bytes\n",
-			       berth_reason_str(key.reason),
-			       key.dir == BERTH_DIR_EGRESS ? "egress" :
-							     "ingress",
+			       berth_reason_str(key.reason), dir_str(key.dir),
 			       (unsigned long long)pkts,
 			       (unsigned long long)bytes);
 		first = false;
@@ -287,6 +434,8 @@ int main(int argc, char **argv)
 	what = argv[optind + 1];
 	if (!strcmp(what, "metrics"))
 		return cmd_metrics();
+	if (!strcmp(what, "node"))
+		return cmd_node();
 	if (json)
 		printf("[");
 	if (!strcmp(what, "services")) {
@@ -301,6 +450,19 @@ int main(int argc, char **argv)
 		fd = open_map(BERTH_MAP_CT);
 		map_walk(fd, sizeof(struct berth_ct_key),
 			 sizeof(struct berth_ct_val), cmp_ct, print_ct);
+	} else if (!strcmp(what, "nat")) {
+		fd = open_map(BERTH_MAP_NAT);
+		map_walk(fd, sizeof(struct berth_ct_key),
+			 sizeof(struct berth_nat_val), cmp_ct, print_nat);
+	} else if (!strcmp(what, "endpoints")) {
+		fd = open_map(BERTH_MAP_ENDPOINTS);
+		map_walk(fd, sizeof(__be32), sizeof(struct berth_endpoint_info),
+			 cmp_be32, print_endpoint);
+	} else if (!strcmp(what, "ipcache")) {
+		fd = open_map(BERTH_MAP_IPCACHE);
+		map_walk(fd, sizeof(struct berth_ipcache_key),
+			 sizeof(struct berth_ipcache_val), cmp_ipcache,
+			 print_ipcache);
 	} else {
 		fprintf(stderr, "berthctl: unknown map '%s'\n", what);
 		usage(stderr);
