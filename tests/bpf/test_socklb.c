@@ -44,6 +44,7 @@ static struct {
 	char cg2[256]; /* cgroup v2 mount */
 	char orig[PATH_MAX]; /* our cgroup before the test, relative */
 	char dir[PATH_MAX]; /* the test's cgroup */
+	char sub[PATH_MAX + 8]; /* a child of it, for the move test */
 	bool moved;
 	struct berth_socklb *sl;
 	int lis[NBE]; /* TCP listeners or UDP sockets of the backends */
@@ -134,6 +135,9 @@ static void teardown(void)
 			cgroup_enter(t.cg2);
 		t.moved = false;
 	}
+	if (t.sub[0] && rmdir(t.sub))
+		cr_log_warn("rmdir %s: %s", t.sub, strerror(errno));
+	t.sub[0] = '\0';
 	if (t.dir[0] && rmdir(t.dir))
 		cr_log_warn("rmdir %s: %s", t.dir, strerror(errno));
 	t.dir[0] = '\0';
@@ -250,6 +254,22 @@ static int ready_backend(int n)
 		hit = i;
 	}
 	return hit;
+}
+
+/* Does a backend have something to read right now? Its index or -1. */
+static int ready_backend_now(void)
+{
+	struct pollfd p[NBE];
+
+	for (int i = 0; i < NBE; i++)
+		p[i] = (struct pollfd){ .fd = t.lis[i], .events = POLLIN };
+	if (poll(p, NBE, 0) <= 0)
+		return -1;
+	for (int i = 0; i < NBE; i++) {
+		if (p[i].revents & POLLIN)
+			return i;
+	}
+	return -1;
 }
 
 /*
@@ -573,4 +593,116 @@ Test(socklb, reattach_swaps_programs_in_place_and_detach_removes)
 		     "connect to the VIP worked without the socket LB");
 	cr_assert_eq(errno, ENETUNREACH, "connect: %s", strerror(errno));
 	close(c);
+}
+
+/* An address on lo of the test's namespace, as a node IP would be. */
+static void lo_alias(uint32_t ip)
+{
+	struct ifreq ifr = {};
+	struct sockaddr_in a = sin4(ip, 0);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	strcpy(ifr.ifr_name, "lo:1");
+	memcpy(&ifr.ifr_addr, &a, sizeof(a));
+	cr_assert_eq(ioctl(fd, SIOCSIFADDR, &ifr), 0, "add %s to lo: %s",
+		     fmt_sin(&a), strerror(errno));
+	close(fd);
+}
+
+#define NODE_IP ip4(192, 0, 2, 10)
+#define NODE_PORT 30080
+
+Test(socklb, nodeport_on_the_nodes_own_ip)
+{
+	struct sockaddr_in np = sin4(NODE_IP, NODE_PORT), other, peer;
+	struct berth_fe_backend be[NBE];
+	struct berth_frontend fe;
+	socklen_t len = sizeof(peer);
+	int c, l, s, i;
+
+	lo_alias(NODE_IP);
+	/* NodePort frontends are ordinary ones with vip = the node's IP */
+	fx_frontend_init(&fe, be, NODE_IP, NODE_PORT, IPPROTO_TCP, BE_BASE,
+			 BE_PORT, NBE);
+	fx_sync(&fe, 1);
+	backends(SOCK_STREAM, NBE);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&np, sizeof(np)), 0,
+		     "connect %s: %s", fmt_sin(&np), strerror(errno));
+	cr_assert_eq(getpeername(c, (struct sockaddr *)&peer, &len), 0);
+	cr_assert(peer.sin_addr.s_addr == NODE_IP &&
+			  peer.sin_port == np.sin_port,
+		  "getpeername says %s", fmt_sin(&peer));
+	i = ready_backend(NBE);
+	cr_assert_geq(i, 0, "no backend got the NodePort connection");
+	s = accept(t.lis[i], NULL, NULL);
+	cr_assert_geq(s, 0);
+	close(s);
+	close(c);
+
+	/* another port of the node's IP is the node's own business */
+	other = sin4(NODE_IP, NODE_PORT + 1);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&other, sizeof(other)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&other, sizeof(other)), 0,
+		     "connect %s: %s", fmt_sin(&other), strerror(errno));
+	s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0, "the node's own listener got nothing");
+	cr_assert_eq(ready_backend_now(), -1, "a backend got it");
+	close(s);
+	close(c);
+	close(l);
+}
+
+static uint64_t link_cgroup(const char *name)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.pin_dir, name);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0, "no pin %s", path);
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	return info.cgroup.cgroup_id;
+}
+
+Test(socklb, attach_elsewhere_moves_the_links)
+{
+	static const char *const names[] = {
+		BERTH_LINK_CONNECT4,
+		BERTH_LINK_SENDMSG4,
+		BERTH_LINK_RECVMSG4,
+		BERTH_LINK_GETPEERNAME4,
+	};
+	struct sockaddr_in vip = sin4(VIP, SVC_PORT);
+	struct stat st;
+	int c;
+
+	frontend(IPPROTO_TCP, 0, NBE);
+	backends(SOCK_STREAM, NBE);
+	snprintf(t.sub, sizeof(t.sub), "%s/sub", t.dir);
+	cr_assert_eq(mkdir(t.sub, 0755), 0, "mkdir %s: %s", t.sub,
+		     strerror(errno));
+	cr_assert_eq(berth_socklb_attach(fx.dp, t.sub), 0);
+	cr_assert_eq(stat(t.sub, &st), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cr_assert_eq(link_cgroup(names[i]), st.st_ino,
+			     "%s not on the new cgroup", names[i]);
+	/* this process stayed in the parent: no socket LB for it any more */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&vip, sizeof(vip)), -1,
+		     "the old cgroup still has the socket LB");
+	cr_assert_eq(errno, ENETUNREACH, "connect: %s", strerror(errno));
+	close(c);
+	/* and back */
+	cr_assert_eq(berth_socklb_attach(fx.dp, t.dir), 0);
+	tcp_connect_vip(NBE);
+	cr_assert_neq(berth_socklb_attach(fx.dp, "/proc"), 0,
+		      "attached to a directory that is no cgroup");
 }
