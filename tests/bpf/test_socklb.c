@@ -199,6 +199,21 @@ static const char *fmt_sin(const struct sockaddr_in *a)
 	return b;
 }
 
+/* connect() to a over a new socket of this type must fail with want. */
+static void expect_connect_fails(int type, uint32_t ip, uint16_t port, int want,
+				 const char *why)
+{
+	struct sockaddr_in a = sin4(ip, port);
+	int c = socket(AF_INET, type, 0);
+
+	cr_assert_geq(c, 0, "socket: %s", strerror(errno));
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), -1,
+		     "connect %s worked: %s", fmt_sin(&a), why);
+	cr_assert_eq(errno, want, "connect %s: %s, want %s (%s)", fmt_sin(&a),
+		     strerror(errno), strerror(want), why);
+	close(c);
+}
+
 static uint32_t be_ip(int i)
 {
 	return htonl(ntohl(BE_BASE) + i + 1);
@@ -448,16 +463,9 @@ Test(socklb, connected_udp_to_deleted_backend_is_destroyed)
 
 Test(socklb, frontend_without_backends_refuses)
 {
-	struct sockaddr_in vip = sin4(VIP, SVC_PORT);
-	int c;
-
 	frontend(IPPROTO_TCP, 0, 0);
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(c, (struct sockaddr *)&vip, sizeof(vip)), -1,
-		     "connect to a frontend without backends worked");
-	cr_assert_eq(errno, ECONNREFUSED, "connect: %s, want %s",
-		     strerror(errno), strerror(ECONNREFUSED));
-	close(c);
+	expect_connect_fails(SOCK_STREAM, VIP, SVC_PORT, ECONNREFUSED,
+			     "frontend without backends");
 }
 
 Test(socklb, udp_frontend_without_backends_refuses)
@@ -471,9 +479,9 @@ Test(socklb, udp_frontend_without_backends_refuses)
 		     -1, "sendto a frontend without backends worked");
 	cr_assert_eq(errno, ECONNREFUSED, "sendto: %s, want %s",
 		     strerror(errno), strerror(ECONNREFUSED));
-	cr_assert_eq(connect(c, (struct sockaddr *)&vip, sizeof(vip)), -1);
-	cr_assert_eq(errno, ECONNREFUSED, "connect: %s", strerror(errno));
 	close(c);
+	expect_connect_fails(SOCK_DGRAM, VIP, SVC_PORT, ECONNREFUSED,
+			     "frontend without backends");
 }
 
 #define CONNECTS 300
@@ -552,7 +560,8 @@ Test(socklb, other_netns_left_alone)
 		     "connect from another netns was touched");
 }
 
-static uint32_t link_id(const char *name, uint32_t *prog_id)
+/* The link pinned as name in the node's pin dir; .id 0 if there is none. */
+static struct bpf_link_info pinned_link(const char *name)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
@@ -562,37 +571,33 @@ static uint32_t link_id(const char *name, uint32_t *prog_id)
 	snprintf(path, sizeof(path), "%s/%s", fx.pin_dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return 0;
+		return info;
 	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
 	close(fd);
-	*prog_id = info.prog_id;
-	return info.id;
+	return info;
 }
 
 Test(socklb, reattach_swaps_programs_in_place_and_detach_removes)
 {
-	struct sockaddr_in vip = sin4(VIP, SVC_PORT);
-	uint32_t id, id2, prog, prog2;
-	int c;
+	struct bpf_link_info before, after;
 
 	frontend(IPPROTO_TCP, 0, NBE);
 	backends(SOCK_STREAM, NBE);
-	id = link_id(BERTH_LINK_CONNECT4, &prog);
-	cr_assert_neq(id, 0, "no pinned connect4 link");
+	before = pinned_link(BERTH_LINK_CONNECT4);
+	cr_assert_neq(before.id, 0, "no pinned connect4 link");
 	cr_assert_eq(berth_socklb_attach(fx.dp, t.dir), 0);
-	id2 = link_id(BERTH_LINK_CONNECT4, &prog2);
-	cr_assert_eq(id2, id, "a new link %u replaced %u: a gap", id2, id);
-	cr_assert_neq(prog2, prog, "the program was not replaced");
+	after = pinned_link(BERTH_LINK_CONNECT4);
+	cr_assert_eq(after.id, before.id, "a new link %u replaced %u: a gap",
+		     after.id, before.id);
+	cr_assert_neq(after.prog_id, before.prog_id,
+		      "the program was not replaced");
 	tcp_connect_vip(NBE);
 
 	cr_assert_eq(berth_socklb_detach(fx.pin_dir), 0);
-	cr_assert_eq(link_id(BERTH_LINK_CONNECT4, &prog2), 0,
+	cr_assert_eq(pinned_link(BERTH_LINK_CONNECT4).id, 0,
 		     "link pin left after detach");
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(c, (struct sockaddr *)&vip, sizeof(vip)), -1,
-		     "connect to the VIP worked without the socket LB");
-	cr_assert_eq(errno, ENETUNREACH, "connect: %s", strerror(errno));
-	close(c);
+	expect_connect_fails(SOCK_STREAM, VIP, SVC_PORT, ENETUNREACH,
+			     "the socket LB is detached");
 }
 
 /* An address on lo of the test's namespace, as a node IP would be. */
@@ -657,21 +662,6 @@ Test(socklb, nodeport_on_the_nodes_own_ip)
 	close(l);
 }
 
-static uint64_t link_cgroup(const char *name)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", fx.pin_dir, name);
-	fd = bpf_obj_get(path);
-	cr_assert_geq(fd, 0, "no pin %s", path);
-	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
-	close(fd);
-	return info.cgroup.cgroup_id;
-}
-
 Test(socklb, attach_elsewhere_moves_the_links)
 {
 	static const char *const names[] = {
@@ -680,9 +670,7 @@ Test(socklb, attach_elsewhere_moves_the_links)
 		BERTH_LINK_RECVMSG4,
 		BERTH_LINK_GETPEERNAME4,
 	};
-	struct sockaddr_in vip = sin4(VIP, SVC_PORT);
 	struct stat st;
-	int c;
 
 	frontend(IPPROTO_TCP, 0, NBE);
 	backends(SOCK_STREAM, NBE);
@@ -692,14 +680,11 @@ Test(socklb, attach_elsewhere_moves_the_links)
 	cr_assert_eq(berth_socklb_attach(fx.dp, t.sub), 0);
 	cr_assert_eq(stat(t.sub, &st), 0);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		cr_assert_eq(link_cgroup(names[i]), st.st_ino,
+		cr_assert_eq(pinned_link(names[i]).cgroup.cgroup_id, st.st_ino,
 			     "%s not on the new cgroup", names[i]);
 	/* this process stayed in the parent: no socket LB for it any more */
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(c, (struct sockaddr *)&vip, sizeof(vip)), -1,
-		     "the old cgroup still has the socket LB");
-	cr_assert_eq(errno, ENETUNREACH, "connect: %s", strerror(errno));
-	close(c);
+	expect_connect_fails(SOCK_STREAM, VIP, SVC_PORT, ENETUNREACH,
+			     "the socket LB moved to a child cgroup");
 	/* and back */
 	cr_assert_eq(berth_socklb_attach(fx.dp, t.dir), 0);
 	tcp_connect_vip(NBE);
