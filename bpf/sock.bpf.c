@@ -18,6 +18,15 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* {socket cookie, frontend} -> backend id of a UDP socket; sock4_fwd writes */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct berth_sock_fwd_key);
+	__type(value, struct berth_sock_fwd_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_fwd SEC(".maps");
+
 #define AF_INET 2
 #define ECONNREFUSED 111
 
@@ -69,6 +78,69 @@ static __always_inline int sock_refuse(void)
 	return SYS_REJECT;
 }
 
+/*
+ * The backend a UDP socket already sends this frontend's datagrams to, if
+ * it is still in the backends map: like a conntrack entry, it outlives the
+ * backend's terminating state but not its deletion.
+ */
+static __always_inline struct berth_backend *
+sock_udp_backend(const struct berth_sock_fwd_key *key, __u32 *id)
+{
+	struct berth_sock_fwd_val *fwd;
+	struct berth_backend *be;
+
+	fwd = bpf_map_lookup_elem(&sock_fwd, key);
+	if (!fwd)
+		return NULL;
+	be = bpf_map_lookup_elem(&backends, &fwd->backend_id);
+	if (!be || be->ip != fwd->ip || be->port != fwd->port)
+		return NULL;
+	*id = fwd->backend_id;
+	return be;
+}
+
+static __always_inline void
+sock_udp_remember(const struct berth_sock_fwd_key *key,
+		  const struct berth_backend *be, __u32 id)
+{
+	struct berth_sock_fwd_val val = {
+		.backend_id = id,
+		.ip = be->ip,
+		.port = be->port,
+	};
+
+	bpf_map_update_elem(&sock_fwd, key, &val, BPF_ANY);
+}
+
+/*
+ * The backend for this socket's flow to the frontend in p: a UDP socket's
+ * earlier one, else a new choice. NULL: the connect or send is refused.
+ */
+static __always_inline struct berth_backend *
+sock_backend(const struct pkt4 *p, const struct berth_svc_val *svc,
+	     __u64 cookie, __u32 *id)
+{
+	struct berth_sock_fwd_key key = {
+		.cookie = cookie,
+		.vip = p->daddr,
+		.port = p->dport,
+		.proto = p->proto,
+	};
+	struct berth_backend *be;
+
+	if (p->proto == IPPROTO_UDP) {
+		be = sock_udp_backend(&key, id);
+		if (be)
+			return be;
+	}
+	if (!svc->count)
+		return NULL;
+	be = lb_select(p, svc, id);
+	if (be && p->proto == IPPROTO_UDP)
+		sock_udp_remember(&key, be, *id);
+	return be;
+}
+
 /* connect4 and sendmsg4: frontend -> backend, remembered for the reverse. */
 static __always_inline int sock4_fwd(struct bpf_sock_addr *ctx)
 {
@@ -76,7 +148,7 @@ static __always_inline int sock4_fwd(struct bpf_sock_addr *ctx)
 	struct berth_rev_nat rval = {};
 	struct berth_svc_val *svc;
 	struct berth_backend *be;
-	__u32 backend_id;
+	__u32 backend_id = 0;
 	struct pkt4 p;
 	__u64 cookie;
 
@@ -87,9 +159,7 @@ static __always_inline int sock4_fwd(struct bpf_sock_addr *ctx)
 	svc = lb_lookup_service(&p);
 	if (!svc)
 		return SYS_PROCEED;
-	if (!svc->count)
-		return sock_refuse();
-	be = lb_select(&p, svc, &backend_id);
+	be = sock_backend(&p, svc, cookie, &backend_id);
 	if (!be)
 		return sock_refuse();
 

@@ -23,9 +23,9 @@ struct berth_dp;
 int berth_socklb_attach(struct berth_dp *dp, const char *cgroup_path);
 
 /*
- * Detach the socket LB links pinned in pin_dir and remove its pins (links
- * and sock_rev), for --uninstall; before berth_dp_unpin(). Nothing pinned
- * is not an error.
+ * Detach the socket LB links pinned in pin_dir and remove its pins (the
+ * links, sock_rev, sock_fwd), for --uninstall; call it before
+ * berth_dp_unpin(). Nothing pinned is not an error.
  */
 int berth_socklb_detach(const char *pin_dir);
 

@@ -691,3 +691,43 @@ Test(socklb, attach_elsewhere_moves_the_links)
 	cr_assert_neq(berth_socklb_attach(fx.dp, "/proc"), 0,
 		      "attached to a directory that is no cgroup");
 }
+
+#define SOCKETS 30
+#define DATAGRAMS 5
+
+/* Like conntrack for a UDP flow: one socket's datagrams, one backend. */
+Test(socklb, udp_socket_sticks_to_one_backend)
+{
+	struct sockaddr_in vip = sin4(VIP, SVC_PORT);
+	uint64_t counts[NBE] = {};
+	int c, first, i, used = 0;
+
+	frontend(IPPROTO_UDP, 0, NBE);
+	backends(SOCK_DGRAM, NBE);
+	for (int k = 0; k < SOCKETS; k++) {
+		c = socket(AF_INET, SOCK_DGRAM, 0);
+		cr_assert_geq(c, 0);
+		first = -1;
+		for (int d = 0; d < DATAGRAMS; d++) {
+			cr_assert_eq(sendto(c, "ping", 4, 0,
+					    (struct sockaddr *)&vip,
+					    sizeof(vip)),
+				     4, "sendto: %s", strerror(errno));
+			i = ready_backend(NBE);
+			cr_assert_geq(i, 0, "no backend got the datagram");
+			udp_echo(i);
+			if (first < 0)
+				first = i;
+			cr_assert_eq(
+				i, first,
+				"socket %d: datagram %d went to backend %d, the first to %d",
+				k, d, i, first);
+		}
+		counts[first]++;
+		close(c);
+	}
+	for (i = 0; i < NBE; i++)
+		used += counts[i] > 0;
+	/* 30 sockets all on one of 3 backends: p = 3 / 3^30 */
+	cr_assert_gt(used, 1, "every socket went to the same backend");
+}

@@ -243,6 +243,10 @@ int berth_socklb_detach(const char *pin_dir)
 		BERTH_LINK_RECVMSG4,
 		BERTH_LINK_GETPEERNAME4,
 	};
+	static const char *const maps[] = {
+		BERTH_MAP_SOCK_REV,
+		BERTH_MAP_SOCK_FWD,
+	};
 	char path[PATH_MAX];
 	int fd, ret = 0;
 
@@ -258,9 +262,11 @@ int berth_socklb_detach(const char *pin_dir)
 		if (unlink(path) && errno != ENOENT)
 			ret = -errno;
 	}
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, BERTH_MAP_SOCK_REV);
-	if (unlink(path) && errno != ENOENT)
-		ret = -errno;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
 	return ret;
 }
 

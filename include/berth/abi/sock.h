@@ -6,6 +6,7 @@
 #include "types.h"
 
 #define BERTH_MAP_SOCK_REV "sock_rev"
+#define BERTH_MAP_SOCK_FWD "sock_fwd"
 
 /*
  * Links of the cgroup programs, pinned next to the maps so that a restarted
@@ -29,5 +30,29 @@ struct berth_sock_rev_key {
 	__u16 pad;
 };
 BERTH_ABI_SIZE(struct berth_sock_rev_key, 16);
+
+/*
+ * sock_fwd (LRU): {socket cookie, frontend} -> backend, so the datagrams
+ * of one UDP socket stay on one backend as conntrack keeps a UDP flow,
+ * until that backend leaves the backends map. Written and read by
+ * connect4 and sendmsg4.
+ */
+struct berth_sock_fwd_key {
+	__u64 cookie;
+	__be32 vip;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+BERTH_ABI_SIZE(struct berth_sock_fwd_key, 16);
+
+/* The address too: an id freed and given to another backend is no match. */
+struct berth_sock_fwd_val {
+	__u32 backend_id;
+	__be32 ip;
+	__be16 port;
+	__u16 pad;
+};
+BERTH_ABI_SIZE(struct berth_sock_fwd_val, 12);
 
 #endif
