@@ -49,7 +49,7 @@ STORET_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/store/test_*.c)
 # berth-server: the API server (control/apiserver) over the store
 SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/apiserver/*.c \
 		 control/controllers/*.c control/scheduler/*.c))
-SERVER_LDLIBS := -lmicrohttpd $(STORE_LDLIBS)
+SERVER_LDLIBS := -lmicrohttpd -lgnutls $(STORE_LDLIBS)
 
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
 # the per-container shim on its own (the agent uses it when it sits next to it)
