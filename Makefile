@@ -129,8 +129,11 @@ $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/unit: $(UNIT_OBJS) $(LIB) | $(OUTPUT)/tests
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+# the server's JWT module is tested here too (tests/unit/test_satoken.c)
+UNIT_SERVER_OBJS := $(OUTPUT)/obj/control/apiserver/satoken.o \
+		    $(OUTPUT)/obj/control/apiserver/jsonutil.o
+$(OUTPUT)/tests/unit: $(UNIT_OBJS) $(UNIT_SERVER_OBJS) $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lgnutls -ljson-c -lcriterion -o $@
 
 $(OUTPUT)/tests/bpf: $(BPFT_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
