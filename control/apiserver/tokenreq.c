@@ -87,10 +87,11 @@ static void uuid4(char *buf, size_t size)
 		pr_warn("getrandom: short read; jti less random");
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(buf, size,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(
+		buf, size,
+		"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static struct json_object *name_uid(struct json_object *obj)
@@ -124,7 +125,8 @@ static int decode_spec(struct berth_call *c, struct json_object *body,
 		if (!json_object_is_type(v, json_type_array))
 			goto bad;
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (!json_object_is_type(json_object_array_get_idx(v, i),
+			if (!json_object_is_type(json_object_array_get_idx(v,
+									   i),
 						 json_type_string))
 				goto bad;
 	}
@@ -137,8 +139,9 @@ static int decode_spec(struct berth_call *c, struct json_object *body,
 	*spec = s;
 	return 0;
 bad:
-	berth_resp_error(c->resp, 400, NULL,
-			 "error decoding request body: malformed TokenRequest spec");
+	berth_resp_error(
+		c->resp, 400, NULL,
+		"error decoding request body: malformed TokenRequest spec");
 	return -1;
 }
 
@@ -161,9 +164,10 @@ static int bind_object(struct berth_call *c, struct json_object *ref,
 	pod = kind && !strcmp(kind, "Pod");
 	if ((av && strcmp(av, "v1")) || !kind ||
 	    (!pod && strcmp(kind, "Secret"))) {
-		berth_resp_error(c->resp, 400, "BadRequest",
-				 "cannot bind token to object of type %s, Kind=%s",
-				 av ? av : "", kind ? kind : "");
+		berth_resp_error(
+			c->resp, 400, "BadRequest",
+			"cannot bind token to object of type %s, Kind=%s",
+			av ? av : "", kind ? kind : "");
 		return -1;
 	}
 	rname = pod ? "pods" : "secrets";
@@ -198,8 +202,8 @@ static int bind_object(struct berth_call *c, struct json_object *ref,
 	if (node && *node) {
 		if (get_obj(c->api, "nodes", NULL, node, &n)) {
 			n = json_object_new_object();
-			berth_json_set_str(berth_json_obj(n, "metadata"), "name",
-					   node);
+			berth_json_set_str(berth_json_obj(n, "metadata"),
+					   "name", node);
 		}
 		json_object_object_add(kio, "node", name_uid(n));
 		json_object_put(n);
@@ -298,8 +302,8 @@ static struct json_object *parse_body(struct berth_call *c)
 		return NULL;
 	}
 	ctype = berth_http_header(c->req, "Content-Type");
-	if (ctype && !strncmp(ctype, BERTH_PROTO_MEDIA,
-			      strlen(BERTH_PROTO_MEDIA))) {
+	if (ctype &&
+	    !strncmp(ctype, BERTH_PROTO_MEDIA, strlen(BERTH_PROTO_MEDIA))) {
 		char msg[160];
 
 		body = berth_proto_decode(c->req->body, c->req->body_len, msg,
@@ -331,8 +335,9 @@ void berth_tokenreq_create(struct berth_call *c)
 	int err;
 
 	if (!c->api->sa_key) {
-		berth_resp_error(c->resp, 503, NULL,
-				 "no service account signing key is configured");
+		berth_resp_error(
+			c->resp, 503, NULL,
+			"no service account signing key is configured");
 		json_object_put(kio);
 		return;
 	}
@@ -350,8 +355,8 @@ void berth_tokenreq_create(struct berth_call *c)
 	if (!json_object_object_get_ex(spec, "audiences", &auds) || !auds ||
 	    !json_object_array_length(auds)) {
 		auds = json_object_new_array();
-		json_object_array_add(auds,
-				      json_object_new_string(c->api->sa_issuer));
+		json_object_array_add(
+			auds, json_object_new_string(c->api->sa_issuer));
 		json_object_object_add(spec, "audiences", auds);
 	}
 	berth_json_set_int(spec, "expirationSeconds", exp_s);
@@ -376,8 +381,9 @@ void berth_oidc_jwks(struct berth_api *api, struct berth_http_resp *resp)
 	struct json_object *set, *keys, *jwk;
 
 	if (!api->sa_key || !(jwk = berth_sa_key_jwk(api->sa_key))) {
-		berth_resp_error(resp, 404, "NotFound",
-				 "the server could not find the requested resource");
+		berth_resp_error(
+			resp, 404, "NotFound",
+			"the server could not find the requested resource");
 		return;
 	}
 	set = json_object_new_object();
@@ -402,8 +408,9 @@ void berth_oidc_config(struct berth_api *api, struct berth_http_resp *resp)
 	char uri[512];
 
 	if (!api->sa_key) {
-		berth_resp_error(resp, 404, "NotFound",
-				 "the server could not find the requested resource");
+		berth_resp_error(
+			resp, 404, "NotFound",
+			"the server could not find the requested resource");
 		return;
 	}
 	o = json_object_new_object();
@@ -413,8 +420,7 @@ void berth_oidc_config(struct berth_api *api, struct berth_http_resp *resp)
 	berth_json_set_str(o, "jwks_uri", uri);
 	json_object_object_add(o, "response_types_supported",
 			       one_str("id_token"));
-	json_object_object_add(o, "subject_types_supported",
-			       one_str("public"));
+	json_object_object_add(o, "subject_types_supported", one_str("public"));
 	json_object_object_add(o, "id_token_signing_alg_values_supported",
 			       one_str("RS256"));
 	berth_resp_json(resp, 200, o);

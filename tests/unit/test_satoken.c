@@ -106,18 +106,18 @@ Test(satoken, good_token_verifies_and_returns_claims)
 
 	ret = berth_sa_token_verify(k, tok, ISS, "api", NOW + 10, &c);
 	cr_assert_eq(ret, 0, "verify: %d", ret);
-	cr_assert_str_eq(json_object_get_string(
-				 json_object_object_get(c, "sub")),
-			 "system:serviceaccount:default:app");
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(c, "sub")),
+		"system:serviceaccount:default:app");
 	/* the header names the algorithm and this key's id */
 	hs = berth_base64_decode(h64, true, NULL);
 	hdr = json_tokener_parse(hs);
-	cr_assert_str_eq(json_object_get_string(
-				 json_object_object_get(hdr, "alg")),
-			 "RS256");
-	cr_assert_str_eq(json_object_get_string(
-				 json_object_object_get(hdr, "kid")),
-			 berth_sa_key_id(k));
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(hdr, "alg")),
+		"RS256");
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(hdr, "kid")),
+		berth_sa_key_id(k));
 	/* no audience asked: any audience does */
 	cr_assert_eq(berth_sa_token_verify(k, tok, ISS, NULL, NOW, NULL), 0);
 	json_object_put(hdr);
@@ -159,7 +159,8 @@ Test(satoken, tampered_payload_is_refused)
 	bad = replace_part(
 		tok, 1,
 		"{\"aud\":[\"api\"],\"exp\":2000000000,\"iat\":1800000000,"
-		"\"iss\":\"" ISS "\",\"sub\":\"system:serviceaccount:kube-system:admin\"}");
+		"\"iss\":\"" ISS
+		"\",\"sub\":\"system:serviceaccount:kube-system:admin\"}");
 	cr_assert_eq(berth_sa_token_verify(k, bad, ISS, "api", NOW, NULL),
 		     -EBADMSG);
 	/* one flipped signature byte */
@@ -233,7 +234,12 @@ Test(satoken, malformed_and_alg_none_are_refused)
 {
 	struct berth_sa_key *k = new_key("h.key");
 	char *tok = sign(k, NOW, NOW + 600, "api"), *bad;
-	const char *junk[] = { "", "abc", "a.b", "a.b.c.d", "..", "!!.??.**",
+	const char *junk[] = { "",
+			       "abc",
+			       "a.b",
+			       "a.b.c.d",
+			       "..",
+			       "!!.??.**",
 			       "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.AAAA" };
 
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
@@ -262,12 +268,14 @@ Test(satoken, jwk_carries_the_public_key)
 	size_t len = 0;
 	char *raw = berth_base64_decode(n, true, &len);
 
-	cr_assert_str_eq(json_object_get_string(json_object_object_get(j, "kty")),
-			 "RSA");
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(j, "kty")),
+		"RSA");
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(j, "e")),
 			 "AQAB");
-	cr_assert_str_eq(json_object_get_string(json_object_object_get(j, "kid")),
-			 berth_sa_key_id(k));
+	cr_assert_str_eq(
+		json_object_get_string(json_object_object_get(j, "kid")),
+		berth_sa_key_id(k));
 	cr_assert_eq(len, BERTH_SA_KEY_BITS / 8, "modulus without a 0 byte");
 	cr_assert((unsigned char)raw[0] & 0x80, "top bit of the modulus");
 	free(raw);
@@ -285,7 +293,8 @@ Test(satoken, non_rsa_or_garbage_keys_are_refused)
 	cr_assert_eq(gnutls_x509_privkey_init(&x), 0);
 	cr_assert_eq(gnutls_x509_privkey_generate(
 			     x, GNUTLS_PK_ECDSA,
-			     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+			     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
+			     0),
 		     0);
 	cr_assert_eq(gnutls_x509_privkey_export2(x, GNUTLS_X509_FMT_PEM, &pem),
 		     0);
