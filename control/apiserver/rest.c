@@ -70,7 +70,7 @@ static void fill_random(void *buf, size_t n)
 	}
 }
 
-static void new_uid(char *buf, size_t size)
+void berth_new_uid(char *buf, size_t size)
 {
 	unsigned char b[16];
 
@@ -1160,7 +1160,7 @@ static int create_prepare(struct berth_call *c, struct json_object *obj)
 	json_object_object_del(m, "selfLink");
 	json_object_object_del(m, "deletionTimestamp");
 	json_object_object_del(m, "deletionGracePeriodSeconds");
-	new_uid(uid, sizeof(uid));
+	berth_new_uid(uid, sizeof(uid));
 	berth_json_set_str(m, "uid", uid);
 	berth_now_rfc3339(now, sizeof(now));
 	berth_json_set_str(m, "creationTimestamp", now);

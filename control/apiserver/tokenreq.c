@@ -8,12 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <json-c/json.h>
-
-#include <berth/log.h>
 
 #include "../store/store.h"
 #include "jsonutil.h"
@@ -77,21 +74,6 @@ static void invalid(struct berth_call *c, const char *field, long long v,
 	berth_status_details(st, "", "authentication.k8s.io", "TokenRequest");
 	berth_status_cause(st, "FieldValueInvalid", field, msg);
 	berth_resp_status(c->resp, st);
-}
-
-static void uuid4(char *buf, size_t size)
-{
-	unsigned char b[16] = { 0 };
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		pr_warn("getrandom: short read; jti less random");
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(
-		buf, size,
-		"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static struct json_object *name_uid(struct json_object *obj)
@@ -226,7 +208,7 @@ static struct json_object *claims_new(struct berth_call *c,
 
 	snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", c->ns,
 		 c->name);
-	uuid4(jti, sizeof(jti));
+	berth_new_uid(jti, sizeof(jti));
 	json_object_object_add(cl, "aud", json_object_get(auds));
 	berth_json_set_int(cl, "exp", (int64_t)now + exp_s);
 	berth_json_set_int(cl, "iat", (int64_t)now);
