@@ -5,7 +5,8 @@ one): the kubelet requests a TokenRequest bound to the pod, the container
 reads a token whose claims name this pod, its node, the audience and a
 600 s lifetime, mode 0644 (defaultMode), signed by the server's published key; the token
 is renewed in place (BERTH_TOKEN_MAX_AGE_S=6 stands for the kubelet's 24 h
-ceiling) while the container keeps running; a pod whose ServiceAccount does
+ceiling) while the container keeps running, and once a configMap source
+that vanished is back; a pod whose ServiceAccount does
 not exist stays ContainerCreating with FailedMount naming it."""
 import base64
 import json
@@ -124,6 +125,22 @@ check(cs["restartCount"] == restarts0 and "running" in cs["state"],
       "the container was not restarted for the renewal")
 # the volume is written through ..data: the old token is not left half-written
 check(all(t.count(".") == 2 for t in later), "every token read was whole")
+
+# another source of the volume gone: the renewal cannot rewrite the volume,
+# the file keeps its (still valid) token; back, the renewed one is written
+n.kubectl("delete", "configmap", "cfg")
+time.sleep(1)
+_, now = tokens()
+held = now[-1]
+time.sleep(MAX_AGE * 2 + 2)
+_, now = tokens()
+check(now[-1] == held, "configMap gone: the volume keeps its last token")
+apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+       "data": {"app.conf": "mode=test"}})
+wait_for("the renewal is written once the configMap is back",
+         lambda: (lambda o, t: t if t and t[-1] != held else None)(*tokens()), 30)
+check(n.get("pod", "tok")["status"]["containerStatuses"][0]["restartCount"] == restarts0,
+      "still no restart")
 
 # a ServiceAccount that does not exist: FailedMount, no container
 st = wait_for("nosa reports why it cannot start",

@@ -103,6 +103,9 @@ struct pod {
 	long cond_since[4];
 	bool cond_val[4];
 	bool failed_init;
+	/* a token renewal could not rewrite the volumes: retry after then */
+	time_t renew_retry;
+	bool renew_failed;
 	bool deep; /* this round went deep into the stack (set-up, a start) */
 };
 
@@ -862,10 +865,17 @@ static int setup_pod(struct pod *p)
 			return ret;
 		}
 		p->volumes = true;
-	} else if (berth_tokens_due(pm->tokens, p->uid, time(NULL))) {
-		/* rewritten in place (..data swap): containers keep running */
+	} else if ((p->renew_failed && time(NULL) >= p->renew_retry) ||
+		   berth_tokens_due(pm->tokens, p->uid, time(NULL))) {
+		/*
+		 * Rewritten in place (..data swap): containers keep running.
+		 * A failure (another source of the volume gone) is retried:
+		 * the renewed token may be cached but not yet written.
+		 */
 		ret = berth_volumes_setup(pm->o.rt, p->spec_pod, &pm->objs, err,
 					  sizeof(err));
+		p->renew_failed = ret != 0;
+		p->renew_retry = time(NULL) + BERTH_TOKEN_RETRY_S;
 		if (ret)
 			pr_warn("pod %s/%s: renew service account token: %s",
 				p->ns, p->name, err);
