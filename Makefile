@@ -49,7 +49,7 @@ STORET_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/store/test_*.c)
 # berth-server: the API server (control/apiserver) over the store
 SERVER_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/*.c control/apiserver/*.c \
 		 control/controllers/*.c control/scheduler/*.c))
-SERVER_LDLIBS := -lmicrohttpd $(STORE_LDLIBS)
+SERVER_LDLIBS := -lmicrohttpd -lgnutls $(STORE_LDLIBS)
 
 BINS := $(OUTPUT)/bin/berth-agent $(OUTPUT)/bin/berthctl
 # the per-container shim on its own (the agent uses it when it sits next to it)
@@ -129,8 +129,11 @@ $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/unit: $(UNIT_OBJS) $(LIB) | $(OUTPUT)/tests
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+# the server's JWT module is tested here too (tests/unit/test_satoken.c)
+UNIT_SERVER_OBJS := $(OUTPUT)/obj/control/apiserver/satoken.o \
+		    $(OUTPUT)/obj/control/apiserver/jsonutil.o
+$(OUTPUT)/tests/unit: $(UNIT_OBJS) $(UNIT_SERVER_OBJS) $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lgnutls -ljson-c -lcriterion -o $@
 
 $(OUTPUT)/tests/bpf: $(BPFT_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@

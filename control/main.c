@@ -18,6 +18,8 @@
 
 #include "apiserver/api.h"
 #include "apiserver/http.h"
+#include "apiserver/satoken.h"
+#include "apiserver/tokenreq.h"
 #include "controllers/ctl.h"
 #include "store/store.h"
 
@@ -33,6 +35,9 @@ struct options {
 	const char *controllers; /* comma list, "none", NULL: all */
 	int node_cidr_bits;
 	int node_grace_s; /* node lifecycle: Unknown after this */
+	const char *sa_key_file; /* NULL: DATA_DIR/sa.key, made if missing */
+	const char *sa_issuer;
+	long long sa_max_exp_s;
 };
 
 static void usage(FILE *f)
@@ -50,7 +55,52 @@ static void usage(FILE *f)
 		"                  or none; default all\n"
 		"  --node-cidr-mask-size BITS  prefix of each node's podCIDR, default 24\n"
 		"  --node-monitor-grace-period SECONDS  a node without heartbeats\n"
-		"                  this long turns Ready=Unknown, default 40\n");
+		"                  this long turns Ready=Unknown, default 40\n"
+		"  --service-account-key-file PEM  RSA private key that signs\n"
+		"                  ServiceAccount tokens; default DATA_DIR/sa.key,\n"
+		"                  generated at first start\n"
+		"  --service-account-issuer URL  iss of the tokens, default\n"
+		"                  " BERTH_SA_DEFAULT_ISSUER "\n"
+		"  --service-account-max-token-expiration DURATION  longer\n"
+		"                  TokenRequests are shortened to it (e.g. 48h, 90m,\n"
+		"                  3600s), default 48h\n");
+}
+
+/* A Go-style duration ("48h", "1h30m", "600s", or bare seconds) in s. */
+static int parse_duration(const char *s, long long *out)
+{
+	long long total = 0, v;
+	char *end;
+
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (end == s || v < 0 || errno)
+			return -EINVAL;
+		switch (*end) {
+		case 'h':
+			v *= 3600;
+			end++;
+			break;
+		case 'm':
+			v *= 60;
+			end++;
+			break;
+		case 's':
+			end++;
+			break;
+		case 0:
+			break;
+		default:
+			return -EINVAL;
+		}
+		total += v;
+		s = end;
+	}
+	*out = total;
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -65,6 +115,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "controllers", required_argument, NULL, 'C' },
 		{ "node-cidr-mask-size", required_argument, NULL, 'm' },
 		{ "node-monitor-grace-period", required_argument, NULL, 'g' },
+		{ "service-account-key-file", required_argument, NULL, 'K' },
+		{ "service-account-issuer", required_argument, NULL, 'I' },
+		{ "service-account-max-token-expiration", required_argument,
+		  NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -77,6 +131,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->compact_secs = 300;
 	o->node_cidr_bits = 24;
 	o->node_grace_s = 40;
+	o->sa_issuer = BERTH_SA_DEFAULT_ISSUER;
+	o->sa_max_exp_s = BERTH_SA_DEFAULT_MAX_EXPIRATION_S;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -115,6 +171,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->node_grace_s = (int)strtol(optarg, NULL, 10);
 			if (o->node_grace_s < 1) {
 				usage(stderr);
+				return -EINVAL;
+			}
+			break;
+		case 'K':
+			o->sa_key_file = optarg;
+			break;
+		case 'I':
+			o->sa_issuer = optarg;
+			break;
+		case 'X':
+			if (parse_duration(optarg, &o->sa_max_exp_s) ||
+			    o->sa_max_exp_s < BERTH_SA_MIN_EXPIRATION_S) {
+				fprintf(stderr,
+					"--service-account-max-token-expiration %s: a duration of at least 10m\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -223,6 +294,28 @@ static int write_kubeconfig(const char *dir, const char *server)
 	return 0;
 }
 
+/* The key that signs ServiceAccount tokens, made at first start. */
+static int open_sa_key(const struct options *o, struct berth_api *api)
+{
+	char path[4096];
+	int err;
+
+	if (o->sa_key_file)
+		snprintf(path, sizeof(path), "%s", o->sa_key_file);
+	else
+		snprintf(path, sizeof(path), "%s/sa.key", o->data_dir);
+	err = berth_sa_key_load(path, !o->sa_key_file, &api->sa_key);
+	if (err) {
+		pr_err("service account key %s: %s", path,
+		       err == -EINVAL ? "not a PEM RSA private key" :
+					strerror(-err));
+		return err;
+	}
+	snprintf(api->sa_issuer, sizeof(api->sa_issuer), "%s", o->sa_issuer);
+	api->sa_max_expiration_s = o->sa_max_exp_s;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct berth_store *store = NULL;
@@ -259,6 +352,9 @@ int main(int argc, char **argv)
 		pr_err("service CIDR %s: invalid", o.service_cidr);
 		goto out;
 	}
+	err = open_sa_key(&o, &api);
+	if (err)
+		goto out;
 	err = berth_http_start(&http, o.listen, berth_api_handle, &api);
 	if (err) {
 		pr_err("listen on %s: %s", o.listen, strerror(-err));
@@ -315,6 +411,7 @@ int main(int argc, char **argv)
 out:
 	berth_ctl_stop(ctl);
 	berth_http_stop(http);
+	berth_sa_key_free(api.sa_key);
 	if (api.store)
 		berth_api_fini(&api);
 	if (store)

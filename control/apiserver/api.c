@@ -16,6 +16,7 @@
 #include "registry.h"
 #include "rest.h"
 #include "status.h"
+#include "tokenreq.h"
 
 #define MAX_SEGS 12
 #define MAX_PATH 2048
@@ -107,6 +108,9 @@ int berth_api_init(struct berth_api *api, struct berth_store *store,
 		return -EINVAL;
 	snprintf(api->cluster_cidr, sizeof(api->cluster_cidr), "%s",
 		 cluster_cidr);
+	snprintf(api->sa_issuer, sizeof(api->sa_issuer), "%s",
+		 BERTH_SA_DEFAULT_ISSUER);
+	api->sa_max_expiration_s = BERTH_SA_DEFAULT_MAX_EXPIRATION_S;
 	return 0;
 }
 
@@ -257,6 +261,12 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 			berth_resp_text(resp, 200, "ok");
 	} else if (n == 1 && !strcmp(segs[0], "version") && get) {
 		berth_discovery_version(resp);
+	} else if (n == 3 && !strcmp(segs[0], "openid") &&
+		   !strcmp(segs[1], "v1") && !strcmp(segs[2], "jwks") && get) {
+		berth_oidc_jwks(api, resp);
+	} else if (n == 2 && !strcmp(segs[0], ".well-known") &&
+		   !strcmp(segs[1], "openid-configuration") && get) {
+		berth_oidc_config(api, resp);
 	} else if (n >= 1 && !strcmp(segs[0], "openapi") && get) {
 		if (berth_openapi_serve(req, resp, segs + 1, n - 1))
 			not_found(resp);

@@ -17,6 +17,7 @@
 #include "http.h"
 
 struct berth_store;
+struct berth_sa_key;
 
 struct berth_api {
 	struct berth_store *store;
@@ -26,6 +27,11 @@ struct berth_api {
 	char server_addr[64]; /* host:port clients reach us at */
 	pthread_mutex_t alloc_lock; /* ClusterIP / NodePort allocation */
 	atomic_bool stopping; /* SIGTERM: end watches */
+	/* ServiceAccount tokens (tokenreq.c); no key: the token subresource
+	 * answers 503 */
+	struct berth_sa_key *sa_key;
+	char sa_issuer[256]; /* iss of every token, audience by default */
+	int64_t sa_max_expiration_s; /* longer requests are shortened */
 };
 
 /* "10.96.0.0/12" -> *net, *bits; -EINVAL if malformed. */

@@ -35,6 +35,8 @@ static const struct sub_desc subs[] = {
 	{ BERTH_SUB_SCALE, "scale", "autoscaling", "v1", "Scale", sub_verbs },
 	{ BERTH_SUB_BINDING, "binding", "", "v1", "Binding", create_verb },
 	{ BERTH_SUB_LOG, "log", "", "v1", "Pod", get_verb },
+	{ BERTH_SUB_TOKEN, "token", "authentication.k8s.io", "v1", "TokenRequest",
+	  create_verb },
 };
 
 static struct json_object *str_array(const char *const *v)

@@ -288,6 +288,25 @@ static const struct msg job_msg = { (const struct field[]){
 	{ 2, "spec", F_MSG, &job_spec, false },
 	END } };
 
+/* authentication.k8s.io/v1: kubectl create token */
+static const struct msg bound_ref = { (const struct field[]){
+	{ 1, "kind", F_STR, NULL, false },
+	{ 2, "apiVersion", F_STR, NULL, false },
+	{ 3, "name", F_STR, NULL, false },
+	{ 4, "uid", F_STR, NULL, false },
+	END } };
+
+static const struct msg token_req_spec = { (const struct field[]){
+	{ 1, "audiences", F_REP_STR, NULL, false },
+	{ 3, "boundObjectRef", F_MSG, &bound_ref, false },
+	{ 4, "expirationSeconds", F_INT, NULL, true },
+	END } };
+
+static const struct msg token_req_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "spec", F_MSG, &token_req_spec, false },
+	END } };
+
 static const struct {
 	const char *api_version, *kind;
 	const struct msg *msg;
@@ -300,6 +319,7 @@ static const struct {
 	{ "v1", "Service", &service_msg },
 	{ "apps/v1", "Deployment", &deployment_msg },
 	{ "batch/v1", "Job", &job_msg },
+	{ "authentication.k8s.io/v1", "TokenRequest", &token_req_msg },
 };
 
 struct rd {

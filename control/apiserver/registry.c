@@ -22,7 +22,7 @@ const struct berth_resource berth_resources[] = {
 	  0 },
 	{ "", "v1", "secrets", "secret", "Secret", true, NULL, NULL, 0 },
 	{ "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true,
-	  "sa", NULL, 0 },
+	  "sa", NULL, BERTH_SUB_TOKEN },
 	{ "", "v1", "events", "event", "Event", true, "ev", NULL, 0 },
 	{ "apps", "v1", "deployments", "deployment", "Deployment", true,
 	  "deploy", "all", ST | SC },

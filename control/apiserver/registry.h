@@ -11,6 +11,7 @@ enum berth_subresource {
 	BERTH_SUB_SCALE = 1 << 1,
 	BERTH_SUB_BINDING = 1 << 2,
 	BERTH_SUB_LOG = 1 << 3,
+	BERTH_SUB_TOKEN = 1 << 4, /* serviceaccounts/token: TokenRequest */
 };
 
 struct berth_resource {

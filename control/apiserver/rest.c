@@ -32,6 +32,7 @@
 #include "selector.h"
 #include "status.h"
 #include "table.h"
+#include "tokenreq.h"
 #include "watch.h"
 #include "yaml.h"
 
@@ -69,7 +70,7 @@ static void fill_random(void *buf, size_t n)
 	}
 }
 
-static void new_uid(char *buf, size_t size)
+void berth_new_uid(char *buf, size_t size)
 {
 	unsigned char b[16];
 
@@ -1159,7 +1160,7 @@ static int create_prepare(struct berth_call *c, struct json_object *obj)
 	json_object_object_del(m, "selfLink");
 	json_object_object_del(m, "deletionTimestamp");
 	json_object_object_del(m, "deletionGracePeriodSeconds");
-	new_uid(uid, sizeof(uid));
+	berth_new_uid(uid, sizeof(uid));
 	berth_json_set_str(m, "uid", uid);
 	berth_now_rfc3339(now, sizeof(now));
 	berth_json_set_str(m, "creationTimestamp", now);
@@ -2285,7 +2286,8 @@ static bool has_sub(const struct berth_resource *r, const char *sub)
 	       (!strcmp(sub, "scale") && (r->subresources & BERTH_SUB_SCALE)) ||
 	       (!strcmp(sub, "binding") &&
 		(r->subresources & BERTH_SUB_BINDING)) ||
-	       (!strcmp(sub, "log") && (r->subresources & BERTH_SUB_LOG));
+	       (!strcmp(sub, "log") && (r->subresources & BERTH_SUB_LOG)) ||
+	       (!strcmp(sub, "token") && (r->subresources & BERTH_SUB_TOKEN));
 }
 
 static bool is_watch(struct berth_call *c)
@@ -2314,7 +2316,8 @@ void berth_rest_handle(struct berth_call *c)
 	if (!strcmp(m, "GET")) {
 		if (c->sub && !strcmp(c->sub, "log"))
 			do_log(c);
-		else if (c->sub && !strcmp(c->sub, "binding"))
+		else if (c->sub && (!strcmp(c->sub, "binding") ||
+				    !strcmp(c->sub, "token")))
 			goto not_allowed;
 		else if (c->name)
 			do_get(c);
@@ -2325,6 +2328,8 @@ void berth_rest_handle(struct berth_call *c)
 	} else if (!strcmp(m, "POST")) {
 		if (c->sub && !strcmp(c->sub, "binding"))
 			do_binding(c);
+		else if (c->sub && !strcmp(c->sub, "token") && c->name)
+			berth_tokenreq_create(c);
 		else if (c->name || (c->res->namespaced && !c->ns))
 			goto not_allowed;
 		else

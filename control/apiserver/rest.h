@@ -31,6 +31,8 @@ void berth_obj_set_rv(struct json_object *obj, int64_t rev);
 /* "pods" or "deployments.apps", as Status messages name a resource. */
 void berth_qualified_name(const struct berth_resource *r, char *buf,
 			  size_t size);
+/* A random (version 4) UUID: metadata.uid, a token's jti. */
+void berth_new_uid(char *buf, size_t size);
 /* Time now as RFC 3339 in UTC. */
 void berth_now_rfc3339(char *buf, size_t size);
 

@@ -29,6 +29,7 @@
 #include "podmgr.h"
 #include "probe.h"
 #include "runtime.h"
+#include "satokens.h"
 
 #define WORKER_STACK (256 * 1024)
 #define TICK_MS 1000 /* container state poll */
@@ -102,6 +103,9 @@ struct pod {
 	long cond_since[4];
 	bool cond_val[4];
 	bool failed_init;
+	/* a token renewal could not rewrite the volumes: retry after then */
+	time_t renew_retry;
+	bool renew_failed;
 	bool deep; /* this round went deep into the stack (set-up, a start) */
 };
 
@@ -115,6 +119,7 @@ struct berth_podmgr {
 	volatile int stop;
 	bool cleaned; /* orphan sandboxes removed after the first list */
 	struct berth_objects objs;
+	struct berth_tokens *tokens; /* projected serviceAccountToken sources */
 };
 
 /* ---- small helpers ---- */
@@ -201,6 +206,15 @@ static json_object *objs_get(void *arg, const char *kind, const char *ns,
 	json_object_put(out);
 	errno = st == 404 ? ENOENT : EIO;
 	return NULL;
+}
+
+static char *objs_token(void *arg, json_object *pod, const char *audience,
+			long expiration_s, char *err, size_t errlen)
+{
+	struct berth_podmgr *pm = arg;
+
+	return berth_tokens_get(pm->tokens, pod, audience, expiration_s, err,
+				errlen);
 }
 
 /* ---- status ---- */
@@ -347,7 +361,8 @@ static json_object *pod_status(struct pod *p)
 					       all_ready, "ContainersNotReady"));
 	json_object_array_add(conds, condition(p, 3, "PodScheduled", true, NULL));
 	json_object_object_add(st, "conditions", conds);
-	if (p->setup_msg[0] && !p->net) {
+	/* sandbox, network or volumes (FailedMount) not there yet: why */
+	if (p->setup_msg[0] && (!p->net || !p->volumes)) {
 		jadd_str(st, "reason", p->setup_reason);
 		jadd_str(st, "message", p->setup_msg);
 	}
@@ -850,6 +865,23 @@ static int setup_pod(struct pod *p)
 			return ret;
 		}
 		p->volumes = true;
+	} else if ((p->renew_failed && time(NULL) >= p->renew_retry) ||
+		   berth_tokens_due(pm->tokens, p->uid, time(NULL))) {
+		/*
+		 * Rewritten in place (..data swap): containers keep running.
+		 * A failure (another source of the volume gone) is retried:
+		 * the renewed token may be cached but not yet written.
+		 */
+		ret = berth_volumes_setup(pm->o.rt, p->spec_pod, &pm->objs, err,
+					  sizeof(err));
+		p->renew_failed = ret != 0;
+		p->renew_retry = time(NULL) + BERTH_TOKEN_RETRY_S;
+		if (ret)
+			pr_warn("pod %s/%s: renew service account token: %s",
+				p->ns, p->name, err);
+		else
+			pr_info("pod %s/%s: service account token renewed",
+				p->ns, p->name);
 	}
 	p->setup_msg[0] = 0;
 	return 0;
@@ -967,6 +999,7 @@ static void teardown(struct berth_podmgr *pm, const char *uid, const char *ns,
 			  sizeof(err)))
 		pr_warn("pod %s/%s: CNI DEL: %s", ns, name, err);
 	berth_volumes_teardown(pm->o.rt, uid);
+	berth_tokens_forget(pm->tokens, uid);
 	berth_sandbox_destroy(pm->o.rt, uid);
 }
 
@@ -1605,7 +1638,13 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 		pm->o.cni_bin_dir = "/opt/cni/bin";
 	if (!pm->o.cni_conf_dir)
 		pm->o.cni_conf_dir = "/etc/cni/net.d";
+	pm->tokens = berth_tokens_new(opts->kube);
+	if (!pm->tokens) {
+		free(pm);
+		return -ENOMEM;
+	}
 	pm->objs.get = objs_get;
+	pm->objs.token = objs_token;
 	pm->objs.arg = pm;
 	pthread_mutex_init(&pm->lock, NULL);
 	snprintf(sel, sizeof(sel), "spec.nodeName=%s", opts->node_name);
@@ -1614,6 +1653,7 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 	ret = berth_kube_watch_start(&pm->watch, opts->kube, "/api/v1/pods", q,
 				     on_pod_event, pm);
 	if (ret) {
+		berth_tokens_free(pm->tokens);
 		free(pm);
 		return ret;
 	}
@@ -1652,6 +1692,7 @@ void berth_podmgr_stop(struct berth_podmgr *pm)
 		pod_free(p);
 	}
 	pthread_mutex_destroy(&pm->lock);
+	berth_tokens_free(pm->tokens);
 	free(pm);
 }
 

@@ -69,14 +69,16 @@ const char *berth_runtime_root(const struct berth_runtime *rt);
  * Objects the kubelet gives the runtime (for env valueFrom and volumes). get
  * returns a new reference (the runtime puts it) to the ConfigMap or Secret
  * (kind "ConfigMap" / "Secret") ns/name, or NULL with errno set (ENOENT: not
- * found). token: a service account token for a projected
- * serviceAccountToken source (malloc'd), or NULL with errno. Either may be
- * NULL (then such references fail with -ENOENT / -ENOTSUP).
+ * found). token: a service account token for pod's projected
+ * serviceAccountToken source (audience may be NULL), malloc'd, or NULL with
+ * errno and a message in err. Either may be NULL (then such references fail
+ * with -ENOENT / -ENOTSUP).
  */
 struct berth_objects {
 	struct json_object *(*get)(void *arg, const char *kind, const char *ns,
 				   const char *name);
-	char *(*token)(void *arg, const char *audience, long expiration_s);
+	char *(*token)(void *arg, struct json_object *pod, const char *audience,
+		       long expiration_s, char *err, size_t errlen);
 	void *arg;
 };
 

@@ -376,17 +376,18 @@ static int setup_one(struct berth_runtime *rt, struct json_object *pod, struct j
 			else if ((x = rt_obj(s, "serviceAccountToken"))) {
 				const char *path = rt_str(x, "path");
 				struct json_object *e = rt_obj(x, "expirationSeconds");
-				char *tok = objs && objs->token
-						    ? objs->token(objs->arg, rt_str(x, "audience"),
-								  e ? json_object_get_int64(e) : 3600)
-						    : NULL;
+				char why[512] = "no token source";
+				char *tok = NULL;
 
+				if (safe_rel(path) && objs && objs->token)
+					tok = objs->token(objs->arg, pod, rt_str(x, "audience"),
+							  e ? json_object_get_int64(e) : 3600, why,
+							  sizeof(why));
 				if (!safe_rel(path))
 					ret = rt_err(err, errlen, -EINVAL, "serviceAccountToken: bad path");
 				else if (!tok)
 					ret = rt_err(err, errlen, -ENOENT,
-						     "projected volume %s: no service account token",
-						     name);
+						     "projected volume %s: %s", name, why);
 				else
 					vf_add(&v, path, tok, strlen(tok), 0600 & m ? m : 0600);
 			}
