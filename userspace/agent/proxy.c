@@ -16,71 +16,13 @@
 #include <berth/kube.h>
 #include <berth/log.h>
 
+#include "kview.h"
 #include "proxy.h"
 #include "status.h"
 
 #define HEALTH_INTERVAL_MS 2000 /* how often an idle proxy asks /version */
 #define HEALTH_TIMEOUT_S 5
 #define RETRY_MS 1000 /* a failed sync is tried again after this */
-
-/* ---- small json-c helpers ---- */
-
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
-}
-
-/* -1 if absent or not an integer */
-static long jint(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_int) ?
-		       (long)json_object_get_int64(v) :
-		       -1;
-}
-
-/* true/false, or @dflt when absent or null */
-static bool jbool(json_object *o, const char *key, bool dflt)
-{
-	json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_boolean) ?
-		       json_object_get_boolean(v) :
-		       dflt;
-}
-
-static size_t jlen(json_object *arr)
-{
-	return arr && json_object_is_type(arr, json_type_array) ?
-		       json_object_array_length(arr) :
-		       0;
-}
-
-/* "ns/name" of an object; false if it has no name */
-static bool obj_key(json_object *obj, char *buf, size_t len)
-{
-	json_object *meta = jget(obj, "metadata");
-	const char *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
-
-	if (!name)
-		return false;
-	return snprintf(buf, len, "%s/%s", ns ? ns : "", name) < (int)len;
-}
 
 static int proto_num(const char *s)
 {
@@ -125,15 +67,15 @@ static int add_endpoint(struct berth_service *svc, size_t *cap, uint32_t ip,
 /* The slice's port number for a Service port (by name and protocol), or 0. */
 static uint16_t slice_port(json_object *slice, const char *name, int proto)
 {
-	json_object *ports = jget(slice, "ports");
+	json_object *ports = berth_jget(slice, "ports");
 
-	for (size_t i = 0; i < jlen(ports); i++) {
+	for (size_t i = 0; i < berth_jlen(ports); i++) {
 		json_object *p = json_object_array_get_idx(ports, i);
-		const char *pname = jstr(p, "name");
-		long num = jint(p, "port");
+		const char *pname = berth_jstr(p, "name");
+		long num = berth_jint(p, "port");
 
 		if (strcmp(pname ? pname : "", name) ||
-		    proto_num(jstr(p, "protocol")) != proto)
+		    proto_num(berth_jstr(p, "protocol")) != proto)
 			continue;
 		return num > 0 && num <= 65535 ? num : 0;
 	}
@@ -144,8 +86,8 @@ static int slice_endpoints(struct berth_service *svc, size_t *cap,
 			   json_object *slice, const char *pname, int proto,
 			   bool local, const char *node)
 {
-	json_object *eps = jget(slice, "endpoints");
-	const char *type = jstr(slice, "addressType");
+	json_object *eps = berth_jget(slice, "endpoints");
+	const char *type = berth_jstr(slice, "addressType");
 	uint16_t port;
 	int err;
 
@@ -154,22 +96,22 @@ static int slice_endpoints(struct berth_service *svc, size_t *cap,
 	port = slice_port(slice, pname, proto);
 	if (!port)
 		return 0;
-	for (size_t i = 0; i < jlen(eps); i++) {
+	for (size_t i = 0; i < berth_jlen(eps); i++) {
 		json_object *ep = json_object_array_get_idx(eps, i);
-		json_object *cond = jget(ep, "conditions");
-		json_object *addrs = jget(ep, "addresses");
-		const char *ep_node = jstr(ep, "nodeName");
+		json_object *cond = berth_jget(ep, "conditions");
+		json_object *addrs = berth_jget(ep, "addresses");
+		const char *ep_node = berth_jstr(ep, "nodeName");
 		/* unset ready means unknown, which consumers take as ready;
 		 * unset serving follows ready */
-		bool ready = jbool(cond, "ready", true);
-		bool serving = jbool(cond, "serving", ready);
-		bool terminating = jbool(cond, "terminating", false);
+		bool ready = berth_jbool(cond, "ready", true);
+		bool serving = berth_jbool(cond, "serving", ready);
+		bool terminating = berth_jbool(cond, "terminating", false);
 
 		if (!ready && !(serving && terminating))
 			continue;
 		if (local && (!node || !ep_node || strcmp(node, ep_node)))
 			continue;
-		for (size_t j = 0; j < jlen(addrs); j++) {
+		for (size_t j = 0; j < berth_jlen(addrs); j++) {
 			json_object *a = json_object_array_get_idx(addrs, j);
 			struct in_addr ip;
 
@@ -206,17 +148,17 @@ struct svc_common {
 
 static bool svc_common(json_object *svc, struct svc_common *c)
 {
-	json_object *meta = jget(svc, "metadata"), *spec = jget(svc, "spec");
-	const char *type = jstr(spec, "type"), *ip = jstr(spec, "clusterIP");
-	const char *aff = jstr(spec, "sessionAffinity");
-	const char *algo = jstr(jget(meta, "annotations"), BERTH_PROXY_ANNOT_LB);
-	const char *itp = jstr(spec, "internalTrafficPolicy");
+	json_object *meta = berth_jget(svc, "metadata"), *spec = berth_jget(svc, "spec");
+	const char *type = berth_jstr(spec, "type"), *ip = berth_jstr(spec, "clusterIP");
+	const char *aff = berth_jstr(spec, "sessionAffinity");
+	const char *algo = berth_jstr(berth_jget(meta, "annotations"), BERTH_PROXY_ANNOT_LB);
+	const char *itp = berth_jstr(spec, "internalTrafficPolicy");
 	struct in_addr addr;
 	long t;
 
 	memset(c, 0, sizeof(*c));
-	c->ns = jstr(meta, "namespace");
-	c->name = jstr(meta, "name");
+	c->ns = berth_jstr(meta, "namespace");
+	c->name = berth_jstr(meta, "name");
 	if (!c->name || (type && !strcmp(type, "ExternalName")))
 		return false;
 	/* headless ("None") and IPv6-only Services have nothing to balance */
@@ -225,7 +167,7 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	c->cluster_ip = addr.s_addr;
 	c->affinity = aff && !strcmp(aff, "ClientIP");
 	if (c->affinity) {
-		t = jint(jget(jget(spec, "sessionAffinityConfig"), "clientIP"),
+		t = berth_jint(berth_jget(berth_jget(spec, "sessionAffinityConfig"), "clientIP"),
 			 "timeoutSeconds");
 		c->affinity_timeout = t > 0 && t <= 86400 ?
 					      t :
@@ -241,9 +183,9 @@ static int convert_port(const struct svc_common *c, json_object *port,
 			json_object *slices, json_object *const *all,
 			const char *node, struct berth_service *out)
 {
-	const char *name = jstr(port, "name");
-	int proto = proto_num(jstr(port, "protocol"));
-	long num = jint(port, "port"), target = jint(port, "targetPort");
+	const char *name = berth_jstr(port, "name");
+	int proto = proto_num(berth_jstr(port, "protocol"));
+	long num = berth_jint(port, "port"), target = berth_jint(port, "targetPort");
 	size_t cap = 0;
 	int err;
 
@@ -268,7 +210,7 @@ static int convert_port(const struct svc_common *c, json_object *port,
 	out->ports[0].target_port = target > 0 && target <= 65535 ? target :
 								     num;
 	out->ports[0].proto = proto;
-	for (size_t i = 0; i < jlen(slices); i++) {
+	for (size_t i = 0; i < berth_jlen(slices); i++) {
 		size_t idx = json_object_get_int(
 			json_object_array_get_idx(slices, i));
 
@@ -293,15 +235,15 @@ static int index_slices(json_object *const *slices, size_t n,
 	if (!idx)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		json_object *meta = jget(slices[i], "metadata"), *arr;
-		const char *ns = jstr(meta, "namespace");
-		const char *svc = jstr(jget(meta, "labels"),
+		json_object *meta = berth_jget(slices[i], "metadata"), *arr;
+		const char *ns = berth_jstr(meta, "namespace");
+		const char *svc = berth_jstr(berth_jget(meta, "labels"),
 				       "kubernetes.io/service-name");
 
 		if (!svc || snprintf(key, sizeof(key), "%s/%s", ns ? ns : "",
 				     svc) >= (int)sizeof(key))
 			continue;
-		arr = jget(idx, key);
+		arr = berth_jget(idx, key);
 		if (!arr) {
 			arr = json_object_new_array();
 			if (!arr || json_object_object_add(idx, key, arr)) {
@@ -345,7 +287,7 @@ int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 	if (err)
 		return err;
 	for (size_t i = 0; i < nsvcs; i++) {
-		json_object *ports = jget(jget(svcs[i], "spec"), "ports");
+		json_object *ports = berth_jget(berth_jget(svcs[i], "spec"), "ports");
 		struct svc_common c;
 
 		if (!svc_common(svcs[i], &c))
@@ -357,7 +299,7 @@ int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 			continue;
 		}
 		snprintf(key, sizeof(key), "%s/%s", c.ns ? c.ns : "", c.name);
-		for (size_t j = 0; j < jlen(ports); j++) {
+		for (size_t j = 0; j < berth_jlen(ports); j++) {
 			struct berth_service *s;
 
 			if (set.n == cap) {
@@ -374,7 +316,7 @@ int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 			s = &set.svcs[set.n];
 			memset(s, 0, sizeof(*s));
 			err = convert_port(&c, json_object_array_get_idx(ports, j),
-					   jget(idx, key), slices, node, s);
+					   berth_jget(idx, key), slices, node, s);
 			if (err < 0) {
 				set.n++; /* so its allocations are freed */
 				goto fail;
@@ -406,16 +348,6 @@ static const char *const collections[K_N] = {
 	[K_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 };
 
-struct berth_proxy;
-
-struct proxy_kind {
-	struct berth_proxy *p;
-	struct berth_kube_watch *w;
-	json_object *cur; /* {"ns/name": object}: the last complete view */
-	json_object *pending; /* a list in progress */
-	bool listed; /* a list has completed */
-};
-
 struct berth_proxy {
 	struct berth_kube *kube;
 	bool own_kube;
@@ -425,7 +357,7 @@ struct berth_proxy {
 
 	pthread_mutex_t mu; /* everything below */
 	pthread_cond_t cv;
-	struct proxy_kind kinds[K_N];
+	struct berth_kview kinds[K_N];
 	bool dirty, stop;
 	struct timespec first, last; /* events since the last sync */
 	uint64_t syncs;
@@ -473,102 +405,30 @@ static void mark_dirty(struct berth_proxy *p)
 
 static void warn_unsupported(json_object *svc)
 {
-	json_object *meta = jget(svc, "metadata");
-	json_object *ports = jget(jget(svc, "spec"), "ports");
+	json_object *meta = berth_jget(svc, "metadata");
+	json_object *ports = berth_jget(berth_jget(svc, "spec"), "ports");
 
-	for (size_t i = 0; i < jlen(ports); i++) {
+	for (size_t i = 0; i < berth_jlen(ports); i++) {
 		json_object *port = json_object_array_get_idx(ports, i);
-		const char *proto = jstr(port, "protocol");
+		const char *proto = berth_jstr(port, "protocol");
 
 		if (proto_num(proto) < 0)
 			pr_info("service %s/%s port %ld: protocol %s is not supported, skipped",
-				jstr(meta, "namespace"), jstr(meta, "name"),
-				jint(port, "port"), proto);
+				berth_jstr(meta, "namespace"), berth_jstr(meta, "name"),
+				berth_jint(port, "port"), proto);
 	}
 }
 
-/*
- * A private copy: json-c's reference counts are not atomic, and the watch
- * thread drops its own tree without our lock. Every count change on a copy
- * happens under mu.
- */
-static void keep_object(json_object *dict, const char *key, json_object *obj)
+static void on_change(struct berth_kview *v, enum berth_kube_event ev,
+		      json_object *obj, void *arg)
 {
-	json_object *copy = NULL;
+	struct berth_proxy *p = arg;
 
-	if (json_object_deep_copy(obj, &copy, NULL)) {
-		pr_warn("proxy: copy %s: out of memory, keeping the old one",
-			key);
-		return;
-	}
-	json_object_object_del(jget(copy, "metadata"), "managedFields");
-	json_object_object_add(dict, key, copy);
-}
-
-static void on_event(enum berth_kube_event ev, json_object *obj, void *arg)
-{
-	struct proxy_kind *k = arg;
-	struct berth_proxy *p = k->p;
-	char key[2 * BERTH_NAME_MAX + 2];
-	json_object *dict;
-
-	pthread_mutex_lock(&p->mu);
-	switch (ev) {
-	case BERTH_KUBE_LIST_BEGIN:
-		json_object_put(k->pending);
-		k->pending = json_object_new_object();
-		break;
-	case BERTH_KUBE_LIST_END:
-		if (!k->pending)
-			break;
-		json_object_put(k->cur);
-		k->cur = k->pending;
-		k->pending = NULL;
-		k->listed = true;
+	if (v == &p->kinds[K_SVC] && ev != BERTH_KUBE_DELETED &&
+	    ev != BERTH_KUBE_LIST_END)
+		warn_unsupported(obj);
+	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v))
 		mark_dirty(p);
-		break;
-	case BERTH_KUBE_ADDED:
-	case BERTH_KUBE_MODIFIED:
-	case BERTH_KUBE_DELETED:
-		if (!obj_key(obj, key, sizeof(key)))
-			break;
-		dict = k->pending ? k->pending : k->cur;
-		if (ev == BERTH_KUBE_DELETED)
-			json_object_object_del(dict, key);
-		else
-			keep_object(dict, key, obj);
-		if (k == &p->kinds[K_SVC] && ev != BERTH_KUBE_DELETED)
-			warn_unsupported(obj);
-		if (!k->pending)
-			mark_dirty(p);
-		break;
-	}
-	pthread_mutex_unlock(&p->mu);
-}
-
-/* The objects of a view, each with a reference. */
-static int view_objects(json_object *dict, json_object ***out, size_t *n)
-{
-	size_t len = json_object_object_length(dict), i = 0;
-	json_object **arr = calloc(len ? len : 1, sizeof(*arr));
-
-	if (!arr)
-		return -ENOMEM;
-	json_object_object_foreach(dict, key, val)
-	{
-		(void)key;
-		arr[i++] = json_object_get(val);
-	}
-	*out = arr;
-	*n = i;
-	return 0;
-}
-
-static void put_objects(json_object **arr, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		json_object_put(arr[i]);
-	free(arr);
 }
 
 static size_t count_services(const struct berth_service_set *set)
@@ -594,9 +454,9 @@ static int proxy_sync(struct berth_proxy *p)
 	char err[512] = "";
 	int ret;
 
-	ret = view_objects(p->kinds[K_SVC].cur, &svcs, &nsvcs);
+	ret = berth_kview_objects(&p->kinds[K_SVC], &svcs, &nsvcs);
 	if (!ret)
-		ret = view_objects(p->kinds[K_SLICE].cur, &slices, &nslices);
+		ret = berth_kview_objects(&p->kinds[K_SLICE], &slices, &nslices);
 	p->dirty = false;
 	pthread_mutex_unlock(&p->mu);
 
@@ -646,8 +506,8 @@ static int proxy_sync(struct berth_proxy *p)
 	}
 	berth_frontends_free(fe, n);
 	berth_service_set_free(&set);
-	put_objects(svcs, nsvcs);
-	put_objects(slices, nslices);
+	berth_kview_put(svcs, nsvcs);
+	berth_kview_put(slices, nslices);
 	return ret;
 }
 
@@ -711,8 +571,7 @@ static void *sync_thread(void *arg)
 static void proxy_free(struct berth_proxy *p)
 {
 	for (int i = 0; i < K_N; i++) {
-		json_object_put(p->kinds[i].cur);
-		json_object_put(p->kinds[i].pending);
+		berth_kview_free(&p->kinds[i]);
 	}
 	if (p->own_kube)
 		berth_kube_free(p->kube);
@@ -750,10 +609,9 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 		goto fail;
 	}
 	for (int i = 0; i < K_N; i++) {
-		p->kinds[i].p = p;
-		p->kinds[i].cur = json_object_new_object();
-		if (!p->kinds[i].cur) {
-			err = -ENOMEM;
+		err = berth_kview_init(&p->kinds[i], collections[i], &p->mu,
+				       on_change, p);
+		if (err) {
 			goto fail;
 		}
 	}
@@ -773,12 +631,8 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 	}
 	p->started = true;
 	for (int i = 0; i < K_N; i++) {
-		err = berth_kube_watch_start(&p->kinds[i].w, p->kube,
-					     collections[i], NULL, on_event,
-					     &p->kinds[i]);
+		err = berth_kview_start(&p->kinds[i], p->kube);
 		if (err) {
-			pr_err("proxy: watch %s: %s", collections[i],
-			       strerror(-err));
 			berth_proxy_stop(p);
 			return err;
 		}
@@ -798,8 +652,7 @@ void berth_proxy_stop(struct berth_proxy *p)
 	if (!p)
 		return;
 	for (int i = 0; i < K_N; i++)
-		if (p->kinds[i].w)
-			berth_kube_watch_stop(p->kinds[i].w);
+		berth_kview_stop(&p->kinds[i]);
 	if (p->started) {
 		pthread_mutex_lock(&p->mu);
 		p->stop = true;
