@@ -144,6 +144,9 @@ struct svc_common {
 	bool affinity, local;
 	uint32_t affinity_timeout;
 	enum berth_lb_algo algo;
+	bool nodeport; /* type NodePort or LoadBalancer */
+	bool ext_local; /* externalTrafficPolicy Local */
+	long hc_port; /* healthCheckNodePort, -1 if none */
 };
 
 static bool svc_common(json_object *svc, struct svc_common *c)
@@ -153,6 +156,7 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	const char *aff = berth_jstr(spec, "sessionAffinity");
 	const char *algo = berth_jstr(berth_jget(meta, "annotations"), BERTH_PROXY_ANNOT_LB);
 	const char *itp = berth_jstr(spec, "internalTrafficPolicy");
+	const char *etp = berth_jstr(spec, "externalTrafficPolicy");
 	struct in_addr addr;
 	long t;
 
@@ -176,12 +180,25 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	c->algo = algo && !strcmp(algo, "maglev") ? BERTH_LB_MAGLEV :
 						   BERTH_LB_RANDOM;
 	c->local = itp && !strcmp(itp, "Local");
+	c->nodeport = type && (!strcmp(type, "NodePort") ||
+			       !strcmp(type, "LoadBalancer"));
+	c->ext_local = c->nodeport && etp && !strcmp(etp, "Local");
+	c->hc_port = c->ext_local ? berth_jint(spec, "healthCheckNodePort") : -1;
 	return true;
 }
 
+/* One frontend of a Service port: the address and port clients use and
+ * whether only this node's endpoints serve it. */
+struct frontend {
+	uint32_t vip;
+	long port;
+	bool local;
+};
+
 static int convert_port(const struct svc_common *c, json_object *port,
-			json_object *slices, json_object *const *all,
-			const char *node, struct berth_service *out)
+			const struct frontend *f, json_object *slices,
+			json_object *const *all, const char *node,
+			struct berth_service *out)
 {
 	const char *name = berth_jstr(port, "name");
 	int proto = proto_num(berth_jstr(port, "protocol"));
@@ -189,13 +206,14 @@ static int convert_port(const struct svc_common *c, json_object *port,
 	size_t cap = 0;
 	int err;
 
-	if (proto < 0 || num <= 0 || num > 65535)
+	if (proto < 0 || num <= 0 || num > 65535 || f->port <= 0 ||
+	    f->port > 65535)
 		return 1; /* SCTP or malformed: skipped */
 	name = name ? name : "";
 	snprintf(out->namespace, sizeof(out->namespace), "%s",
 		 c->ns ? c->ns : "");
 	snprintf(out->name, sizeof(out->name), "%s", c->name);
-	out->cluster_ip = c->cluster_ip;
+	out->cluster_ip = f->vip;
 	out->affinity = c->affinity;
 	out->affinity_timeout = c->affinity_timeout;
 	out->algo = c->algo;
@@ -204,7 +222,7 @@ static int convert_port(const struct svc_common *c, json_object *port,
 		return -ENOMEM;
 	out->nports = 1;
 	snprintf(out->ports[0].name, sizeof(out->ports[0].name), "%s", name);
-	out->ports[0].port = num;
+	out->ports[0].port = f->port;
 	/* a named targetPort is resolved by the slices; each endpoint
 	 * carries its port, so this only matters without endpoints */
 	out->ports[0].target_port = target > 0 && target <= 65535 ? target :
@@ -215,7 +233,7 @@ static int convert_port(const struct svc_common *c, json_object *port,
 			json_object_array_get_idx(slices, i));
 
 		err = slice_endpoints(out, &cap, all[idx], name, proto,
-				      c->local, node);
+				      f->local, node);
 		if (err)
 			return err;
 	}
@@ -273,15 +291,67 @@ static int cmp_service(const void *a, const void *b)
 	return (int)x->ports[0].proto - (int)y->ports[0].proto;
 }
 
+/* Room for one more service in set; NULL on -ENOMEM. */
+static struct berth_service *set_push(struct berth_service_set *set,
+				      size_t *cap)
+{
+	struct berth_service *s;
+
+	if (set->n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+
+		s = realloc(set->svcs, ncap * sizeof(*s));
+		if (!s)
+			return NULL;
+		set->svcs = s;
+		*cap = ncap;
+	}
+	s = &set->svcs[set->n];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* The ClusterIP frontend of a port and, for NodePort, the node's. */
+static int frontends_of(const struct svc_common *c, json_object *port,
+			uint32_t node_ip, struct frontend f[2])
+{
+	long np = berth_jint(port, "nodePort");
+	int n = 0;
+
+	f[n++] = (struct frontend){ .vip = c->cluster_ip,
+				    .port = berth_jint(port, "port"),
+				    .local = c->local };
+	if (c->nodeport && node_ip && np > 0 && np <= 65535)
+		f[n++] = (struct frontend){ .vip = node_ip,
+					    .port = np,
+					    .local = c->ext_local };
+	return n;
+}
+
+static bool svc_usable(json_object *svc, struct svc_common *c)
+{
+	if (!svc_common(svc, c))
+		return false;
+	if (strlen(c->name) >= BERTH_NAME_MAX ||
+	    (c->ns && strlen(c->ns) >= BERTH_NAME_MAX)) {
+		pr_debug("service %s/%s: name too long, skipped",
+			 c->ns ? c->ns : "", c->name);
+		return false;
+	}
+	return true;
+}
+
 int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 			json_object *const *slices, size_t nslices,
-			const char *node, struct berth_service_set *out)
+			const char *node, uint32_t node_ip,
+			struct berth_service_set *out)
 {
 	struct berth_service_set set = { 0 };
 	json_object *idx = NULL;
 	char key[2 * BERTH_NAME_MAX + 2];
+	struct frontend f[2];
 	size_t cap = 0;
-	int err;
+	int err, nf;
 
 	err = index_slices(slices, nslices, &idx);
 	if (err)
@@ -290,42 +360,33 @@ int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 		json_object *ports = berth_jget(berth_jget(svcs[i], "spec"), "ports");
 		struct svc_common c;
 
-		if (!svc_common(svcs[i], &c))
+		if (!svc_usable(svcs[i], &c))
 			continue;
-		if (strlen(c.name) >= BERTH_NAME_MAX ||
-		    (c.ns && strlen(c.ns) >= BERTH_NAME_MAX)) {
-			pr_debug("service %s/%s: name too long, skipped",
-				 c.ns ? c.ns : "", c.name);
-			continue;
-		}
 		snprintf(key, sizeof(key), "%s/%s", c.ns ? c.ns : "", c.name);
 		for (size_t j = 0; j < berth_jlen(ports); j++) {
-			struct berth_service *s;
+			json_object *port = json_object_array_get_idx(ports, j);
 
-			if (set.n == cap) {
-				size_t ncap = cap ? 2 * cap : 16;
+			nf = frontends_of(&c, port, node_ip, f);
+			for (int k = 0; k < nf; k++) {
+				struct berth_service *s = set_push(&set, &cap);
 
-				s = realloc(set.svcs, ncap * sizeof(*s));
 				if (!s) {
 					err = -ENOMEM;
 					goto fail;
 				}
-				set.svcs = s;
-				cap = ncap;
+				err = convert_port(&c, port, &f[k],
+						   berth_jget(idx, key), slices,
+						   node, s);
+				if (err < 0) {
+					set.n++; /* so its allocations are freed */
+					goto fail;
+				}
+				if (err > 0) {
+					free(s->ports);
+					continue;
+				}
+				set.n++;
 			}
-			s = &set.svcs[set.n];
-			memset(s, 0, sizeof(*s));
-			err = convert_port(&c, json_object_array_get_idx(ports, j),
-					   berth_jget(idx, key), slices, node, s);
-			if (err < 0) {
-				set.n++; /* so its allocations are freed */
-				goto fail;
-			}
-			if (err > 0) {
-				free(s->ports);
-				continue;
-			}
-			set.n++;
 		}
 	}
 	if (set.n)
@@ -337,6 +398,81 @@ fail:
 	json_object_put(idx);
 	berth_service_set_free(&set);
 	return err;
+}
+
+/* Distinct ready endpoint addresses of a Service on @node. */
+static uint32_t local_endpoints(json_object *slices, json_object *const *all,
+				const char *node)
+{
+	uint32_t ips[1024], n = 0;
+
+	for (size_t i = 0; i < berth_jlen(slices); i++) {
+		json_object *sl = all[json_object_get_int(
+			json_object_array_get_idx(slices, i))];
+		json_object *eps = berth_jget(sl, "endpoints");
+
+		for (size_t j = 0; j < berth_jlen(eps); j++) {
+			json_object *ep = json_object_array_get_idx(eps, j);
+			json_object *addrs = berth_jget(ep, "addresses");
+			const char *ep_node = berth_jstr(ep, "nodeName");
+			struct in_addr a;
+			uint32_t k;
+
+			if (!berth_jbool(berth_jget(ep, "conditions"), "ready",
+					 true) ||
+			    !node || !ep_node || strcmp(node, ep_node))
+				continue;
+			for (size_t m = 0; m < berth_jlen(addrs); m++) {
+				const char *s = json_object_get_string(
+					json_object_array_get_idx(addrs, m));
+
+				if (!s || inet_pton(AF_INET, s, &a) != 1)
+					continue;
+				for (k = 0; k < n && ips[k] != a.s_addr; k++)
+					;
+				if (k == n && n < 1024)
+					ips[n++] = a.s_addr;
+			}
+		}
+	}
+	return n;
+}
+
+int berth_proxy_health(json_object *const *svcs, size_t nsvcs,
+		       json_object *const *slices, size_t nslices,
+		       const char *node, struct berth_hc_service **out,
+		       size_t *nout)
+{
+	struct berth_hc_service *hs = calloc(nsvcs ? nsvcs : 1, sizeof(*hs));
+	char key[2 * BERTH_NAME_MAX + 2];
+	json_object *idx = NULL;
+	size_t n = 0;
+	int err;
+
+	if (!hs)
+		return -ENOMEM;
+	err = index_slices(slices, nslices, &idx);
+	if (err) {
+		free(hs);
+		return err;
+	}
+	for (size_t i = 0; i < nsvcs; i++) {
+		struct svc_common c;
+
+		if (!svc_usable(svcs[i], &c) || c.hc_port <= 0 ||
+		    c.hc_port > 65535)
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", c.ns ? c.ns : "", c.name);
+		snprintf(hs[n].ns, sizeof(hs[n].ns), "%s", c.ns ? c.ns : "");
+		snprintf(hs[n].name, sizeof(hs[n].name), "%s", c.name);
+		hs[n].port = c.hc_port;
+		hs[n].local = local_endpoints(berth_jget(idx, key), slices, node);
+		n++;
+	}
+	json_object_put(idx);
+	*out = hs;
+	*nout = n;
+	return 0;
 }
 
 /* ---- the running proxy ---- */
@@ -352,6 +488,8 @@ struct berth_proxy {
 	struct berth_kube *kube;
 	bool own_kube;
 	char *node, *root;
+	uint32_t node_ip; /* network order; 0: no NodePort */
+	struct berth_hc *hc; /* healthCheckNodePort servers, NULL without node_ip */
 	struct berth_lbmap *lb;
 	pthread_mutex_t lb_lock;
 
@@ -431,15 +569,34 @@ static void on_change(struct berth_kview *v, enum berth_kube_event ev,
 		mark_dirty(p);
 }
 
-static size_t count_services(const struct berth_service_set *set)
+static size_t count_services(const struct berth_service_set *set,
+			     uint32_t node_ip)
 {
 	size_t n = 0;
 
-	/* sorted by cluster IP: ports of one Service are adjacent */
+	/* sorted by cluster IP: ports of one Service are adjacent; NodePort
+	 * frontends (the node's IP) are not Services of their own */
 	for (size_t i = 0; i < set->n; i++)
-		if (!i || set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip)
+		if (set->svcs[i].cluster_ip != node_ip &&
+		    (!i || set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip))
 			n++;
 	return n;
+}
+
+/* Open, close and update the healthCheckNodePort servers. */
+static void update_health(struct berth_proxy *p, json_object **svcs,
+			  size_t nsvcs, json_object **slices, size_t nslices)
+{
+	struct berth_hc_service *hs = NULL;
+	size_t n = 0;
+
+	if (!p->hc)
+		return;
+	if (berth_proxy_health(svcs, nsvcs, slices, nslices, p->node, &hs,
+			       &n))
+		return;
+	berth_hc_update(p->hc, hs, n);
+	free(hs);
 }
 
 /* Called with mu held; drops it while converting and writing. */
@@ -463,7 +620,7 @@ static int proxy_sync(struct berth_proxy *p)
 	now(&t0);
 	if (!ret)
 		ret = berth_proxy_convert(svcs, nsvcs, slices, nslices, p->node,
-					  &set);
+					  p->node_ip, &set);
 	if (!ret)
 		ret = berth_services_to_frontends(&set, &fe, &n);
 	if (ret) {
@@ -473,6 +630,7 @@ static int proxy_sync(struct berth_proxy *p)
 		pthread_mutex_lock(&p->lb_lock);
 		ret = berth_lbmap_sync(p->lb, fe, n, &st, err, sizeof(err));
 		pthread_mutex_unlock(&p->lb_lock);
+		update_health(p, svcs, nsvcs, slices, nslices);
 	}
 	now(&t1);
 
@@ -481,7 +639,7 @@ static int proxy_sync(struct berth_proxy *p)
 	p->status.ok = ret == 0;
 	snprintf(p->status.error, sizeof(p->status.error), "%s",
 		 ret ? err : "");
-	p->status.services = count_services(&set);
+	p->status.services = count_services(&set, p->node_ip);
 	p->status.frontends = n;
 	p->status.writes = st.writes;
 	p->status.duration_us = ts_us(&t1) - ts_us(&t0);
@@ -573,6 +731,7 @@ static void proxy_free(struct berth_proxy *p)
 	for (int i = 0; i < K_N; i++) {
 		berth_kview_free(&p->kinds[i]);
 	}
+	berth_hc_free(p->hc);
 	if (p->own_kube)
 		berth_kube_free(p->kube);
 	pthread_cond_destroy(&p->cv);
@@ -607,6 +766,19 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 	if ((opts->node_name && !p->node) || (opts->root && !p->root)) {
 		err = -ENOMEM;
 		goto fail;
+	}
+	p->status.xdp_mode = opts->xdp_mode;
+	if (opts->node_ip) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, opts->node_ip, &a) != 1) {
+			err = -EINVAL;
+			goto fail;
+		}
+		p->node_ip = a.s_addr;
+		err = berth_hc_new(&p->hc, opts->node_ip);
+		if (err)
+			goto fail;
 	}
 	for (int i = 0; i < K_N; i++) {
 		err = berth_kview_init(&p->kinds[i], collections[i], &p->mu,
