@@ -81,6 +81,8 @@ int berth_nodes_parse(json_object *const *nodes, size_t n, const char *self,
 					      "podCIDR");
 		struct berth_node_route *e = &r[k];
 
+		/* zeroed: callers compare route sets with memcmp */
+		memset(e, 0, sizeof(*e));
 		if (!name || strlen(name) >= sizeof(e->name))
 			continue;
 		if (!parse_cidr(cidr, &e->net, &e->prefix) ||

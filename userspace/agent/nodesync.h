@@ -60,7 +60,8 @@ struct berth_nodesync_stats {
 /*
  * Node objects (json-c, as served) to routes; nodes without a usable
  * podCIDR or InternalIP are left out (debug log). @self names this node.
- * Sorted by name. -ENOMEM is the only error.
+ * Sorted by name, unused bytes zeroed (sets compare with memcmp). -ENOMEM
+ * is the only error.
  */
 int berth_nodes_parse(json_object *const *nodes, size_t n, const char *self,
 		      struct berth_node_route **out, size_t *nout);

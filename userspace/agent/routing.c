@@ -37,6 +37,10 @@
 #define DEBOUNCE_MS 50 /* Node events coalesce this long before a sync */
 #define RETRY_MS 1000 /* a failed sync is tried again after this */
 #define LINK_WAIT_MS 2000 /* a deleted tunnel device takes this to vanish */
+/* Node heartbeats change nothing routing cares about: such events are
+ * skipped, but a full pass (repairing routes someone removed) runs at
+ * least this often while events come */
+#define FULL_SYNC_S 60
 
 struct netdev {
 	char name[IFNAMSIZ];
@@ -61,6 +65,9 @@ struct berth_routing {
 	uint64_t syncs;
 	struct berth_nodesync_stats last;
 	int last_err;
+	struct berth_node_route *prev; /* the last synced nodes */
+	size_t nprev;
+	time_t last_full; /* CLOCK_MONOTONIC s */
 	pthread_t thread;
 };
 
@@ -567,6 +574,23 @@ static struct timespec after_ms(long ms)
 	return t;
 }
 
+static time_t mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+/* Same nodes as the last good sync, and that was not long ago? */
+static bool unchanged(const struct berth_routing *r,
+		      const struct berth_node_route *routes, size_t n)
+{
+	return r->prev && !r->last_err && n == r->nprev &&
+	       !memcmp(routes, r->prev, n * sizeof(*routes)) &&
+	       mono_s() - r->last_full < FULL_SYNC_S;
+}
+
 /* Called with mu held; drops it while writing. */
 static void node_sync(struct berth_routing *r)
 {
@@ -585,12 +609,21 @@ static void node_sync(struct berth_routing *r)
 	if (!err)
 		err = berth_nodes_parse(objs, n, r->node_name, &routes, &nr);
 	berth_kview_put(objs, n);
+	if (!err && unchanged(r, routes, nr)) {
+		free(routes);
+		return;
+	}
 	pthread_mutex_unlock(&r->mu);
 	if (!err)
 		err = berth_nodesync(&r->opts.dp->ipcache, &ops, routes, nr,
 				     r->tunnel.mtu, &st);
-	free(routes);
 	pthread_mutex_lock(&r->mu);
+	free(r->prev);
+	r->prev = err ? NULL : routes;
+	r->nprev = err ? 0 : nr;
+	if (err)
+		free(routes);
+	r->last_full = mono_s();
 	r->syncs++;
 	r->last = st;
 	r->last_err = err;
@@ -755,6 +788,7 @@ void berth_routing_stop(struct berth_routing *r)
 		pthread_cond_destroy(&r->cv);
 	}
 	berth_kview_free(&r->nodes);
+	free(r->prev);
 	berth_kube_free(r->kube);
 	if (r->sk)
 		nl_socket_free(r->sk);
