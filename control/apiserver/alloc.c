@@ -219,9 +219,8 @@ static int64_t claim_port(struct used *u, int64_t np, const char *field,
  * externalTrafficPolicy Local (kept across updates, or the one asked for),
  * and clears it otherwise.
  */
-static void alloc_health_port(struct json_object *spec,
-			      struct json_object *old, struct used *u,
-			      struct berth_verrs *v)
+static void alloc_health_port(struct json_object *spec, struct json_object *old,
+			      struct used *u, struct berth_verrs *v)
 {
 	const char *type = berth_json_get_str(spec, "type");
 	const char *etp = berth_json_get_str(spec, "externalTrafficPolicy");

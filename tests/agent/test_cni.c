@@ -64,12 +64,14 @@ Test(cni_config, mtu_default_leaves_it_to_the_agent)
 	struct berth_cni_conf c;
 	struct berth_cni_err e;
 
-	cr_assert_eq(berth_cni_conf_parse(
-			     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"berth-cni\"}",
-			     &c, &e),
-		     0, "valid config: %s", e.msg);
+	cr_assert_eq(
+		berth_cni_conf_parse(
+			"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"berth-cni\"}",
+			&c, &e),
+		0, "valid config: %s", e.msg);
 	cr_expect_eq(c.mtu, BERTH_CNI_DEFAULT_MTU);
-	cr_expect_not(c.mtu_set, "no mtu in the config: the agent's status decides");
+	cr_expect_not(c.mtu_set,
+		      "no mtu in the config: the agent's status decides");
 	berth_cni_conf_free(&c);
 }
 

@@ -221,10 +221,12 @@ static int ep_entry(const char *ip, struct berth_endpoint_info *v)
 	return epmap.lookup(&epmap, &k, v);
 }
 
-#define ADD_LO_MAC(id, ip)                                                     \
-	"{\"op\":\"add\",\"containerID\":\"" id "\",\"ifname\":\"eth0\","      \
-	"\"hostIfname\":\"lo\",\"ip\":\"" ip "\",\"mac\":\"0a:58:0a:03:00:02\"}"
-#define DEL(id) "{\"op\":\"del\",\"containerID\":\"" id "\",\"ifname\":\"eth0\"}"
+#define ADD_LO_MAC(id, ip)                                                \
+	"{\"op\":\"add\",\"containerID\":\"" id "\",\"ifname\":\"eth0\"," \
+	"\"hostIfname\":\"lo\",\"ip\":\"" ip                              \
+	"\",\"mac\":\"0a:58:0a:03:00:02\"}"
+#define DEL(id) \
+	"{\"op\":\"del\",\"containerID\":\"" id "\",\"ifname\":\"eth0\"}"
 
 Test(endpoint, map_written_on_add_deleted_on_del, .init = setup_map,
      .fini = teardown_map)
@@ -234,13 +236,16 @@ Test(endpoint, map_written_on_add_deleted_on_del, .init = setup_map,
 	const uint8_t mac[6] = { 0x0a, 0x58, 0x0a, 0x03, 0x00, 0x02 };
 	const uint8_t zero[6] = { 0 };
 
-	cr_expect(reply_ok(berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
-	cr_assert_eq(ep_entry("10.3.0.2", &v), 0, "entry written before the reply");
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	cr_assert_eq(ep_entry("10.3.0.2", &v), 0,
+		     "entry written before the reply");
 	cr_expect_eq(v.ifindex, if_nametoindex("lo"), "host veth ifindex");
 	cr_expect_arr_eq(v.mac, mac, 6, "pod MAC");
 	cr_expect_arr_eq(v.host_mac, zero, 6, "host side MAC (lo's)");
 	cr_expect(reply_ok(berth_endpoint_handle(srv, DEL("c1"))));
-	cr_expect_eq(ep_entry("10.3.0.2", &v), -ENOENT, "del removes the entry");
+	cr_expect_eq(ep_entry("10.3.0.2", &v), -ENOENT,
+		     "del removes the entry");
 	berth_endpoint_server_stop(srv);
 }
 
@@ -249,13 +254,16 @@ Test(endpoint, map_readd_new_ip_and_gc, .init = setup_map, .fini = teardown_map)
 	struct berth_endpoint_server *srv = start_map(0);
 	struct berth_endpoint_info v;
 
-	cr_expect(reply_ok(berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
-	cr_expect(reply_ok(berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.9"))));
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.9"))));
 	cr_expect_eq(ep_entry("10.3.0.2", &v), -ENOENT,
 		     "a re-ADD with a new address drops the old entry");
 	cr_expect_eq(ep_entry("10.3.0.9", &v), 0);
 	cr_expect(reply_ok(berth_endpoint_handle(
-		srv, "{\"op\":\"gc\",\"valid\":[{\"containerID\":\"other\"}]}")));
+		srv,
+		"{\"op\":\"gc\",\"valid\":[{\"containerID\":\"other\"}]}")));
 	cr_expect_eq(ep_entry("10.3.0.9", &v), -ENOENT, "gc removes the entry");
 	berth_endpoint_server_stop(srv);
 }
@@ -267,7 +275,8 @@ Test(endpoint, map_restored_and_pruned_at_start, .init = setup_map,
 	struct berth_endpoint_info v = { .ifindex = 99 };
 	uint32_t stale = ip4("10.3.0.77"), k = ip4("10.3.0.2");
 
-	cr_expect(reply_ok(berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
 	berth_endpoint_server_stop(srv);
 	/* while the agent was down: a pod went without a DEL, and the
 	 * entry of the one that stays was lost */

@@ -34,12 +34,12 @@ Test(healthcheck, reply_body_and_status)
 	o = json_tokener_parse(body);
 	cr_assert_not_null(o, "JSON body: %s", body);
 	cr_assert(json_object_object_get_ex(o, "service", &sv));
-	cr_expect_str_eq(json_object_get_string(
-				 json_object_object_get(sv, "namespace")),
-			 "shop");
-	cr_expect_str_eq(json_object_get_string(
-				 json_object_object_get(sv, "name")),
-			 "front");
+	cr_expect_str_eq(
+		json_object_get_string(json_object_object_get(sv, "namespace")),
+		"shop");
+	cr_expect_str_eq(
+		json_object_get_string(json_object_object_get(sv, "name")),
+		"front");
 	cr_assert(json_object_object_get_ex(o, "localEndpoints", &v));
 	cr_expect_eq(json_object_get_int(v), 2);
 	json_object_put(o);

@@ -99,13 +99,14 @@ static void node(const char *name, const char *cidr, const char *addr)
 {
 	char buf[512];
 
-	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"name\":\"%s\"},\"spec\":{%s%s%s},"
-		 "\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":\"%s\"}%s%s%s]}}",
-		 name, cidr ? "\"podCIDR\":\"" : "", cidr ? cidr : "",
-		 cidr ? "\"" : "", name,
-		 addr ? ",{\"type\":\"InternalIP\",\"address\":\"" : "",
-		 addr ? addr : "", addr ? "\"}" : "");
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"name\":\"%s\"},\"spec\":{%s%s%s},"
+		"\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":\"%s\"}%s%s%s]}}",
+		name, cidr ? "\"podCIDR\":\"" : "", cidr ? cidr : "",
+		cidr ? "\"" : "", name,
+		addr ? ",{\"type\":\"InternalIP\",\"address\":\"" : "",
+		addr ? addr : "", addr ? "\"}" : "");
 	objs[nobjs] = json_tokener_parse(buf);
 	cr_assert_not_null(objs[nobjs], "%s", buf);
 	nobjs++;

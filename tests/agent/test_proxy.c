@@ -335,15 +335,16 @@ static void np_svc(const char *type, const char *etp)
 {
 	char buf[1024];
 
-	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"namespace\":\"default\",\"name\":\"np\"},"
-		 "\"spec\":{\"type\":\"%s\",%s%s%s\"clusterIP\":\"10.96.0.20\","
-		 "\"healthCheckNodePort\":31999,\"ports\":["
-		 "{\"name\":\"http\",\"port\":80,\"nodePort\":30080,\"protocol\":\"TCP\"},"
-		 "{\"name\":\"dns\",\"port\":53,\"nodePort\":30053,\"protocol\":\"UDP\"},"
-		 "{\"name\":\"none\",\"port\":81,\"protocol\":\"TCP\"}]}}",
-		 type, etp ? "\"externalTrafficPolicy\":\"" : "", etp ? etp : "",
-		 etp ? "\"," : "");
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"namespace\":\"default\",\"name\":\"np\"},"
+		"\"spec\":{\"type\":\"%s\",%s%s%s\"clusterIP\":\"10.96.0.20\","
+		"\"healthCheckNodePort\":31999,\"ports\":["
+		"{\"name\":\"http\",\"port\":80,\"nodePort\":30080,\"protocol\":\"TCP\"},"
+		"{\"name\":\"dns\",\"port\":53,\"nodePort\":30053,\"protocol\":\"UDP\"},"
+		"{\"name\":\"none\",\"port\":81,\"protocol\":\"TCP\"}]}}",
+		type, etp ? "\"externalTrafficPolicy\":\"" : "", etp ? etp : "",
+		etp ? "\"," : "");
 	svc(buf);
 	/* two endpoints on n1 (one not ready), one on n2 */
 	slice("{\"metadata\":{\"namespace\":\"default\",\"name\":\"np-a\","
@@ -423,16 +424,16 @@ Test(proxy, health_check_ports)
 
 	np_svc("LoadBalancer", "Local");
 	np_svc("NodePort", NULL); /* same name, Cluster: no server */
-	cr_assert_eq(berth_proxy_health(fx.svcs, 1, fx.slices, 1, "n1", &hs, &n),
-		     0);
+	cr_assert_eq(
+		berth_proxy_health(fx.svcs, 1, fx.slices, 1, "n1", &hs, &n), 0);
 	cr_assert_eq(n, 1);
 	cr_expect_eq(hs[0].port, 31999);
 	cr_expect_str_eq(hs[0].ns, "default");
 	cr_expect_str_eq(hs[0].name, "np");
 	cr_expect_eq(hs[0].local, 1, "ready endpoints on n1: one");
 	free(hs);
-	cr_assert_eq(berth_proxy_health(fx.svcs, 1, fx.slices, 1, "n3", &hs, &n),
-		     0);
+	cr_assert_eq(
+		berth_proxy_health(fx.svcs, 1, fx.slices, 1, "n3", &hs, &n), 0);
 	cr_expect_eq(hs[0].local, 0);
 	free(hs);
 	cr_assert_eq(berth_proxy_health(fx.svcs + 1, 1, fx.slices, 1, "n1", &hs,

@@ -253,7 +253,8 @@ static int parse_mac(const char *s, __u8 mac[6])
 	int n = 0;
 
 	if (sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%n", &mac[0], &mac[1],
-		   &mac[2], &mac[3], &mac[4], &mac[5], &n) != 6 || s[n])
+		   &mac[2], &mac[3], &mac[4], &mac[5], &n) != 6 ||
+	    s[n])
 		return -EINVAL;
 	return 0;
 }
@@ -304,7 +305,7 @@ static void ep_map_clear(struct berth_endpoint_server *srv, const char *ipstr)
 
 	if (!srv->epmap || inet_pton(AF_INET, ipstr, &ip) != 1)
 		return;
-	err = srv->epmap->delete(srv->epmap, &ip.s_addr);
+	err = srv->epmap->delete (srv->epmap, &ip.s_addr);
 	if (err && err != -ENOENT)
 		pr_warn("endpoints map: delete %s: %s", ipstr, strerror(-err));
 }
@@ -765,7 +766,7 @@ static void prune_map(struct berth_endpoint_server *srv,
 			;
 		if (j < rs->n)
 			continue;
-		srv->epmap->delete(srv->epmap, &keys[i]);
+		srv->epmap->delete (srv->epmap, &keys[i]);
 		pr_info("endpoints map: %s has no endpoint, removed",
 			inet_ntoa((struct in_addr){ keys[i] }));
 	}

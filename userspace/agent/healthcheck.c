@@ -33,14 +33,16 @@ struct berth_hc {
 
 int berth_hc_reply(const struct berth_hc_service *s, char **body)
 {
-	json_object *o = json_object_new_object(), *svc = json_object_new_object();
+	json_object *o = json_object_new_object(),
+		    *svc = json_object_new_object();
 
 	json_object_object_add(svc, "namespace", json_object_new_string(s->ns));
 	json_object_object_add(svc, "name", json_object_new_string(s->name));
 	json_object_object_add(o, "service", svc);
 	json_object_object_add(o, "localEndpoints",
 			       json_object_new_int64(s->local));
-	*body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	*body = strdup(
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s->local ? 200 : 503;
 }
@@ -112,8 +114,7 @@ static struct hc_port *port_open(struct berth_hc *hc,
 		return NULL;
 	p->hc = hc;
 	p->svc = *s;
-	p->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-					MHD_USE_EPOLL,
+	p->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
 				s->port, NULL, NULL, handle, p,
 				MHD_OPTION_SOCK_ADDR, &sa,
 				MHD_OPTION_CONNECTION_TIMEOUT, 10U,
@@ -155,7 +156,8 @@ int berth_hc_update(struct berth_hc *hc, const struct berth_hc_service *svcs,
 	for (size_t i = 0; i < hc->n; i++) {
 		p = hc->ports[i];
 		s = find(svcs, n, p->svc.port);
-		if (!s || strcmp(s->ns, p->svc.ns) || strcmp(s->name, p->svc.name)) {
+		if (!s || strcmp(s->ns, p->svc.ns) ||
+		    strcmp(s->name, p->svc.name)) {
 			pr_info("healthCheckNodePort %u (%s/%s): closed",
 				p->svc.port, p->svc.ns, p->svc.name);
 			port_close(p);

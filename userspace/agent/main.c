@@ -90,10 +90,11 @@ static void usage(FILE *f)
 		"on SIGHUP. Stopping the agent leaves the datapath working; --uninstall\n"
 		"detaches every berth filter in this netns and removes the pins.\n"
 		"\n"
-		"With --server the node joins a cluster: the VXLAN device " BERTH_TUNNEL_DEV "\n"
-		"(MTU of the underlay - 50, also the pods' MTU) is created, other nodes'\n"
-		"pod CIDRs are routed through it, and NodePort Services are served on the\n"
-		"underlay device: the one holding --node-ip, or --device IF.\n"
+		"With --server the node joins a cluster: the VXLAN device\n"
+		BERTH_TUNNEL_DEV " (MTU of the underlay - 50, also the pods' MTU)\n"
+		"is created, other nodes' pod CIDRs are routed through it, and\n"
+		"NodePort Services are served on the underlay device: the one\n"
+		"holding --node-ip, or --device IF.\n"
 		"  --nodeport-accel  auto: XDP if the device takes it, else tc (default);\n"
 		"                    tc: tc only; xdp: XDP or fail\n"
 		"  --masquerade      SNAT pod traffic leaving the cluster to the node IP\n"
@@ -451,7 +452,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct agent a = { .root = "/var/lib/berth", .gc_interval = 30,
+	struct agent a = { .root = "/var/lib/berth",
+			   .gc_interval = 30,
 			   .ropts = { .masquerade = true } };
 	struct berth_lbmap_maps maps;
 	bool once = false, do_uninstall = false;
@@ -633,7 +635,8 @@ int main(int argc, char **argv)
 	 *		goto out;
 	 */
 	if (a.cgroup)
-		pr_warn("--cgroup %s: socket LB is not in this build", a.cgroup);
+		pr_warn("--cgroup %s: socket LB is not in this build",
+			a.cgroup);
 	if (a.kopts.kubeconfig) {
 		a.ropts.kubeconfig = a.kopts.kubeconfig;
 		a.ropts.node_name = a.node;
@@ -655,7 +658,8 @@ int main(int argc, char **argv)
 	}
 	if (a.cni_socket || a.pod_cidr) {
 		struct berth_endpoint_config ecfg = {
-			.root = a.root, .socket_path = a.cni_socket,
+			.root = a.root,
+			.socket_path = a.cni_socket,
 			.pod_cidr = a.pod_cidr,
 			.ops = berth_endpoint_dp_ops(a.dp),
 			.endpoints = &a.dp->endpoints,
@@ -676,11 +680,15 @@ int main(int argc, char **argv)
 		struct berth_proxy_opts popts = {
 			.kubeconfig = a.proxy_server ? a.proxy_server :
 						       a.kopts.kubeconfig,
-			.node_name = a.node, .root = a.root, .lb = a.lb,
-			.node_ip = a.routing ? berth_routing_node_ip(a.routing) :
-					       NULL,
-			.xdp_mode = a.routing ? berth_routing_xdp_mode(a.routing) :
-						NULL,
+			.node_name = a.node,
+			.root = a.root,
+			.lb = a.lb,
+			.node_ip = a.routing ?
+					   berth_routing_node_ip(a.routing) :
+					   NULL,
+			.xdp_mode = a.routing ?
+					    berth_routing_xdp_mode(a.routing) :
+					    NULL,
 		};
 
 		if (berth_proxy_start(&popts, &a.proxy))

@@ -43,7 +43,8 @@ static bool parse_cidr(const char *s, uint32_t *net, uint8_t *prefix)
 
 static bool internal_ip(json_object *node, uint32_t *ip)
 {
-	json_object *addrs = berth_jget(berth_jget(node, "status"), "addresses");
+	json_object *addrs =
+		berth_jget(berth_jget(node, "status"), "addresses");
 	struct in_addr a;
 
 	for (size_t i = 0; i < berth_jlen(addrs); i++) {
@@ -77,8 +78,8 @@ int berth_nodes_parse(json_object *const *nodes, size_t n, const char *self,
 	for (size_t i = 0; i < n; i++) {
 		json_object *meta = berth_jget(nodes[i], "metadata");
 		const char *name = berth_jstr(meta, "name");
-		const char *cidr = berth_jstr(berth_jget(nodes[i], "spec"),
-					      "podCIDR");
+		const char *cidr =
+			berth_jstr(berth_jget(nodes[i], "spec"), "podCIDR");
 		struct berth_node_route *e = &r[k];
 
 		/* zeroed: callers compare route sets with memcmp */
@@ -87,8 +88,9 @@ int berth_nodes_parse(json_object *const *nodes, size_t n, const char *self,
 			continue;
 		if (!parse_cidr(cidr, &e->net, &e->prefix) ||
 		    !internal_ip(nodes[i], &e->ip)) {
-			pr_debug("node %s: no IPv4 podCIDR or InternalIP yet, not routed",
-				 name);
+			pr_debug(
+				"node %s: no IPv4 podCIDR or InternalIP yet, not routed",
+				name);
 			continue;
 		}
 		snprintf(e->name, sizeof(e->name), "%s", name);
@@ -148,8 +150,7 @@ static int ipc_keys(struct berth_map *m, struct berth_ipcache_key **out,
 	size_t k = 0, cap = 0;
 	int err;
 
-	while (k < MAX_IPCACHE_SCAN &&
-	       !(err = m->next_key(m, prev, &next))) {
+	while (k < MAX_IPCACHE_SCAN && !(err = m->next_key(m, prev, &next))) {
 		if (k == cap) {
 			struct berth_ipcache_key *nk;
 
@@ -199,7 +200,7 @@ static int sync_ipcache(struct berth_map *m, const struct ipc_entry *want,
 	for (size_t i = 0; i < nhave; i++) {
 		if (wanted(want, nwant, &have[i]))
 			continue;
-		err = m->delete(m, &have[i]);
+		err = m->delete (m, &have[i]);
 		if (err && err != -ENOENT) {
 			ret = ret ? ret : err;
 			continue;

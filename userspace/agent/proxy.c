@@ -151,10 +151,13 @@ struct svc_common {
 
 static bool svc_common(json_object *svc, struct svc_common *c)
 {
-	json_object *meta = berth_jget(svc, "metadata"), *spec = berth_jget(svc, "spec");
-	const char *type = berth_jstr(spec, "type"), *ip = berth_jstr(spec, "clusterIP");
+	json_object *meta = berth_jget(svc, "metadata"),
+		    *spec = berth_jget(svc, "spec");
+	const char *type = berth_jstr(spec, "type"),
+		   *ip = berth_jstr(spec, "clusterIP");
 	const char *aff = berth_jstr(spec, "sessionAffinity");
-	const char *algo = berth_jstr(berth_jget(meta, "annotations"), BERTH_PROXY_ANNOT_LB);
+	const char *algo = berth_jstr(berth_jget(meta, "annotations"),
+				      BERTH_PROXY_ANNOT_LB);
 	const char *itp = berth_jstr(spec, "internalTrafficPolicy");
 	const char *etp = berth_jstr(spec, "externalTrafficPolicy");
 	struct in_addr addr;
@@ -171,8 +174,10 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	c->cluster_ip = addr.s_addr;
 	c->affinity = aff && !strcmp(aff, "ClientIP");
 	if (c->affinity) {
-		t = berth_jint(berth_jget(berth_jget(spec, "sessionAffinityConfig"), "clientIP"),
-			 "timeoutSeconds");
+		t = berth_jint(
+			berth_jget(berth_jget(spec, "sessionAffinityConfig"),
+				   "clientIP"),
+			"timeoutSeconds");
 		c->affinity_timeout = t > 0 && t <= 86400 ?
 					      t :
 					      BERTH_PROXY_AFFINITY_DEFAULT;
@@ -183,7 +188,8 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	c->nodeport = type && (!strcmp(type, "NodePort") ||
 			       !strcmp(type, "LoadBalancer"));
 	c->ext_local = c->nodeport && etp && !strcmp(etp, "Local");
-	c->hc_port = c->ext_local ? berth_jint(spec, "healthCheckNodePort") : -1;
+	c->hc_port = c->ext_local ? berth_jint(spec, "healthCheckNodePort") :
+				    -1;
 	return true;
 }
 
@@ -202,7 +208,8 @@ static int convert_port(const struct svc_common *c, json_object *port,
 {
 	const char *name = berth_jstr(port, "name");
 	int proto = proto_num(berth_jstr(port, "protocol"));
-	long num = berth_jint(port, "port"), target = berth_jint(port, "targetPort");
+	long num = berth_jint(port, "port"),
+	     target = berth_jint(port, "targetPort");
 	size_t cap = 0;
 	int err;
 
@@ -256,7 +263,7 @@ static int index_slices(json_object *const *slices, size_t n,
 		json_object *meta = berth_jget(slices[i], "metadata"), *arr;
 		const char *ns = berth_jstr(meta, "namespace");
 		const char *svc = berth_jstr(berth_jget(meta, "labels"),
-				       "kubernetes.io/service-name");
+					     "kubernetes.io/service-name");
 
 		if (!svc || snprintf(key, sizeof(key), "%s/%s", ns ? ns : "",
 				     svc) >= (int)sizeof(key))
@@ -357,7 +364,8 @@ int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 	if (err)
 		return err;
 	for (size_t i = 0; i < nsvcs; i++) {
-		json_object *ports = berth_jget(berth_jget(svcs[i], "spec"), "ports");
+		json_object *ports =
+			berth_jget(berth_jget(svcs[i], "spec"), "ports");
 		struct svc_common c;
 
 		if (!svc_usable(svcs[i], &c))
@@ -466,7 +474,8 @@ int berth_proxy_health(json_object *const *svcs, size_t nsvcs,
 		snprintf(hs[n].ns, sizeof(hs[n].ns), "%s", c.ns ? c.ns : "");
 		snprintf(hs[n].name, sizeof(hs[n].name), "%s", c.name);
 		hs[n].port = c.hc_port;
-		hs[n].local = local_endpoints(berth_jget(idx, key), slices, node);
+		hs[n].local =
+			local_endpoints(berth_jget(idx, key), slices, node);
 		n++;
 	}
 	json_object_put(idx);
@@ -489,7 +498,8 @@ struct berth_proxy {
 	bool own_kube;
 	char *node, *root;
 	uint32_t node_ip; /* network order; 0: no NodePort */
-	struct berth_hc *hc; /* healthCheckNodePort servers, NULL without node_ip */
+	struct berth_hc
+		*hc; /* healthCheckNodePort servers, NULL without node_ip */
 	struct berth_lbmap *lb;
 	pthread_mutex_t lb_lock;
 
@@ -552,7 +562,8 @@ static void warn_unsupported(json_object *svc)
 
 		if (proto_num(proto) < 0)
 			pr_info("service %s/%s port %ld: protocol %s is not supported, skipped",
-				berth_jstr(meta, "namespace"), berth_jstr(meta, "name"),
+				berth_jstr(meta, "namespace"),
+				berth_jstr(meta, "name"),
 				berth_jint(port, "port"), proto);
 	}
 }
@@ -578,7 +589,8 @@ static size_t count_services(const struct berth_service_set *set,
 	 * frontends (the node's IP) are not Services of their own */
 	for (size_t i = 0; i < set->n; i++)
 		if (set->svcs[i].cluster_ip != node_ip &&
-		    (!i || set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip))
+		    (!i ||
+		     set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip))
 			n++;
 	return n;
 }
@@ -592,8 +604,7 @@ static void update_health(struct berth_proxy *p, json_object **svcs,
 
 	if (!p->hc)
 		return;
-	if (berth_proxy_health(svcs, nsvcs, slices, nslices, p->node, &hs,
-			       &n))
+	if (berth_proxy_health(svcs, nsvcs, slices, nslices, p->node, &hs, &n))
 		return;
 	berth_hc_update(p->hc, hs, n);
 	free(hs);
@@ -613,7 +624,8 @@ static int proxy_sync(struct berth_proxy *p)
 
 	ret = berth_kview_objects(&p->kinds[K_SVC], &svcs, &nsvcs);
 	if (!ret)
-		ret = berth_kview_objects(&p->kinds[K_SLICE], &slices, &nslices);
+		ret = berth_kview_objects(&p->kinds[K_SLICE], &slices,
+					  &nslices);
 	p->dirty = false;
 	pthread_mutex_unlock(&p->mu);
 

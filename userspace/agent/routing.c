@@ -594,10 +594,9 @@ static bool unchanged(const struct berth_routing *r,
 /* Called with mu held; drops it while writing. */
 static void node_sync(struct berth_routing *r)
 {
-	const struct berth_route_ops ops = { .list = rt_list,
-					     .replace = rt_replace,
-					     .del = rt_del,
-					     .ctx = r };
+	const struct berth_route_ops ops = {
+		.list = rt_list, .replace = rt_replace, .del = rt_del, .ctx = r
+	};
 	struct berth_nodesync_stats st = { 0 };
 	struct berth_node_route *routes = NULL;
 	json_object **objs = NULL;
@@ -652,9 +651,8 @@ static void *sync_thread(void *arg)
 		}
 		/* let a burst of Node updates (heartbeats) land first */
 		until = after_ms(DEBOUNCE_MS);
-		while (!r->stop &&
-		       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
-			       ETIMEDOUT)
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
+							  &until) != ETIMEDOUT)
 			;
 		if (r->stop)
 			break;
@@ -662,8 +660,8 @@ static void *sync_thread(void *arg)
 		if (r->last_err) {
 			until = after_ms(RETRY_MS);
 			while (!r->stop &&
-			       pthread_cond_timedwait(&r->cv, &r->mu,
-						      &until) != ETIMEDOUT)
+			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
+				       ETIMEDOUT)
 				;
 			r->dirty = true;
 		}
