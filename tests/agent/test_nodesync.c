@@ -67,6 +67,8 @@ static struct berth_route_ops ops = { .list = f_list,
 				      .del = f_del,
 				      .ctx = &fr };
 static struct berth_map ipc;
+/* the memory map's own (exact) lookup, for the assertions */
+static int (*exact)(struct berth_map *m, const void *key, void *value);
 static json_object *objs[8];
 static size_t nobjs;
 
@@ -78,6 +80,7 @@ static void setup(void)
 					sizeof(struct berth_ipcache_key),
 					sizeof(struct berth_ipcache_val), 64),
 		     0);
+	exact = ipc.lookup;
 }
 
 static void teardown(void)
@@ -146,8 +149,7 @@ static struct berth_ipcache_val lookup(const char *addr, uint32_t prefix)
 	struct berth_ipcache_key k = { .prefixlen = prefix, .ip = ip(addr) };
 	struct berth_ipcache_val v;
 
-	cr_assert_eq(ipc.lookup(&ipc, &k, &v), 0, "ipcache has %s/%u", addr,
-		     prefix);
+	cr_assert_eq(exact(&ipc, &k, &v), 0, "ipcache has %s/%u", addr, prefix);
 	return v;
 }
 
@@ -156,7 +158,7 @@ static bool has_entry(const char *addr, uint32_t prefix)
 	struct berth_ipcache_key k = { .prefixlen = prefix, .ip = ip(addr) };
 	struct berth_ipcache_val v;
 
-	return ipc.lookup(&ipc, &k, &v) == 0;
+	return exact(&ipc, &k, &v) == 0;
 }
 
 static size_t entries(void)
@@ -325,4 +327,47 @@ Test(nodesync, no_ipcache_map_routes_still)
 	free(r);
 	cr_expect_eq(fr.n, 1);
 	cr_expect_eq(st.ipcache_written, 0);
+}
+
+/* A lookup with the kernel's LPM trie semantics: the longest stored prefix
+ * (no longer than the key's) that covers the key's address. */
+static int lpm_lookup(struct berth_map *m, const void *key, void *value)
+{
+	const struct berth_ipcache_key *want = key;
+	struct berth_ipcache_key k, next, *prev = NULL, best;
+	int found = 0;
+
+	while (!m->next_key(m, prev, &next)) {
+		uint32_t mask = next.prefixlen ?
+					htonl(~0u << (32 - next.prefixlen)) :
+					0;
+
+		k = next;
+		prev = &k;
+		if (next.prefixlen > want->prefixlen ||
+		    (next.ip & mask) != (want->ip & mask))
+			continue;
+		if (!found || next.prefixlen > best.prefixlen)
+			best = next;
+		found = 1;
+	}
+	return found ? exact(m, &best, value) : -ENOENT;
+}
+
+Test(nodesync, covering_prefix_does_not_hide_a_missing_entry)
+{
+	struct berth_ipcache_key k = { .prefixlen = 16, .ip = ip("10.1.0.0") };
+	struct berth_ipcache_val v = { .tunnel_ip = ip("192.168.5.2"),
+				       .flags = BERTH_IPCACHE_F_POD };
+
+	/* a stale /16 whose value is what b's /24 must hold: an LPM lookup
+	 * of the /24 finds it, yet the /24 is not in the map */
+	ipc.lookup = lpm_lookup;
+	cr_assert_eq(ipc.update(&ipc, &k, &v), 0);
+	node("a", "10.2.0.0/24", "192.168.5.1");
+	node("b", "10.1.1.0/24", "192.168.5.2");
+	sync_as("a");
+	cr_expect(has_entry("10.1.1.0", 24), "b's /24 written");
+	cr_expect(!has_entry("10.1.0.0", 16), "stale /16 removed");
+	cr_expect_eq(entries(), 4);
 }

@@ -133,13 +133,16 @@ static void want_entries(const struct berth_node_route *nodes, size_t n,
 	*nwant = k;
 }
 
-static bool wanted(const struct ipc_entry *want, size_t n,
-		   const struct berth_ipcache_key *key)
+/* ipc_entry starts with its key: one comparison serves both arrays */
+static int cmp_key(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!memcmp(&want[i].key, key, sizeof(*key)))
-			return true;
-	return false;
+	return memcmp(a, b, sizeof(struct berth_ipcache_key));
+}
+
+static bool has_key(const void *arr, size_t n, size_t size,
+		    const struct berth_ipcache_key *key)
+{
+	return n && bsearch(key, arr, n, size, cmp_key);
 }
 
 /* The keys the map holds now (bounded walk). */
@@ -182,9 +185,14 @@ static int sync_ipcache(struct berth_map *m, const struct ipc_entry *want,
 	ret = ipc_keys(m, &have, &nhave);
 	if (ret)
 		return ret;
-	/* additions and changes first, then what is gone */
+	if (nhave)
+		qsort(have, nhave, sizeof(*have), cmp_key);
+	/* additions and changes first, then what is gone. Only a key the
+	 * walk found is compared: an LPM lookup of a missing prefix answers
+	 * with whatever shorter prefix covers it. */
 	for (size_t i = 0; i < nwant; i++) {
-		if (!m->lookup(m, &want[i].key, &val) &&
+		if (has_key(have, nhave, sizeof(*have), &want[i].key) &&
+		    !m->lookup(m, &want[i].key, &val) &&
 		    !memcmp(&val, &want[i].val, sizeof(val)))
 			continue;
 		err = m->update(m, &want[i].key, &want[i].val);
@@ -198,7 +206,7 @@ static int sync_ipcache(struct berth_map *m, const struct ipc_entry *want,
 		st->ipcache_written++;
 	}
 	for (size_t i = 0; i < nhave; i++) {
-		if (wanted(want, nwant, &have[i]))
+		if (has_key(want, nwant, sizeof(*want), &have[i]))
 			continue;
 		err = m->delete (m, &have[i]);
 		if (err && err != -ENOENT) {
@@ -297,6 +305,8 @@ int berth_nodesync(struct berth_map *ipcache,
 	}
 	if (ipcache && ipcache->update) {
 		want_entries(nodes, n, want, &nwant);
+		if (nwant)
+			qsort(want, nwant, sizeof(*want), cmp_key);
 		ret = sync_ipcache(ipcache, want, nwant, st);
 	} else if (!warned) {
 		warned = true;
