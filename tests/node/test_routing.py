@@ -5,12 +5,13 @@
 ip_forward and rp_filter, the node map; a second Node created through
 kubectl gets a route through the tunnel within a second, and loses it
 when deleted; a restart changes nothing that is right and repairs a
-tunnel device with a wrong setting."""
+tunnel device with a wrong setting; healthCheckNodePort is served on the
+node IP while its Service exists; --uninstall removes the tunnel."""
 import json
 import os
 import time
 
-from kubelet_lib import NODE_IP, Node, check, sh, wait_for
+from kubelet_lib import BIN, NODE_IP, Node, check, sh, wait_for
 
 NAME = "kt-route"
 TUN = "berth_vxlan"
@@ -162,3 +163,8 @@ check(st.get("xdpMode") == state["xdpMode"], "sync-status.json says the XDP mode
 n.kubectl("delete", "service", "lb")
 wait_for("health check port closed with the Service", lambda: hc_get() is None, 10)
 check(True, "port closed")
+
+# --uninstall takes the tunnel device (and its routes) away
+n.stop_agent()
+n.nsh(os.path.join(BIN, "berth-agent"), "--node-name", NAME, "--uninstall")
+check(link(n, TUN) is None, "--uninstall removed %s" % TUN)

@@ -88,10 +88,11 @@ static void usage(FILE *f)
 		"attaches it to each --interface (tc ingress: from_pod, egress: to_pod)\n"
 		"and keeps the service maps equal to FILE, re-read when it changes or\n"
 		"on SIGHUP. Stopping the agent leaves the datapath working; --uninstall\n"
-		"detaches every berth filter in this netns and removes the pins.\n"
+		"detaches every berth filter in this netns, removes the pins and the\n"
+		"tunnel device.\n"
 		"\n"
-		"With --server the node joins a cluster: the VXLAN device\n"
-		BERTH_TUNNEL_DEV " (MTU of the underlay - 50, also the pods' MTU)\n"
+		"With --server the node joins a cluster: the VXLAN device\n" BERTH_TUNNEL_DEV
+		" (MTU of the underlay - 50, also the pods' MTU)\n"
 		"is created, other nodes' pod CIDRs are routed through it, and\n"
 		"NodePort Services are served on the underlay device: the one\n"
 		"holding --node-ip, or --device IF.\n"
@@ -410,6 +411,9 @@ static int uninstall(const char *node)
 	err = berth_dp_detach_all();
 	if (err)
 		pr_warn("detach: %s", strerror(-err));
+	err = berth_routing_uninstall();
+	if (err)
+		pr_warn("remove %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
 	err = berth_dp_unpin(pin_dir);
 	if (err) {
 		pr_err("remove pins in %s: %s", pin_dir, strerror(-err));

@@ -819,6 +819,29 @@ uint64_t berth_routing_syncs(struct berth_routing *r)
 	return n;
 }
 
+int berth_routing_uninstall(void)
+{
+	struct nl_sock *sk = nl_open();
+	struct rtnl_link *l = NULL;
+	int e;
+
+	if (!sk)
+		return -ENOMEM;
+	e = rtnl_link_get_kernel(sk, 0, BERTH_TUNNEL_DEV, &l);
+	if (e < 0) {
+		nl_socket_free(sk);
+		return 0; /* nothing to remove */
+	}
+	/* only our own kind of device goes, with the routes through it */
+	e = rtnl_link_is_vxlan(l) ? rtnl_link_delete(sk, l) : 0;
+	rtnl_link_put(l);
+	nl_socket_free(sk);
+	if (e < 0)
+		return nl_errno(e);
+	pr_info("removed %s and the routes through it", BERTH_TUNNEL_DEV);
+	return 0;
+}
+
 int berth_parse_port_range(const char *s, uint16_t *min, uint16_t *max)
 {
 	unsigned int a, b;

@@ -57,6 +57,9 @@ const char *berth_routing_xdp_mode(const struct berth_routing *r);
 /* Completed Node syncs (tests). */
 uint64_t berth_routing_syncs(struct berth_routing *r);
 
+/* --uninstall: remove BERTH_TUNNEL_DEV (its routes go with it). */
+int berth_routing_uninstall(void);
+
 /* "30000-32767" -> min, max; -EINVAL if malformed or empty. */
 int berth_parse_port_range(const char *s, uint16_t *min, uint16_t *max);
 
