@@ -809,16 +809,6 @@ const char *berth_routing_xdp_mode(const struct berth_routing *r)
 	return r->xdp_mode;
 }
 
-uint64_t berth_routing_syncs(struct berth_routing *r)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&r->mu);
-	n = r->syncs;
-	pthread_mutex_unlock(&r->mu);
-	return n;
-}
-
 int berth_routing_uninstall(void)
 {
 	struct nl_sock *sk = nl_open();

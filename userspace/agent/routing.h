@@ -54,8 +54,6 @@ void berth_routing_stop(struct berth_routing *r);
 uint32_t berth_routing_pod_mtu(const struct berth_routing *r);
 const char *berth_routing_node_ip(const struct berth_routing *r);
 const char *berth_routing_xdp_mode(const struct berth_routing *r);
-/* Completed Node syncs (tests). */
-uint64_t berth_routing_syncs(struct berth_routing *r);
 
 /* --uninstall: remove BERTH_TUNNEL_DEV (its routes go with it). */
 int berth_routing_uninstall(void);
