@@ -164,7 +164,18 @@ n.kubectl("delete", "service", "lb")
 wait_for("health check port closed with the Service", lambda: hc_get() is None, 10)
 check(True, "port closed")
 
-# --uninstall takes the tunnel device (and its routes) away
+# --device names the underlay; a device that is not there is a clear error
 n.stop_agent()
+mark = os.path.getsize(alog)
+p = n.start_agent("--device", "nosuch0")
+rc = p.wait(15)
+with open(alog) as f:
+    f.seek(mark)
+    log = f.read()
+check(rc != 0 and "underlay device nosuch0" in log,
+      "--device nosuch0: agent exits (%d) saying why" % rc)
+n.agent = None
+
+# --uninstall takes the tunnel device (and its routes) away
 n.nsh(os.path.join(BIN, "berth-agent"), "--node-name", NAME, "--uninstall")
 check(link(n, TUN) is None, "--uninstall removed %s" % TUN)
