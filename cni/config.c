@@ -154,6 +154,7 @@ int berth_cni_conf_parse(const char *text, struct berth_cni_conf *conf,
 			goto fail;
 		}
 		conf->mtu = mtu;
+		conf->mtu_set = 1;
 	}
 	if (json_object_object_get_ex(o, "ipam", &ipam) && ipam) {
 		if (!json_object_is_type(ipam, json_type_object)) {

@@ -32,6 +32,8 @@ struct berth_cni_conf {
 	char pod_cidr[32];	/* "" : ask the agent */
 	char data_dir[256];	/* IPAM state; "" : <dir of agentSocket>/ipam/<name> */
 	uint32_t mtu;
+	/* "mtu" was in the config: it wins over the agent's (status "mtu") */
+	int mtu_set;
 	json_object *root;	/* the whole config (prevResult, valid-attachments) */
 };
 

@@ -119,7 +119,8 @@ static const char *ipstr(uint32_t ip, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
 
-/* Ask the agent for its status; fills the podCIDR if the config has none. */
+/* Ask the agent for its status; fills the podCIDR if the config has none,
+ * and the MTU (in a cluster: the tunnel's) if the config sets none. */
 static int agent_status(struct cmd *c, int code)
 {
 	json_object *req = json_object_new_object(), *reply = NULL, *v;
@@ -139,6 +140,10 @@ static int agent_status(struct cmd *c, int code)
 		snprintf(c->conf.pod_cidr, sizeof(c->conf.pod_cidr), "%s",
 			 json_object_get_string(v));
 	}
+	if (!c->conf.mtu_set && json_object_object_get_ex(reply, "mtu", &v) &&
+	    json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) >= 68 && json_object_get_int64(v) <= 65535)
+		c->conf.mtu = json_object_get_int64(v);
 	json_object_put(reply);
 	if (!c->conf.pod_cidr[0])
 		return fail(c, CNI_ERR_INVALID_CONFIG,

@@ -53,18 +53,21 @@ static void add_ip(struct used *u, const char *s)
 static void add_ports(struct used *u, struct json_object *svc)
 {
 	struct json_object *ports = berth_json_path(svc, "spec.ports");
-	size_t i, n;
+	int64_t n = 0, hc;
 
-	if (!json_object_is_type(ports, json_type_array))
-		return;
-	n = json_object_array_length(ports);
-	for (i = 0; i < n; i++) {
+	if (json_object_is_type(ports, json_type_array))
+		n = json_object_array_length(ports);
+	for (int64_t i = 0; i < n; i++) {
 		int64_t np = berth_json_get_int(
 			json_object_array_get_idx(ports, i), "nodePort", 0);
 
 		if (np >= BERTH_NODEPORT_MIN && np <= BERTH_NODEPORT_MAX)
 			u->ports[np - BERTH_NODEPORT_MIN] = 1;
 	}
+	hc = berth_json_get_int(berth_json_path(svc, "spec"),
+				"healthCheckNodePort", 0);
+	if (hc >= BERTH_NODEPORT_MIN && hc <= BERTH_NODEPORT_MAX)
+		u->ports[hc - BERTH_NODEPORT_MIN] = 1;
 }
 
 /* Everything allocated by Services other than ns/name. */
@@ -175,12 +178,73 @@ full:
 	return 0;
 }
 
+/* Take port np if free (a verr on field if not); 0: pick a free one.
+ * Returns the port, 0 on failure. */
+static int64_t claim_port(struct used *u, int64_t np, const char *field,
+			  struct berth_verrs *v)
+{
+	char val[16];
+	uint32_t start, k;
+
+	if (np) {
+		snprintf(val, sizeof(val), "%lld", (long long)np);
+		if (np < BERTH_NODEPORT_MIN || np > BERTH_NODEPORT_MAX)
+			berth_verr(
+				v, BERTH_VERR_INVALID, field, val,
+				"provided port is not in the valid range. The range of valid ports is 30000-32767");
+		else if (u->ports[np - BERTH_NODEPORT_MIN])
+			berth_verr(v, BERTH_VERR_INVALID, field, val,
+				   "provided port is already allocated");
+		else {
+			u->ports[np - BERTH_NODEPORT_MIN] = 1;
+			return np;
+		}
+		return 0;
+	}
+	start = rnd() % NODEPORT_COUNT;
+	for (k = 0; k < NODEPORT_COUNT; k++)
+		if (!u->ports[(start + k) % NODEPORT_COUNT])
+			break;
+	if (k == NODEPORT_COUNT) {
+		berth_verr(v, BERTH_VERR_INVALID, field, NULL, "range is full");
+		return 0;
+	}
+	np = (start + k) % NODEPORT_COUNT;
+	u->ports[np] = 1;
+	return np + BERTH_NODEPORT_MIN;
+}
+
+/*
+ * healthCheckNodePort: Kubernetes gives one to type LoadBalancer with
+ * externalTrafficPolicy Local (kept across updates, or the one asked for),
+ * and clears it otherwise.
+ */
+static void alloc_health_port(struct json_object *spec, struct json_object *old,
+			      struct used *u, struct berth_verrs *v)
+{
+	const char *type = berth_json_get_str(spec, "type");
+	const char *etp = berth_json_get_str(spec, "externalTrafficPolicy");
+	int64_t hc = berth_json_get_int(spec, "healthCheckNodePort", 0);
+
+	if (!type || strcmp(type, "LoadBalancer") || !etp ||
+	    strcmp(etp, "Local")) {
+		json_object_object_del(spec, "healthCheckNodePort");
+		return;
+	}
+	if (!hc)
+		hc = berth_json_get_int(berth_json_path(old, "spec"),
+					"healthCheckNodePort", 0);
+	hc = claim_port(u, hc, "spec.healthCheckNodePort", v);
+	if (hc)
+		berth_json_set_int(spec, "healthCheckNodePort", hc);
+}
+
 static void alloc_ports(struct json_object *spec, struct json_object *old,
 			struct used *u, struct berth_verrs *v)
 {
 	struct json_object *ports = berth_json_path(spec, "ports");
 	struct json_object *oports = berth_json_path(old, "spec.ports");
-	char field[64], val[16];
+	char field[64];
 	size_t i, j, n;
 
 	if (!json_object_is_type(ports, json_type_array))
@@ -190,7 +254,6 @@ static void alloc_ports(struct json_object *spec, struct json_object *old,
 		struct json_object *p = json_object_array_get_idx(ports, i);
 		int64_t np = berth_json_get_int(p, "nodePort", 0);
 		int64_t port = berth_json_get_int(p, "port", 0);
-		uint32_t start, k;
 
 		if (!json_object_is_type(p, json_type_object))
 			continue;
@@ -208,32 +271,9 @@ static void alloc_ports(struct json_object *spec, struct json_object *old,
 			if (np)
 				berth_json_set_int(p, "nodePort", np);
 		}
-		if (np) {
-			snprintf(val, sizeof(val), "%lld", (long long)np);
-			if (np < BERTH_NODEPORT_MIN || np > BERTH_NODEPORT_MAX)
-				berth_verr(
-					v, BERTH_VERR_INVALID, field, val,
-					"provided port is not in the valid range. The range of valid ports is 30000-32767");
-			else if (u->ports[np - BERTH_NODEPORT_MIN])
-				berth_verr(
-					v, BERTH_VERR_INVALID, field, val,
-					"provided port is already allocated");
-			else
-				u->ports[np - BERTH_NODEPORT_MIN] = 1;
-			continue;
-		}
-		start = rnd() % NODEPORT_COUNT;
-		for (k = 0; k < NODEPORT_COUNT; k++)
-			if (!u->ports[(start + k) % NODEPORT_COUNT])
-				break;
-		if (k == NODEPORT_COUNT) {
-			berth_verr(v, BERTH_VERR_INVALID, field, NULL,
-				   "range is full");
-			continue;
-		}
-		np = (start + k) % NODEPORT_COUNT;
-		u->ports[np] = 1;
-		berth_json_set_int(p, "nodePort", np + BERTH_NODEPORT_MIN);
+		np = claim_port(u, np, field, v);
+		if (np)
+			berth_json_set_int(p, "nodePort", np);
 	}
 }
 
@@ -269,6 +309,7 @@ int berth_alloc_service(struct berth_api *api, struct json_object *svc,
 	    !name)
 		return 0;
 	if (!strcmp(type, "ExternalName")) {
+		json_object_object_del(spec, "healthCheckNodePort");
 		json_object_object_del(spec, "clusterIP");
 		json_object_object_del(spec, "clusterIPs");
 		drop_node_ports(spec);
@@ -298,6 +339,7 @@ int berth_alloc_service(struct berth_api *api, struct json_object *svc,
 		alloc_ports(spec, old, &u, v);
 	else
 		drop_node_ports(spec);
+	alloc_health_port(spec, old, &u, v);
 	nip = berth_json_get_str(spec, "clusterIP");
 	if (nip && *nip) {
 		struct json_object *ips = json_object_new_array();

@@ -51,10 +51,27 @@ Test(cni_config, parses_fields_and_defaults)
 		     0, "valid config: %s", e.msg);
 	cr_expect_str_eq(c.cni_version, "1.0.0");
 	cr_expect_eq(c.mtu, 1400);
+	cr_expect(c.mtu_set, "an explicit mtu wins over the agent's");
 	cr_expect_str_eq(c.pod_cidr, "10.1.2.0/24");
 	cr_expect_str_eq(c.agent_socket, BERTH_CNI_DEFAULT_SOCKET);
 	cr_expect_str_eq(c.data_dir, "/var/lib/berth/ipam/n",
 			 "dataDir defaults next to the socket");
+	berth_cni_conf_free(&c);
+}
+
+Test(cni_config, mtu_default_leaves_it_to_the_agent)
+{
+	struct berth_cni_conf c;
+	struct berth_cni_err e;
+
+	cr_assert_eq(
+		berth_cni_conf_parse(
+			"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"berth-cni\"}",
+			&c, &e),
+		0, "valid config: %s", e.msg);
+	cr_expect_eq(c.mtu, BERTH_CNI_DEFAULT_MTU);
+	cr_expect_not(c.mtu_set,
+		      "no mtu in the config: the agent's status decides");
 	berth_cni_conf_free(&c);
 }
 

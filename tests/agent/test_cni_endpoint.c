@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The agent's endpoint socket: the protocol through berth_endpoint_handle()
  * and one real connection, with fake attach/detach (no privileges). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+
+#include <berth/abi/route.h>
 
 #include "../../userspace/agent/endpoint.h"
 
@@ -167,4 +171,150 @@ Test(endpoint, socket_roundtrip_and_mode, .init = setup, .fini = teardown)
 		  "status: %s", buf);
 	berth_endpoint_server_stop(srv);
 	cr_expect_neq(stat(sa.sun_path, &st), 0, "stop removes the socket");
+}
+
+/* ---- the endpoints map (a memory map stands in for the BPF one) ---- */
+
+static struct berth_map epmap;
+
+static struct berth_endpoint_server *start_map(unsigned int mtu)
+{
+	struct berth_endpoint_config cfg = {
+		.root = root,
+		.pod_cidr = "10.3.0.0/24",
+		.ops = { fake_attach, fake_detach, fake_attached, NULL, NULL },
+		.endpoints = &epmap,
+		.mtu = mtu,
+	};
+	struct berth_endpoint_server *srv = NULL;
+
+	cr_assert_eq(berth_endpoint_server_start(&cfg, &srv), 0, "start");
+	return srv;
+}
+
+static void setup_map(void)
+{
+	setup();
+	cr_assert_eq(berth_map_init_mem(&epmap, "endpoints", 4,
+					sizeof(struct berth_endpoint_info), 8),
+		     0);
+}
+
+static void teardown_map(void)
+{
+	berth_map_free_mem(&epmap);
+	teardown();
+}
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static int ep_entry(const char *ip, struct berth_endpoint_info *v)
+{
+	uint32_t k = ip4(ip);
+
+	return epmap.lookup(&epmap, &k, v);
+}
+
+#define ADD_LO_MAC(id, ip)                                                \
+	"{\"op\":\"add\",\"containerID\":\"" id "\",\"ifname\":\"eth0\"," \
+	"\"hostIfname\":\"lo\",\"ip\":\"" ip                              \
+	"\",\"mac\":\"0a:58:0a:03:00:02\"}"
+#define DEL(id) \
+	"{\"op\":\"del\",\"containerID\":\"" id "\",\"ifname\":\"eth0\"}"
+
+Test(endpoint, map_written_on_add_deleted_on_del, .init = setup_map,
+     .fini = teardown_map)
+{
+	struct berth_endpoint_server *srv = start_map(0);
+	struct berth_endpoint_info v;
+	const uint8_t mac[6] = { 0x0a, 0x58, 0x0a, 0x03, 0x00, 0x02 };
+	const uint8_t zero[6] = { 0 };
+
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	cr_assert_eq(ep_entry("10.3.0.2", &v), 0,
+		     "entry written before the reply");
+	cr_expect_eq(v.ifindex, if_nametoindex("lo"), "host veth ifindex");
+	cr_expect_arr_eq(v.mac, mac, 6, "pod MAC");
+	cr_expect_arr_eq(v.host_mac, zero, 6, "host side MAC (lo's)");
+	cr_expect(reply_ok(berth_endpoint_handle(srv, DEL("c1"))));
+	cr_expect_eq(ep_entry("10.3.0.2", &v), -ENOENT,
+		     "del removes the entry");
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, map_readd_new_ip_and_gc, .init = setup_map, .fini = teardown_map)
+{
+	struct berth_endpoint_server *srv = start_map(0);
+	struct berth_endpoint_info v;
+
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.9"))));
+	cr_expect_eq(ep_entry("10.3.0.2", &v), -ENOENT,
+		     "a re-ADD with a new address drops the old entry");
+	cr_expect_eq(ep_entry("10.3.0.9", &v), 0);
+	cr_expect(reply_ok(berth_endpoint_handle(
+		srv,
+		"{\"op\":\"gc\",\"valid\":[{\"containerID\":\"other\"}]}")));
+	cr_expect_eq(ep_entry("10.3.0.9", &v), -ENOENT, "gc removes the entry");
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, map_restored_and_pruned_at_start, .init = setup_map,
+     .fini = teardown_map)
+{
+	struct berth_endpoint_server *srv = start_map(0);
+	struct berth_endpoint_info v = { .ifindex = 99 };
+	uint32_t stale = ip4("10.3.0.77"), k = ip4("10.3.0.2");
+
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	berth_endpoint_server_stop(srv);
+	/* while the agent was down: a pod went without a DEL, and the
+	 * entry of the one that stays was lost */
+	cr_assert_eq(epmap.update(&epmap, &stale, &v), 0);
+	cr_assert_eq(epmap.delete(&epmap, &k), 0);
+	srv = start_map(0);
+	cr_expect_eq(ep_entry("10.3.0.77", &v), -ENOENT, "stale entry pruned");
+	cr_assert_eq(ep_entry("10.3.0.2", &v), 0, "recorded endpoint restored");
+	cr_expect_eq(v.ifindex, if_nametoindex("lo"));
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, map_write_failure_fails_add, .init = setup_map,
+     .fini = teardown_map)
+{
+	struct berth_endpoint_server *srv = start_map(0);
+	struct berth_cni_endpoint ep;
+	char *r;
+
+	r = berth_endpoint_handle(srv, ADD_LO);
+	cr_expect(strstr(r, "endpoints map"), "no MAC: %s", r);
+	cr_expect(!reply_ok(r), "an ADD whose entry cannot be written fails");
+	cr_expect_eq(detached, 1, "and is detached again");
+	cr_expect_eq(berth_endpoint_lookup(srv, "c1", "eth0", &ep), -ENOENT);
+	berth_endpoint_server_stop(srv);
+}
+
+Test(endpoint, status_mtu, .init = setup_map, .fini = teardown_map)
+{
+	struct berth_endpoint_server *srv = start_map(1450);
+	char *r = berth_endpoint_handle(srv, "{\"op\":\"status\"}");
+
+	cr_expect(strstr(r, "\"mtu\":1450"), "%s", r);
+	free(r);
+	berth_endpoint_server_stop(srv);
+	srv = start();
+	r = berth_endpoint_handle(srv, "{\"op\":\"status\"}");
+	cr_expect(!strstr(r, "\"mtu\""), "no MTU known: none said: %s", r);
+	free(r);
+	berth_endpoint_server_stop(srv);
 }

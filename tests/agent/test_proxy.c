@@ -51,12 +51,21 @@ static void slice(const char *s)
 	fx.slices[fx.nslices++] = J(s);
 }
 
+static void convert_at(const char *node, const char *node_ip)
+{
+	struct in_addr a = { 0 };
+	int err;
+
+	if (node_ip)
+		cr_assert_eq(inet_pton(AF_INET, node_ip, &a), 1);
+	err = berth_proxy_convert(fx.svcs, fx.nsvcs, fx.slices, fx.nslices,
+				  node, a.s_addr, &fx.set);
+	cr_assert_eq(err, 0, "convert: %d", err);
+}
+
 static void convert(const char *node)
 {
-	int err = berth_proxy_convert(fx.svcs, fx.nsvcs, fx.slices, fx.nslices,
-				      node, &fx.set);
-
-	cr_assert_eq(err, 0, "convert: %d", err);
+	convert_at(node, NULL);
 }
 
 static uint32_t ip(const char *s)
@@ -306,4 +315,130 @@ Test(proxy, frontends_carry_slice_ports)
 		cr_assert_eq(fe[i].backends[0].port, htons(8080));
 	}
 	berth_frontends_free(fe, n);
+}
+
+/* ---- NodePort ---- */
+
+#define NODE_IP "192.168.7.1"
+
+/* the entry for vip:port, NULL if none */
+static const struct berth_service *find_at(const char *vip, uint16_t port)
+{
+	for (size_t i = 0; i < fx.set.n; i++)
+		if (fx.set.svcs[i].cluster_ip == ip(vip) &&
+		    fx.set.svcs[i].ports[0].port == port)
+			return &fx.set.svcs[i];
+	return NULL;
+}
+
+static void np_svc(const char *type, const char *etp)
+{
+	char buf[1024];
+
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"namespace\":\"default\",\"name\":\"np\"},"
+		"\"spec\":{\"type\":\"%s\",%s%s%s\"clusterIP\":\"10.96.0.20\","
+		"\"healthCheckNodePort\":31999,\"ports\":["
+		"{\"name\":\"http\",\"port\":80,\"nodePort\":30080,\"protocol\":\"TCP\"},"
+		"{\"name\":\"dns\",\"port\":53,\"nodePort\":30053,\"protocol\":\"UDP\"},"
+		"{\"name\":\"none\",\"port\":81,\"protocol\":\"TCP\"}]}}",
+		type, etp ? "\"externalTrafficPolicy\":\"" : "", etp ? etp : "",
+		etp ? "\"," : "");
+	svc(buf);
+	/* two endpoints on n1 (one not ready), one on n2 */
+	slice("{\"metadata\":{\"namespace\":\"default\",\"name\":\"np-a\","
+	      "\"labels\":{\"kubernetes.io/service-name\":\"np\"}},"
+	      "\"addressType\":\"IPv4\","
+	      "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"},"
+	      "{\"name\":\"dns\",\"port\":5353,\"protocol\":\"UDP\"},"
+	      "{\"name\":\"none\",\"port\":8081,\"protocol\":\"TCP\"}],"
+	      "\"endpoints\":["
+	      "{\"addresses\":[\"10.1.0.5\"],\"nodeName\":\"n1\",\"conditions\":{\"ready\":true}},"
+	      "{\"addresses\":[\"10.1.0.6\"],\"nodeName\":\"n1\",\"conditions\":{\"ready\":false}},"
+	      "{\"addresses\":[\"10.1.1.5\"],\"nodeName\":\"n2\",\"conditions\":{\"ready\":true}}]}");
+}
+
+Test(proxy, nodeport_cluster_policy)
+{
+	const struct berth_service *s;
+
+	np_svc("NodePort", NULL);
+	convert_at("n1", NODE_IP);
+	cr_assert_eq(fx.set.n, 5, "3 ClusterIP + 2 NodePort frontends, got %zu",
+		     fx.set.n);
+	s = find_at(NODE_IP, 30080);
+	cr_assert_not_null(s, "NodePort 30080 on the node IP");
+	cr_expect_eq(s->ports[0].proto, IPPROTO_TCP);
+	cr_expect_eq(s->nendpoints, 2, "every ready endpoint, any node");
+	cr_expect_not_null(ep(s, "10.1.1.5"));
+	cr_expect_eq(ep(s, "10.1.0.5")->port, 8080);
+	s = find_at(NODE_IP, 30053);
+	cr_assert_not_null(s, "NodePort 30053 (UDP)");
+	cr_expect_eq(s->ports[0].proto, IPPROTO_UDP);
+	cr_expect_eq(ep(s, "10.1.0.5")->port, 5353);
+	cr_expect_not_null(find_at("10.96.0.20", 81),
+			   "a port without nodePort keeps its ClusterIP");
+	cr_expect_eq(find_at("10.96.0.20", 80)->nendpoints, 2);
+}
+
+Test(proxy, nodeport_local_policy)
+{
+	const struct berth_service *s;
+
+	np_svc("LoadBalancer", "Local");
+	convert_at("n1", NODE_IP);
+	s = find_at(NODE_IP, 30080);
+	cr_assert_not_null(s);
+	cr_expect_eq(s->nendpoints, 1, "only this node's ready endpoint");
+	cr_expect_not_null(ep(s, "10.1.0.5"));
+	cr_expect_eq(find_at("10.96.0.20", 80)->nendpoints, 2,
+		     "externalTrafficPolicy leaves the ClusterIP alone");
+	berth_service_set_free(&fx.set);
+	memset(&fx.set, 0, sizeof(fx.set));
+	convert_at("n3", NODE_IP);
+	s = find_at(NODE_IP, 30080);
+	cr_assert_not_null(s, "the frontend stays without local endpoints");
+	cr_expect_eq(s->nendpoints, 0);
+}
+
+Test(proxy, clusterip_type_has_no_nodeport)
+{
+	np_svc("ClusterIP", NULL);
+	convert_at("n1", NODE_IP);
+	cr_expect_eq(fx.set.n, 3);
+	cr_expect_null(find_at(NODE_IP, 30080));
+}
+
+Test(proxy, nodeport_needs_node_ip)
+{
+	np_svc("NodePort", NULL);
+	convert_at("n1", NULL);
+	cr_expect_eq(fx.set.n, 3, "no node IP: ClusterIP frontends only");
+}
+
+Test(proxy, health_check_ports)
+{
+	struct berth_hc_service *hs;
+	size_t n;
+
+	np_svc("LoadBalancer", "Local");
+	np_svc("NodePort", NULL); /* same name, Cluster: no server */
+	cr_assert_eq(
+		berth_proxy_health(fx.svcs, 1, fx.slices, 1, "n1", &hs, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(hs[0].port, 31999);
+	cr_expect_str_eq(hs[0].ns, "default");
+	cr_expect_str_eq(hs[0].name, "np");
+	cr_expect_eq(hs[0].local, 1, "ready endpoints on n1: one");
+	free(hs);
+	cr_assert_eq(
+		berth_proxy_health(fx.svcs, 1, fx.slices, 1, "n3", &hs, &n), 0);
+	cr_expect_eq(hs[0].local, 0);
+	free(hs);
+	cr_assert_eq(berth_proxy_health(fx.svcs + 1, 1, fx.slices, 1, "n1", &hs,
+					&n),
+		     0);
+	cr_expect_eq(n, 0, "externalTrafficPolicy Cluster: no health check");
+	free(hs);
 }

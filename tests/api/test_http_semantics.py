@@ -330,6 +330,23 @@ st, body, _ = s.req("PUT", NS + "/services/np1", a)
 check(st == 422, "ClusterIP is immutable")
 st, h, _ = s.req("POST", NS + "/services", svc("headless", clusterIP="None"))
 check(st == 201 and h["spec"]["clusterIP"] == "None", "headless service")
+st, lb, _ = s.req("POST", NS + "/services", svc("lb1", type="LoadBalancer",
+                  externalTrafficPolicy="Local"))
+hc = lb.get("spec", {}).get("healthCheckNodePort", 0)
+check(st == 201 and 30000 <= hc <= 32767 and hc != lb["spec"]["ports"][0]["nodePort"],
+      "LoadBalancer with externalTrafficPolicy Local: healthCheckNodePort %s" % hc)
+st, body, _ = s.req("POST", NS + "/services", svc("np4", type="NodePort",
+                    ports=[{"port": 80, "nodePort": hc}]))
+check(st == 422 and "already allocated" in body["message"],
+      "a healthCheckNodePort is not handed out again as a nodePort")
+lb["spec"]["externalTrafficPolicy"] = "Cluster"
+st, lb, _ = s.req("PUT", NS + "/services/lb1", lb)
+check(st == 200 and "healthCheckNodePort" not in lb["spec"],
+      "externalTrafficPolicy Cluster: healthCheckNodePort released")
+st, lb2, _ = s.req("POST", NS + "/services", svc("lb2", type="NodePort",
+                   externalTrafficPolicy="Local"))
+check(st == 201 and "healthCheckNodePort" not in lb2["spec"],
+      "NodePort with externalTrafficPolicy Local: no healthCheckNodePort")
 
 # --- Table output ---
 st, t, _ = s.req("GET", NS + "/pods", headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})

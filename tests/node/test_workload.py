@@ -54,6 +54,7 @@ wait_for("the Service's EndpointSlice lists the 3 pods",
 # nc: its wget crashes on a refused connection, which would hide why)
 script = ("get() { r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $1 $2 | tail -n 1); "
           "[ -n \"$r\" ] && echo \"$3$r\" || { echo \"no answer from $1:$2\"; fail=1; }; }; "
+          "echo mtu $(cat /sys/class/net/eth0/mtu); "
           "fail=0; for i in $(seq 30); do get %s 80; done; "
           "for ip in %s; do get $ip 8080 'direct '; done; exit $fail") % (cip, " ".join(ips))
 client = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
@@ -65,7 +66,14 @@ phase = wait_for("client pod finished",
                           p["status"]["phase"])(n.get("pod", "client")), 90)
 out = n.kubectl("logs", "client").stdout
 check(phase == "Succeeded", "every request answered (phase %s; log: %s)" % (phase, out[-400:]))
-via_svc = [l for l in out.splitlines() if l and not l.startswith("direct")]
+# pods get the tunnel's MTU (underlay - 50) on both ends of their veth
+under = json.loads(n.nsh("ip", "-j", "link", "show", "node0").stdout)[0]["mtu"]
+check("mtu %d" % (under - 50) in out.splitlines(), "pod eth0 MTU %d: %s" % (under - 50, out[:40]))
+hosts = [l for l in json.loads(n.nsh("ip", "-j", "link", "show").stdout)
+         if l["ifname"].startswith("lxc")]
+check(hosts and all(l["mtu"] == under - 50 for l in hosts),
+      "host veths MTU %d: %s" % (under - 50, [(l["ifname"], l["mtu"]) for l in hosts]))
+via_svc = [l for l in out.splitlines() if l and not l.startswith(("direct", "mtu "))]
 check(len(via_svc) == 30 and set(via_svc) <= set(names),
       "30 answers through the ClusterIP, each from a web pod")
 check(len(set(via_svc)) >= 2, "the ClusterIP spreads over the pods (%s)" %

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,6 +30,7 @@
 #include <json-c/json.h>
 
 #include <berth/abi/pins.h>
+#include <berth/abi/route.h>
 #include <berth/datapath.h>
 #include <berth/log.h>
 
@@ -40,6 +43,8 @@ struct berth_endpoint_server {
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char pod_cidr[64];
 	struct berth_endpoint_ops ops;
+	struct berth_map *epmap; /* NULL: no endpoints map to write */
+	unsigned int mtu;
 	pthread_mutex_t lock; /* one request at a time touches the table */
 	pthread_t thread;
 	bool thread_started;
@@ -241,6 +246,70 @@ static int ep_load(struct berth_endpoint_server *srv, const char *id,
 	return err ? err : ep_load_file(path, ep);
 }
 
+/* ---- the endpoints map: pod IP -> how to deliver to it ---- */
+
+static int parse_mac(const char *s, __u8 mac[6])
+{
+	int n = 0;
+
+	if (sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%n", &mac[0], &mac[1],
+		   &mac[2], &mac[3], &mac[4], &mac[5], &n) != 6 ||
+	    s[n])
+		return -EINVAL;
+	return 0;
+}
+
+static int link_mac(const char *ifname, __u8 mac[6])
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+/* endpoints[ip] = {ifindex, pod MAC, host MAC}; 0 when there is no map */
+static int ep_map_set(struct berth_endpoint_server *srv,
+		      const struct berth_cni_endpoint *ep)
+{
+	struct berth_endpoint_info v = { 0 };
+	struct in_addr ip;
+	int err;
+
+	if (!srv->epmap)
+		return 0;
+	if (inet_pton(AF_INET, ep->ip, &ip) != 1)
+		return -EINVAL;
+	v.ifindex = if_nametoindex(ep->host_ifname);
+	if (!v.ifindex)
+		return -errno;
+	err = parse_mac(ep->mac, v.mac);
+	if (!err)
+		err = link_mac(ep->host_ifname, v.host_mac);
+	if (!err)
+		err = srv->epmap->update(srv->epmap, &ip.s_addr, &v);
+	return err;
+}
+
+static void ep_map_clear(struct berth_endpoint_server *srv, const char *ipstr)
+{
+	struct in_addr ip;
+	int err;
+
+	if (!srv->epmap || inet_pton(AF_INET, ipstr, &ip) != 1)
+		return;
+	err = srv->epmap->delete (srv->epmap, &ip.s_addr);
+	if (err && err != -ENOENT)
+		pr_warn("endpoints map: delete %s: %s", ipstr, strerror(-err));
+}
+
 static void ep_forget(struct berth_endpoint_server *srv,
 		      const struct berth_cni_endpoint *ep, bool detach)
 {
@@ -254,6 +323,7 @@ static void ep_forget(struct berth_endpoint_server *srv,
 				ep->container_id, ep->ifname, ep->host_ifname,
 				strerror(-err));
 	}
+	ep_map_clear(srv, ep->ip);
 	if (!ep_path(srv, ep->container_id, ep->ifname, path, sizeof(path)))
 		unlink(path);
 }
@@ -331,7 +401,7 @@ static json_object *req_key(json_object *req, const char **id,
 static json_object *handle_add(struct berth_endpoint_server *srv,
 			       json_object *req)
 {
-	struct berth_cni_endpoint ep;
+	struct berth_cni_endpoint ep, old;
 	const char *id, *ifname, *bad = "";
 	json_object *r;
 	int err;
@@ -359,8 +429,19 @@ static json_object *handle_add(struct berth_endpoint_server *srv,
 			return reply_err("attach datapath to %s: %s",
 					 ep.host_ifname, strerror(-err));
 	}
+	/* a re-ADD with another address leaves no entry behind */
+	if (!ep_load(srv, id, ifname, &old) && strcmp(old.ip, ep.ip))
+		ep_map_clear(srv, old.ip);
+	err = ep_map_set(srv, &ep);
+	if (err) {
+		if (srv->ops.detach)
+			srv->ops.detach(srv->ops.ctx, ep.host_ifname);
+		return reply_err("write endpoints map entry of %s (%s): %s",
+				 ep.ip, ep.host_ifname, strerror(-err));
+	}
 	err = ep_save(srv, &ep);
 	if (err) {
+		ep_map_clear(srv, ep.ip);
 		if (srv->ops.detach)
 			srv->ops.detach(srv->ops.ctx, ep.host_ifname);
 		return reply_err("record endpoint in %s: %s", srv->dir,
@@ -461,6 +542,8 @@ static json_object *handle_status(struct berth_endpoint_server *srv)
 	ep_each(srv, count_one, &n);
 	json_object_object_add(r, "podCIDR", json_object_new_string(cidr));
 	json_object_object_add(r, "endpoints", json_object_new_int(n));
+	if (srv->mtu)
+		json_object_object_add(r, "mtu", json_object_new_int(srv->mtu));
 	return r;
 }
 
@@ -615,12 +698,34 @@ static void *serve(void *arg)
 	}
 }
 
+/* The pod IPs the table names after a restore (network order). */
+struct restored {
+	uint32_t *ips;
+	size_t n, cap;
+};
+
+static void restored_add(struct restored *rs, const char *ipstr)
+{
+	struct in_addr ip;
+	uint32_t *p;
+
+	if (inet_pton(AF_INET, ipstr, &ip) != 1)
+		return;
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 64;
+		p = realloc(rs->ips, rs->cap * sizeof(*p));
+		if (!p)
+			return;
+		rs->ips = p;
+	}
+	rs->ips[rs->n++] = ip.s_addr;
+}
+
 static int restore_one(struct berth_endpoint_server *srv,
 		       struct berth_cni_endpoint *ep, void *arg)
 {
 	int err;
 
-	(void)arg;
 	if (!if_nametoindex(ep->host_ifname)) {
 		pr_info("endpoint %s/%s: %s is gone, forgotten",
 			ep->container_id, ep->ifname, ep->host_ifname);
@@ -634,7 +739,38 @@ static int restore_one(struct berth_endpoint_server *srv,
 				ep->container_id, ep->ifname, ep->host_ifname,
 				strerror(-err));
 	}
+	err = ep_map_set(srv, ep);
+	if (err)
+		pr_warn("endpoint %s/%s: endpoints map entry of %s: %s",
+			ep->container_id, ep->ifname, ep->ip, strerror(-err));
+	restored_add(arg, ep->ip);
 	return 0;
+}
+
+/* Entries of pods the table no longer names (the agent was down when
+ * they went). The walk is bounded by the map's size. */
+static void prune_map(struct berth_endpoint_server *srv,
+		      const struct restored *rs)
+{
+	size_t cap = srv->epmap ? srv->epmap->max_entries : 0, n = 0, i, j;
+	uint32_t *keys, key, *prev = NULL;
+
+	if (!cap || !(keys = calloc(cap, sizeof(*keys))))
+		return;
+	while (n < cap && !srv->epmap->next_key(srv->epmap, prev, &keys[n])) {
+		key = keys[n++];
+		prev = &key;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < rs->n && rs->ips[j] != keys[i]; j++)
+			;
+		if (j < rs->n)
+			continue;
+		srv->epmap->delete (srv->epmap, &keys[i]);
+		pr_info("endpoints map: %s has no endpoint, removed",
+			inet_ntoa((struct in_addr){ keys[i] }));
+	}
+	free(keys);
 }
 
 static int listen_unix(const char *path)
@@ -676,6 +812,11 @@ int berth_endpoint_server_start(const struct berth_endpoint_config *cfg,
 	srv->fd = srv->stop[0] = srv->stop[1] = -1;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ops = cfg->ops;
+	srv->mtu = cfg->mtu;
+	if (cfg->endpoints && cfg->endpoints->update)
+		srv->epmap = cfg->endpoints;
+	else if (cfg->endpoints)
+		pr_info("endpoints map not in this datapath: pod entries not written");
 	snprintf(srv->pod_cidr, sizeof(srv->pod_cidr), "%s",
 		 cfg->pod_cidr ? cfg->pod_cidr : "");
 	n = snprintf(srv->dir, sizeof(srv->dir), "%s/endpoints", cfg->root);
@@ -700,7 +841,13 @@ int berth_endpoint_server_start(const struct berth_endpoint_config *cfg,
 		pr_err("create %s: %s", srv->dir, strerror(errno));
 		goto fail;
 	}
-	ep_each(srv, restore_one, NULL);
+	{
+		struct restored rs = { 0 };
+
+		ep_each(srv, restore_one, &rs);
+		prune_map(srv, &rs);
+		free(rs.ips);
+	}
 	srv->fd = listen_unix(srv->sock);
 	if (srv->fd < 0) {
 		err = srv->fd;

@@ -21,7 +21,10 @@
  *   {"op":"check", "containerID":"..", "ifname":".."}
  *        {"ok":true} if recorded, the veth exists and the programs are on it.
  *   {"op":"status"}
- *        {"ok":true, "podCIDR":"10.1.0.0/24", "endpoints":N}
+ *        {"ok":true, "podCIDR":"10.1.0.0/24", "endpoints":N, "mtu":1450}
+ *        ("mtu": what pod interfaces should use, when the agent knows it:
+ *        the tunnel's MTU in a cluster; berth-cni takes it unless its
+ *        config sets "mtu")
  *   {"op":"gc", "valid":[{"containerID":"..","ifname":".."}, ...]}
  *        forgets (and detaches) every endpoint not listed; {"ok":true,
  *        "removed":N}.
@@ -29,11 +32,18 @@
  *
  * A restarted agent reads <root>/endpoints/, re-attaches to the veths that
  * still exist and drops the records of those that are gone.
+ *
+ * With an endpoints map (struct berth_endpoint_config.endpoints), add and
+ * restore write endpoints[pod IP] = {host veth ifindex, pod MAC, host veth
+ * MAC} before answering; del, gc and forgotten records delete it, and a
+ * restart removes entries no record names.
  */
 #ifndef BERTH_AGENT_ENDPOINT_H
 #define BERTH_AGENT_ENDPOINT_H
 
 #include <stddef.h>
+
+#include <berth/mapops.h>
 
 #define BERTH_EP_MAX_MSG 65536
 #define BERTH_EP_SOCK_NAME "agent.sock"
@@ -69,6 +79,10 @@ struct berth_endpoint_config {
 	const char *socket_path; /* NULL: <root>/agent.sock */
 	const char *pod_cidr;	 /* used when ops.pod_cidr is NULL */
 	struct berth_endpoint_ops ops;
+	/* the datapath's endpoints map (abi/route.h); NULL or without an
+	 * update op (not in this datapath build): not written */
+	struct berth_map *endpoints;
+	unsigned int mtu; /* pod MTU for the status reply; 0: not said */
 };
 
 struct berth_endpoint_server;

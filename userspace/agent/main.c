@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <berth/abi/route.h>
 #include <berth/datapath.h>
 #include <berth/features.h>
 #include <berth/lbmap.h>
@@ -29,6 +30,7 @@
 #include "endpoint.h"
 #include "kubelet.h"
 #include "proxy.h" /* kube-proxy role */
+#include "routing.h" /* tunnel, node map, Node routes */
 #include "image.h"
 #include "runtime.h"
 #include "status.h"
@@ -57,6 +59,10 @@ struct agent {
 	const char *proxy_server;
 	struct berth_proxy *proxy;
 	char kube_pod_cidr[64];
+	/* cluster networking (kubelet mode): routing.h */
+	struct berth_routing_opts ropts;
+	struct berth_routing *routing;
+	const char *cgroup; /* --cgroup: socket LB hook point */
 };
 
 static void usage(FILE *f)
@@ -73,13 +79,29 @@ static void usage(FILE *f)
 		"                    [--pod-log-dir DIR]]\n"
 		"                   [--proxy-server KUBECONFIG|URL] (kube-proxy only)\n"
 		"                   [--dataplane bpf]\n"
+		"                   [--device IF] [--nodeport-accel auto|tc|xdp]\n"
+		"                   [--masquerade=true|false]\n"
+		"                   [--service-node-port-range MIN-MAX] [--cgroup PATH]\n"
 		"       berth-agent --node-name NAME --uninstall\n"
 		"\n"
 		"Loads berth's BPF datapath (maps pinned in /sys/fs/bpf/berth/NAME),\n"
 		"attaches it to each --interface (tc ingress: from_pod, egress: to_pod)\n"
 		"and keeps the service maps equal to FILE, re-read when it changes or\n"
 		"on SIGHUP. Stopping the agent leaves the datapath working; --uninstall\n"
-		"detaches every berth filter in this netns and removes the pins.\n");
+		"detaches every berth filter in this netns, removes the pins and the\n"
+		"tunnel device.\n"
+		"\n"
+		"With --server the node joins a cluster: the VXLAN device\n" BERTH_TUNNEL_DEV
+		" (MTU of the underlay - 50, also the pods' MTU)\n"
+		"is created, other nodes' pod CIDRs are routed through it, and\n"
+		"NodePort Services are served on the underlay device: the one\n"
+		"holding --node-ip, or --device IF.\n"
+		"  --nodeport-accel  auto: XDP if the device takes it, else tc (default);\n"
+		"                    tc: tc only; xdp: XDP or fail\n"
+		"  --masquerade      SNAT pod traffic leaving the cluster to the node IP\n"
+		"                    (default true)\n"
+		"  --service-node-port-range  NodePort range (default 30000-32767)\n"
+		"  --cgroup PATH     cgroup v2 where socket-level Service LB is attached\n");
 }
 
 static int parse_u32(const char *s, const char *what, uint32_t *out)
@@ -110,6 +132,37 @@ static int parse_level(const char *s)
 	}
 	fprintf(stderr, "berth-agent: --log-level: unknown level '%s'\n", s);
 	return -1;
+}
+
+static int parse_accel(const char *s, enum berth_nodeport_accel *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = BERTH_NODEPORT_AUTO;
+	else if (!strcmp(s, "tc"))
+		*out = BERTH_NODEPORT_TC;
+	else if (!strcmp(s, "xdp"))
+		*out = BERTH_NODEPORT_XDP;
+	else {
+		fprintf(stderr,
+			"berth-agent: --nodeport-accel: '%s' is not auto, tc or xdp\n",
+			s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *s, const char *what, bool *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "0"))
+		*out = false;
+	else {
+		fprintf(stderr, "berth-agent: %s: '%s' is not true or false\n",
+			what, s);
+		return -1;
+	}
+	return 0;
 }
 
 /* Apply the Service file. The maps change only when the file is valid. */
@@ -358,6 +411,9 @@ static int uninstall(const char *node)
 	err = berth_dp_detach_all();
 	if (err)
 		pr_warn("detach: %s", strerror(-err));
+	err = berth_routing_uninstall();
+	if (err)
+		pr_warn("remove %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
 	err = berth_dp_unpin(pin_dir);
 	if (err) {
 		pr_err("remove pins in %s: %s", pin_dir, strerror(-err));
@@ -392,10 +448,17 @@ int main(int argc, char **argv)
 		{ "pod-log-dir", required_argument, NULL, 'V' },
 		{ "proxy-server", required_argument, NULL, 0x100 },
 		{ "dataplane", required_argument, NULL, 0x101 },
+		{ "device", required_argument, NULL, 0x102 },
+		{ "nodeport-accel", required_argument, NULL, 0x103 },
+		{ "masquerade", required_argument, NULL, 0x104 },
+		{ "service-node-port-range", required_argument, NULL, 0x105 },
+		{ "cgroup", required_argument, NULL, 0x106 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct agent a = { .root = "/var/lib/berth", .gc_interval = 30 };
+	struct agent a = { .root = "/var/lib/berth",
+			   .gc_interval = 30,
+			   .ropts = { .masquerade = true } };
 	struct berth_lbmap_maps maps;
 	bool once = false, do_uninstall = false;
 	char pin_dir[256];
@@ -505,6 +568,31 @@ int main(int argc, char **argv)
 		case 'V':
 			a.kopts.pod_log_dir = optarg;
 			break;
+		case 0x102:
+			a.ropts.device = optarg;
+			break;
+		case 0x103:
+			if (parse_accel(optarg, &a.ropts.accel))
+				return 2;
+			break;
+		case 0x104:
+			if (parse_bool(optarg, "--masquerade",
+				       &a.ropts.masquerade))
+				return 2;
+			break;
+		case 0x105:
+			if (berth_parse_port_range(optarg,
+						   &a.ropts.nodeport_min,
+						   &a.ropts.nodeport_max)) {
+				fprintf(stderr,
+					"berth-agent: --service-node-port-range: '%s' is not MIN-MAX\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 0x106:
+			a.cgroup = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -545,7 +633,22 @@ int main(int argc, char **argv)
 			goto out;
 		pr_info("attached from_pod/to_pod to %s", a.ifaces[i]);
 	}
+	/* TODO(lead): socket LB (helper D): once include/berth/socklb.h is
+	 * merged, #include <berth/socklb.h> and replace this block with
+	 *	if (a.cgroup && berth_socklb_attach(a.dp, a.cgroup))
+	 *		goto out;
+	 */
+	if (a.cgroup)
+		pr_warn("--cgroup %s: socket LB is not in this build",
+			a.cgroup);
 	if (a.kopts.kubeconfig) {
+		a.ropts.kubeconfig = a.kopts.kubeconfig;
+		a.ropts.node_name = a.node;
+		a.ropts.node_ip = a.kopts.node_ip;
+		a.ropts.root = a.root;
+		a.ropts.dp = a.dp;
+		if (berth_routing_start(&a.ropts, &a.routing))
+			goto out;
 		a.kopts.node_name = a.node;
 		a.kopts.root = a.root;
 		a.kopts.cni_socket = a.cni_socket;
@@ -559,9 +662,12 @@ int main(int argc, char **argv)
 	}
 	if (a.cni_socket || a.pod_cidr) {
 		struct berth_endpoint_config ecfg = {
-			.root = a.root, .socket_path = a.cni_socket,
+			.root = a.root,
+			.socket_path = a.cni_socket,
 			.pod_cidr = a.pod_cidr,
 			.ops = berth_endpoint_dp_ops(a.dp),
+			.endpoints = &a.dp->endpoints,
+			.mtu = a.routing ? berth_routing_pod_mtu(a.routing) : 0,
 		};
 
 		if (berth_endpoint_server_start(&ecfg, &a.eps))
@@ -578,7 +684,15 @@ int main(int argc, char **argv)
 		struct berth_proxy_opts popts = {
 			.kubeconfig = a.proxy_server ? a.proxy_server :
 						       a.kopts.kubeconfig,
-			.node_name = a.node, .root = a.root, .lb = a.lb,
+			.node_name = a.node,
+			.root = a.root,
+			.lb = a.lb,
+			.node_ip = a.routing ?
+					   berth_routing_node_ip(a.routing) :
+					   NULL,
+			.xdp_mode = a.routing ?
+					    berth_routing_xdp_mode(a.routing) :
+					    NULL,
 		};
 
 		if (berth_proxy_start(&popts, &a.proxy))
@@ -595,6 +709,7 @@ out:
 	berth_kubelet_stop(a.kubelet);
 	berth_endpoint_server_stop(a.eps);
 	berth_proxy_stop(a.proxy);
+	berth_routing_stop(a.routing);
 	berth_lbmap_free(a.lb);
 	berth_dp_close(a.dp);
 	return ret;

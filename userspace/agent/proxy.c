@@ -16,71 +16,13 @@
 #include <berth/kube.h>
 #include <berth/log.h>
 
+#include "kview.h"
 #include "proxy.h"
 #include "status.h"
 
 #define HEALTH_INTERVAL_MS 2000 /* how often an idle proxy asks /version */
 #define HEALTH_TIMEOUT_S 5
 #define RETRY_MS 1000 /* a failed sync is tried again after this */
-
-/* ---- small json-c helpers ---- */
-
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
-}
-
-/* -1 if absent or not an integer */
-static long jint(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_int) ?
-		       (long)json_object_get_int64(v) :
-		       -1;
-}
-
-/* true/false, or @dflt when absent or null */
-static bool jbool(json_object *o, const char *key, bool dflt)
-{
-	json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_boolean) ?
-		       json_object_get_boolean(v) :
-		       dflt;
-}
-
-static size_t jlen(json_object *arr)
-{
-	return arr && json_object_is_type(arr, json_type_array) ?
-		       json_object_array_length(arr) :
-		       0;
-}
-
-/* "ns/name" of an object; false if it has no name */
-static bool obj_key(json_object *obj, char *buf, size_t len)
-{
-	json_object *meta = jget(obj, "metadata");
-	const char *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
-
-	if (!name)
-		return false;
-	return snprintf(buf, len, "%s/%s", ns ? ns : "", name) < (int)len;
-}
 
 static int proto_num(const char *s)
 {
@@ -125,15 +67,15 @@ static int add_endpoint(struct berth_service *svc, size_t *cap, uint32_t ip,
 /* The slice's port number for a Service port (by name and protocol), or 0. */
 static uint16_t slice_port(json_object *slice, const char *name, int proto)
 {
-	json_object *ports = jget(slice, "ports");
+	json_object *ports = berth_jget(slice, "ports");
 
-	for (size_t i = 0; i < jlen(ports); i++) {
+	for (size_t i = 0; i < berth_jlen(ports); i++) {
 		json_object *p = json_object_array_get_idx(ports, i);
-		const char *pname = jstr(p, "name");
-		long num = jint(p, "port");
+		const char *pname = berth_jstr(p, "name");
+		long num = berth_jint(p, "port");
 
 		if (strcmp(pname ? pname : "", name) ||
-		    proto_num(jstr(p, "protocol")) != proto)
+		    proto_num(berth_jstr(p, "protocol")) != proto)
 			continue;
 		return num > 0 && num <= 65535 ? num : 0;
 	}
@@ -144,8 +86,8 @@ static int slice_endpoints(struct berth_service *svc, size_t *cap,
 			   json_object *slice, const char *pname, int proto,
 			   bool local, const char *node)
 {
-	json_object *eps = jget(slice, "endpoints");
-	const char *type = jstr(slice, "addressType");
+	json_object *eps = berth_jget(slice, "endpoints");
+	const char *type = berth_jstr(slice, "addressType");
 	uint16_t port;
 	int err;
 
@@ -154,22 +96,22 @@ static int slice_endpoints(struct berth_service *svc, size_t *cap,
 	port = slice_port(slice, pname, proto);
 	if (!port)
 		return 0;
-	for (size_t i = 0; i < jlen(eps); i++) {
+	for (size_t i = 0; i < berth_jlen(eps); i++) {
 		json_object *ep = json_object_array_get_idx(eps, i);
-		json_object *cond = jget(ep, "conditions");
-		json_object *addrs = jget(ep, "addresses");
-		const char *ep_node = jstr(ep, "nodeName");
+		json_object *cond = berth_jget(ep, "conditions");
+		json_object *addrs = berth_jget(ep, "addresses");
+		const char *ep_node = berth_jstr(ep, "nodeName");
 		/* unset ready means unknown, which consumers take as ready;
 		 * unset serving follows ready */
-		bool ready = jbool(cond, "ready", true);
-		bool serving = jbool(cond, "serving", ready);
-		bool terminating = jbool(cond, "terminating", false);
+		bool ready = berth_jbool(cond, "ready", true);
+		bool serving = berth_jbool(cond, "serving", ready);
+		bool terminating = berth_jbool(cond, "terminating", false);
 
 		if (!ready && !(serving && terminating))
 			continue;
 		if (local && (!node || !ep_node || strcmp(node, ep_node)))
 			continue;
-		for (size_t j = 0; j < jlen(addrs); j++) {
+		for (size_t j = 0; j < berth_jlen(addrs); j++) {
 			json_object *a = json_object_array_get_idx(addrs, j);
 			struct in_addr ip;
 
@@ -202,21 +144,28 @@ struct svc_common {
 	bool affinity, local;
 	uint32_t affinity_timeout;
 	enum berth_lb_algo algo;
+	bool nodeport; /* type NodePort or LoadBalancer */
+	bool ext_local; /* externalTrafficPolicy Local */
+	long hc_port; /* healthCheckNodePort, -1 if none */
 };
 
 static bool svc_common(json_object *svc, struct svc_common *c)
 {
-	json_object *meta = jget(svc, "metadata"), *spec = jget(svc, "spec");
-	const char *type = jstr(spec, "type"), *ip = jstr(spec, "clusterIP");
-	const char *aff = jstr(spec, "sessionAffinity");
-	const char *algo = jstr(jget(meta, "annotations"), BERTH_PROXY_ANNOT_LB);
-	const char *itp = jstr(spec, "internalTrafficPolicy");
+	json_object *meta = berth_jget(svc, "metadata"),
+		    *spec = berth_jget(svc, "spec");
+	const char *type = berth_jstr(spec, "type"),
+		   *ip = berth_jstr(spec, "clusterIP");
+	const char *aff = berth_jstr(spec, "sessionAffinity");
+	const char *algo = berth_jstr(berth_jget(meta, "annotations"),
+				      BERTH_PROXY_ANNOT_LB);
+	const char *itp = berth_jstr(spec, "internalTrafficPolicy");
+	const char *etp = berth_jstr(spec, "externalTrafficPolicy");
 	struct in_addr addr;
 	long t;
 
 	memset(c, 0, sizeof(*c));
-	c->ns = jstr(meta, "namespace");
-	c->name = jstr(meta, "name");
+	c->ns = berth_jstr(meta, "namespace");
+	c->name = berth_jstr(meta, "name");
 	if (!c->name || (type && !strcmp(type, "ExternalName")))
 		return false;
 	/* headless ("None") and IPv6-only Services have nothing to balance */
@@ -225,8 +174,10 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	c->cluster_ip = addr.s_addr;
 	c->affinity = aff && !strcmp(aff, "ClientIP");
 	if (c->affinity) {
-		t = jint(jget(jget(spec, "sessionAffinityConfig"), "clientIP"),
-			 "timeoutSeconds");
+		t = berth_jint(
+			berth_jget(berth_jget(spec, "sessionAffinityConfig"),
+				   "clientIP"),
+			"timeoutSeconds");
 		c->affinity_timeout = t > 0 && t <= 86400 ?
 					      t :
 					      BERTH_PROXY_AFFINITY_DEFAULT;
@@ -234,26 +185,42 @@ static bool svc_common(json_object *svc, struct svc_common *c)
 	c->algo = algo && !strcmp(algo, "maglev") ? BERTH_LB_MAGLEV :
 						   BERTH_LB_RANDOM;
 	c->local = itp && !strcmp(itp, "Local");
+	c->nodeport = type && (!strcmp(type, "NodePort") ||
+			       !strcmp(type, "LoadBalancer"));
+	c->ext_local = c->nodeport && etp && !strcmp(etp, "Local");
+	c->hc_port = c->ext_local ? berth_jint(spec, "healthCheckNodePort") :
+				    -1;
 	return true;
 }
 
+/* One frontend of a Service port: the address and port clients use and
+ * whether only this node's endpoints serve it. */
+struct frontend {
+	uint32_t vip;
+	long port;
+	bool local;
+};
+
 static int convert_port(const struct svc_common *c, json_object *port,
-			json_object *slices, json_object *const *all,
-			const char *node, struct berth_service *out)
+			const struct frontend *f, json_object *slices,
+			json_object *const *all, const char *node,
+			struct berth_service *out)
 {
-	const char *name = jstr(port, "name");
-	int proto = proto_num(jstr(port, "protocol"));
-	long num = jint(port, "port"), target = jint(port, "targetPort");
+	const char *name = berth_jstr(port, "name");
+	int proto = proto_num(berth_jstr(port, "protocol"));
+	long num = berth_jint(port, "port"),
+	     target = berth_jint(port, "targetPort");
 	size_t cap = 0;
 	int err;
 
-	if (proto < 0 || num <= 0 || num > 65535)
+	if (proto < 0 || num <= 0 || num > 65535 || f->port <= 0 ||
+	    f->port > 65535)
 		return 1; /* SCTP or malformed: skipped */
 	name = name ? name : "";
 	snprintf(out->namespace, sizeof(out->namespace), "%s",
 		 c->ns ? c->ns : "");
 	snprintf(out->name, sizeof(out->name), "%s", c->name);
-	out->cluster_ip = c->cluster_ip;
+	out->cluster_ip = f->vip;
 	out->affinity = c->affinity;
 	out->affinity_timeout = c->affinity_timeout;
 	out->algo = c->algo;
@@ -262,18 +229,18 @@ static int convert_port(const struct svc_common *c, json_object *port,
 		return -ENOMEM;
 	out->nports = 1;
 	snprintf(out->ports[0].name, sizeof(out->ports[0].name), "%s", name);
-	out->ports[0].port = num;
+	out->ports[0].port = f->port;
 	/* a named targetPort is resolved by the slices; each endpoint
 	 * carries its port, so this only matters without endpoints */
 	out->ports[0].target_port = target > 0 && target <= 65535 ? target :
 								     num;
 	out->ports[0].proto = proto;
-	for (size_t i = 0; i < jlen(slices); i++) {
+	for (size_t i = 0; i < berth_jlen(slices); i++) {
 		size_t idx = json_object_get_int(
 			json_object_array_get_idx(slices, i));
 
 		err = slice_endpoints(out, &cap, all[idx], name, proto,
-				      c->local, node);
+				      f->local, node);
 		if (err)
 			return err;
 	}
@@ -293,15 +260,15 @@ static int index_slices(json_object *const *slices, size_t n,
 	if (!idx)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		json_object *meta = jget(slices[i], "metadata"), *arr;
-		const char *ns = jstr(meta, "namespace");
-		const char *svc = jstr(jget(meta, "labels"),
-				       "kubernetes.io/service-name");
+		json_object *meta = berth_jget(slices[i], "metadata"), *arr;
+		const char *ns = berth_jstr(meta, "namespace");
+		const char *svc = berth_jstr(berth_jget(meta, "labels"),
+					     "kubernetes.io/service-name");
 
 		if (!svc || snprintf(key, sizeof(key), "%s/%s", ns ? ns : "",
 				     svc) >= (int)sizeof(key))
 			continue;
-		arr = jget(idx, key);
+		arr = berth_jget(idx, key);
 		if (!arr) {
 			arr = json_object_new_array();
 			if (!arr || json_object_object_add(idx, key, arr)) {
@@ -331,59 +298,103 @@ static int cmp_service(const void *a, const void *b)
 	return (int)x->ports[0].proto - (int)y->ports[0].proto;
 }
 
+/* Room for one more service in set; NULL on -ENOMEM. */
+static struct berth_service *set_push(struct berth_service_set *set,
+				      size_t *cap)
+{
+	struct berth_service *s;
+
+	if (set->n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+
+		s = realloc(set->svcs, ncap * sizeof(*s));
+		if (!s)
+			return NULL;
+		set->svcs = s;
+		*cap = ncap;
+	}
+	s = &set->svcs[set->n];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* The ClusterIP frontend of a port and, for NodePort, the node's. */
+static int frontends_of(const struct svc_common *c, json_object *port,
+			uint32_t node_ip, struct frontend f[2])
+{
+	long np = berth_jint(port, "nodePort");
+	int n = 0;
+
+	f[n++] = (struct frontend){ .vip = c->cluster_ip,
+				    .port = berth_jint(port, "port"),
+				    .local = c->local };
+	if (c->nodeport && node_ip && np > 0 && np <= 65535)
+		f[n++] = (struct frontend){ .vip = node_ip,
+					    .port = np,
+					    .local = c->ext_local };
+	return n;
+}
+
+static bool svc_usable(json_object *svc, struct svc_common *c)
+{
+	if (!svc_common(svc, c))
+		return false;
+	if (strlen(c->name) >= BERTH_NAME_MAX ||
+	    (c->ns && strlen(c->ns) >= BERTH_NAME_MAX)) {
+		pr_debug("service %s/%s: name too long, skipped",
+			 c->ns ? c->ns : "", c->name);
+		return false;
+	}
+	return true;
+}
+
 int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 			json_object *const *slices, size_t nslices,
-			const char *node, struct berth_service_set *out)
+			const char *node, uint32_t node_ip,
+			struct berth_service_set *out)
 {
 	struct berth_service_set set = { 0 };
 	json_object *idx = NULL;
 	char key[2 * BERTH_NAME_MAX + 2];
+	struct frontend f[2];
 	size_t cap = 0;
-	int err;
+	int err, nf;
 
 	err = index_slices(slices, nslices, &idx);
 	if (err)
 		return err;
 	for (size_t i = 0; i < nsvcs; i++) {
-		json_object *ports = jget(jget(svcs[i], "spec"), "ports");
+		json_object *ports =
+			berth_jget(berth_jget(svcs[i], "spec"), "ports");
 		struct svc_common c;
 
-		if (!svc_common(svcs[i], &c))
+		if (!svc_usable(svcs[i], &c))
 			continue;
-		if (strlen(c.name) >= BERTH_NAME_MAX ||
-		    (c.ns && strlen(c.ns) >= BERTH_NAME_MAX)) {
-			pr_debug("service %s/%s: name too long, skipped",
-				 c.ns ? c.ns : "", c.name);
-			continue;
-		}
 		snprintf(key, sizeof(key), "%s/%s", c.ns ? c.ns : "", c.name);
-		for (size_t j = 0; j < jlen(ports); j++) {
-			struct berth_service *s;
+		for (size_t j = 0; j < berth_jlen(ports); j++) {
+			json_object *port = json_object_array_get_idx(ports, j);
 
-			if (set.n == cap) {
-				size_t ncap = cap ? 2 * cap : 16;
+			nf = frontends_of(&c, port, node_ip, f);
+			for (int k = 0; k < nf; k++) {
+				struct berth_service *s = set_push(&set, &cap);
 
-				s = realloc(set.svcs, ncap * sizeof(*s));
 				if (!s) {
 					err = -ENOMEM;
 					goto fail;
 				}
-				set.svcs = s;
-				cap = ncap;
+				err = convert_port(&c, port, &f[k],
+						   berth_jget(idx, key), slices,
+						   node, s);
+				if (err < 0) {
+					set.n++; /* so its allocations are freed */
+					goto fail;
+				}
+				if (err > 0) {
+					free(s->ports);
+					continue;
+				}
+				set.n++;
 			}
-			s = &set.svcs[set.n];
-			memset(s, 0, sizeof(*s));
-			err = convert_port(&c, json_object_array_get_idx(ports, j),
-					   jget(idx, key), slices, node, s);
-			if (err < 0) {
-				set.n++; /* so its allocations are freed */
-				goto fail;
-			}
-			if (err > 0) {
-				free(s->ports);
-				continue;
-			}
-			set.n++;
 		}
 	}
 	if (set.n)
@@ -397,6 +408,82 @@ fail:
 	return err;
 }
 
+/* Distinct ready endpoint addresses of a Service on @node. */
+static uint32_t local_endpoints(json_object *slices, json_object *const *all,
+				const char *node)
+{
+	uint32_t ips[1024], n = 0;
+
+	for (size_t i = 0; i < berth_jlen(slices); i++) {
+		json_object *sl = all[json_object_get_int(
+			json_object_array_get_idx(slices, i))];
+		json_object *eps = berth_jget(sl, "endpoints");
+
+		for (size_t j = 0; j < berth_jlen(eps); j++) {
+			json_object *ep = json_object_array_get_idx(eps, j);
+			json_object *addrs = berth_jget(ep, "addresses");
+			const char *ep_node = berth_jstr(ep, "nodeName");
+			struct in_addr a;
+			uint32_t k;
+
+			if (!berth_jbool(berth_jget(ep, "conditions"), "ready",
+					 true) ||
+			    !node || !ep_node || strcmp(node, ep_node))
+				continue;
+			for (size_t m = 0; m < berth_jlen(addrs); m++) {
+				const char *s = json_object_get_string(
+					json_object_array_get_idx(addrs, m));
+
+				if (!s || inet_pton(AF_INET, s, &a) != 1)
+					continue;
+				for (k = 0; k < n && ips[k] != a.s_addr; k++)
+					;
+				if (k == n && n < 1024)
+					ips[n++] = a.s_addr;
+			}
+		}
+	}
+	return n;
+}
+
+int berth_proxy_health(json_object *const *svcs, size_t nsvcs,
+		       json_object *const *slices, size_t nslices,
+		       const char *node, struct berth_hc_service **out,
+		       size_t *nout)
+{
+	struct berth_hc_service *hs = calloc(nsvcs ? nsvcs : 1, sizeof(*hs));
+	char key[2 * BERTH_NAME_MAX + 2];
+	json_object *idx = NULL;
+	size_t n = 0;
+	int err;
+
+	if (!hs)
+		return -ENOMEM;
+	err = index_slices(slices, nslices, &idx);
+	if (err) {
+		free(hs);
+		return err;
+	}
+	for (size_t i = 0; i < nsvcs; i++) {
+		struct svc_common c;
+
+		if (!svc_usable(svcs[i], &c) || c.hc_port <= 0 ||
+		    c.hc_port > 65535)
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", c.ns ? c.ns : "", c.name);
+		snprintf(hs[n].ns, sizeof(hs[n].ns), "%s", c.ns ? c.ns : "");
+		snprintf(hs[n].name, sizeof(hs[n].name), "%s", c.name);
+		hs[n].port = c.hc_port;
+		hs[n].local =
+			local_endpoints(berth_jget(idx, key), slices, node);
+		n++;
+	}
+	json_object_put(idx);
+	*out = hs;
+	*nout = n;
+	return 0;
+}
+
 /* ---- the running proxy ---- */
 
 enum { K_SVC, K_SLICE, K_N };
@@ -406,26 +493,19 @@ static const char *const collections[K_N] = {
 	[K_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 };
 
-struct berth_proxy;
-
-struct proxy_kind {
-	struct berth_proxy *p;
-	struct berth_kube_watch *w;
-	json_object *cur; /* {"ns/name": object}: the last complete view */
-	json_object *pending; /* a list in progress */
-	bool listed; /* a list has completed */
-};
-
 struct berth_proxy {
 	struct berth_kube *kube;
 	bool own_kube;
 	char *node, *root;
+	uint32_t node_ip; /* network order; 0: no NodePort */
+	struct berth_hc
+		*hc; /* healthCheckNodePort servers, NULL without node_ip */
 	struct berth_lbmap *lb;
 	pthread_mutex_t lb_lock;
 
 	pthread_mutex_t mu; /* everything below */
 	pthread_cond_t cv;
-	struct proxy_kind kinds[K_N];
+	struct berth_kview kinds[K_N];
 	bool dirty, stop;
 	struct timespec first, last; /* events since the last sync */
 	uint64_t syncs;
@@ -473,113 +553,61 @@ static void mark_dirty(struct berth_proxy *p)
 
 static void warn_unsupported(json_object *svc)
 {
-	json_object *meta = jget(svc, "metadata");
-	json_object *ports = jget(jget(svc, "spec"), "ports");
+	json_object *meta = berth_jget(svc, "metadata");
+	json_object *ports = berth_jget(berth_jget(svc, "spec"), "ports");
 
-	for (size_t i = 0; i < jlen(ports); i++) {
+	for (size_t i = 0; i < berth_jlen(ports); i++) {
 		json_object *port = json_object_array_get_idx(ports, i);
-		const char *proto = jstr(port, "protocol");
+		const char *proto = berth_jstr(port, "protocol");
 
 		if (proto_num(proto) < 0)
 			pr_info("service %s/%s port %ld: protocol %s is not supported, skipped",
-				jstr(meta, "namespace"), jstr(meta, "name"),
-				jint(port, "port"), proto);
+				berth_jstr(meta, "namespace"),
+				berth_jstr(meta, "name"),
+				berth_jint(port, "port"), proto);
 	}
 }
 
-/*
- * A private copy: json-c's reference counts are not atomic, and the watch
- * thread drops its own tree without our lock. Every count change on a copy
- * happens under mu.
- */
-static void keep_object(json_object *dict, const char *key, json_object *obj)
+static void on_change(struct berth_kview *v, enum berth_kube_event ev,
+		      json_object *obj, void *arg)
 {
-	json_object *copy = NULL;
+	struct berth_proxy *p = arg;
 
-	if (json_object_deep_copy(obj, &copy, NULL)) {
-		pr_warn("proxy: copy %s: out of memory, keeping the old one",
-			key);
-		return;
-	}
-	json_object_object_del(jget(copy, "metadata"), "managedFields");
-	json_object_object_add(dict, key, copy);
-}
-
-static void on_event(enum berth_kube_event ev, json_object *obj, void *arg)
-{
-	struct proxy_kind *k = arg;
-	struct berth_proxy *p = k->p;
-	char key[2 * BERTH_NAME_MAX + 2];
-	json_object *dict;
-
-	pthread_mutex_lock(&p->mu);
-	switch (ev) {
-	case BERTH_KUBE_LIST_BEGIN:
-		json_object_put(k->pending);
-		k->pending = json_object_new_object();
-		break;
-	case BERTH_KUBE_LIST_END:
-		if (!k->pending)
-			break;
-		json_object_put(k->cur);
-		k->cur = k->pending;
-		k->pending = NULL;
-		k->listed = true;
+	if (v == &p->kinds[K_SVC] && ev != BERTH_KUBE_DELETED &&
+	    ev != BERTH_KUBE_LIST_END)
+		warn_unsupported(obj);
+	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v))
 		mark_dirty(p);
-		break;
-	case BERTH_KUBE_ADDED:
-	case BERTH_KUBE_MODIFIED:
-	case BERTH_KUBE_DELETED:
-		if (!obj_key(obj, key, sizeof(key)))
-			break;
-		dict = k->pending ? k->pending : k->cur;
-		if (ev == BERTH_KUBE_DELETED)
-			json_object_object_del(dict, key);
-		else
-			keep_object(dict, key, obj);
-		if (k == &p->kinds[K_SVC] && ev != BERTH_KUBE_DELETED)
-			warn_unsupported(obj);
-		if (!k->pending)
-			mark_dirty(p);
-		break;
-	}
-	pthread_mutex_unlock(&p->mu);
 }
 
-/* The objects of a view, each with a reference. */
-static int view_objects(json_object *dict, json_object ***out, size_t *n)
-{
-	size_t len = json_object_object_length(dict), i = 0;
-	json_object **arr = calloc(len ? len : 1, sizeof(*arr));
-
-	if (!arr)
-		return -ENOMEM;
-	json_object_object_foreach(dict, key, val)
-	{
-		(void)key;
-		arr[i++] = json_object_get(val);
-	}
-	*out = arr;
-	*n = i;
-	return 0;
-}
-
-static void put_objects(json_object **arr, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		json_object_put(arr[i]);
-	free(arr);
-}
-
-static size_t count_services(const struct berth_service_set *set)
+static size_t count_services(const struct berth_service_set *set,
+			     uint32_t node_ip)
 {
 	size_t n = 0;
 
-	/* sorted by cluster IP: ports of one Service are adjacent */
+	/* sorted by cluster IP: ports of one Service are adjacent; NodePort
+	 * frontends (the node's IP) are not Services of their own */
 	for (size_t i = 0; i < set->n; i++)
-		if (!i || set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip)
+		if (set->svcs[i].cluster_ip != node_ip &&
+		    (!i ||
+		     set->svcs[i].cluster_ip != set->svcs[i - 1].cluster_ip))
 			n++;
 	return n;
+}
+
+/* Open, close and update the healthCheckNodePort servers. */
+static void update_health(struct berth_proxy *p, json_object **svcs,
+			  size_t nsvcs, json_object **slices, size_t nslices)
+{
+	struct berth_hc_service *hs = NULL;
+	size_t n = 0;
+
+	if (!p->hc)
+		return;
+	if (berth_proxy_health(svcs, nsvcs, slices, nslices, p->node, &hs, &n))
+		return;
+	berth_hc_update(p->hc, hs, n);
+	free(hs);
 }
 
 /* Called with mu held; drops it while converting and writing. */
@@ -594,16 +622,17 @@ static int proxy_sync(struct berth_proxy *p)
 	char err[512] = "";
 	int ret;
 
-	ret = view_objects(p->kinds[K_SVC].cur, &svcs, &nsvcs);
+	ret = berth_kview_objects(&p->kinds[K_SVC], &svcs, &nsvcs);
 	if (!ret)
-		ret = view_objects(p->kinds[K_SLICE].cur, &slices, &nslices);
+		ret = berth_kview_objects(&p->kinds[K_SLICE], &slices,
+					  &nslices);
 	p->dirty = false;
 	pthread_mutex_unlock(&p->mu);
 
 	now(&t0);
 	if (!ret)
 		ret = berth_proxy_convert(svcs, nsvcs, slices, nslices, p->node,
-					  &set);
+					  p->node_ip, &set);
 	if (!ret)
 		ret = berth_services_to_frontends(&set, &fe, &n);
 	if (ret) {
@@ -613,6 +642,7 @@ static int proxy_sync(struct berth_proxy *p)
 		pthread_mutex_lock(&p->lb_lock);
 		ret = berth_lbmap_sync(p->lb, fe, n, &st, err, sizeof(err));
 		pthread_mutex_unlock(&p->lb_lock);
+		update_health(p, svcs, nsvcs, slices, nslices);
 	}
 	now(&t1);
 
@@ -621,7 +651,7 @@ static int proxy_sync(struct berth_proxy *p)
 	p->status.ok = ret == 0;
 	snprintf(p->status.error, sizeof(p->status.error), "%s",
 		 ret ? err : "");
-	p->status.services = count_services(&set);
+	p->status.services = count_services(&set, p->node_ip);
 	p->status.frontends = n;
 	p->status.writes = st.writes;
 	p->status.duration_us = ts_us(&t1) - ts_us(&t0);
@@ -646,8 +676,8 @@ static int proxy_sync(struct berth_proxy *p)
 	}
 	berth_frontends_free(fe, n);
 	berth_service_set_free(&set);
-	put_objects(svcs, nsvcs);
-	put_objects(slices, nslices);
+	berth_kview_put(svcs, nsvcs);
+	berth_kview_put(slices, nslices);
 	return ret;
 }
 
@@ -711,9 +741,9 @@ static void *sync_thread(void *arg)
 static void proxy_free(struct berth_proxy *p)
 {
 	for (int i = 0; i < K_N; i++) {
-		json_object_put(p->kinds[i].cur);
-		json_object_put(p->kinds[i].pending);
+		berth_kview_free(&p->kinds[i]);
 	}
+	berth_hc_free(p->hc);
 	if (p->own_kube)
 		berth_kube_free(p->kube);
 	pthread_cond_destroy(&p->cv);
@@ -749,11 +779,23 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 		err = -ENOMEM;
 		goto fail;
 	}
+	p->status.xdp_mode = opts->xdp_mode;
+	if (opts->node_ip) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, opts->node_ip, &a) != 1) {
+			err = -EINVAL;
+			goto fail;
+		}
+		p->node_ip = a.s_addr;
+		err = berth_hc_new(&p->hc, opts->node_ip);
+		if (err)
+			goto fail;
+	}
 	for (int i = 0; i < K_N; i++) {
-		p->kinds[i].p = p;
-		p->kinds[i].cur = json_object_new_object();
-		if (!p->kinds[i].cur) {
-			err = -ENOMEM;
+		err = berth_kview_init(&p->kinds[i], collections[i], &p->mu,
+				       on_change, p);
+		if (err) {
 			goto fail;
 		}
 	}
@@ -773,12 +815,8 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 	}
 	p->started = true;
 	for (int i = 0; i < K_N; i++) {
-		err = berth_kube_watch_start(&p->kinds[i].w, p->kube,
-					     collections[i], NULL, on_event,
-					     &p->kinds[i]);
+		err = berth_kview_start(&p->kinds[i], p->kube);
 		if (err) {
-			pr_err("proxy: watch %s: %s", collections[i],
-			       strerror(-err));
 			berth_proxy_stop(p);
 			return err;
 		}
@@ -798,8 +836,7 @@ void berth_proxy_stop(struct berth_proxy *p)
 	if (!p)
 		return;
 	for (int i = 0; i < K_N; i++)
-		if (p->kinds[i].w)
-			berth_kube_watch_stop(p->kinds[i].w);
+		berth_kview_stop(&p->kinds[i]);
 	if (p->started) {
 		pthread_mutex_lock(&p->mu);
 		p->stop = true;

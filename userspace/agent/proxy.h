@@ -16,6 +16,12 @@
  *   spec.sessionAffinityConfig.clientIP.timeoutSeconds (default 10800).
  * - spec.internalTrafficPolicy Local: only endpoints whose nodeName is this
  *   node.
+ * - Type NodePort or LoadBalancer, with a node IP: each port with a
+ *   nodePort gets a second frontend {node IP, nodePort, proto}: all ready
+ *   endpoints (externalTrafficPolicy Cluster) or only this node's (Local).
+ *   Type ClusterIP has none.
+ * - externalTrafficPolicy Local with spec.healthCheckNodePort: the proxy
+ *   serves that port on the node IP (healthcheck.h, berth_proxy_health).
  * - Annotation service.berth.dev/lb-algorithm: "maglev" or "random"
  *   (default random, as kube-proxy); any other value is random with a log.
  *
@@ -39,6 +45,8 @@
 #include <json-c/json.h>
 
 #include <berth/lbmap.h>
+
+#include "healthcheck.h"
 #include <berth/service.h>
 
 #define BERTH_PROXY_ANNOT_LB "service.berth.dev/lb-algorithm"
@@ -59,6 +67,11 @@ struct berth_proxy_opts {
 	/* the agent's map writer; the proxy is its only user while it runs,
 	 * except for callers that hold berth_proxy_lock() */
 	struct berth_lbmap *lb;
+	/* this node's IP: NodePort frontends and healthCheckNodePort servers;
+	 * NULL: neither */
+	const char *node_ip;
+	/* NodePort XDP mode for ROOT/sync-status.json; NULL: left out */
+	const char *xdp_mode;
 };
 
 /* Starts the watches and the sync thread. */
@@ -77,11 +90,23 @@ uint64_t berth_proxy_syncs(struct berth_proxy *p);
 /*
  * The conversion, without threads or maps: Service and EndpointSlice
  * objects (json-c, as the API serves them) to a service set. @node may be
- * NULL (then Local policy keeps no endpoints). Objects that are not usable
- * are skipped with a debug log; -ENOMEM is the only error.
+ * NULL (then Local policy keeps no endpoints); @node_ip (network order) 0:
+ * no NodePort frontends. Objects that are not usable are skipped with a
+ * debug log; -ENOMEM is the only error.
  */
 int berth_proxy_convert(json_object *const *svcs, size_t nsvcs,
 			json_object *const *slices, size_t nslices,
-			const char *node, struct berth_service_set *out);
+			const char *node, uint32_t node_ip,
+			struct berth_service_set *out);
+
+/*
+ * The healthCheckNodePort servers the Services ask for: one per Service
+ * with externalTrafficPolicy Local and a healthCheckNodePort, with its
+ * ready endpoints on @node (distinct addresses). *out is malloc'ed.
+ */
+int berth_proxy_health(json_object *const *svcs, size_t nsvcs,
+		       json_object *const *slices, size_t nslices,
+		       const char *node, struct berth_hc_service **out,
+		       size_t *nout);
 
 #endif

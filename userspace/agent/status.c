@@ -70,6 +70,10 @@ int berth_status_write(const char *root, const struct berth_status *st)
 	if (st->latency_us)
 		fprintf(f, ", \"latency_us\": %lu",
 			(unsigned long)st->latency_us);
+	if (st->xdp_mode) {
+		fputs(", \"xdpMode\": ", f);
+		put_json_string(f, st->xdp_mode);
+	}
 	fputs("}\n", f);
 	if (fclose(f) || rename(tmp, path)) {
 		pr_warn("write %s: %s", path, strerror(errno));

@@ -18,6 +18,8 @@ struct berth_status {
 	/* first triggering event to maps written (API-server proxy); 0:
 	 * not measured, left out of the file */
 	uint64_t latency_us;
+	/* NodePort XDP mode ("native", "generic", "none"); NULL: left out */
+	const char *xdp_mode;
 };
 
 int berth_status_init(const char *root);

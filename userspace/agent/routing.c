@@ -1,0 +1,846 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The node's devices and routes for a cluster: underlay, VXLAN tunnel,
+ * sysctls, node map, overlay/underlay attach, and the Node watch that keeps
+ * ipcache and host routes in step (routing.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/vxlan.h>
+#include <netlink/route/route.h>
+
+#include <berth/abi/route.h>
+#include <berth/kube.h>
+#include <berth/log.h>
+
+#include "kview.h"
+#include "node.h"
+#include "nodesync.h"
+#include "routing.h"
+
+#define DEBOUNCE_MS 50 /* Node events coalesce this long before a sync */
+#define RETRY_MS 1000 /* a failed sync is tried again after this */
+#define LINK_WAIT_MS 2000 /* a deleted tunnel device takes this to vanish */
+/* Node heartbeats change nothing routing cares about: such events are
+ * skipped, but a full pass (repairing routes someone removed) runs at
+ * least this often while events come */
+#define FULL_SYNC_S 60
+
+struct netdev {
+	char name[IFNAMSIZ];
+	int ifindex;
+	uint32_t mtu;
+	uint8_t mac[6];
+};
+
+struct berth_routing {
+	struct berth_routing_opts opts;
+	char node_name[254], root[PATH_MAX], node_ip_s[INET_ADDRSTRLEN];
+	uint32_t node_ip; /* network order */
+	struct netdev under, tunnel;
+	const char *xdp_mode;
+	struct nl_sock *sk; /* route ops; only the sync thread uses it */
+	struct berth_kube *kube;
+
+	pthread_mutex_t mu; /* the view, dirty, stop, syncs, last */
+	pthread_cond_t cv;
+	struct berth_kview nodes;
+	bool dirty, stop, started;
+	uint64_t syncs;
+	struct berth_nodesync_stats last;
+	int last_err;
+	struct berth_node_route *prev; /* the last synced nodes */
+	size_t nprev;
+	time_t last_full; /* CLOCK_MONOTONIC s */
+	pthread_t thread;
+};
+
+/* ---- devices ---- */
+
+static int netdev_info(struct netdev *d)
+{
+	struct ifreq ifr = { 0 };
+	int fd, err = 0;
+
+	d->ifindex = if_nametoindex(d->name);
+	if (!d->ifindex)
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", d->name);
+	if (ioctl(fd, SIOCGIFMTU, &ifr))
+		err = -errno;
+	d->mtu = ifr.ifr_mtu;
+	if (!err && ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	if (!err)
+		memcpy(d->mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+/* The device holding ip (network order). */
+static int device_of(uint32_t ip, char *name, size_t len)
+{
+	struct ifaddrs *ifs, *i;
+	int ret = -ENODEV;
+
+	if (getifaddrs(&ifs))
+		return -errno;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr != ip)
+			continue;
+		snprintf(name, len, "%s", i->ifa_name);
+		ret = 0;
+		break;
+	}
+	freeifaddrs(ifs);
+	return ret;
+}
+
+static int find_underlay(struct berth_routing *r)
+{
+	int err;
+
+	if (r->opts.device) {
+		if (snprintf(r->under.name, sizeof(r->under.name), "%s",
+			     r->opts.device) >= (int)sizeof(r->under.name))
+			return -ENAMETOOLONG;
+	} else {
+		err = device_of(r->node_ip, r->under.name,
+				sizeof(r->under.name));
+		if (err) {
+			pr_err("no device holds the node IP %s (give --device)",
+			       r->node_ip_s);
+			return err;
+		}
+	}
+	err = netdev_info(&r->under);
+	if (err) {
+		pr_err("underlay device %s: %s", r->under.name, strerror(-err));
+		return err;
+	}
+	if (r->under.mtu <= BERTH_TUNNEL_OVERHEAD + 68) {
+		pr_err("underlay device %s: MTU %u leaves no room for the tunnel",
+		       r->under.name, r->under.mtu);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct nl_sock *nl_open(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int e;
+
+	if (!sk)
+		return NULL;
+	e = nl_connect(sk, NETLINK_ROUTE);
+	if (e < 0) {
+		pr_err("netlink: %s", nl_geterror(e));
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/* libnl's error as -errno */
+static int nl_errno(int e)
+{
+	switch (-e) {
+	case NLE_OBJ_NOTFOUND:
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/* Does the existing link have every setting we want? why gets the first
+ * that differs. */
+static bool tunnel_ok(struct rtnl_link *l, uint32_t mtu, const uint8_t *mac,
+		      const char **why)
+{
+	struct nl_addr *a = rtnl_link_get_addr(l);
+	uint32_t port = 0;
+
+	*why = NULL;
+	if (!rtnl_link_is_vxlan(l))
+		*why = "not a vxlan device";
+	else if (rtnl_link_vxlan_get_collect_metadata(l) != 1)
+		*why = "not in external (collect_metadata) mode";
+	else if (rtnl_link_vxlan_get_port(l, &port) || port != BERTH_VXLAN_PORT)
+		*why = "wrong dstport";
+	else if (rtnl_link_get_mtu(l) != mtu)
+		*why = "wrong MTU";
+	else if (!(rtnl_link_get_flags(l) & IFF_NOARP))
+		*why = "ARP on";
+	else if (!a || nl_addr_get_len(a) != 6 ||
+		 memcmp(nl_addr_get_binary_addr(a), mac, 6))
+		*why = "wrong MAC";
+	return !*why;
+}
+
+static int tunnel_create(struct nl_sock *sk, uint32_t mtu, const uint8_t *mac)
+{
+	struct rtnl_link *l = rtnl_link_vxlan_alloc();
+	struct nl_addr *a = nl_addr_build(AF_LLC, mac, 6);
+	int e = -NLE_NOMEM;
+
+	if (l && a) {
+		rtnl_link_set_name(l, BERTH_TUNNEL_DEV);
+		rtnl_link_vxlan_set_collect_metadata(l, 1);
+		rtnl_link_vxlan_set_port(l, BERTH_VXLAN_PORT);
+		rtnl_link_vxlan_set_learning(l, 0);
+		rtnl_link_set_mtu(l, mtu);
+		rtnl_link_set_addr(l, a);
+		rtnl_link_set_flags(l, IFF_NOARP | IFF_UP);
+		e = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
+	}
+	nl_addr_put(a);
+	rtnl_link_put(l);
+	return e < 0 ? nl_errno(e) : 0;
+}
+
+static void wait_link_gone(const char *name)
+{
+	for (int i = 0; i < LINK_WAIT_MS / 10 && if_nametoindex(name); i++)
+		usleep(10000);
+}
+
+static int ensure_tunnel(struct berth_routing *r)
+{
+	uint32_t mtu = r->under.mtu - BERTH_TUNNEL_OVERHEAD;
+	struct rtnl_link *l = NULL;
+	uint8_t mac[6];
+	const char *why;
+	int e, err;
+
+	sscanf(BERTH_TUNNEL_MAC, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0],
+	       &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]);
+	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
+	if (e >= 0 && tunnel_ok(l, mtu, mac, &why)) {
+		if (!(rtnl_link_get_flags(l) & IFF_UP)) {
+			struct rtnl_link *ch = rtnl_link_alloc();
+
+			rtnl_link_set_flags(ch, IFF_UP);
+			e = rtnl_link_change(r->sk, l, ch, 0);
+			rtnl_link_put(ch);
+			if (e < 0)
+				pr_warn("set %s up: %s", BERTH_TUNNEL_DEV,
+					nl_geterror(e));
+		}
+		rtnl_link_put(l);
+		pr_info("tunnel %s: in place (mtu %u)", BERTH_TUNNEL_DEV, mtu);
+		goto info;
+	}
+	if (e >= 0) {
+		pr_info("tunnel %s: %s, re-creating it", BERTH_TUNNEL_DEV, why);
+		e = rtnl_link_delete(r->sk, l);
+		rtnl_link_put(l);
+		if (e < 0) {
+			pr_err("delete %s: %s", BERTH_TUNNEL_DEV,
+			       nl_geterror(e));
+			return nl_errno(e);
+		}
+		wait_link_gone(BERTH_TUNNEL_DEV);
+	}
+	err = tunnel_create(r->sk, mtu, mac);
+	if (err) {
+		pr_err("create %s (vxlan external dstport %d): %s",
+		       BERTH_TUNNEL_DEV, BERTH_VXLAN_PORT, strerror(-err));
+		return err;
+	}
+	pr_info("tunnel %s: created (vxlan external dstport %d, mtu %u)",
+		BERTH_TUNNEL_DEV, BERTH_VXLAN_PORT, mtu);
+info:
+	snprintf(r->tunnel.name, sizeof(r->tunnel.name), "%s",
+		 BERTH_TUNNEL_DEV);
+	err = netdev_info(&r->tunnel);
+	if (err)
+		pr_err("tunnel %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
+	return err;
+}
+
+/* /proc/sys/net is the netns of the process that opens it: the agent's. */
+static int sysctl_set(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (err)
+		pr_warn("sysctl %s=%s: %s", path, val, strerror(-err));
+	return err;
+}
+
+static int sysctls(void)
+{
+	char path[128];
+	int err;
+
+	err = sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
+		 BERTH_TUNNEL_DEV);
+	/* decapsulated packets come from pod IPs no route points back into
+	 * the tunnel for; strict reverse-path filtering would drop them */
+	return sysctl_set(path, "0") ?: err;
+}
+
+/* ---- node map and programs ---- */
+
+static void node_cfg(const struct berth_routing *r, struct berth_node_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->node_ip = r->node_ip;
+	c->tunnel_ifindex = r->tunnel.ifindex;
+	c->netdev_ifindex = r->under.ifindex;
+	c->flags = r->opts.masquerade ? BERTH_NODE_F_MASQUERADE : 0;
+	if (r->xdp_mode && strcmp(r->xdp_mode, "none"))
+		c->flags |= BERTH_NODE_F_XDP;
+	c->nodeport_min = r->opts.nodeport_min;
+	c->nodeport_max = r->opts.nodeport_max;
+	c->snat_port_min = BERTH_SNAT_PORT_MIN;
+	c->snat_port_max = BERTH_SNAT_PORT_MAX;
+	memcpy(c->netdev_mac, r->under.mac, 6);
+	memcpy(c->tunnel_mac, r->tunnel.mac, 6);
+}
+
+static int write_node_map(struct berth_routing *r)
+{
+	struct berth_map *m = &r->opts.dp->node;
+	struct berth_node_cfg c;
+	__u32 key = 0;
+	int err;
+
+	if (!m->update) {
+		pr_info("node map not in this datapath: node configuration not written");
+		return 0;
+	}
+	node_cfg(r, &c);
+	err = m->update(m, &key, &c);
+	if (err)
+		pr_err("write node map: %s", strerror(-err));
+	return err;
+}
+
+static void attach(struct berth_routing *r)
+{
+	int err;
+
+	err = berth_dp_attach_overlay(r->opts.dp, r->tunnel.name);
+	if (err)
+		pr_warn("attach overlay programs to %s: %s (pods reach other nodes only once they are)",
+			r->tunnel.name, strerror(-err));
+	else
+		pr_info("attached overlay programs to %s", r->tunnel.name);
+	r->xdp_mode = "none";
+	err = berth_dp_attach_netdev(r->opts.dp, r->under.name, r->opts.accel,
+				     &r->xdp_mode);
+	if (!r->xdp_mode)
+		r->xdp_mode = "none";
+	if (err)
+		pr_warn("attach NodePort programs to %s: %s (no NodePort on this node)",
+			r->under.name, strerror(-err));
+	else
+		pr_info("attached NodePort programs to %s: XDP %s%s",
+			r->under.name, r->xdp_mode,
+			strcmp(r->xdp_mode, "none") ? "" : ", tc only");
+}
+
+/* ---- host routes over netlink ---- */
+
+static void route_from(struct rtnl_route *rt, struct berth_hostroute *out)
+{
+	struct nl_addr *d = rtnl_route_get_dst(rt);
+	struct nl_addr *s = rtnl_route_get_pref_src(rt);
+	uint32_t mtu = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (d && nl_addr_get_len(d) == 4)
+		memcpy(&out->dst, nl_addr_get_binary_addr(d), 4);
+	out->prefix = d ? nl_addr_get_prefixlen(d) : 0;
+	if (s && nl_addr_get_len(s) == 4)
+		memcpy(&out->src, nl_addr_get_binary_addr(s), 4);
+	if (!rtnl_route_get_metric(rt, RTAX_MTU, &mtu))
+		out->mtu = mtu;
+}
+
+struct list_arg {
+	int ifindex;
+	struct berth_hostroute *v;
+	size_t n, cap;
+	int err;
+};
+
+static void list_one(struct nl_object *o, void *arg)
+{
+	struct rtnl_route *rt = (struct rtnl_route *)o;
+	struct list_arg *l = arg;
+	struct rtnl_nexthop *nh;
+
+	if (rtnl_route_get_protocol(rt) != BERTH_RTPROT ||
+	    rtnl_route_get_table(rt) != RT_TABLE_MAIN ||
+	    rtnl_route_get_nnexthops(rt) != 1)
+		return;
+	nh = rtnl_route_nexthop_n(rt, 0);
+	if (!nh || rtnl_route_nh_get_ifindex(nh) != l->ifindex)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct berth_hostroute *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->err = -ENOMEM;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	route_from(rt, &l->v[l->n++]);
+}
+
+static int rt_list(void *ctx, struct berth_hostroute **out, size_t *n)
+{
+	struct berth_routing *r = ctx;
+	struct list_arg l = { .ifindex = r->tunnel.ifindex };
+	struct nl_cache *cache;
+	int e;
+
+	e = rtnl_route_alloc_cache(r->sk, AF_INET, 0, &cache);
+	if (e < 0)
+		return nl_errno(e);
+	nl_cache_foreach(cache, list_one, &l);
+	nl_cache_free(cache);
+	if (l.err) {
+		free(l.v);
+		return l.err;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+static struct rtnl_route *route_to(struct berth_routing *r,
+				   const struct berth_hostroute *h)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *d = nl_addr_build(AF_INET, &h->dst, 4);
+	struct nl_addr *s = h->src ? nl_addr_build(AF_INET, &h->src, 4) : NULL;
+
+	if (!rt || !nh || !d || (h->src && !s)) {
+		rtnl_route_put(rt);
+		rtnl_route_nh_free(nh);
+		nl_addr_put(d);
+		nl_addr_put(s);
+		return NULL;
+	}
+	nl_addr_set_prefixlen(d, h->prefix);
+	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_table(rt, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(rt, BERTH_RTPROT);
+	rtnl_route_set_scope(rt, RT_SCOPE_LINK);
+	rtnl_route_set_type(rt, RTN_UNICAST);
+	rtnl_route_set_dst(rt, d);
+	if (s)
+		rtnl_route_set_pref_src(rt, s);
+	if (h->mtu)
+		rtnl_route_set_metric(rt, RTAX_MTU, h->mtu);
+	rtnl_route_nh_set_ifindex(nh, r->tunnel.ifindex);
+	rtnl_route_add_nexthop(rt, nh);
+	nl_addr_put(d);
+	nl_addr_put(s);
+	return rt;
+}
+
+static int rt_replace(void *ctx, const struct berth_hostroute *h)
+{
+	struct rtnl_route *rt = route_to(ctx, h);
+	int e;
+
+	if (!rt)
+		return -ENOMEM;
+	e = rtnl_route_add(((struct berth_routing *)ctx)->sk, rt,
+			   NLM_F_CREATE | NLM_F_REPLACE);
+	rtnl_route_put(rt);
+	return e < 0 ? nl_errno(e) : 0;
+}
+
+static int rt_del(void *ctx, const struct berth_hostroute *h)
+{
+	struct rtnl_route *rt = route_to(ctx, h);
+	int e;
+
+	if (!rt)
+		return -ENOMEM;
+	e = rtnl_route_delete(((struct berth_routing *)ctx)->sk, rt, 0);
+	rtnl_route_put(rt);
+	return e == -NLE_OBJ_NOTFOUND ? 0 : e < 0 ? nl_errno(e) : 0;
+}
+
+/* ---- ROOT/routing.json ---- */
+
+static void mac_str(const uint8_t *m, char *buf)
+{
+	sprintf(buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+		m[4], m[5]);
+}
+
+/* Called with mu held (or before the thread runs). */
+static void write_state(struct berth_routing *r)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], um[18], tm[18];
+	FILE *f;
+
+	if (!r->root[0])
+		return;
+	snprintf(path, sizeof(path), "%s/routing.json", r->root);
+	snprintf(tmp, sizeof(tmp), "%s/.routing.json.tmp", r->root);
+	mac_str(r->under.mac, um);
+	mac_str(r->tunnel.mac, tm);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f,
+		"{\"nodeIP\": \"%s\", \"device\": {\"name\": \"%s\", \"ifindex\": %d, \"mtu\": %u, \"mac\": \"%s\"},\n"
+		" \"tunnel\": {\"name\": \"%s\", \"ifindex\": %d, \"mtu\": %u, \"mac\": \"%s\"},\n"
+		" \"podMTU\": %u, \"xdpMode\": \"%s\", \"masquerade\": %s, \"nodePortRange\": \"%u-%u\",\n"
+		" \"nodeSyncs\": %lu, \"nodes\": %zu, \"ok\": %s}\n",
+		r->node_ip_s, r->under.name, r->under.ifindex, r->under.mtu, um,
+		r->tunnel.name, r->tunnel.ifindex, r->tunnel.mtu, tm,
+		berth_routing_pod_mtu(r), r->xdp_mode,
+		r->opts.masquerade ? "true" : "false", r->opts.nodeport_min,
+		r->opts.nodeport_max, (unsigned long)r->syncs, r->last.nodes,
+		r->last_err ? "false" : "true");
+	if (fclose(f) || rename(tmp, path))
+		pr_warn("write %s: %s", path, strerror(errno));
+}
+
+/* ---- the Node watch ---- */
+
+static void on_node(struct berth_kview *v, enum berth_kube_event ev,
+		    json_object *obj, void *arg)
+{
+	struct berth_routing *r = arg;
+
+	(void)obj;
+	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
+		r->dirty = true;
+		pthread_cond_signal(&r->cv);
+	}
+}
+
+static struct timespec after_ms(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static time_t mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+/* Same nodes as the last good sync, and that was not long ago? */
+static bool unchanged(const struct berth_routing *r,
+		      const struct berth_node_route *routes, size_t n)
+{
+	return r->prev && !r->last_err && n == r->nprev &&
+	       !memcmp(routes, r->prev, n * sizeof(*routes)) &&
+	       mono_s() - r->last_full < FULL_SYNC_S;
+}
+
+/* Called with mu held; drops it while writing. */
+static void node_sync(struct berth_routing *r)
+{
+	const struct berth_route_ops ops = {
+		.list = rt_list, .replace = rt_replace, .del = rt_del, .ctx = r
+	};
+	struct berth_nodesync_stats st = { 0 };
+	struct berth_node_route *routes = NULL;
+	json_object **objs = NULL;
+	size_t n = 0, nr = 0;
+	int err;
+
+	r->dirty = false;
+	err = berth_kview_objects(&r->nodes, &objs, &n);
+	if (!err)
+		err = berth_nodes_parse(objs, n, r->node_name, &routes, &nr);
+	berth_kview_put(objs, n);
+	if (!err && unchanged(r, routes, nr)) {
+		free(routes);
+		return;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (!err)
+		err = berth_nodesync(&r->opts.dp->ipcache, &ops, routes, nr,
+				     r->tunnel.mtu, &st);
+	pthread_mutex_lock(&r->mu);
+	free(r->prev);
+	r->prev = err ? NULL : routes;
+	r->nprev = err ? 0 : nr;
+	if (err)
+		free(routes);
+	r->last_full = mono_s();
+	r->syncs++;
+	r->last = st;
+	r->last_err = err;
+	if (err) {
+		pr_warn("node routes: %s; again in %d ms", strerror(-err),
+			RETRY_MS);
+	} else if (st.ipcache_written || st.ipcache_deleted ||
+		   st.routes_added || st.routes_deleted) {
+		pr_info("node routes: %zu nodes, ipcache %zu written %zu deleted, routes %zu added %zu deleted",
+			st.nodes, st.ipcache_written, st.ipcache_deleted,
+			st.routes_added, st.routes_deleted);
+	}
+	write_state(r);
+}
+
+static void *sync_thread(void *arg)
+{
+	struct berth_routing *r = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		if (!r->dirty || !r->nodes.listed) {
+			pthread_cond_wait(&r->cv, &r->mu);
+			continue;
+		}
+		/* let a burst of Node updates (heartbeats) land first */
+		until = after_ms(DEBOUNCE_MS);
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
+							  &until) != ETIMEDOUT)
+			;
+		if (r->stop)
+			break;
+		node_sync(r);
+		if (r->last_err) {
+			until = after_ms(RETRY_MS);
+			while (!r->stop &&
+			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
+				       ETIMEDOUT)
+				;
+			r->dirty = true;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static int start_watch(struct berth_routing *r)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	err = berth_kview_init(&r->nodes, "/api/v1/nodes", &r->mu, on_node, r);
+	if (err)
+		return err;
+	err = berth_kube_open(&r->kube, r->opts.kubeconfig);
+	if (err)
+		return err;
+	/* signals stay with the agent's main thread (its signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&r->thread, NULL, sync_thread, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return err;
+	r->started = true;
+	return berth_kview_start(&r->nodes, r->kube);
+}
+
+/* ---- start/stop ---- */
+
+static int routing_init(struct berth_routing *r,
+			const struct berth_routing_opts *opts)
+{
+	struct in_addr a;
+
+	r->opts = *opts;
+	pthread_mutex_init(&r->mu, NULL);
+	snprintf(r->node_name, sizeof(r->node_name), "%s",
+		 opts->node_name ? opts->node_name : "");
+	snprintf(r->root, sizeof(r->root), "%s", opts->root ? opts->root : "");
+	r->opts.node_name = r->node_name;
+	r->opts.root = r->root;
+	if (!r->opts.nodeport_min) {
+		r->opts.nodeport_min = BERTH_NODEPORT_MIN;
+		r->opts.nodeport_max = BERTH_NODEPORT_MAX;
+	}
+	r->xdp_mode = "none";
+	if (opts->node_ip)
+		snprintf(r->node_ip_s, sizeof(r->node_ip_s), "%s",
+			 opts->node_ip);
+	else if (berth_node_first_ip(r->node_ip_s, sizeof(r->node_ip_s)))
+		r->node_ip_s[0] = '\0';
+	if (inet_pton(AF_INET, r->node_ip_s, &a) != 1) {
+		pr_err("node IP '%s' is not an IPv4 address (give --node-ip)",
+		       r->node_ip_s);
+		return -EINVAL;
+	}
+	r->node_ip = a.s_addr;
+	r->sk = nl_open();
+	return r->sk ? 0 : -ENOMEM;
+}
+
+int berth_routing_start(const struct berth_routing_opts *opts,
+			struct berth_routing **out)
+{
+	struct berth_routing *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	err = routing_init(r, opts);
+	if (!err)
+		err = find_underlay(r);
+	if (!err)
+		err = ensure_tunnel(r);
+	if (err)
+		goto fail;
+	sysctls();
+	err = write_node_map(r);
+	if (err)
+		goto fail;
+	attach(r);
+	/* the node map says whether XDP sits in front of tc */
+	if (strcmp(r->xdp_mode, "none"))
+		write_node_map(r);
+	pr_info("node %s: %s on %s (mtu %u), tunnel %s (mtu %u), pods mtu %u, NodePort %u-%u, masquerade %s",
+		r->node_name, r->node_ip_s, r->under.name, r->under.mtu,
+		r->tunnel.name, r->tunnel.mtu, berth_routing_pod_mtu(r),
+		r->opts.nodeport_min, r->opts.nodeport_max,
+		r->opts.masquerade ? "on" : "off");
+	write_state(r);
+	if (opts->kubeconfig) {
+		err = start_watch(r);
+		if (err)
+			goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	berth_routing_stop(r);
+	return err;
+}
+
+void berth_routing_stop(struct berth_routing *r)
+{
+	if (!r)
+		return;
+	berth_kview_stop(&r->nodes);
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = true;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+		pthread_cond_destroy(&r->cv);
+	}
+	berth_kview_free(&r->nodes);
+	free(r->prev);
+	berth_kube_free(r->kube);
+	if (r->sk)
+		nl_socket_free(r->sk);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+uint32_t berth_routing_pod_mtu(const struct berth_routing *r)
+{
+	return r->under.mtu - BERTH_TUNNEL_OVERHEAD;
+}
+
+const char *berth_routing_node_ip(const struct berth_routing *r)
+{
+	return r->node_ip_s;
+}
+
+const char *berth_routing_xdp_mode(const struct berth_routing *r)
+{
+	return r->xdp_mode;
+}
+
+int berth_routing_uninstall(void)
+{
+	struct nl_sock *sk = nl_open();
+	struct rtnl_link *l = NULL;
+	int e;
+
+	if (!sk)
+		return -ENOMEM;
+	e = rtnl_link_get_kernel(sk, 0, BERTH_TUNNEL_DEV, &l);
+	if (e < 0) {
+		nl_socket_free(sk);
+		return 0; /* nothing to remove */
+	}
+	/* only our own kind of device goes, with the routes through it */
+	e = rtnl_link_is_vxlan(l) ? rtnl_link_delete(sk, l) : 0;
+	rtnl_link_put(l);
+	nl_socket_free(sk);
+	if (e < 0)
+		return nl_errno(e);
+	pr_info("removed %s and the routes through it", BERTH_TUNNEL_DEV);
+	return 0;
+}
+
+int berth_parse_port_range(const char *s, uint16_t *min, uint16_t *max)
+{
+	unsigned int a, b;
+	int n = 0;
+
+	if (!s || sscanf(s, "%u-%u%n", &a, &b, &n) != 2 || s[n] || !a ||
+	    a > b || b > 65535)
+		return -EINVAL;
+	*min = a;
+	*max = b;
+	return 0;
+}
