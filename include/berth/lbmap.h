@@ -53,6 +53,14 @@ struct berth_lbmap_maps {
 	int (*maglev_del)(void *ctx, uint32_t rev_nat_id);
 	void *maglev_ctx;
 	uint32_t maglev_m; /* table size; BERTH_MAGLEV_M in the agent */
+	/*
+	 * Optional: called after a sync that went through for each backend it
+	 * took out of its last frontend (ip, port in network order), e.g. to
+	 * destroy sockets the socket LB connected to it.
+	 */
+	void (*backend_gone)(void *ctx, uint32_t ip, uint16_t port,
+			     uint8_t proto);
+	void *backend_gone_ctx;
 };
 
 struct berth_sync_stats {

@@ -564,6 +564,44 @@ Test(lbmap, remove_backend_writes_slot0_before_deleting_slots)
 	cr_assert_eq(E.be.writes, 1);
 }
 
+static struct {
+	int calls;
+	uint32_t ip;
+	uint16_t port;
+	uint8_t proto;
+} gone_seen;
+
+static void note_gone(void *ctx, uint32_t ip, uint16_t port, uint8_t proto)
+{
+	(void)ctx;
+	gone_seen.calls++;
+	gone_seen.ip = ip;
+	gone_seen.port = port;
+	gone_seen.proto = proto;
+}
+
+Test(lbmap, backend_gone_reported_once_after_its_last_frontend)
+{
+	memset(&gone_seen, 0, sizeof(gone_seen));
+	berth_lbmap_free(E.lb);
+	E.maps.backend_gone = note_gone;
+	cr_assert_eq(berth_lbmap_open(&E.lb, &E.maps), 0);
+
+	two_frontends();
+	cr_assert_eq(sync_fe(fes, 2, NULL), 0, "%s", E.err);
+	cr_assert_eq(gone_seen.calls, 0, "nothing left service yet");
+
+	fes[0].backends = web_b + 1;
+	fes[0].nbackends = 2;
+	cr_assert_eq(sync_fe(fes, 2, NULL), 0, "%s", E.err);
+	cr_assert_eq(gone_seen.calls, 1);
+	cr_assert_eq(gone_seen.ip, inet_addr("10.0.0.1"));
+	cr_assert_eq(gone_seen.port, htons(8080));
+	/* the same state again: it is not gone a second time */
+	cr_assert_eq(sync_fe(fes, 2, NULL), 0, "%s", E.err);
+	cr_assert_eq(gone_seen.calls, 1);
+}
+
 Test(lbmap, new_frontend_order_and_removal_in_reverse)
 {
 	int wb, ws, wr, w0, d0, ds, dr;

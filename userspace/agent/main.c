@@ -3,6 +3,7 @@
  * berth-agent: the node agent. Loads the datapath, attaches it to pod veths
  * and keeps the service maps equal to the Services it is given.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -26,6 +27,7 @@
 #include <berth/lbmap.h>
 #include <berth/log.h>
 #include <berth/service.h>
+#include <berth/socklb.h>
 
 #include "endpoint.h"
 #include "kubelet.h"
@@ -46,6 +48,7 @@ struct agent {
 	unsigned int gc_interval; /* s */
 	struct berth_dp_config dp_cfg;
 	struct berth_dp *dp;
+	struct berth_socklb *socklb; /* --cgroup: destroys stale UDP sockets */
 	struct berth_lbmap *lb;
 	struct berth_status status;
 	/* CNI endpoint socket (--cni-socket, --pod-cidr) */
@@ -209,6 +212,25 @@ out:
 	berth_frontends_free(fe, n);
 	berth_service_set_free(&set);
 	return ret;
+}
+
+/* A backend left every Service: UDP sockets the socket LB connected to it go. */
+static void socklb_backend_gone(void *ctx, uint32_t ip, uint16_t port,
+				uint8_t proto)
+{
+	char addr[INET_ADDRSTRLEN];
+	int n;
+
+	if (proto != IPPROTO_UDP)
+		return;
+	n = berth_socklb_destroy_backend(ctx, ip, port, proto);
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	if (n < 0)
+		pr_warn("socket LB: destroy sockets to %s:%u: %s", addr,
+			ntohs(port), strerror(-n));
+	else if (n)
+		pr_info("socket LB: %d UDP sockets to %s:%u destroyed", n,
+			addr, ntohs(port));
 }
 
 /* Free backends no frontend and no live flow uses any more. */
@@ -411,6 +433,10 @@ static int uninstall(const char *node)
 	err = berth_dp_detach_all();
 	if (err)
 		pr_warn("detach: %s", strerror(-err));
+	/* the socket LB's link pins live in the pin dir: before unpin */
+	err = berth_socklb_detach(pin_dir);
+	if (err)
+		pr_warn("socket LB detach: %s", strerror(-err));
 	err = berth_routing_uninstall();
 	if (err)
 		pr_warn("remove %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
@@ -633,14 +659,8 @@ int main(int argc, char **argv)
 			goto out;
 		pr_info("attached from_pod/to_pod to %s", a.ifaces[i]);
 	}
-	/* TODO(lead): socket LB (helper D): once include/berth/socklb.h is
-	 * merged, #include <berth/socklb.h> and replace this block with
-	 *	if (a.cgroup && berth_socklb_attach(a.dp, a.cgroup))
-	 *		goto out;
-	 */
-	if (a.cgroup)
-		pr_warn("--cgroup %s: socket LB is not in this build",
-			a.cgroup);
+	if (a.cgroup && berth_socklb_attach(a.dp, a.cgroup))
+		goto out;
 	if (a.kopts.kubeconfig) {
 		a.ropts.kubeconfig = a.kopts.kubeconfig;
 		a.ropts.node_name = a.node;
@@ -674,6 +694,11 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	berth_dp_lbmap_maps(a.dp, &maps);
+	if (a.cgroup && !berth_socklb_open(&a.socklb, a.dp->pin_dir) &&
+	    berth_socklb_can_destroy(a.socklb)) {
+		maps.backend_gone = socklb_backend_gone;
+		maps.backend_gone_ctx = a.socklb;
+	}
 	err = berth_lbmap_open(&a.lb, &maps);
 	if (err) {
 		pr_err("read service maps in %s: %s", pin_dir, strerror(-err));
@@ -711,6 +736,7 @@ out:
 	berth_proxy_stop(a.proxy);
 	berth_routing_stop(a.routing);
 	berth_lbmap_free(a.lb);
+	berth_socklb_close(a.socklb);
 	berth_dp_close(a.dp);
 	return ret;
 }

@@ -71,6 +71,7 @@ struct backend {
 	uint32_t nrefs, nvotes;
 	uint64_t touch_gen;
 	uint64_t chg_gen; /* its flags change in sync chg_gen */
+	uint64_t orphan_gen; /* the sync that took it out of its last frontend */
 	uint64_t mark; /* slot placement scratch */
 	uint64_t ref_gen;
 	uint32_t ref_plan; /* a frontend listing it in sync ref_gen, for errors */
@@ -1149,6 +1150,7 @@ static void plan_commit(struct berth_lbmap *lb, const struct berth_frontend *fe,
 			b->orphan = false;
 		} else if (!b->orphan) {
 			b->orphan = true;
+			b->orphan_gen = lb->gen;
 			lb->st.backends_orphaned++;
 		}
 	}
@@ -1798,6 +1800,21 @@ static int write_plan(struct berth_lbmap *lb, const struct berth_frontend *fe,
 	return err;
 }
 
+/* Backends this sync took out of service, once the maps no longer name them. */
+static void report_gone(struct berth_lbmap *lb)
+{
+	struct backend *b;
+
+	if (!lb->maps.backend_gone)
+		return;
+	for (size_t i = 0; i < lb->touched.n; i++) {
+		b = &lb->bes[lb->touched.v[i]];
+		if (b->live && b->orphan && b->orphan_gen == lb->gen)
+			lb->maps.backend_gone(lb->maps.backend_gone_ctx, b->ip,
+					      b->port, b->proto);
+	}
+}
+
 int berth_lbmap_sync(struct berth_lbmap *lb, const struct berth_frontend *fe,
 		     size_t n, struct berth_sync_stats *st, char *err,
 		     size_t errlen)
@@ -1815,8 +1832,10 @@ int berth_lbmap_sync(struct berth_lbmap *lb, const struct berth_frontend *fe,
 	ret = plan_sync(lb, fe, n);
 	if (!ret)
 		ret = write_plan(lb, fe, n);
-	if (!ret)
+	if (!ret) {
 		lb->recheck = false;
+		report_gone(lb);
+	}
 	if (ret == -ENOMEM) {
 		set_err(lb, "sync: out of memory");
 		lb->recheck = true;
