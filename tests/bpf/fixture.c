@@ -237,6 +237,18 @@ void fx_expect_spec_untouched(int prog, const struct pkt_spec *s,
 	fx_expect_untouched(prog, frame, pkt_build(frame, s), what);
 }
 
+void fx_expect_spec_untouched_xdp(const struct pkt_spec *s, const char *what)
+{
+	static uint8_t frame[PKT_MAX];
+	static struct fx_out out;
+	size_t len = pkt_build(frame, s);
+
+	fx_run_xdp(fx.xdp, frame, len, 0, &out);
+	cr_assert_eq(out.ret, FX_XDP_PASS, "%s via xdp: verdict %d, want PASS",
+		     what, out.ret);
+	fx_expect_frame(&out, frame, len, what);
+}
+
 void fx_expect_csums(const struct fx_out *out, const char *what)
 {
 	const char *bad = pkt_csum_error(out->buf, out->len);

@@ -126,6 +126,9 @@ void fx_expect_untouched(int prog, const uint8_t *frame, size_t len,
 void fx_expect_spec_untouched(int prog, const struct pkt_spec *s,
 			      const char *what);
 
+/* Fail unless xdp_nodeport passes the frame (XDP_PASS) byte for byte. */
+void fx_expect_spec_untouched_xdp(const struct pkt_spec *s, const char *what);
+
 /* Fail unless every checksum of the output frame is right. */
 void fx_expect_csums(const struct fx_out *out, const char *what);
 
