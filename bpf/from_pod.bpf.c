@@ -52,8 +52,12 @@ static __always_inline int to_service(struct __sk_buff *skb, struct pkt4 *p,
 /*
  * By the final destination. With empty endpoints and ipcache maps (no
  * routing configured) every packet goes to the host stack, as before.
+ * A reply whose source became a frontend (rev_nat) leaves by the FIB when
+ * it is not for the cluster: from node_ip (NodePort), the host stack would
+ * drop it as a martian, a packet from one of its own addresses.
  */
-static __always_inline int route(struct __sk_buff *skb, const struct pkt4 *p)
+static __always_inline int route(struct __sk_buff *skb, struct pkt4 *p,
+				 bool rev_nat)
 {
 	struct berth_endpoint_info *ep;
 	struct berth_ipcache_val *ipc;
@@ -65,12 +69,15 @@ static __always_inline int route(struct __sk_buff *skb, const struct pkt4 *p)
 		return deliver_local(skb, p, ep, p->proto == IPPROTO_ICMP,
 				     BERTH_DIR_EGRESS);
 	ipc = ipcache_lookup(p->daddr);
-	if (!ipc || !ipc->tunnel_ip)
-		return TC_ACT_OK;
 	cfg = node_cfg();
-	if (!cfg)
-		return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_EGRESS);
-	return tunnel_to(skb, ipc->tunnel_ip, cfg, BERTH_DIR_EGRESS);
+	if (ipc && ipc->tunnel_ip) {
+		if (!cfg)
+			return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_EGRESS);
+		return tunnel_to(skb, ipc->tunnel_ip, cfg, BERTH_DIR_EGRESS);
+	}
+	if (rev_nat && !ipc && cfg && p->saddr == cfg->node_ip)
+		return fib_out(skb, p->saddr, p->daddr, cfg, BERTH_DIR_EGRESS);
+	return TC_ACT_OK;
 }
 
 SEC("tc")
@@ -86,7 +93,7 @@ int from_pod(struct __sk_buff *skb)
 	if (ret < 0)
 		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_EGRESS);
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
-		return route(skb, &p);
+		return route(skb, &p, false);
 
 	svc = lb_lookup_service(&p);
 	if (svc) {
@@ -100,8 +107,11 @@ int from_pod(struct __sk_buff *skb)
 		 * A reply of a flow balanced on this node: its client may not
 		 * be a pod here (NodePort), so translate before routing.
 		 */
-		if (rev_nat_reply(skb, &p) < 0)
+		ret = rev_nat_reply(skb, &p);
+		if (ret < 0)
 			return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_EGRESS);
+		if (ret > 0)
+			return route(skb, &p, true);
 	}
-	return route(skb, &p);
+	return route(skb, &p, false);
 }

@@ -18,8 +18,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define TUNNEL_KEY_SIZE_MIN 8 /* tunnel_id and remote_ipv4 */
-
 SEC("tc")
 int overlay_in(struct __sk_buff *skb)
 {
@@ -48,28 +46,37 @@ int overlay_in(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/*
+ * What the host stack routed into the tunnel gets its remote node here.
+ * Packets tunnel_to() redirected carry their key already; keying them again
+ * from the ipcache gives the same answer for one lookup, cheaper than
+ * reading the key back to tell the two apart.
+ */
 SEC("tc")
 int overlay_out(struct __sk_buff *skb)
 {
-	struct bpf_tunnel_key key = {};
+	struct bpf_tunnel_key key = {
+		.tunnel_id = 0,
+		.tunnel_ttl = TUNNEL_TTL,
+	};
 	struct berth_ipcache_val *ipc;
+	struct berth_node_cfg *cfg;
 	struct pkt4 p;
 	int ret;
 
-	/* from_pod, host and the XDP path set the key before redirecting */
-	if (!bpf_skb_get_tunnel_key(skb, &key, TUNNEL_KEY_SIZE_MIN, 0))
-		return TC_ACT_OK;
 	ret = parse_ipv4(skb, &p);
 	if (ret == PARSE_SKIP)
 		return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY);
 	if (ret < 0)
 		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_OVERLAY);
 	ipc = ipcache_lookup(p.daddr);
-	if (!ipc || !ipc->tunnel_ip)
+	cfg = node_cfg();
+	if (!ipc || !ipc->tunnel_ip || !cfg)
 		return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY);
+	/* the host stack wrote the tunnel device's MAC, shared by all nodes */
+	if (tunnel_macs(skb, cfg))
+		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_OVERLAY);
 	key.remote_ipv4 = bpf_ntohl(ipc->tunnel_ip);
-	key.tunnel_id = 0;
-	key.tunnel_ttl = TUNNEL_TTL;
 	if (bpf_skb_set_tunnel_key(skb, &key, TUNNEL_KEY_COMPAT_SIZE, 0))
 		return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY);
 	return TC_ACT_OK;

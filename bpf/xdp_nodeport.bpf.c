@@ -21,6 +21,7 @@
 #include "lib/hash.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
+#include "lib/metrics.h"
 #include "lib/parse.h"
 #include "lib/route.h"
 #include "lib/snat.h"
@@ -143,7 +144,8 @@ static __always_inline int encap(struct xdp_md *ctx, const struct tx_plan *tx,
 	if ((void *)(inner + 1) > end)
 		return -1;
 	__builtin_memcpy(inner->h_dest, cfg->tunnel_mac, ETH_ALEN);
-	__builtin_memcpy(inner->h_source, cfg->tunnel_mac, ETH_ALEN);
+	/* VXLAN drops a frame from its own (shared) MAC as a loop */
+	__builtin_memcpy(inner->h_source, cfg->netdev_mac, ETH_ALEN);
 	__builtin_memcpy(o->eth.h_dest, tx->dmac, ETH_ALEN);
 	__builtin_memcpy(o->eth.h_source, tx->smac, ETH_ALEN);
 	o->eth.h_proto = ETH_P_IP_BE;
@@ -234,5 +236,7 @@ int xdp_nodeport(struct xdp_md *ctx)
 	if (rewrite(ctx, &p, be, cfg->node_ip, port) ||
 	    encap(ctx, &tx, cfg, sport))
 		return XDP_ABORTED;
+	/* what XDP sent, apart from what tc saw: the fast path's share */
+	metrics_add(BERTH_REASON_FORWARD, BERTH_DIR_XDP, p.tot_len);
 	return XDP_TX;
 }

@@ -5,20 +5,24 @@
 
 #include "maps.h"
 
-static __always_inline void metrics_count(struct __sk_buff *skb, __u8 reason,
-					  __u8 dir)
+static __always_inline void metrics_add(__u8 reason, __u8 dir, __u32 len)
 {
 	struct berth_metrics_key key = { .reason = reason, .dir = dir };
-	struct berth_metrics_val *val,
-		init = { .packets = 1, .bytes = skb->len };
+	struct berth_metrics_val *val, init = { .packets = 1, .bytes = len };
 
 	val = bpf_map_lookup_elem(&metrics, &key);
 	if (val) {
 		val->packets++;
-		val->bytes += skb->len;
+		val->bytes += len;
 		return;
 	}
 	bpf_map_update_elem(&metrics, &key, &init, BPF_NOEXIST);
+}
+
+static __always_inline void metrics_count(struct __sk_buff *skb, __u8 reason,
+					  __u8 dir)
+{
+	metrics_add(reason, dir, skb->len);
 }
 
 /* Count a drop and return the verdict that drops. */

@@ -12,9 +12,11 @@
 #include "nat.h"
 #include "parse.h"
 
-/* 0 when translated or no reply of a flow, -1 when a rewrite failed. */
-static __always_inline int rev_nat_reply(struct __sk_buff *skb,
-					 const struct pkt4 *p)
+/*
+ * 1 when translated (p's source is then the frontend), 0 when p is no reply
+ * of a flow, -1 when a rewrite failed.
+ */
+static __always_inline int rev_nat_reply(struct __sk_buff *skb, struct pkt4 *p)
 {
 	/* the reply's tuple, turned around, is the client's after DNAT */
 	struct berth_ct_key key = {
@@ -36,17 +38,20 @@ static __always_inline int rev_nat_reply(struct __sk_buff *skb,
 	rn = bpf_map_lookup_elem(&rev_nat, &v->rev_nat_id);
 	if (!rn)
 		return 0;
-	return nat_rewrite(skb, p, NAT_SRC, rn->vip, rn->port);
+	if (nat_rewrite(skb, p, NAT_SRC, rn->vip, rn->port))
+		return -1;
+	p->saddr = rn->vip;
+	p->sport = rn->port;
+	return 1;
 }
 
 /* Replies and ICMP errors: whichever applies to p. */
-static __always_inline int rev_nat_any(struct __sk_buff *skb,
-				       const struct pkt4 *p)
+static __always_inline int rev_nat_any(struct __sk_buff *skb, struct pkt4 *p)
 {
 	if (p->proto == IPPROTO_ICMP)
 		return icmp_rev_nat(skb, p);
 	if (pkt_has_ports(p))
-		return rev_nat_reply(skb, p);
+		return rev_nat_reply(skb, p) < 0 ? -1 : 0;
 	return 0;
 }
 

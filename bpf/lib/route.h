@@ -93,8 +93,7 @@ static __always_inline int ttl_decrement(struct __sk_buff *skb)
  * is never crossed), so everything to_pod does happens here: reverse NAT of
  * replies when rev_nat (callers that did it already pass false).
  */
-static __always_inline int deliver_local(struct __sk_buff *skb,
-					 const struct pkt4 *p,
+static __always_inline int deliver_local(struct __sk_buff *skb, struct pkt4 *p,
 					 const struct berth_endpoint_info *ep,
 					 bool rev_nat, __u8 dir)
 {
@@ -112,9 +111,19 @@ static __always_inline int deliver_local(struct __sk_buff *skb,
 }
 
 /*
+ * Inner MACs of a frame into the tunnel: to the tunnel device's MAC, the
+ * same on every node, so the far side takes it as its own; from this node's
+ * underlay MAC, because VXLAN drops a frame from its own MAC as a loop.
+ */
+static __always_inline int tunnel_macs(struct __sk_buff *skb,
+				       const struct berth_node_cfg *cfg)
+{
+	return set_macs(skb, cfg->tunnel_mac, cfg->netdev_mac);
+}
+
+/*
  * Send the packet to another node through this node's VXLAN device, which
- * encapsulates it toward tunnel_ip (collect_md). Inner MACs are the tunnel
- * device's, the same on every node, so the far side takes it as its own.
+ * encapsulates it toward tunnel_ip (collect_md).
  */
 static __always_inline int tunnel_to(struct __sk_buff *skb, __be32 tunnel_ip,
 				     const struct berth_node_cfg *cfg, __u8 dir)
@@ -127,7 +136,7 @@ static __always_inline int tunnel_to(struct __sk_buff *skb, __be32 tunnel_ip,
 
 	if (!cfg->tunnel_ifindex)
 		return drop(skb, BERTH_DROP_NO_ROUTE, dir);
-	if (set_macs(skb, cfg->tunnel_mac, cfg->tunnel_mac))
+	if (tunnel_macs(skb, cfg))
 		return drop(skb, BERTH_DROP_CSUM, dir);
 	if (bpf_skb_set_tunnel_key(skb, &key, TUNNEL_KEY_COMPAT_SIZE, 0))
 		return drop(skb, BERTH_DROP_NO_ROUTE, dir);

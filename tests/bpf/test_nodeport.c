@@ -34,6 +34,7 @@
 static const uint8_t pod_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x01, 0x07 };
 static const uint8_t veth_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0xfe, 0x07 };
 static const uint8_t tunnel_mac[6] = { 0x02, 0xbe, 0x27, 0x00, 0x00, 0x01 };
+static const uint8_t netdev_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x77, 0x01 };
 
 /* The node: a tunnel device, no underlay device (fib_out passes to the host). */
 static struct berth_node_cfg node_cfg(void)
@@ -46,6 +47,7 @@ static struct berth_node_cfg node_cfg(void)
 		.snat_port_min = SNAT_MIN,
 		.snat_port_max = SNAT_MAX,
 		.tunnel_mac = { 0x02, 0xbe, 0x27, 0x00, 0x00, 0x01 },
+		.netdev_mac = { 0x02, 0x00, 0x00, 0x00, 0x77, 0x01 },
 	};
 }
 
@@ -177,7 +179,7 @@ Test(nodeport, remote_backend_snat)
 	want.dport = BE_PORT;
 	want.saddr = NODE_IP; /* the client's port is free: kept */
 	want.dmac = tunnel_mac;
-	want.smac = tunnel_mac;
+	want.smac = netdev_mac;
 	expect_out(fx.from_netdev, &s, FX_TC_ACT_REDIRECT, &want,
 		   "NodePort to a remote backend");
 	expect_nat(CLIENT, REMOTE_BE, BE_PORT, CPORT, nodeport_rev_nat_id());

@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include <berth/abi/metrics.h>
 #include <berth/abi/route.h>
 #include <berth/csum.h>
 
@@ -86,6 +87,7 @@ static void setup(void)
 	fx_setup();
 	netns_underlay();
 	cfg.netdev_ifindex = underlay;
+	memcpy(cfg.netdev_mac, underlay_mac, 6);
 	fx_node_set(&cfg);
 	fx_endpoint_add(LOCAL_BE, 42, pod_mac, veth_mac);
 	fx_ipcache_add(ip4(10, 0, 1, 0), 24, 0,
@@ -153,12 +155,13 @@ Test(xdp, nodeport_remote_encapsulated)
 	cr_assert_eq(out.len, len + OUTER, "%u bytes, want %zu", out.len,
 		     len + OUTER);
 	expect_outer(out.buf, out.len);
+	cr_assert_eq(fx_metric(0, BERTH_DIR_XDP), 1, "XDP forward not counted");
 	want = s;
 	want.daddr = REMOTE_BE;
 	want.dport = BE_PORT;
 	want.saddr = NODE_IP;
 	want.dmac = tunnel_mac;
-	want.smac = tunnel_mac;
+	want.smac = underlay_mac;
 	wlen = pkt_build(exp, &want);
 	bad = pkt_csum_error(out.buf + OUTER, out.len - OUTER);
 	cr_assert_null(bad, "inner %s wrong", bad);
@@ -246,4 +249,38 @@ Test(xdp, not_nodeport_passes)
 	fx_run_xdp(fx.xdp, in, len, underlay, &out);
 	cr_assert_eq(out.ret, FX_XDP_PASS, "ARP verdict %d", out.ret);
 	fx_expect_frame(&out, in, len, "ARP");
+}
+
+/*
+ * The reply to a NodePort client from a local backend leaves by the FIB:
+ * from node_ip, the host stack would drop it as a martian.
+ */
+Test(xdp, nodeport_local_reply_by_fib)
+{
+	struct berth_fe_backend be[1];
+	struct berth_frontend fe;
+	struct pkt_spec s = from_client(), rep, want;
+	static uint8_t in[PKT_MAX], exp[PKT_MAX];
+	static struct fx_out out;
+
+	fx_frontend_init(&fe, be, NODE_IP, NODEPORT, IPPROTO_TCP,
+			 ip4(10, 0, 1, 6), BE_PORT, 1);
+	fx_sync(&fe, 1);
+	fx_run_dev(fx.from_netdev, in, pkt_build(in, &s), underlay, &out);
+	cr_assert_eq(out.ret, FX_TC_ACT_REDIRECT, "tc verdict %d", out.ret);
+	rep = fx_reply(IPPROTO_TCP, LOCAL_BE, BE_PORT, CPORT);
+	rep.daddr = CLIENT;
+	rep.smac = pod_mac;
+	rep.dmac = veth_mac;
+	want = rep;
+	want.saddr = NODE_IP;
+	want.sport = NODEPORT;
+	want.dmac = client_mac;
+	want.smac = underlay_mac;
+	want.ttl = 63;
+	fx_run(fx.from_pod, in, pkt_build(in, &rep), &out);
+	cr_assert_eq(out.ret, FX_TC_ACT_REDIRECT, "verdict %d, want REDIRECT",
+		     out.ret);
+	fx_expect_csums(&out, "reply");
+	fx_expect_frame(&out, exp, pkt_build(exp, &want), "reply by the FIB");
 }
