@@ -22,33 +22,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* DNAT p to a backend of svc. TC_ACT_OK to route on, or a final verdict. */
-static __always_inline int to_service(struct __sk_buff *skb, struct pkt4 *p,
-				      const struct berth_svc_val *svc)
-{
-	struct berth_backend *be;
-	int ret;
-
-	/* later fragments carry no ports and cannot follow the first one */
-	if (p->frag)
-		return drop(skb, BERTH_DROP_FRAG, BERTH_DIR_EGRESS);
-	ret = svc_backend(p, svc, &be);
-	if (ret == SVC_NO_ENDPOINTS) {
-		metrics_count(skb, BERTH_DROP_NO_SERVICE, BERTH_DIR_EGRESS);
-		ret = reject(skb, p);
-		if (ret < 0)
-			return drop(skb, BERTH_DROP_REJECT, BERTH_DIR_EGRESS);
-		return ret;
-	}
-	if (ret < 0)
-		return drop(skb, -ret, BERTH_DIR_EGRESS);
-	if (nat_rewrite(skb, p, NAT_DST, be->ip, be->port))
-		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_EGRESS);
-	p->daddr = be->ip;
-	p->dport = be->port;
-	return TC_ACT_OK;
-}
-
 /*
  * By the final destination. With empty endpoints and ipcache maps (no
  * routing configured) every packet goes to the host stack, as before.
@@ -87,18 +60,16 @@ int from_pod(struct __sk_buff *skb)
 	struct pkt4 p;
 	int ret;
 
-	ret = parse_ipv4(skb, &p);
-	if (ret == PARSE_SKIP)
-		return TC_ACT_OK;
-	if (ret < 0)
-		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_EGRESS);
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_EGRESS);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return route(skb, &p, false);
 
 	svc = lb_lookup_service(&p);
 	if (svc) {
-		ret = to_service(skb, &p, svc);
-		if (ret != TC_ACT_OK)
+		ret = svc_dnat(skb, &p, svc, BERTH_DIR_EGRESS);
+		if (ret != SVC_ROUTE)
 			return ret;
 	} else if (pkt_is_syn(&p)) {
 		ct_retire_egress(&p);

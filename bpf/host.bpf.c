@@ -29,11 +29,9 @@ int from_netdev(struct __sk_buff *skb)
 	struct pkt4 p;
 	int ret;
 
-	ret = parse_ipv4(skb, &p);
-	if (ret == PARSE_SKIP)
-		return TC_ACT_OK;
-	if (ret < 0)
-		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_NETDEV);
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_NETDEV);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
 	cfg = node_cfg();
 	if (!cfg || !cfg->node_ip || p.daddr != cfg->node_ip ||
 	    (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
@@ -77,11 +75,9 @@ int to_netdev(struct __sk_buff *skb)
 	cfg = node_cfg();
 	if (!cfg || !(cfg->flags & BERTH_NODE_F_MASQUERADE))
 		return TC_ACT_OK;
-	ret = parse_ipv4(skb, &p);
-	if (ret == PARSE_SKIP)
-		return TC_ACT_OK;
-	if (ret < 0)
-		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_NETDEV);
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_NETDEV);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
 	if (!masquerade_wanted(&p, cfg))
 		return TC_ACT_OK;
 	ret = snat_port(&p, cfg->node_ip, 0, cfg, &port);

@@ -26,11 +26,9 @@ int overlay_in(struct __sk_buff *skb)
 	struct pkt4 p;
 	int ret;
 
-	ret = parse_ipv4(skb, &p);
-	if (ret == PARSE_SKIP)
-		return TC_ACT_OK;
-	if (ret < 0)
-		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_OVERLAY);
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_OVERLAY);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
 	ep = endpoint_lookup(p.daddr);
 	if (ep)
 		return deliver_local(skb, &p, ep, true, BERTH_DIR_OVERLAY);

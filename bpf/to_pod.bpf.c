@@ -21,11 +21,9 @@ int to_pod(struct __sk_buff *skb)
 	struct pkt4 p;
 	int ret;
 
-	ret = parse_ipv4(skb, &p);
-	if (ret == PARSE_SKIP)
-		return TC_ACT_OK;
-	if (ret < 0)
-		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_INGRESS);
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_INGRESS);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
 	if (rev_nat_any(skb, &p) < 0)
 		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_INGRESS);
 	return TC_ACT_OK;

@@ -97,26 +97,12 @@ static __always_inline int nodeport(struct __sk_buff *skb, struct pkt4 *p,
 				    const struct berth_node_cfg *cfg)
 {
 	struct berth_endpoint_info *ep;
-	struct berth_backend *be;
 	int ret;
 
-	if (p->frag)
-		return drop(skb, BERTH_DROP_FRAG, BERTH_DIR_NETDEV);
-	ret = svc_backend(p, svc, &be);
-	if (ret == SVC_NO_ENDPOINTS) {
-		metrics_count(skb, BERTH_DROP_NO_SERVICE, BERTH_DIR_NETDEV);
-		ret = reject(skb, p);
-		if (ret < 0)
-			return drop(skb, BERTH_DROP_REJECT, BERTH_DIR_NETDEV);
+	ret = svc_dnat(skb, p, svc, BERTH_DIR_NETDEV);
+	if (ret != SVC_ROUTE)
 		return ret;
-	}
-	if (ret < 0)
-		return drop(skb, -ret, BERTH_DIR_NETDEV);
-	if (nat_rewrite(skb, p, NAT_DST, be->ip, be->port))
-		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_NETDEV);
-	p->daddr = be->ip;
-	p->dport = be->port;
-	ep = endpoint_lookup(be->ip);
+	ep = endpoint_lookup(p->daddr);
 	if (ep)
 		/* the client's address is kept; from_pod reverses the reply */
 		return deliver_local(skb, p, ep, false, BERTH_DIR_NETDEV);

@@ -10,7 +10,10 @@
 #include "ct.h"
 #include "lb.h"
 #include "maps.h"
+#include "metrics.h"
+#include "nat.h"
 #include "parse.h"
+#include "reject.h"
 
 /* svc_backend()'s result when the frontend has no endpoints (reject). */
 #define SVC_NO_ENDPOINTS 1
@@ -64,6 +67,38 @@ static __always_inline int svc_backend(const struct pkt4 *p,
 		return -BERTH_DROP_CT_FULL;
 	*out = be;
 	return 0;
+}
+
+/* svc_dnat()'s result when p was translated and is to be routed on. */
+#define SVC_ROUTE (-1)
+
+/*
+ * tc: DNAT p to a backend of frontend svc, p updated to the new
+ * destination. SVC_ROUTE, or a final verdict: the reject reply sent back
+ * (no endpoints) or a drop counted under dir.
+ */
+static __always_inline int svc_dnat(struct __sk_buff *skb, struct pkt4 *p,
+				    const struct berth_svc_val *svc, __u8 dir)
+{
+	struct berth_backend *be;
+	int ret;
+
+	/* later fragments carry no ports and cannot follow the first one */
+	if (p->frag)
+		return drop(skb, BERTH_DROP_FRAG, dir);
+	ret = svc_backend(p, svc, &be);
+	if (ret == SVC_NO_ENDPOINTS) {
+		metrics_count(skb, BERTH_DROP_NO_SERVICE, dir);
+		ret = reject(skb, p);
+		return ret < 0 ? drop(skb, BERTH_DROP_REJECT, dir) : ret;
+	}
+	if (ret < 0)
+		return drop(skb, -ret, dir);
+	if (nat_rewrite(skb, p, NAT_DST, be->ip, be->port))
+		return drop(skb, BERTH_DROP_CSUM, dir);
+	p->daddr = be->ip;
+	p->dport = be->port;
+	return SVC_ROUTE;
 }
 
 #endif

@@ -33,18 +33,6 @@ static int prog_fd(const char *name)
 	return fd;
 }
 
-/*
- * A failed assertion in a criterion .init skips the suite's .fini: the
- * helpers setups call remove what they pinned before they fail.
- */
-#define FX_REQUIRE(cond, ...)                        \
-	do {                                         \
-		if (!(cond)) {                       \
-			fx_teardown();               \
-			cr_assert_fail(__VA_ARGS__); \
-		}                                    \
-	} while (0)
-
 void fx_open(const struct berth_dp_config *sizes)
 {
 	static unsigned int seq;
@@ -120,11 +108,13 @@ void fx_set_terminating(struct berth_frontend *fe, uint32_t ip)
 	fx_sync(fe, 1);
 }
 
-int fx_run(int prog_fd, const uint8_t *in, size_t len, struct fx_out *out)
+/* One BPF_PROG_TEST_RUN with an optional context (asserts the syscall). */
+static int run(int prog_fd, const uint8_t *in, size_t len, void *ctx,
+	       size_t ctx_len, struct fx_out *out)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
 		    .data_out = out->buf, .data_size_out = sizeof(out->buf),
-		    .repeat = 1);
+		    .ctx_in = ctx, .ctx_size_in = ctx_len, .repeat = 1);
 	int err;
 
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
@@ -132,6 +122,11 @@ int fx_run(int prog_fd, const uint8_t *in, size_t len, struct fx_out *out)
 	out->ret = opts.retval;
 	out->len = opts.data_size_out;
 	return out->ret;
+}
+
+int fx_run(int prog_fd, const uint8_t *in, size_t len, struct fx_out *out)
+{
+	return run(prog_fd, in, len, NULL, 0, out);
 }
 
 uint32_t fx_dnat(const struct pkt_spec *s, uint16_t *port)
@@ -419,20 +414,9 @@ int fx_run_xdp(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
 	       struct fx_out *out)
 {
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
-		    .data_out = out->buf, .data_size_out = sizeof(out->buf),
-		    .repeat = 1);
-	int err;
 
-	if (ifindex) {
-		opts.ctx_in = &ctx;
-		opts.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog_fd, &opts);
-	cr_assert_eq(err, 0, "BPF_PROG_TEST_RUN (XDP): %s", strerror(-err));
-	out->ret = opts.retval;
-	out->len = opts.data_size_out;
-	return out->ret;
+	return run(prog_fd, in, len, ifindex ? &ctx : NULL,
+		   ifindex ? sizeof(ctx) : 0, out);
 }
 
 int fx_run_dev(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
@@ -440,17 +424,8 @@ int fx_run_dev(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
 {
 	struct __sk_buff ctx = { .ifindex = ifindex,
 				 .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
-		    .data_out = out->buf, .data_size_out = sizeof(out->buf),
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int err;
 
-	err = bpf_prog_test_run_opts(prog_fd, &opts);
-	cr_assert_eq(err, 0, "BPF_PROG_TEST_RUN (tc, ifindex %u): %s", ifindex,
-		     strerror(-err));
-	out->ret = opts.retval;
-	out->len = opts.data_size_out;
-	return out->ret;
+	return run(prog_fd, in, len, &ctx, sizeof(ctx), out);
 }
 
 uint64_t fx_now_ns(void)

@@ -47,6 +47,18 @@ struct fx {
 extern struct fx fx;
 
 /*
+ * A failed assertion in a criterion .init skips the suite's .fini: the
+ * helpers setups call remove what they pinned before they fail.
+ */
+#define FX_REQUIRE(cond, ...)                        \
+	do {                                         \
+		if (!(cond)) {                       \
+			fx_teardown();               \
+			cr_assert_fail(__VA_ARGS__); \
+		}                                    \
+	} while (0)
+
+/*
  * Load a datapath into fx; cfg gives map sizes (pin_dir is ignored). This
  * and fx_sync clean up before they fail, so a suite's .init may use them.
  */

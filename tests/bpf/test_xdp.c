@@ -42,26 +42,17 @@ static const uint8_t veth_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0xfe, 0x07 };
 static unsigned int underlay; /* ifindex of u0 */
 static const uint8_t underlay_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 };
 
-/* In .init: a failed assertion skips .fini, so unpin first. */
-#define SETUP_REQUIRE(cond, ...)                     \
-	do {                                         \
-		if (!(cond)) {                       \
-			fx_teardown();               \
-			cr_assert_fail(__VA_ARGS__); \
-		}                                    \
-	} while (0)
-
 static void sh(const char *cmd)
 {
 	int rc = system(cmd);
 
-	SETUP_REQUIRE(rc == 0, "`%s` failed (%d)", cmd, rc);
+	FX_REQUIRE(rc == 0, "`%s` failed (%d)", cmd, rc);
 }
 
 /* A private netns with the underlay u0 (192.168.1.1/24) and its neighbours. */
 static void netns_underlay(void)
 {
-	SETUP_REQUIRE(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %m");
+	FX_REQUIRE(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %m");
 	/* a node forwards (bpf_fib_lookup refuses otherwise) */
 	sh("sysctl -qw net.ipv4.ip_forward=1 && "
 	   "ip link add u0 type veth peer name u1 && "
@@ -71,7 +62,7 @@ static void netns_underlay(void)
 	   "ip neigh replace 192.168.1.2 lladdr 02:00:00:00:02:02 dev u0 nud permanent && "
 	   "ip neigh replace 192.168.1.9 lladdr 02:00:00:00:02:09 dev u0 nud permanent");
 	underlay = if_nametoindex("u0");
-	SETUP_REQUIRE(underlay, "no u0 in the test's netns");
+	FX_REQUIRE(underlay, "no u0 in the test's netns");
 }
 
 static void setup(void)
@@ -99,6 +90,17 @@ static void setup(void)
 }
 
 TestSuite(xdp, .init = setup, .fini = fx_teardown);
+
+/* The NodePort's one backend on this node instead. */
+static void backend_local(void)
+{
+	struct berth_fe_backend be[1];
+	struct berth_frontend fe;
+
+	fx_frontend_init(&fe, be, NODE_IP, NODEPORT, IPPROTO_TCP,
+			 ip4(10, 0, 1, 6), BE_PORT, 1);
+	fx_sync(&fe, 1);
+}
 
 static struct pkt_spec from_client(void)
 {
@@ -208,16 +210,12 @@ Test(xdp, nodeport_reply_routed_by_fib)
 
 Test(xdp, local_backend_left_to_tc)
 {
-	struct berth_fe_backend be[1];
-	struct berth_frontend fe;
 	struct pkt_spec s = from_client(), want;
 	static uint8_t in[PKT_MAX], exp[PKT_MAX];
 	static struct fx_out out;
 	size_t len = pkt_build(in, &s);
 
-	fx_frontend_init(&fe, be, NODE_IP, NODEPORT, IPPROTO_TCP,
-			 ip4(10, 0, 1, 6), BE_PORT, 1);
-	fx_sync(&fe, 1);
+	backend_local();
 	fx_run_xdp(fx.xdp, in, len, underlay, &out);
 	cr_assert_eq(out.ret, FX_XDP_PASS, "verdict %d, want XDP_PASS",
 		     out.ret);
@@ -257,15 +255,11 @@ Test(xdp, not_nodeport_passes)
  */
 Test(xdp, nodeport_local_reply_by_fib)
 {
-	struct berth_fe_backend be[1];
-	struct berth_frontend fe;
 	struct pkt_spec s = from_client(), rep, want;
 	static uint8_t in[PKT_MAX], exp[PKT_MAX];
 	static struct fx_out out;
 
-	fx_frontend_init(&fe, be, NODE_IP, NODEPORT, IPPROTO_TCP,
-			 ip4(10, 0, 1, 6), BE_PORT, 1);
-	fx_sync(&fe, 1);
+	backend_local();
 	fx_run_dev(fx.from_netdev, in, pkt_build(in, &s), underlay, &out);
 	cr_assert_eq(out.ret, FX_TC_ACT_REDIRECT, "tc verdict %d", out.ret);
 	rep = fx_reply(IPPROTO_TCP, LOCAL_BE, BE_PORT, CPORT);
