@@ -154,5 +154,15 @@ if [ "$XDP1" = "xdp native" ]; then
 	[[ "$(xdp_sent)" != "0 packets"* ]] || { echo "FAIL nodeport-xdp-path: none"; failed=$((failed + 1)); }
 fi
 
+# a device without native XDP: AUTO falls back to tc, XDP refuses
+nsx "$N2" ip link add d0 type bridge && nsx "$N2" ip link set d0 up || die "bridge d0"
+check netdev-auto-fallback "xdp none" load "$N2" "$PIN2" attach-netdev d0 auto
+if load "$N2" "$PIN2" attach-netdev d0 xdp >/dev/null 2>&1; then
+	echo "FAIL netdev-xdp-required: attached to a device without native XDP"
+	failed=$((failed + 1))
+else
+	echo "PASS netdev-xdp-required: refused"
+fi
+
 echo "route_netns: $failed failed"
 [ "$failed" = 0 ]

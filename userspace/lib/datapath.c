@@ -77,7 +77,8 @@ int berth_bpffs_ensure(void)
 
 /*
  * libbpf's messages through berth's log. Creating clsact where it already
- * exists is expected (restarts), so the kernel's complaint about it is noise.
+ * exists is expected (restarts), so the kernel's complaint about it is noise;
+ * so is a device refusing native XDP, which attach_netdev reports itself.
  */
 static char capture[65536];
 static size_t capture_len;
@@ -124,7 +125,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 		return 0;
 	}
 	if (strstr(msg, "Exclusivity flag on") ||
-	    strstr(msg, "Parent Qdisc doesn't exist"))
+	    strstr(msg, "Parent Qdisc doesn't exist") ||
+	    strstr(msg, "does not support XDP in native mode"))
 		lvl = BERTH_LOG_DEBUG;
 	berth_log(lvl, "libbpf: %s", msg);
 	return 0;
