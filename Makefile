@@ -62,7 +62,7 @@ endif
 ifneq ($(STORE_OBJS),)
 BINS += $(OUTPUT)/bin/berth-server
 endif
-TESTS := $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
+TESTS := $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf $(OUTPUT)/tests/route-loader
 ifneq ($(AGENTT_OBJS),)
 TESTS += $(OUTPUT)/tests/agent
 endif
@@ -137,6 +137,10 @@ $(OUTPUT)/tests/unit: $(UNIT_OBJS) $(UNIT_SERVER_OBJS) $(LIB) | $(OUTPUT)/tests
 
 $(OUTPUT)/tests/bpf: $(BPFT_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+
+# a node's datapath without an agent, for tests/bpf/route_netns.sh
+$(OUTPUT)/tests/route-loader: $(OUTPUT)/obj/tests/bpf/loader/route_loader.o $(LIB) | $(OUTPUT)/tests
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/bin/berth-server: $(SERVER_OBJS) $(STORE_LIB) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(SERVER_LDLIBS) $(LDLIBS) -o $@

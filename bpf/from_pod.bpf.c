@@ -1,98 +1,88 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * tc ingress of a pod's host-side veth: packets the pod sends. Balances
- * connections to a Service frontend onto a backend (DNAT + conntrack) and
- * rejects those to a Service without endpoints.
+ * connections to a Service frontend onto a backend (DNAT + conntrack),
+ * rejects those to a Service without endpoints, reverse-NATs replies of
+ * flows balanced here, then routes: a pod of this node directly, a pod of
+ * another node through the tunnel, anything else to the host stack.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/consts.h"
-#include "lib/ct.h"
-#include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/nat.h"
 #include "lib/parse.h"
 #include "lib/reject.h"
+#include "lib/revnat.h"
+#include "lib/route.h"
+#include "lib/svc.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The backend of an existing flow, or NULL if the flow must be (re)balanced. */
-static __always_inline struct berth_backend *
-flow_backend(const struct pkt4 *p, struct berth_ct_val **ctv, __u32 now)
+/*
+ * By the final destination. With empty endpoints and ipcache maps (no
+ * routing configured) every packet goes to the host stack, as before.
+ * A reply whose source became a frontend (rev_nat) leaves by the FIB when
+ * it is not for the cluster: from node_ip (NodePort), the host stack would
+ * drop it as a martian, a packet from one of its own addresses.
+ */
+static __always_inline int route(struct __sk_buff *skb, struct pkt4 *p,
+				 bool rev_nat)
 {
-	struct berth_backend *be;
-	struct berth_ct_key key;
-	struct berth_ct_val *v;
+	struct berth_endpoint_info *ep;
+	struct berth_ipcache_val *ipc;
+	struct berth_node_cfg *cfg;
 
-	ct_key_service(&key, p);
-	v = bpf_map_lookup_elem(&ct, &key);
-	if (!v || !ct_usable(v, p, now))
-		return NULL;
-	/* a terminating backend keeps its flows; a deleted one does not */
-	be = bpf_map_lookup_elem(&backends, &v->backend_id);
-	if (!be)
-		return NULL;
-	*ctv = v;
-	return be;
+	ep = endpoint_lookup(p->daddr);
+	if (ep)
+		/* TCP/UDP replies were reverse-NATed already */
+		return deliver_local(skb, p, ep, p->proto == IPPROTO_ICMP,
+				     BERTH_DIR_EGRESS);
+	ipc = ipcache_lookup(p->daddr);
+	cfg = node_cfg();
+	if (ipc && ipc->tunnel_ip) {
+		if (!cfg)
+			return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_EGRESS);
+		return tunnel_to(skb, ipc->tunnel_ip, cfg, BERTH_DIR_EGRESS);
+	}
+	if (rev_nat && !ipc && cfg && p->saddr == cfg->node_ip)
+		return fib_out(skb, p->saddr, p->daddr, cfg, BERTH_DIR_EGRESS);
+	return TC_ACT_OK;
 }
 
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	struct berth_ct_val *ctv = NULL;
-	struct berth_backend *be;
 	struct berth_svc_val *svc;
-	__u32 now, backend_id;
 	struct pkt4 p;
 	int ret;
 
-	ret = parse_ipv4(skb, &p);
-	if (ret == PARSE_SKIP)
-		return TC_ACT_OK;
-	if (ret < 0)
-		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_EGRESS);
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_EGRESS);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
-		return TC_ACT_OK;
+		return route(skb, &p, false);
 
 	svc = lb_lookup_service(&p);
-	if (!svc) {
-		if (p.proto == IPPROTO_TCP &&
-		    (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
-			    TCP_FLAG_SYN)
-			ct_retire_egress(&p);
-		return TC_ACT_OK;
-	}
-	/* later fragments carry no ports and cannot follow the first one */
-	if (p.frag)
-		return drop(skb, BERTH_DROP_FRAG, BERTH_DIR_EGRESS);
-
-	now = ct_now();
-	be = flow_backend(&p, &ctv, now);
-	if (be) {
-		if (ct_refresh(ctv, &p, now))
-			ct_refresh_egress(&p, be, ctv);
-	} else {
-		if (!svc->count) {
-			metrics_count(skb, BERTH_DROP_NO_SERVICE,
-				      BERTH_DIR_EGRESS);
-			ret = reject(skb, &p);
-			if (ret < 0)
-				return drop(skb, BERTH_DROP_REJECT,
-					    BERTH_DIR_EGRESS);
+	if (svc) {
+		ret = svc_dnat(skb, &p, svc, BERTH_DIR_EGRESS);
+		if (ret != SVC_ROUTE)
 			return ret;
-		}
-		be = lb_select(&p, svc, &backend_id);
-		if (!be)
-			return drop(skb, BERTH_DROP_NO_BACKEND,
-				    BERTH_DIR_EGRESS);
-		if (ct_create(&p, now, backend_id, svc->rev_nat_id, be->ip,
-			      be->port))
-			return drop(skb, BERTH_DROP_CT_FULL, BERTH_DIR_EGRESS);
+	} else if (pkt_is_syn(&p)) {
+		ct_retire_egress(&p);
+	} else if (!p.later_frag) {
+		/*
+		 * A reply of a flow balanced on this node: its client may not
+		 * be a pod here (NodePort), so translate before routing.
+		 */
+		ret = rev_nat_reply(skb, &p);
+		if (ret < 0)
+			return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_EGRESS);
+		if (ret > 0)
+			return route(skb, &p, true);
 	}
-	if (nat_rewrite(skb, &p, NAT_DST, be->ip, be->port))
-		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_EGRESS);
-	return TC_ACT_OK;
+	return route(skb, &p, false);
 }

@@ -33,6 +33,7 @@ criterion() {
 
 criterion unit .output/tests/unit
 criterion bpf .output/tests/bpf --jobs 1
+echo "==== bpf-route: tests/bpf/route_netns.sh"; tests/bpf/route_netns.sh; record bpf-route $?
 criterion store-sqlite .output/tests/store-sqlite --jobs 1
 criterion store-etcd .output/tests/store-etcd --jobs 1
 

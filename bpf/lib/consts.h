@@ -3,6 +3,7 @@
 #ifndef BERTH_BPF_CONSTS_H
 #define BERTH_BPF_CONSTS_H
 
+#define TC_ACT_UNSPEC (-1) /* no verdict yet */
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 #define TC_ACT_REDIRECT 7

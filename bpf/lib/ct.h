@@ -38,16 +38,24 @@ static __always_inline void ct_key_service(struct berth_ct_key *k,
 	k->pad = 0;
 }
 
-/* A live entry: not expired, and not a closed TCP flow being reopened by a SYN. */
+/*
+ * A live entry (ct or nat: both keep a lifetime and BERTH_CT_F_* flags):
+ * not expired, and not a closed TCP flow being reopened by a SYN.
+ */
+static __always_inline bool lifetime_usable(__u32 lifetime, __u16 flags,
+					    const struct pkt4 *p, __u32 now)
+{
+	if (lifetime < now)
+		return false;
+	if ((flags & BERTH_CT_F_CLOSING) && pkt_is_syn(p))
+		return false;
+	return true;
+}
+
 static __always_inline bool ct_usable(const struct berth_ct_val *v,
 				      const struct pkt4 *p, __u32 now)
 {
-	if (v->lifetime < now)
-		return false;
-	if ((v->flags & BERTH_CT_F_CLOSING) &&
-	    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
-		return false;
-	return true;
+	return lifetime_usable(v->lifetime, v->flags, p, now);
 }
 
 /*
@@ -55,25 +63,31 @@ static __always_inline bool ct_usable(const struct berth_ct_val *v,
  * more than BERTH_CT_REFRESH or the flow started closing: most packets of a
  * flow then cost no write to shared memory. Returns whether it wrote.
  */
-static __always_inline bool ct_refresh(struct berth_ct_val *v,
-				       const struct pkt4 *p, __u32 now)
+static __always_inline bool lifetime_refresh(__u32 *lifetime, __u16 *flags,
+					     const struct pkt4 *p, __u32 now)
 {
-	__u32 lifetime = now + ct_timeout(p);
+	__u32 next = now + ct_timeout(p);
 	bool closing = p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST);
 
-	if (closing && !(v->flags & BERTH_CT_F_CLOSING)) {
-		v->flags |= BERTH_CT_F_CLOSING;
-		v->lifetime = lifetime;
+	if (closing && !(*flags & BERTH_CT_F_CLOSING)) {
+		*flags |= BERTH_CT_F_CLOSING;
+		*lifetime = next;
 		return true;
 	}
-	if (v->flags & BERTH_CT_F_CLOSING)
+	if (*flags & BERTH_CT_F_CLOSING)
 		return false;
-	if (lifetime > v->lifetime + BERTH_CT_REFRESH ||
-	    lifetime + BERTH_CT_REFRESH < v->lifetime) {
-		v->lifetime = lifetime;
+	if (next > *lifetime + BERTH_CT_REFRESH ||
+	    next + BERTH_CT_REFRESH < *lifetime) {
+		*lifetime = next;
 		return true;
 	}
 	return false;
+}
+
+static __always_inline bool ct_refresh(struct berth_ct_val *v,
+				       const struct pkt4 *p, __u32 now)
+{
+	return lifetime_refresh(&v->lifetime, &v->flags, p, now);
 }
 
 /* Record a new flow: both entries, or neither. */

@@ -10,6 +10,7 @@
 #include <berth/abi/ct.h>
 #include <berth/abi/lb.h>
 #include <berth/abi/metrics.h>
+#include <berth/abi/route.h>
 
 /* {vip, port, proto, slot} -> service (slot 0) or backend id; agent writes */
 struct {
@@ -81,5 +82,42 @@ struct {
 	__type(value, struct berth_metrics_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } metrics SEC(".maps");
+
+/* local pod IP -> ifindex, MACs, identity; agent writes on CNI ADD */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __be32);
+	__type(value, struct berth_endpoint_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} endpoints SEC(".maps");
+
+/* CIDR -> identity, tunnel node IP, flags; agent writes from Node objects */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct berth_ipcache_key);
+	__type(value, struct berth_ipcache_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipcache SEC(".maps");
+
+/* 0 -> this node's addresses, devices and port ranges; agent writes */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct berth_node_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} node SEC(".maps");
+
+/* tuple + dir (BERTH_NAT_OUT/IN) -> SNAT rewrite; host, xdp_nodeport write */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct berth_ct_key);
+	__type(value, struct berth_nat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nat SEC(".maps");
 
 #endif

@@ -4,21 +4,26 @@
 #define BERTH_BPF_METRICS_H
 
 #include "maps.h"
+#include "parse.h"
 
-static __always_inline void metrics_count(struct __sk_buff *skb, __u8 reason,
-					  __u8 dir)
+static __always_inline void metrics_add(__u8 reason, __u8 dir, __u32 len)
 {
 	struct berth_metrics_key key = { .reason = reason, .dir = dir };
-	struct berth_metrics_val *val,
-		init = { .packets = 1, .bytes = skb->len };
+	struct berth_metrics_val *val, init = { .packets = 1, .bytes = len };
 
 	val = bpf_map_lookup_elem(&metrics, &key);
 	if (val) {
 		val->packets++;
-		val->bytes += skb->len;
+		val->bytes += len;
 		return;
 	}
 	bpf_map_update_elem(&metrics, &key, &init, BPF_NOEXIST);
+}
+
+static __always_inline void metrics_count(struct __sk_buff *skb, __u8 reason,
+					  __u8 dir)
+{
+	metrics_add(reason, dir, skb->len);
 }
 
 /* Count a drop and return the verdict that drops. */
@@ -26,6 +31,22 @@ static __always_inline int drop(struct __sk_buff *skb, __u8 reason, __u8 dir)
 {
 	metrics_count(skb, reason, dir);
 	return TC_ACT_SHOT;
+}
+
+/*
+ * tc: parse the packet into p. TC_ACT_UNSPEC to go on, or the verdict:
+ * pass what is not IPv4, drop (counted under dir) what is malformed.
+ */
+static __always_inline int parse_or_verdict(struct __sk_buff *skb,
+					    struct pkt4 *p, __u8 dir)
+{
+	int ret = parse_ipv4(skb, p);
+
+	if (ret == PARSE_SKIP)
+		return TC_ACT_OK;
+	if (ret < 0)
+		return drop(skb, BERTH_DROP_INVALID, dir);
+	return TC_ACT_UNSPEC;
 }
 
 #endif

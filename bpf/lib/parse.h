@@ -60,19 +60,16 @@ static __always_inline void pull_headers(struct __sk_buff *skb, __u32 len)
 	bpf_skb_pull_data(skb, len);
 }
 
-static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
+/*
+ * Parse the IPv4 packet at ip (the frame's byte ETH_HLEN) up to end: the
+ * part tc and XDP share. Offsets in p count from the frame's start.
+ */
+static __always_inline int parse_ipv4_hdr(struct iphdr *ip, void *end,
+					  struct pkt4 *p)
 {
-	void *data, *end;
-	struct iphdr *ip;
 	__u8 *l4;
 	__u32 ihl;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP))
-		return PARSE_SKIP;
-	pull_headers(skb, ETH_HLEN + 60 + sizeof(struct tcphdr));
-	data = skb_data(skb);
-	end = skb_data_end(skb);
-	ip = data + ETH_HLEN;
 	if ((void *)(ip + 1) > end)
 		return PARSE_INVALID;
 	ihl = ip->ihl;
@@ -112,6 +109,28 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 		p->dport = uh->dest;
 	}
 	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
+{
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return PARSE_SKIP;
+	pull_headers(skb, ETH_HLEN + 60 + sizeof(struct tcphdr));
+	return parse_ipv4_hdr(skb_data(skb) + ETH_HLEN, skb_data_end(skb), p);
+}
+
+/* TCP or UDP with its ports: the packets NAT and load balancing handle. */
+static __always_inline bool pkt_has_ports(const struct pkt4 *p)
+{
+	return (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) &&
+	       !p->later_frag;
+}
+
+/* A TCP segment opening a connection: SYN without ACK. */
+static __always_inline bool pkt_is_syn(const struct pkt4 *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
 /* Offset of the L4 checksum field, for TCP and UDP. */

@@ -27,10 +27,16 @@ struct berth_dp_config {
 
 struct from_pod_bpf;
 struct to_pod_bpf;
+struct overlay_bpf;
+struct host_bpf;
+struct xdp_nodeport_bpf;
 
 struct berth_dp {
 	struct from_pod_bpf *from_pod;
 	struct to_pod_bpf *to_pod;
+	struct overlay_bpf *overlay;
+	struct host_bpf *host;
+	struct xdp_nodeport_bpf *xdp;
 	char pin_dir[256];
 	/* the pinned maps, for the map sync and inspection */
 	struct berth_map services;
@@ -63,6 +69,11 @@ void berth_dp_close(struct berth_dp *dp);
 
 int berth_dp_from_pod_fd(const struct berth_dp *dp);
 int berth_dp_to_pod_fd(const struct berth_dp *dp);
+/*
+ * Any program by name: "from_pod", "to_pod", "overlay_in", "overlay_out",
+ * "from_netdev", "to_netdev", "xdp_nodeport". -ENOENT for another name.
+ */
+int berth_dp_prog_fd(const struct berth_dp *dp, const char *name);
 
 /* The maps the map sync writes. */
 void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out);
@@ -76,9 +87,11 @@ int berth_dp_attach(struct berth_dp *dp, const char *ifname);
  * The node's devices. berth_dp_attach_overlay: overlay programs on tc
  * ingress/egress of the VXLAN device (BERTH_TUNNEL_DEV). berth_dp_attach_netdev:
  * host programs on tc ingress/egress of the underlay device, and with
- * mode BERTH_NODEPORT_XDP/AUTO xdp_nodeport on it too; *xdp_mode says what
- * was attached ("native", "generic" or "none": tc only), for the log and
- * metrics. The node map must hold the device's ifindex first.
+ * mode BERTH_NODEPORT_XDP/AUTO xdp_nodeport on it too (native XDP only,
+ * through netlink: a restarted agent replaces it with no gap); *xdp_mode
+ * says what was attached ("native" or "none": tc only), for the log and
+ * metrics, and BERTH_NODE_F_XDP in the node map follows it. The node map
+ * must hold the devices' ifindexes first.
  */
 enum berth_nodeport_accel {
 	BERTH_NODEPORT_AUTO = 0, /* XDP if the device takes it, else tc */
@@ -90,14 +103,17 @@ int berth_dp_attach_netdev(struct berth_dp *dp, const char *ifname,
 			   enum berth_nodeport_accel accel,
 			   const char **xdp_mode);
 
-/* Remove berth's filters from one device / every device of this netns. */
+/*
+ * Remove berth's filters from one device / every device of this netns;
+ * berth_dp_detach_all also removes xdp_nodeport wherever it is attached.
+ */
 int berth_dp_detach(int ifindex);
 int berth_dp_detach_all(void);
 /* Remove a node's pinned maps and its pin directory. */
 int berth_dp_unpin(const char *pin_dir);
 
 /*
- * Load program prog ("from_pod", "to_pod") alone, maps pinned in pin_dir
+ * Load program prog (a name berth_dp_prog_fd knows) alone, maps pinned in pin_dir
  * (removed after): *insns is what the verifier processed; on failure log
  * holds libbpf's and the verifier's messages.
  */

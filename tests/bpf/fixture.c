@@ -15,22 +15,23 @@
 #include <berth/abi/lb.h>
 #include <berth/abi/metrics.h>
 #include <berth/abi/pins.h>
+#include <berth/abi/route.h>
 
 #include "fixture.h"
 
 struct fx fx = { .from_pod = -1, .to_pod = -1 };
 
-/*
- * A failed assertion in a criterion .init skips the suite's .fini: the
- * helpers setups call remove what they pinned before they fail.
- */
-#define FX_REQUIRE(cond, ...)                        \
-	do {                                         \
-		if (!(cond)) {                       \
-			fx_teardown();               \
-			cr_assert_fail(__VA_ARGS__); \
-		}                                    \
-	} while (0)
+/* The program named name of the loaded datapath, or fail. */
+static int prog_fd(const char *name)
+{
+	int fd = berth_dp_prog_fd(fx.dp, name);
+
+	if (fd < 0) {
+		fx_teardown();
+		cr_assert_fail("no program %s: %d", name, fd);
+	}
+	return fd;
+}
 
 void fx_open(const struct berth_dp_config *sizes)
 {
@@ -50,6 +51,11 @@ void fx_open(const struct berth_dp_config *sizes)
 	FX_REQUIRE(!err, "berth_dp_open(node %s): %s", node, strerror(-err));
 	fx.from_pod = berth_dp_from_pod_fd(fx.dp);
 	fx.to_pod = berth_dp_to_pod_fd(fx.dp);
+	fx.overlay_in = prog_fd("overlay_in");
+	fx.overlay_out = prog_fd("overlay_out");
+	fx.from_netdev = prog_fd("from_netdev");
+	fx.to_netdev = prog_fd("to_netdev");
+	fx.xdp = prog_fd("xdp_nodeport");
 	berth_dp_lbmap_maps(fx.dp, &maps);
 	err = berth_lbmap_open(&fx.lb, &maps);
 	FX_REQUIRE(!err, "berth_lbmap_open: %s", strerror(-err));
@@ -102,11 +108,13 @@ void fx_set_terminating(struct berth_frontend *fe, uint32_t ip)
 	fx_sync(fe, 1);
 }
 
-int fx_run(int prog_fd, const uint8_t *in, size_t len, struct fx_out *out)
+/* One BPF_PROG_TEST_RUN with an optional context (asserts the syscall). */
+static int run(int prog_fd, const uint8_t *in, size_t len, void *ctx,
+	       size_t ctx_len, struct fx_out *out)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
 		    .data_out = out->buf, .data_size_out = sizeof(out->buf),
-		    .repeat = 1);
+		    .ctx_in = ctx, .ctx_size_in = ctx_len, .repeat = 1);
 	int err;
 
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
@@ -114,6 +122,11 @@ int fx_run(int prog_fd, const uint8_t *in, size_t len, struct fx_out *out)
 	out->ret = opts.retval;
 	out->len = opts.data_size_out;
 	return out->ret;
+}
+
+int fx_run(int prog_fd, const uint8_t *in, size_t len, struct fx_out *out)
+{
+	return run(prog_fd, in, len, NULL, 0, out);
 }
 
 uint32_t fx_dnat(const struct pkt_spec *s, uint16_t *port)
@@ -217,6 +230,18 @@ void fx_expect_spec_untouched(int prog, const struct pkt_spec *s,
 	static uint8_t frame[PKT_MAX];
 
 	fx_expect_untouched(prog, frame, pkt_build(frame, s), what);
+}
+
+void fx_expect_spec_untouched_xdp(const struct pkt_spec *s, const char *what)
+{
+	static uint8_t frame[PKT_MAX];
+	static struct fx_out out;
+	size_t len = pkt_build(frame, s);
+
+	fx_run_xdp(fx.xdp, frame, len, 0, &out);
+	cr_assert_eq(out.ret, FX_XDP_PASS, "%s via xdp: verdict %d, want PASS",
+		     what, out.ret);
+	fx_expect_frame(&out, frame, len, what);
 }
 
 void fx_expect_csums(const struct fx_out *out, const char *what)
@@ -343,6 +368,64 @@ struct berth_ct_val fx_ct_get(const struct berth_ct_key *k)
 		     pkt_ntoa(k->saddr), ntohs(k->sport), pkt_ntoa(k->daddr),
 		     ntohs(k->dport));
 	return v;
+}
+
+void fx_endpoint_add(uint32_t ip, uint32_t ifindex, const uint8_t *mac,
+		     const uint8_t *host_mac)
+{
+	struct berth_endpoint_info ep = { .ifindex = ifindex };
+
+	memcpy(ep.mac, mac, 6);
+	memcpy(ep.host_mac, host_mac, 6);
+	cr_assert_eq(bpf_map_update_elem(fx.dp->endpoints.fd, &ip, &ep, 0), 0,
+		     "endpoints update: %s", strerror(errno));
+}
+
+void fx_ipcache_add(uint32_t ip, uint32_t prefixlen, uint32_t tunnel_ip,
+		    uint8_t flags)
+{
+	struct berth_ipcache_key k = { .prefixlen = prefixlen, .ip = ip };
+	struct berth_ipcache_val v = { .tunnel_ip = tunnel_ip, .flags = flags };
+
+	cr_assert_eq(bpf_map_update_elem(fx.dp->ipcache.fd, &k, &v, 0), 0,
+		     "ipcache update: %s", strerror(errno));
+}
+
+void fx_node_set(const struct berth_node_cfg *cfg)
+{
+	uint32_t zero = 0;
+
+	cr_assert_eq(bpf_map_update_elem(fx.dp->node.fd, &zero, cfg, 0), 0,
+		     "node update: %s", strerror(errno));
+}
+
+struct berth_nat_val fx_nat_get(const struct berth_ct_key *k)
+{
+	struct berth_nat_val v;
+
+	cr_assert_eq(bpf_map_lookup_elem(fx.dp->nat.fd, k, &v), 0,
+		     "no nat entry (dir %u) for %s:%u -> %s:%u", k->dir,
+		     pkt_ntoa(k->saddr), ntohs(k->sport), pkt_ntoa(k->daddr),
+		     ntohs(k->dport));
+	return v;
+}
+
+int fx_run_xdp(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
+	       struct fx_out *out)
+{
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+
+	return run(prog_fd, in, len, ifindex ? &ctx : NULL,
+		   ifindex ? sizeof(ctx) : 0, out);
+}
+
+int fx_run_dev(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
+	       struct fx_out *out)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex,
+				 .ingress_ifindex = ifindex };
+
+	return run(prog_fd, in, len, &ctx, sizeof(ctx), out);
 }
 
 uint64_t fx_now_ns(void)

@@ -26,6 +26,9 @@
 #define FX_TC_ACT_OK 0
 #define FX_TC_ACT_SHOT 2
 #define FX_TC_ACT_REDIRECT 7
+/* XDP verdicts (linux/bpf.h) */
+#define FX_XDP_PASS 2
+#define FX_XDP_TX 3
 
 struct fx {
 	struct berth_dp *dp;
@@ -33,10 +36,27 @@ struct fx {
 	char pin_dir[256];
 	int from_pod; /* program fds */
 	int to_pod;
+	int overlay_in;
+	int overlay_out;
+	int from_netdev;
+	int to_netdev;
+	int xdp;
 };
 
 /* The one datapath of the running test (criterion runs each in a process). */
 extern struct fx fx;
+
+/*
+ * A failed assertion in a criterion .init skips the suite's .fini: the
+ * helpers setups call remove what they pinned before they fail.
+ */
+#define FX_REQUIRE(cond, ...)                        \
+	do {                                         \
+		if (!(cond)) {                       \
+			fx_teardown();               \
+			cr_assert_fail(__VA_ARGS__); \
+		}                                    \
+	} while (0)
 
 /*
  * Load a datapath into fx; cfg gives map sizes (pin_dir is ignored). This
@@ -118,6 +138,9 @@ void fx_expect_untouched(int prog, const uint8_t *frame, size_t len,
 void fx_expect_spec_untouched(int prog, const struct pkt_spec *s,
 			      const char *what);
 
+/* Fail unless xdp_nodeport passes the frame (XDP_PASS) byte for byte. */
+void fx_expect_spec_untouched_xdp(const struct pkt_spec *s, const char *what);
+
 /* Fail unless every checksum of the output frame is right. */
 void fx_expect_csums(const struct fx_out *out, const char *what);
 
@@ -135,8 +158,27 @@ double fx_chi_square_critical(size_t n);
  * Skip the running test, naming the feature, when the kernel lacks it
  * (feature names as in struct berth_features). Probed, never by version.
  */
-#define FX_NEED(feature) fx_need(#feature, offsetof(struct berth_features, feature))
+#define FX_NEED(feature) \
+	fx_need(#feature, offsetof(struct berth_features, feature))
 void fx_need(const char *name, size_t offset);
+
+/* Routing maps: a local pod, a CIDR in the ipcache, the node's config. */
+void fx_endpoint_add(uint32_t ip, uint32_t ifindex, const uint8_t *mac,
+		     const uint8_t *host_mac);
+void fx_ipcache_add(uint32_t ip, uint32_t prefixlen, uint32_t tunnel_ip,
+		    uint8_t flags);
+struct berth_node_cfg;
+void fx_node_set(const struct berth_node_cfg *cfg);
+/* The nat entry of k, or fail the test. */
+struct berth_nat_val;
+struct berth_nat_val fx_nat_get(const struct berth_ct_key *k);
+
+/* Run an XDP program once (ingress_ifindex 0: none given). */
+int fx_run_xdp(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
+	       struct fx_out *out);
+/* Run a tc program once with skb->ifindex and ingress_ifindex set. */
+int fx_run_dev(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
+	       struct fx_out *out);
 
 /* Monotonic clock in ns, the clock of bpf_ktime_get_ns(). */
 uint64_t fx_now_ns(void);

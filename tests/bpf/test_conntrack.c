@@ -168,18 +168,20 @@ Test(conntrack, direct_syn_retires_stale_egress_entry)
 	cr_assert_eq(bpf_map_lookup_elem(fx.dp->ct.fd, &k, &v), 0,
 		     "the balanced flow has its EGRESS entry");
 	direct.daddr = be;
-	fx_expect_spec_untouched(fx.from_pod, &direct, "direct SYN to the backend");
-	cr_assert_neq(bpf_map_lookup_elem(fx.dp->ct.fd, &k, &v), 0,
-		      "a direct SYN on the same tuple retires the EGRESS entry");
-	fx_expect_spec_untouched(fx.to_pod,
-				 &(struct pkt_spec){ .saddr = be,
-						     .daddr = direct.saddr,
-						     .proto = IPPROTO_TCP,
-						     .sport = BE_PORT,
-						     .dport = SPORT,
-						     .tcp_flags = PKT_TCP_SYN |
-								  PKT_TCP_ACK },
-				 "the backend's SYN-ACK reaches the client as sent");
+	fx_expect_spec_untouched(fx.from_pod, &direct,
+				 "direct SYN to the backend");
+	cr_assert_neq(
+		bpf_map_lookup_elem(fx.dp->ct.fd, &k, &v), 0,
+		"a direct SYN on the same tuple retires the EGRESS entry");
+	fx_expect_spec_untouched(
+		fx.to_pod,
+		&(struct pkt_spec){ .saddr = be,
+				    .daddr = direct.saddr,
+				    .proto = IPPROTO_TCP,
+				    .sport = BE_PORT,
+				    .dport = SPORT,
+				    .tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK },
+		"the backend's SYN-ACK reaches the client as sent");
 }
 
 /*
@@ -204,7 +206,8 @@ Test(conntrack, usage_scan_deletes_expired_keeps_live)
 	cr_assert_eq(berth_ct_usage_scan(fx.dp, &u, &expired), 0, "scan");
 	cr_assert_eq(expired, 500, "expired entries deleted: %zu", expired);
 	cr_assert(berth_ct_usage_has(u, live_id), "live flow's backend in use");
-	cr_assert(!berth_ct_usage_has(u, 999), "expired entries' backend unused");
+	cr_assert(!berth_ct_usage_has(u, 999),
+		  "expired entries' backend unused");
 	berth_ct_usage_free(u);
 	expired = 1;
 	cr_assert_eq(berth_ct_usage_scan(fx.dp, &u, &expired), 0, "rescan");

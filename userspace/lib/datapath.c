@@ -23,8 +23,15 @@
 #include <berth/fsutil.h>
 #include <berth/log.h>
 
+#include <linux/if_link.h>
+
+#include <berth/abi/route.h>
+
 #include "skel/from_pod.skel.h"
+#include "skel/host.skel.h"
+#include "skel/overlay.skel.h"
 #include "skel/to_pod.skel.h"
+#include "skel/xdp_nodeport.skel.h"
 
 #define BPF_FS_MAGIC 0xcafe4a11
 #define BPFFS_MOUNT "/sys/fs/bpf"
@@ -70,7 +77,8 @@ int berth_bpffs_ensure(void)
 
 /*
  * libbpf's messages through berth's log. Creating clsact where it already
- * exists is expected (restarts), so the kernel's complaint about it is noise.
+ * exists is expected (restarts), so the kernel's complaint about it is noise;
+ * so is a device refusing native XDP, which attach_netdev reports itself.
  */
 static char capture[65536];
 static size_t capture_len;
@@ -117,7 +125,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 		return 0;
 	}
 	if (strstr(msg, "Exclusivity flag on") ||
-	    strstr(msg, "Parent Qdisc doesn't exist"))
+	    strstr(msg, "Parent Qdisc doesn't exist") ||
+	    strstr(msg, "does not support XDP in native mode"))
 		lvl = BERTH_LOG_DEBUG;
 	berth_log(lvl, "libbpf: %s", msg);
 	return 0;
@@ -136,7 +145,6 @@ int berth_dp_pin_dir(char *buf, size_t len, const char *node)
 		return -EINVAL;
 	return 0;
 }
-
 
 /*
  * A pinned map keeps its size across agent restarts: size the skeleton's map
@@ -179,7 +187,31 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 			 (cfg)->max_maglev);                              \
 		size_map((skel)->maps.ct, (cfg)->pin_dir, (cfg)->max_ct); \
 		size_map((skel)->maps.metrics, (cfg)->pin_dir, 0);        \
+		size_map((skel)->maps.endpoints, (cfg)->pin_dir, 0);      \
+		size_map((skel)->maps.ipcache, (cfg)->pin_dir, 0);        \
+		size_map((skel)->maps.nat, (cfg)->pin_dir, 0);            \
 	} while (0)
+
+/*
+ * Open, size and load one skeleton into dp->field with the maps pinned
+ * under dp->pin_dir (the first load pins them, the others re-use them).
+ */
+#define LOAD_SKEL(dp, field, name, cfg, opts)                             \
+	({                                                                \
+		int __err = 0;                                            \
+		(dp)->field = name##_bpf__open_opts(opts);                \
+		if (!(dp)->field) {                                       \
+			__err = -errno;                                   \
+			pr_err("open " #name ": %s", strerror(-__err));   \
+		} else {                                                  \
+			SIZE_MAPS((dp)->field, cfg);                      \
+			__err = name##_bpf__load((dp)->field);            \
+			if (__err)                                        \
+				pr_err("load " #name " (pins in %s): %s", \
+				       (dp)->pin_dir, strerror(-__err));  \
+		}                                                         \
+		__err;                                                    \
+	})
 
 static void init_maps(struct berth_dp *dp)
 {
@@ -197,6 +229,12 @@ static void init_maps(struct berth_dp *dp)
 	berth_map_init_fd(&dp->ct, "ct", bpf_map__fd(s->maps.ct));
 	berth_map_init_fd(&dp->metrics, "metrics",
 			  bpf_map__fd(s->maps.metrics));
+	berth_map_init_fd(&dp->endpoints, "endpoints",
+			  bpf_map__fd(s->maps.endpoints));
+	berth_map_init_fd(&dp->ipcache, "ipcache",
+			  bpf_map__fd(s->maps.ipcache));
+	berth_map_init_fd(&dp->node, "node", bpf_map__fd(s->maps.node));
+	berth_map_init_fd(&dp->nat, "nat", bpf_map__fd(s->maps.nat));
 }
 
 int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
@@ -225,33 +263,18 @@ int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
 	}
 	opts.pin_root_path = dp->pin_dir;
 
-	dp->from_pod = from_pod_bpf__open_opts(&opts);
-	if (!dp->from_pod) {
-		err = -errno;
-		pr_err("open from_pod: %s", strerror(-err));
+	/* from_pod first: it pins the maps every other program re-uses */
+	err = LOAD_SKEL(dp, from_pod, from_pod, cfg, &opts);
+	if (!err)
+		err = LOAD_SKEL(dp, to_pod, to_pod, cfg, &opts);
+	if (!err)
+		err = LOAD_SKEL(dp, overlay, overlay, cfg, &opts);
+	if (!err)
+		err = LOAD_SKEL(dp, host, host, cfg, &opts);
+	if (!err)
+		err = LOAD_SKEL(dp, xdp, xdp_nodeport, cfg, &opts);
+	if (err)
 		goto err;
-	}
-	SIZE_MAPS(dp->from_pod, cfg);
-	err = from_pod_bpf__load(dp->from_pod);
-	if (err) {
-		pr_err("load from_pod (pins in %s): %s", dp->pin_dir,
-		       strerror(-err));
-		goto err;
-	}
-	/* to_pod finds from_pod's maps by their pins */
-	dp->to_pod = to_pod_bpf__open_opts(&opts);
-	if (!dp->to_pod) {
-		err = -errno;
-		pr_err("open to_pod: %s", strerror(-err));
-		goto err;
-	}
-	SIZE_MAPS(dp->to_pod, cfg);
-	err = to_pod_bpf__load(dp->to_pod);
-	if (err) {
-		pr_err("load to_pod (pins in %s): %s", dp->pin_dir,
-		       strerror(-err));
-		goto err;
-	}
 	init_maps(dp);
 	*out = dp;
 	return 0;
@@ -264,6 +287,9 @@ void berth_dp_close(struct berth_dp *dp)
 {
 	if (!dp)
 		return;
+	xdp_nodeport_bpf__destroy(dp->xdp);
+	host_bpf__destroy(dp->host);
+	overlay_bpf__destroy(dp->overlay);
 	to_pod_bpf__destroy(dp->to_pod);
 	from_pod_bpf__destroy(dp->from_pod);
 	free(dp);
@@ -277,6 +303,28 @@ int berth_dp_from_pod_fd(const struct berth_dp *dp)
 int berth_dp_to_pod_fd(const struct berth_dp *dp)
 {
 	return bpf_program__fd(dp->to_pod->progs.to_pod);
+}
+
+int berth_dp_prog_fd(const struct berth_dp *dp, const char *name)
+{
+	const struct {
+		const char *name;
+		const struct bpf_program *prog;
+	} progs[] = {
+		{ "from_pod", dp->from_pod->progs.from_pod },
+		{ "to_pod", dp->to_pod->progs.to_pod },
+		{ "overlay_in", dp->overlay->progs.overlay_in },
+		{ "overlay_out", dp->overlay->progs.overlay_out },
+		{ "from_netdev", dp->host->progs.from_netdev },
+		{ "to_netdev", dp->host->progs.to_netdev },
+		{ "xdp_nodeport", dp->xdp->progs.xdp_nodeport },
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		if (!strcmp(progs[i].name, name))
+			return bpf_program__fd(progs[i].prog);
+	}
+	return -ENOENT;
 }
 
 void berth_dp_lbmap_maps(struct berth_dp *dp, struct berth_lbmap_maps *out)
@@ -328,6 +376,31 @@ int berth_dp_attach(struct berth_dp *dp, const char *ifname)
 			     ifname, "to_pod");
 }
 
+/* Is the XDP program on ifindex (native mode) ours? 1 yes, 0 no/none. */
+static int xdp_is_ours(int ifindex)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), id = 0;
+	int fd, ours;
+
+	if (bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &id) || !id)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       !strcmp(info.name, "xdp_nodeport");
+	close(fd);
+	return ours;
+}
+
+static int xdp_detach(int ifindex)
+{
+	if (!xdp_is_ours(ifindex))
+		return 0;
+	return bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+}
+
 int berth_dp_detach(int ifindex)
 {
 	enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
@@ -364,6 +437,12 @@ int berth_dp_detach_all(void)
 		err = berth_dp_detach((int)i->if_index);
 		if (err)
 			ret = err;
+		err = xdp_detach((int)i->if_index);
+		if (err) {
+			pr_warn("detach xdp_nodeport from %s: %s", i->if_name,
+				strerror(-err));
+			ret = err;
+		}
 	}
 	if_freenameindex(ifs);
 	return ret;
@@ -372,9 +451,10 @@ int berth_dp_detach_all(void)
 int berth_dp_unpin(const char *pin_dir)
 {
 	static const char *const names[] = {
-		BERTH_MAP_SERVICES, BERTH_MAP_BACKENDS, BERTH_MAP_REV_NAT,
-		BERTH_MAP_AFFINITY, BERTH_MAP_MAGLEV,	BERTH_MAP_CT,
-		BERTH_MAP_METRICS,
+		BERTH_MAP_SERVICES, BERTH_MAP_BACKENDS,	 BERTH_MAP_REV_NAT,
+		BERTH_MAP_AFFINITY, BERTH_MAP_MAGLEV,	 BERTH_MAP_CT,
+		BERTH_MAP_METRICS,  BERTH_MAP_ENDPOINTS, BERTH_MAP_IPCACHE,
+		BERTH_MAP_NODE,	    BERTH_MAP_NAT,
 	};
 	char path[PATH_MAX];
 	int ret = 0;
@@ -482,15 +562,44 @@ void berth_ct_usage_free(struct berth_ct_usage *u)
  * the verifier takes it and at what cost. On failure err gets the error
  * and log the verifier log's last lines.
  */
+/* The object file (as embedded in its skeleton) that holds program prog. */
+static int probe_open(const char *prog, const struct bpf_object_open_opts *opts,
+		      struct bpf_object **obj)
+{
+	const struct {
+		const char *prog;
+		const void *(*elf)(size_t *sz);
+	} objs[] = {
+		{ "from_pod", from_pod_bpf__elf_bytes },
+		{ "to_pod", to_pod_bpf__elf_bytes },
+		{ "overlay_in", overlay_bpf__elf_bytes },
+		{ "overlay_out", overlay_bpf__elf_bytes },
+		{ "from_netdev", host_bpf__elf_bytes },
+		{ "to_netdev", host_bpf__elf_bytes },
+		{ "xdp_nodeport", xdp_nodeport_bpf__elf_bytes },
+	};
+	const void *elf;
+	size_t sz;
+
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		if (strcmp(objs[i].prog, prog))
+			continue;
+		elf = objs[i].elf(&sz);
+		*obj = bpf_object__open_mem(elf, sz, opts);
+		return *obj ? 0 : -errno;
+	}
+	return -ENOENT;
+}
+
 int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 			char *log, size_t loglen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	struct from_pod_bpf *from = NULL;
-	struct to_pod_bpf *to = NULL;
-	int err, fd;
+	struct bpf_object *obj = NULL;
+	struct bpf_program *p;
+	int err, fd = -1;
 
 	*insns = 0;
 	log[0] = '\0';
@@ -501,45 +610,123 @@ int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 	capture_len = 0;
 	capture[0] = '\0';
 	capturing = true;
-	if (!strcmp(prog, "from_pod")) {
-		from = from_pod_bpf__open_opts(&opts);
-		err = from ? from_pod_bpf__load(from) : -errno;
-		fd = err ? -1 : bpf_program__fd(from->progs.from_pod);
-	} else if (!strcmp(prog, "to_pod")) {
-		to = to_pod_bpf__open_opts(&opts);
-		err = to ? to_pod_bpf__load(to) : -errno;
-		fd = err ? -1 : bpf_program__fd(to->progs.to_pod);
-	} else {
-		err = -ENOENT;
-		fd = -1;
+	err = probe_open(prog, &opts, &obj);
+	if (!err)
+		err = bpf_object__load(obj);
+	if (!err) {
+		p = bpf_object__find_program_by_name(obj, prog);
+		fd = p ? bpf_program__fd(p) : -1;
+		if (fd < 0)
+			err = -ENOENT;
 	}
 	capturing = false;
 	if (!err && !bpf_obj_get_info_by_fd(fd, &info, &len))
 		*insns = info.verified_insns;
 	if (err)
 		snprintf(log, loglen, "%s", capture);
-	from_pod_bpf__destroy(from);
-	to_pod_bpf__destroy(to);
+	bpf_object__close(obj);
 	berth_dp_unpin(pin_dir);
 	return err;
 }
 
-/* Placeholders until the overlay and host programs land (issue 8). */
+static int attach_pair(struct berth_dp *dp, const char *ifname,
+		       const char *ingress, const char *egress)
+{
+	int ifindex = if_nametoindex(ifname), err;
+
+	if (!ifindex) {
+		pr_err("attach to %s: %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	err = tc_attach_one(ifindex, BPF_TC_INGRESS,
+			    berth_dp_prog_fd(dp, ingress), ifname, ingress);
+	if (err)
+		return err;
+	return tc_attach_one(ifindex, BPF_TC_EGRESS,
+			     berth_dp_prog_fd(dp, egress), ifname, egress);
+}
+
 int berth_dp_attach_overlay(struct berth_dp *dp, const char *ifname)
 {
-	(void)dp;
-	(void)ifname;
-	return -EOPNOTSUPP;
+	return attach_pair(dp, ifname, "overlay_in", "overlay_out");
+}
+
+/* Keep BERTH_NODE_F_XDP in the node map in step with what is attached. */
+static int node_flag_xdp(struct berth_dp *dp, bool on)
+{
+	struct berth_node_cfg cfg;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(dp->node.fd, &zero, &cfg))
+		return -errno;
+	if (!!(cfg.flags & BERTH_NODE_F_XDP) == on)
+		return 0;
+	cfg.flags = on ? cfg.flags | BERTH_NODE_F_XDP :
+			 cfg.flags & ~BERTH_NODE_F_XDP;
+	return bpf_map_update_elem(dp->node.fd, &zero, &cfg, BPF_ANY) ? -errno :
+									0;
+}
+
+/*
+ * Native XDP through netlink: replacing a program there is atomic, so an
+ * agent restart leaves no window without NodePort. (A bpf_link would go
+ * with the process unless pinned, and cannot take over a netlink program.)
+ */
+static int xdp_attach(struct berth_dp *dp, int ifindex, const char *ifname,
+		      bool required)
+{
+	int err = bpf_xdp_attach(ifindex, berth_dp_prog_fd(dp, "xdp_nodeport"),
+				 XDP_FLAGS_DRV_MODE, NULL);
+
+	if (err) {
+		if (required)
+			pr_err("attach xdp_nodeport (native XDP) to %s: %s",
+			       ifname, strerror(-err));
+		else
+			pr_info("%s takes no native XDP (%s): NodePort on tc only",
+				ifname, strerror(-err));
+	}
+	return err;
 }
 
 int berth_dp_attach_netdev(struct berth_dp *dp, const char *ifname,
 			   enum berth_nodeport_accel accel,
 			   const char **xdp_mode)
 {
-	(void)dp;
-	(void)ifname;
-	(void)accel;
+	int ifindex = if_nametoindex(ifname), err;
+	bool xdp = false;
+
 	if (xdp_mode)
 		*xdp_mode = "none";
-	return -EOPNOTSUPP;
+	if (!ifindex) {
+		pr_err("attach to %s: %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	/* tc first: with XDP in front, tc gets what XDP passes */
+	err = attach_pair(dp, ifname, "from_netdev", "to_netdev");
+	if (err)
+		return err;
+	switch (accel) {
+	case BERTH_NODEPORT_TC:
+		err = xdp_detach(ifindex);
+		break;
+	case BERTH_NODEPORT_XDP:
+		err = xdp_attach(dp, ifindex, ifname, true);
+		xdp = !err;
+		break;
+	case BERTH_NODEPORT_AUTO:
+		xdp = !xdp_attach(dp, ifindex, ifname, false);
+		err = xdp ? 0 : xdp_detach(ifindex);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (err)
+		return err;
+	if (xdp_mode)
+		*xdp_mode = xdp ? "native" : "none";
+	err = node_flag_xdp(dp, xdp);
+	if (err)
+		pr_warn("node map: XDP flag not updated: %s", strerror(-err));
+	return 0;
 }

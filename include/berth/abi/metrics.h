@@ -28,6 +28,8 @@ enum {
 	BERTH_DIR_INGRESS = 2, /* to a pod (to_pod) */
 	BERTH_DIR_NETDEV = 3, /* on the node's underlay device (host, xdp) */
 	BERTH_DIR_OVERLAY = 4, /* on the tunnel device (overlay) */
+	/* in XDP on the underlay (xdp_nodeport); BERTH_REASON_FORWARD: sent */
+	BERTH_DIR_XDP = 5,
 };
 
 /* metrics (per-CPU hash): {reason, dir} -> counters. Written by every program. */

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * tc on the node's underlay device. Ingress: NodePort (a frontend
+ * node_ip:nodePort in the services map) balanced to a backend anywhere, and
+ * replies to flows SNATed here. Egress: pod traffic leaving the cluster is
+ * masqueraded to the node's address.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/consts.h"
+#include "lib/lb.h"
+#include "lib/maps.h"
+#include "lib/metrics.h"
+#include "lib/nat.h"
+#include "lib/nodeport.h"
+#include "lib/parse.h"
+#include "lib/route.h"
+#include "lib/snat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tc")
+int from_netdev(struct __sk_buff *skb)
+{
+	struct berth_node_cfg *cfg;
+	struct berth_svc_val *svc;
+	struct pkt4 p;
+	int ret;
+
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_NETDEV);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
+	cfg = node_cfg();
+	if (!cfg || !cfg->node_ip || p.daddr != cfg->node_ip ||
+	    (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
+		return TC_ACT_OK;
+	/* replies first: a kept client port may fall in the NodePort range */
+	ret = snat_reverse_any(skb, &p, cfg, BERTH_DIR_NETDEV);
+	if (ret >= 0)
+		return ret;
+	if (p.later_frag || !nodeport_port(cfg, p.dport))
+		return TC_ACT_OK;
+	svc = lb_lookup_service(&p);
+	if (!svc)
+		return TC_ACT_OK;
+	return nodeport(skb, &p, svc, cfg);
+}
+
+/* A pod of this node sending outside the cluster: SNAT to node_ip. */
+static __always_inline bool masquerade_wanted(const struct pkt4 *p,
+					      const struct berth_node_cfg *cfg)
+{
+	struct berth_ipcache_val *src;
+	__u8 want = BERTH_IPCACHE_F_LOCAL | BERTH_IPCACHE_F_POD;
+
+	if (!(cfg->flags & BERTH_NODE_F_MASQUERADE) || !cfg->node_ip ||
+	    p->saddr == cfg->node_ip || !pkt_has_ports(p))
+		return false;
+	src = ipcache_lookup(p->saddr);
+	if (!src || (src->flags & want) != want)
+		return false;
+	return !ipcache_lookup(p->daddr);
+}
+
+SEC("tc")
+int to_netdev(struct __sk_buff *skb)
+{
+	struct berth_node_cfg *cfg;
+	struct pkt4 p;
+	__be16 port;
+	int ret;
+
+	cfg = node_cfg();
+	if (!cfg || !(cfg->flags & BERTH_NODE_F_MASQUERADE))
+		return TC_ACT_OK;
+	ret = parse_or_verdict(skb, &p, BERTH_DIR_NETDEV);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
+	if (!masquerade_wanted(&p, cfg))
+		return TC_ACT_OK;
+	ret = snat_port(&p, cfg->node_ip, 0, cfg, &port);
+	if (ret)
+		return drop(skb, -ret, BERTH_DIR_NETDEV);
+	if (nat_rewrite(skb, &p, NAT_SRC, cfg->node_ip, port))
+		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_NETDEV);
+	return TC_ACT_OK;
+}
