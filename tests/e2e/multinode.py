@@ -178,10 +178,12 @@ def ipcache_entries(node):
     return r.stdout.count('"key"') if r.returncode == 0 else None
 
 
-def require_crossnode(c):
-    """The pieces pod traffic between nodes needs, named when absent."""
+def require_crossnode(c, nodes=None, peers=None):
+    """The pieces pod traffic between nodes needs, named when absent.
+    nodes: those to look at (all); peers: ipcache entries each must hold."""
     lacking = []
-    for n in c.nodes:
+    peers = peers or len(c.nodes)
+    for n in nodes or c.nodes:
         def has_dev(n=n):
             return n.sh("ip", "link", "show", "dev", "berth_vxlan", check=False).returncode == 0
         try:
@@ -189,7 +191,7 @@ def require_crossnode(c):
         except C.ClusterError:
             lacking.append("VXLAN device berth_vxlan on %s (helper B: agent)" % n.name)
         try:
-            C.wait_for("ipcache", lambda n=n: (ipcache_entries(n) or 0) >= len(c.nodes), 5)
+            C.wait_for("ipcache", lambda n=n: (ipcache_entries(n) or 0) >= peers, 5)
         except C.ClusterError:
             lacking.append("ipcache entries for every node's podCIDR in %s/ipcache, has %s "
                            "(helper A: map; helper B: agent fills it from Nodes)" %
