@@ -319,7 +319,10 @@ class Cluster:
                 conds = item.get("status", {}).get("conditions", [])
                 ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
                 got[item["metadata"]["name"]] = ok and bool(item["spec"].get("podCIDR"))
-            missing = [n.name for n in self.nodes if not got.get(n.name)]
+            # and the agent's CNI endpoint socket is up, so the first pods
+            # do not race it
+            missing = [n.name for n in self.nodes if not got.get(n.name) or
+                       not os.path.exists(os.path.join(n.root, "agent.sock"))]
             if missing:
                 return None
             return True
