@@ -201,6 +201,7 @@ bench: deps
 	bench/sched.sh
 	@$(MAKE) --no-print-directory test-image
 	bench/pods.py
+	bench/net.py
 
 # A two-node cluster in network namespaces, left running; demo-down removes it.
 demo: deps
