@@ -152,7 +152,8 @@ class Node:
                      "--server", self.c.kubeconfig, "--node-name", self.name,
                      "--node-ip", self.ip, "--root", self.root,
                      "--cni-bin-dir", BIN, "--cni-conf-dir", conf,
-                     "--pod-log-dir", os.path.join(self.root, "logs"), *self.extra_args)
+                     "--pod-log-dir", os.path.join(self.root, "logs"),
+                     *self.c.common_agent_args, *self.extra_args)
         pid = self.c.daemon(cmd, self.logfile)
         with open(self.pidfile, "w") as f:
             f.write("%d\n" % pid)
@@ -195,7 +196,9 @@ class Cluster:
         self.ext = prefix + "-ext"
         self.nodes = [Node(self, k) for k in range(1, nodes + 1)]
         self.server_args = list(server_args)
-        # agent_args: {k: [args]} per node (1-based), for --nodeport-accel etc.
+        # BERTH_AGENT_ARGS: more arguments for every agent (e.g. a flag a
+        # newer agent needs); agent_args: {k: [args]} per node (1-based)
+        self.common_agent_args = os.environ.get("BERTH_AGENT_ARGS", "").split()
         for k, args in (agent_args or {}).items():
             self.nodes[k - 1].extra_args = list(args)
         self.kubeconfig = os.path.join(self.state, "kubeconfig")

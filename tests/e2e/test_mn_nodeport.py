@@ -93,10 +93,10 @@ for node, other, svc, mode in ((n2, n1, "lo-on2", "tc"), (n1, n2, "lo-on1", "xdp
     url, got = through(other, svc, "/", tries=2)
     M.check(got == [None, None], "%s (Local, no endpoint on %s): no answer (%s)" %
             (url, other.name, got))
-    code = M.http_code(c, "http://%s:%d/healthz" % (node.ip, hc[svc]))
+    code = M.http_code(c, "http://%s:%d/" % (node.ip, hc[svc]))
     M.check(code == "200", "healthCheckNodePort %d on %s (local endpoint): %s" %
             (hc[svc], node.name, code))
-    code = M.http_code(c, "http://%s:%d/healthz" % (other.ip, hc[svc]))
+    code = M.http_code(c, "http://%s:%d/" % (other.ip, hc[svc]))
     M.check(code == "503", "healthCheckNodePort %d on %s (no local endpoint): %s" %
             (hc[svc], other.name, code))
 M.log("PASS")
