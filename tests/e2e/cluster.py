@@ -285,6 +285,18 @@ class Cluster:
             inns("route", "add", "default", "via", GATEWAY)
         for n in self.nodes:
             n.sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.veth_napi([(self.ul, p) for _, p, _ in hosts] + [(ns, "eth0") for ns, _, _ in hosts])
+
+    @staticmethod
+    def veth_napi(devs):
+        """GRO on both ends of every underlay veth: it gives a veth NAPI,
+        without which frames sent back out with XDP_TX (the NodePort fast
+        path) are dropped as xdp_tx_errors, as on a NIC they would not be."""
+        if not shutil.which("ethtool"):
+            log("ethtool is not installed: XDP_TX on the underlay will fail (scripts/deps.sh)")
+            return
+        for ns, dev in devs:
+            run(*nsexec(ns, "ethtool", "-K", dev, "gro", "on"), check=False)
 
     def start_server(self):
         d = os.path.join(self.state, "server")

@@ -201,7 +201,12 @@ def require_crossnode(c, nodes=None, peers=None):
 
 
 def backend_ips(node):
-    """Backend addresses in a node's BPF backends map (berthctl)."""
-    r = C.run(os.path.join(C.BIN, "berthctl"), "bpf", "backends", "--node", node.name,
-              check=False)
-    return set(re.findall(r"(\d+\.\d+\.\d+\.\d+)", r.stdout))
+    """Addresses of the backends some Service slot of a node's BPF maps
+    names (a backend left in the backends map flagged terminating, for the
+    flows it still has, is not one)."""
+    ctl = os.path.join(C.BIN, "berthctl")
+    r = C.run(ctl, "bpf", "backends", "--node", node.name, check=False)
+    ip_of = dict(re.findall(r"^(\d+)\s+(\d+\.\d+\.\d+\.\d+)", r.stdout, re.M))
+    r = C.run(ctl, "bpf", "services", "--node", node.name, check=False)
+    used = re.findall(r"slot \d+\s+backend (\d+)", r.stdout)
+    return {ip_of[i] for i in used if i in ip_of}

@@ -3,6 +3,8 @@
 """Pods on two nodes over the VXLAN overlay: ping and TCP both ways with
 the pods' own addresses (no NAT between pods), pod MTU = underlay - 50,
 and a ClusterIP whose backends all live on the other node."""
+import json
+
 import multinode as M
 import cluster as C
 
@@ -12,12 +14,13 @@ pods = M.start_pods(c, 3, extra=[M.service("far2", {"app": "web", "at": "n2", "b
 M.require_crossnode(c)
 
 a, b = pods["web-1-0"], pods["web-2-0"]
-mtu = c.pod_exec(a, "cat", "/sys/class/net/eth0/mtu").stdout.strip()
+# ip, not /sys/class/net: nsenter --net keeps the host's sysfs mount
+mtu = str(json.loads(c.pod_exec(a, "ip", "-j", "link", "show", "eth0").stdout)[0]["mtu"])
 M.check(mtu == str(C.MTU - 50), "pod MTU is underlay MTU - 50 (%s)" % mtu)
 for src, dst in ((a, b), (b, a)):
     sname, dname = src["metadata"]["name"], dst["metadata"]["name"]
     dip = dst["status"]["podIP"]
-    r = c.pod_exec(src, "ping", "-c", "3", "-i", "0.2", "-W", "2", dip, check=False)
+    r = c.pod_exec(src, "busybox", "ping", "-c", "3", "-W", "2", dip, check=False)
     M.check(r.returncode == 0, "ping %s -> %s (%s) across nodes: %s" %
             (sname, dname, dip, r.stdout.splitlines()[-2:] if r.stdout else r.stderr))
     got = M.curl(c, src, "http://%s:8080/" % dip)

@@ -24,7 +24,7 @@ ips = {name: p["status"]["podIP"] for name, p in pods.items()}
 M.endpoints_ready(c, "all", 3)
 backends = {ips["web-1-1"], ips["web-2-1"], ips["web-3-1"]}
 for n in (n1, n3):
-    M.wait("%s's backends map holds %s" % (n.name, sorted(backends)),
+    M.wait("%s's Service maps name %s" % (n.name, sorted(backends)),
            lambda n=n: backends <= M.backend_ips(n))
 M.log("ok: every node's backends map holds the 3 backends")
 
@@ -42,10 +42,10 @@ except C.ClusterError:
               "EndpointSlice controller skipping pods whose Node is not found")
 M.log("ok: the EndpointSlice dropped %s" % gone)
 for n in (n1, n3):
-    M.wait("%s's backends map drops %s" % (n.name, gone),
+    M.wait("%s's Service maps no longer name %s as a backend" % (n.name, gone),
            lambda n=n: gone not in M.backend_ips(n) and
            {ips["web-1-1"], ips["web-3-1"]} <= M.backend_ips(n))
-M.log("ok: the removed node's endpoints left node1's and node3's maps")
+M.log("ok: the removed node's endpoints left node1's and node3's Service maps")
 # the node /32 and podCIDR of each node that is left
 M.require_crossnode(c, nodes=[n1, n3], peers=2)
 for n in (n1, n3):
