@@ -5,6 +5,7 @@ running in the cgroup the agent was given with --cgroup, reaches a
 ClusterIP: connect4 picks a backend, getpeername4 still reports the
 ClusterIP. Backends on the client's node, then on the other node."""
 import os
+import shlex
 
 import multinode as M
 import cluster as C
@@ -33,7 +34,7 @@ M.log("ok: socket LB programs on %s:\n%s" % (cg, attached()))
 
 def host_client(url):
     """curl in node1's netns, inside the agent's cgroup -> (rc, body, peer)"""
-    script = 'echo $$ > %s/cgroup.procs && exec %s' % (cg, " ".join(C.nsexec(
+    script = 'echo $$ > %s/cgroup.procs && exec %s' % (shlex.quote(cg), shlex.join(C.nsexec(
         n1.ns, "curl", "-sS", "-m", "3", "-w", r"\n%{remote_ip}", url)))
     r = C.run("sh", "-c", script, check=False, timeout=15)
     lines = r.stdout.strip().splitlines()
