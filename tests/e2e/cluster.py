@@ -227,6 +227,9 @@ class Cluster:
         m.setdefault(key, [])
         if value not in m[key]:
             m[key].append(value)
+        self.save_manifest(m)
+
+    def save_manifest(self, m):
         tmp = self.manifest + ".tmp"
         with open(tmp, "w") as f:
             json.dump(m, f, indent=1)
@@ -271,21 +274,43 @@ class Cluster:
         ul("link", "add", "br0", "mtu", MTU, "type", "bridge")
         ul("addr", "add", GATEWAY + "/24", "dev", "br0")
         ul("link", "set", "br0", "up")
-        hosts = [(self.srv, "srv", SERVER_IP), (self.ext, "ext", EXT_IP)]
-        hosts += [(n.ns, "n%d" % n.k, n.ip) for n in self.nodes]
-        for ns, port, ip in hosts:
-            run("ip", "netns", "add", ns)
-            ul("link", "add", port, "mtu", MTU, "type", "veth", "peer", "name", "eth0",
-               "netns", ns)
-            ul("link", "set", port, "master", "br0", "up")
-            inns = lambda *c: run("ip", "-n", ns, *c)  # noqa: E731
-            inns("link", "set", "lo", "up")
-            inns("addr", "add", ip + "/24", "dev", "eth0")
-            inns("link", "set", "eth0", "up")
-            inns("route", "add", "default", "via", GATEWAY)
+        self.plug(self.srv, "srv", SERVER_IP)
+        self.plug(self.ext, "ext", EXT_IP)
         for n in self.nodes:
-            n.sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
-        self.veth_napi([(self.ul, p) for _, p, _ in hosts] + [(ns, "eth0") for ns, _, _ in hosts])
+            self.plug_node(n)
+
+    def plug(self, ns, port, ip):
+        """A new netns ns whose eth0 (ip/24, default via the bridge) is a
+        veth into the bridge (port: its end there)."""
+        run("ip", "netns", "add", ns)
+        run("ip", "-n", self.ul, "link", "add", port, "mtu", MTU, "type", "veth", "peer",
+            "name", "eth0", "netns", ns)
+        run("ip", "-n", self.ul, "link", "set", port, "master", "br0", "up")
+        inns = lambda *c: run("ip", "-n", ns, *c)  # noqa: E731
+        inns("link", "set", "lo", "up")
+        inns("addr", "add", ip + "/24", "dev", "eth0")
+        inns("link", "set", "eth0", "up")
+        inns("route", "add", "default", "via", GATEWAY)
+        self.veth_napi([(self.ul, port), (ns, "eth0")])
+
+    def plug_node(self, n):
+        self.plug(n.ns, "n%d" % n.k, n.ip)
+        n.sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
+
+    def add_node(self, *agent_args):
+        """One more node joining the running cluster: its netns, its image,
+        its agent (not waited for). -> the Node."""
+        n = Node(self, len(self.nodes) + 1)
+        n.extra_args = list(agent_args)
+        self.nodes.append(n)
+        m = _read_manifest(self.state)
+        m["netns"].append(n.ns)
+        m["nodes"].append({"name": n.name, "ns": n.ns, "root": n.root})
+        self.save_manifest(m)
+        self.plug_node(n)
+        self.prepare_node(n)
+        n.start_agent()
+        return n
 
     @staticmethod
     def veth_napi(devs):

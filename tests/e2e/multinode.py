@@ -4,6 +4,7 @@ named by run.sh's E2E_PREFIX and removed at exit even on failure, checks
 that print the cluster's state when they fail, busybox httpd pods pinned to
 a node, and probes for the pieces of the datapath a test needs."""
 import atexit
+import json
 import os
 import re
 import signal
@@ -168,6 +169,21 @@ def client_ip(body):
         return None
     m = re.search(r"(\d+\.\d+\.\d+\.\d+)", body)
     return m.group(1) if m else body
+
+
+def ipcache_cidrs(node):
+    """The ipcache's keys as "a.b.c.d/len" -> {cidr: tunnel IP or None}."""
+    r = C.run("bpftool", "map", "dump", "pinned", os.path.join(node.pin_dir, "ipcache"),
+              "-j", check=False)
+    if r.returncode != 0:
+        return {}
+    ip = lambda v: ".".join(str(b) for b in int(v).to_bytes(4, "little"))  # noqa: E731
+    out = {}
+    for e in json.loads(r.stdout):
+        k, v = e.get("formatted", e)["key"], e.get("formatted", e)["value"]
+        out["%s/%d" % (ip(k["ip"]), k["prefixlen"])] = ip(v["tunnel_ip"]) if v["tunnel_ip"] \
+            else None
+    return out
 
 
 def ipcache_entries(node):
