@@ -70,7 +70,7 @@ ifneq ($(STORET_OBJS),)
 TESTS += $(OUTPUT)/tests/store-sqlite $(OUTPUT)/tests/store-etcd
 endif
 
-.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api test-controllers test-node test-image bench demo vmtest install \
+.PHONY: all bpf fuzz test test-unit test-bpf test-e2e test-api test-controllers test-node test-image bench demo demo-down vmtest install \
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
@@ -80,7 +80,7 @@ help:
 	@echo "make [all]   build everything into $(OUTPUT)/"
 	@echo "make test    install deps, build, run unit, BPF and e2e tests"
 	@echo "make bench   benchmarks, results in $(OUTPUT)/bench/"
-	@echo "make demo    run berth on this machine"
+	@echo "make demo    a 2-node berth cluster on this machine (make demo-down stops it)"
 	@echo "make vmtest  BPF + e2e smoke tests in VMs (6.1, 6.12) and on the host"
 	@echo "make install install binaries into \$$(DESTDIR)\$$(PREFIX)"
 	@echo "make format  clang-format the sources"
@@ -208,10 +208,15 @@ bench: deps
 	bench/sched.sh
 	@$(MAKE) --no-print-directory test-image
 	bench/pods.py
+	bench/net.py
 
+# A two-node cluster in network namespaces, left running; demo-down removes it.
 demo: deps
-	@$(MAKE) --no-print-directory all
-	scripts/demo.sh
+	@$(MAKE) --no-print-directory all test-image
+	scripts/demo.py up
+
+demo-down:
+	scripts/demo.py down
 
 # The BPF suite and the e2e smoke test on kernels 6.1 and 6.12 (QEMU VMs)
 # and the host; VMTEST_ARGS go to vmtest/run (e.g. --kernel 6.1 --no-host).

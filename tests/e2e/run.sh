@@ -1,7 +1,8 @@
 #!/bin/bash
-# Run berth's end-to-end tests: every tests/e2e/test_*.sh, or the ones named
-# (test_foo, test_foo.sh or a path). Each runs under a timeout with its own
-# name prefix; a test that leaves a namespace or a pin behind fails.
+# Run berth's end-to-end tests: every tests/e2e/test_*.sh and test_*.py (the
+# multi-node cluster tests), or the ones named (test_foo, test_foo.sh,
+# test_foo.py or a path). Each runs under a timeout with its own name
+# prefix; a test that leaves a namespace, a pin or a process behind fails.
 # Prints PASS/FAIL/SKIP per test, logs in .output/e2e/, and closes with
 # "N passed, M failed, K skipped". Exit 1 if any failed.
 set -uo pipefail
@@ -17,13 +18,16 @@ if [ $# -gt 0 ]; then
 	for a; do
 		case $a in
 		*/*) t=$a ;;
-		*) t=$dir/${a%.sh}.sh ;;
+		*.sh | *.py) t=$dir/$a ;;
+		*) t=$(ls "$dir/$a".sh "$dir/$a".py 2>/dev/null | head -n1) ;;
 		esac
 		[ -f "$t" ] || { echo "run.sh: no such test: $a" >&2; exit 2; }
 		tests+=("$t")
 	done
 else
-	tests=("$dir"/test_*.sh)
+	shopt -s nullglob
+	tests=("$dir"/test_*.sh "$dir"/test_*.py)
+	shopt -u nullglob
 fi
 
 cur=
@@ -31,26 +35,37 @@ trap '[ -n "$cur" ] && kill -TERM "$cur" 2>/dev/null; wait; exit 130' INT TERM
 
 passed=0 failed=0 skipped=0 i=0
 for t in "${tests[@]}"; do
-	name=$(basename "$t" .sh)
+	name=$(basename "$t")
+	name=${name%.*}
 	i=$((i + 1))
 	prefix=b$$x$i
 	log=$logs/$name.log
 	start=$SECONDS
-	E2E_PREFIX=$prefix timeout -k 15 "$limit" bash "$t" >"$log" 2>&1 &
+	case $t in
+	*.py) E2E_PREFIX=$prefix timeout -k 15 "$limit" python3 "$t" >"$log" 2>&1 & ;;
+	*) E2E_PREFIX=$prefix timeout -k 15 "$limit" bash "$t" >"$log" 2>&1 & ;;
+	esac
 	cur=$!
 	wait "$cur"
 	rc=$?
 	cur=
 	took=$((SECONDS - start))
 
+	# a cluster test killed by the timeout: its state dir says what it made
+	[ -f "/tmp/berth-e2e-$prefix/cluster.json" ] &&
+		python3 "$dir/cluster.py" down "/tmp/berth-e2e-$prefix" >>"$log" 2>&1 &&
+		echo "run.sh: $name left a cluster behind (removed)" >>"$log" && [ "$rc" = 0 ] && rc=1
 	leaks=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-" | tr '\n' ' ')
-	[ -e "/sys/fs/bpf/berth/$prefix" ] && leaks+="/sys/fs/bpf/berth/$prefix"
+	for pin in "/sys/fs/bpf/berth/$prefix" "/sys/fs/bpf/berth/$prefix"-*; do
+		[ -e "$pin" ] && leaks+="$pin "
+	done
 	if [ -n "$leaks" ]; then
 		echo "run.sh: $name left behind: $leaks" >>"$log"
+		python3 "$dir/cluster.py" reap "$prefix" >>"$log" 2>&1
 		for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-"); do
 			ip netns del "$ns"
 		done
-		rm -rf "/sys/fs/bpf/berth/$prefix"
+		rm -rf "/sys/fs/bpf/berth/$prefix" "/sys/fs/bpf/berth/$prefix"-*
 		[ "$rc" = 0 ] && rc=1
 	fi
 
