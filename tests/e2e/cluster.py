@@ -314,14 +314,18 @@ class Cluster:
 
     @staticmethod
     def veth_napi(devs):
-        """GRO on both ends of every underlay veth: it gives a veth NAPI,
-        without which frames sent back out with XDP_TX (the NodePort fast
-        path) are dropped as xdp_tx_errors, as on a NIC they would not be."""
+        """Make the underlay veths behave like a wire between NICs. GRO on
+        both ends gives a veth NAPI, without which frames sent back out with
+        XDP_TX (the NodePort fast path) are dropped as xdp_tx_errors. TX
+        checksum offload off: a veth otherwise hands the peer a packet whose
+        L4 checksum is still to be filled in, which XDP (seeing only bytes)
+        would rewrite incrementally into a wrong one; on a wire it is
+        always complete."""
         if not shutil.which("ethtool"):
             log("ethtool is not installed: XDP_TX on the underlay will fail (scripts/deps.sh)")
             return
         for ns, dev in devs:
-            run(*nsexec(ns, "ethtool", "-K", dev, "gro", "on"), check=False)
+            run(*nsexec(ns, "ethtool", "-K", dev, "gro", "on", "tx", "off"), check=False)
 
     def start_server(self):
         d = os.path.join(self.state, "server")

@@ -5,7 +5,9 @@ underlay), through XDP on node1 (--nodeport-accel xdp) and tc on node2
 (--nodeport-accel tc):
 - externalTrafficPolicy Cluster to a backend on the other node: answered,
   and the backend sees the node's IP (SNAT; the reply goes back through it);
-- externalTrafficPolicy Local: the backend sees the client's own IP, a
+- externalTrafficPolicy Local (type LoadBalancer, the only type Kubernetes
+  gives a healthCheckNodePort; no load balancer here, so its NodePorts are
+  what is reached): the backend sees the client's own IP, a
   node without a local endpoint does not answer, and the Service's
   healthCheckNodePort answers 200 on a node with a local endpoint and 503
   on one without."""
@@ -19,8 +21,8 @@ n1, n2 = c.nodes
 # np-on2: Cluster policy, backend on node2; lo-on2: Local, backend on node2; ...
 svcs = [M.service("np-on2", {"app": "web", "at": "n2", "be": "y"}, "NodePort"),
         M.service("np-on1", {"app": "web", "at": "n1", "be": "y"}, "NodePort"),
-        M.service("lo-on2", {"app": "web", "at": "n2", "be": "y"}, "NodePort", "Local"),
-        M.service("lo-on1", {"app": "web", "at": "n1", "be": "y"}, "NodePort", "Local")]
+        M.service("lo-on2", {"app": "web", "at": "n2", "be": "y"}, "LoadBalancer", "Local"),
+        M.service("lo-on1", {"app": "web", "at": "n1", "be": "y"}, "LoadBalancer", "Local")]
 pods = M.start_pods(c, 2, extra=svcs)
 port, hc = {}, {}
 for s in ("np-on2", "np-on1", "lo-on2", "lo-on1"):
