@@ -5,7 +5,10 @@ from the server's IPAM, pods running on both nodes with addresses from
 their node's podCIDR, pod to pod on one node, and a ClusterIP to backends
 on the client's own node."""
 import ipaddress
+import json
+import os
 
+import cluster as C
 import multinode as M
 
 c = M.cluster(nodes=2)
@@ -41,4 +44,27 @@ for _ in range(20):
     seen[r] = seen.get(r, 0) + 1
 M.check(set(seen) == {"web-1-1", "web-1-2"},
         "ClusterIP %s from web-1-0 reaches both backends on node1: %s" % (cip, seen))
+
+# the routing maps read back through berthctl agree with the cluster
+ctl = os.path.join(C.BIN, "berthctl")
+
+
+def bpf(node, what):
+    r = C.run(ctl, "bpf", what, "--node", node.name, "-o", "json", check=False)
+    M.check(r.returncode == 0, "berthctl bpf %s --node %s: %s" % (what, node.name, r.stderr))
+    return json.loads(r.stdout)
+
+
+n1, n2 = c.nodes
+cfg = bpf(n1, "node")
+M.check(cfg["node_ip"] == n1.ip and cfg["tunnel_ifindex"] > 0,
+        "berthctl bpf node: node IP %s, tunnel device set (%s)" % (n1.ip, cfg))
+ipc = {e["cidr"]: e for e in bpf(n1, "ipcache")}
+M.check(ipc.get(str(cidrs[n2.name]), {}).get("tunnel") == n2.ip,
+        "berthctl bpf ipcache: %s's podCIDR tunnels to %s (%s)" % (n2.name, n2.ip, ipc))
+M.check("local" in ipc.get(str(cidrs[n1.name]), {}).get("kind", ""),
+        "berthctl bpf ipcache: node1's own podCIDR is local")
+eps = {e["ip"] for e in bpf(n1, "endpoints")}
+mine = {p["status"]["podIP"] for p in pods.values() if p["spec"]["nodeName"] == n1.name}
+M.check(mine <= eps, "berthctl bpf endpoints lists node1's pods %s (%s)" % (mine, eps))
 M.log("PASS")

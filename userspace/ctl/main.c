@@ -393,6 +393,27 @@ static int cmd_metrics(void)
 	return 0;
 }
 
+/* The maps `berthctl bpf WHAT` lists, sorted, one entry per line. */
+static const struct dump {
+	const char *what, *pin;
+	size_t ksz, vsz;
+	int (*cmp)(const void *, const void *);
+	void (*print)(const void *k, const void *v, bool *first);
+} dumps[] = {
+	{ "services", BERTH_MAP_SERVICES, sizeof(struct berth_svc_key),
+	  sizeof(struct berth_svc_val), cmp_svc, print_service },
+	{ "backends", BERTH_MAP_BACKENDS, sizeof(__u32),
+	  sizeof(struct berth_backend), cmp_u32, print_backend },
+	{ "ct", BERTH_MAP_CT, sizeof(struct berth_ct_key),
+	  sizeof(struct berth_ct_val), cmp_ct, print_ct },
+	{ "nat", BERTH_MAP_NAT, sizeof(struct berth_ct_key),
+	  sizeof(struct berth_nat_val), cmp_ct, print_nat },
+	{ "endpoints", BERTH_MAP_ENDPOINTS, sizeof(__be32),
+	  sizeof(struct berth_endpoint_info), cmp_be32, print_endpoint },
+	{ "ipcache", BERTH_MAP_IPCACHE, sizeof(struct berth_ipcache_key),
+	  sizeof(struct berth_ipcache_val), cmp_ipcache, print_ipcache },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -402,6 +423,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *what;
+	size_t i;
 	int c, fd;
 
 	while ((c = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
@@ -436,38 +458,18 @@ int main(int argc, char **argv)
 		return cmd_metrics();
 	if (!strcmp(what, "node"))
 		return cmd_node();
-	if (json)
-		printf("[");
-	if (!strcmp(what, "services")) {
-		fd = open_map(BERTH_MAP_SERVICES);
-		map_walk(fd, sizeof(struct berth_svc_key),
-			 sizeof(struct berth_svc_val), cmp_svc, print_service);
-	} else if (!strcmp(what, "backends")) {
-		fd = open_map(BERTH_MAP_BACKENDS);
-		map_walk(fd, sizeof(__u32), sizeof(struct berth_backend),
-			 cmp_u32, print_backend);
-	} else if (!strcmp(what, "ct")) {
-		fd = open_map(BERTH_MAP_CT);
-		map_walk(fd, sizeof(struct berth_ct_key),
-			 sizeof(struct berth_ct_val), cmp_ct, print_ct);
-	} else if (!strcmp(what, "nat")) {
-		fd = open_map(BERTH_MAP_NAT);
-		map_walk(fd, sizeof(struct berth_ct_key),
-			 sizeof(struct berth_nat_val), cmp_ct, print_nat);
-	} else if (!strcmp(what, "endpoints")) {
-		fd = open_map(BERTH_MAP_ENDPOINTS);
-		map_walk(fd, sizeof(__be32), sizeof(struct berth_endpoint_info),
-			 cmp_be32, print_endpoint);
-	} else if (!strcmp(what, "ipcache")) {
-		fd = open_map(BERTH_MAP_IPCACHE);
-		map_walk(fd, sizeof(struct berth_ipcache_key),
-			 sizeof(struct berth_ipcache_val), cmp_ipcache,
-			 print_ipcache);
-	} else {
+	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++)
+		if (!strcmp(what, dumps[i].what))
+			break;
+	if (i == sizeof(dumps) / sizeof(dumps[0])) {
 		fprintf(stderr, "berthctl: unknown map '%s'\n", what);
 		usage(stderr);
 		return 2;
 	}
+	fd = open_map(dumps[i].pin);
+	if (json)
+		printf("[");
+	map_walk(fd, dumps[i].ksz, dumps[i].vsz, dumps[i].cmp, dumps[i].print);
 	if (json)
 		printf("]\n");
 	return 0;
