@@ -26,6 +26,7 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(REPO, ".output/bin")
+REF_CNI = "/usr/lib/cni"  # Debian's containernetworking-plugins
 IMAGE_DIR = os.path.join(REPO, ".output/images/busybox")
 IMAGE = "berth.test/busybox:1"
 BPFFS = "/sys/fs/bpf/berth"
@@ -151,7 +152,7 @@ class Node:
         cmd = nsexec(self.ns, os.path.join(BIN, "berth-agent"),
                      "--server", self.c.kubeconfig, "--node-name", self.name,
                      "--node-ip", self.ip, "--root", self.root,
-                     "--cni-bin-dir", BIN, "--cni-conf-dir", conf,
+                     "--cni-bin-dir", BIN + ":" + REF_CNI, "--cni-conf-dir", conf,
                      "--pod-log-dir", os.path.join(self.root, "logs"),
                      *self.c.common_agent_args, *self.extra_args)
         pid = self.c.daemon(cmd, self.logfile)
@@ -244,9 +245,13 @@ class Cluster:
                 raise ClusterError(b + " is missing (make builds it)")
         if not os.path.exists(os.path.join(IMAGE_DIR, "index.json")):
             raise ClusterError("no test image in %s (make test-image)" % IMAGE_DIR)
-        for t in ("kubectl", "runc", "nsenter", "ip"):
+        for t in ("kubectl", "runc", "nsenter", "ip", "iptables"):
             if not shutil.which(t):
                 raise ClusterError(t + " is not installed (scripts/deps.sh)")
+        for p in ("portmap", "bandwidth"):
+            if not os.access(os.path.join(REF_CNI, p), os.X_OK):
+                raise ClusterError("%s/%s is missing (containernetworking-plugins)" %
+                                   (REF_CNI, p))
 
     def up(self, timeout=60, progress=log):
         self.check_prereqs()
@@ -350,9 +355,13 @@ class Cluster:
         conf = os.path.join(n.root, "net.d")
         os.makedirs(conf, exist_ok=True)
         with open(os.path.join(conf, "10-berth.conflist"), "w") as f:
+            # the shipped conflist's chain (cni/10-berth.conflist): Debian's
+            # reference plugins for hostPort and the bandwidth annotations
             json.dump({"cniVersion": "1.0.0", "name": "berth", "plugins": [
                 {"type": "berth-cni", "agentSocket": os.path.join(n.root, "agent.sock"),
-                 "ipam": {"dataDir": os.path.join(n.root, "ipam")}}]}, f)
+                 "ipam": {"dataDir": os.path.join(n.root, "ipam")}},
+                {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+                {"type": "bandwidth", "capabilities": {"bandwidth": True}}]}, f)
         run(os.path.join(BIN, "berth-agent"), "image", "--root", n.root, "--quiet",
             "load", IMAGE_DIR, IMAGE, timeout=120)
 

@@ -21,6 +21,7 @@
 #include <berth/log.h>
 
 #include "cnirun.h"
+#include "runtime_int.h"
 
 #define CNI_TIMEOUT_MS 60000
 #define CNI_MAX_OUT (256 * 1024)
@@ -88,7 +89,27 @@ static json_object *load_conflist(const char *conf_dir, char *err,
 	return conf;
 }
 
-/* exec bin_dir/type with env and stdin; stdout into *out; exit status */
+/* The first executable DIR/type of bin_dirs (':' or ',' between dirs). */
+static int find_plugin(const char *bin_dirs, const char *type, char *path,
+		       size_t len)
+{
+	const char *d = bin_dirs, *end;
+
+	if (strchr(type, '/'))
+		return -EINVAL;
+	while (*d) {
+		end = d + strcspn(d, ":,");
+		if (end > d) {
+			snprintf(path, len, "%.*s/%s", (int)(end - d), d, type);
+			if (!access(path, X_OK))
+				return 0;
+		}
+		d = *end ? end + 1 : end;
+	}
+	return -ENOENT;
+}
+
+/* exec type from bin_dir with env and stdin; stdout into *out; exit status */
 static int exec_plugin(const char *bin_dir, const char *type,
 		       char *const envp[], const char *in, char **out)
 {
@@ -102,8 +123,7 @@ static int exec_plugin(const char *bin_dir, const char *type,
 	*out = NULL;
 	if (!buf)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s", bin_dir, type);
-	if (access(path, X_OK)) {
+	if (find_plugin(bin_dir, type, path, sizeof(path))) {
 		free(buf);
 		return -ENOENT;
 	}
@@ -209,6 +229,137 @@ static void plugin_error(const char *type, int rc, const char *out, char *err,
 	json_object_put(o);
 }
 
+/* runtimeConfig: the capability arguments this plugin declares it takes */
+static void add_runtime_config(json_object *conf, json_object *args)
+{
+	json_object *caps, *rc = NULL, *v;
+
+	if (!args || !json_object_object_get_ex(conf, "capabilities", &caps) ||
+	    !json_object_is_type(caps, json_type_object))
+		return;
+	json_object_object_foreach(caps, key, on)
+	{
+		if (!json_object_get_boolean(on) ||
+		    !json_object_object_get_ex(args, key, &v))
+			continue;
+		if (!rc)
+			rc = json_object_new_object();
+		json_object_object_add(rc, key, json_object_get(v));
+	}
+	if (rc)
+		json_object_object_add(conf, "runtimeConfig", rc);
+}
+
+static const char *pstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) :
+						       NULL;
+}
+
+static int64_t pint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) :
+						       0;
+}
+
+static json_object *port_mappings(json_object *pod)
+{
+	json_object *spec, *ctrs, *ports, *out = json_object_new_array();
+
+	if (!json_object_object_get_ex(pod, "spec", &spec) ||
+	    !json_object_object_get_ex(spec, "containers", &ctrs))
+		return out;
+	for (size_t i = 0; i < json_object_array_length(ctrs); i++) {
+		if (!json_object_object_get_ex(json_object_array_get_idx(ctrs, i),
+					       "ports", &ports))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(ports); k++) {
+			json_object *p = json_object_array_get_idx(ports, k), *m;
+			const char *proto = pstr(p, "protocol") ?: "TCP";
+			const char *host_ip = pstr(p, "hostIP");
+			char lower[8];
+			size_t j;
+
+			if (pint(p, "hostPort") <= 0)
+				continue;
+			for (j = 0; proto[j] && j < sizeof(lower) - 1; j++)
+				lower[j] = (char)(proto[j] | 0x20);
+			lower[j] = 0;
+			m = json_object_new_object();
+			json_object_object_add(m, "hostPort",
+					       json_object_new_int64(pint(p, "hostPort")));
+			json_object_object_add(
+				m, "containerPort",
+				json_object_new_int64(pint(p, "containerPort")));
+			json_object_object_add(m, "protocol",
+					       json_object_new_string(lower));
+			if (host_ip && *host_ip)
+				json_object_object_add(m, "hostIP",
+						       json_object_new_string(host_ip));
+			json_object_array_add(out, m);
+		}
+	}
+	return out;
+}
+
+/* kubernetes.io/{ingress,egress}-bandwidth -> bits/s; 0 absent, -1 bad */
+static int64_t bandwidth(json_object *annots, const char *key)
+{
+	const char *s = pstr(annots, key);
+	int64_t milli;
+
+	if (!s)
+		return 0;
+	if (berth_quantity_milli(s, &milli) || milli < 1000)
+		return -1;
+	return milli / 1000;
+}
+
+json_object *berth_cni_runtime_config(json_object *pod, char *err,
+				      size_t errlen)
+{
+	static const char *const keys[] = { "kubernetes.io/ingress-bandwidth",
+					     "kubernetes.io/egress-bandwidth" };
+	json_object *meta, *annots = NULL, *rc = json_object_new_object(),
+			   *pm = port_mappings(pod), *bw = NULL;
+	int64_t rate[2];
+
+	if (json_object_object_get_ex(pod, "metadata", &meta))
+		json_object_object_get_ex(meta, "annotations", &annots);
+	for (int i = 0; i < 2; i++) {
+		rate[i] = bandwidth(annots, keys[i]);
+		if (rate[i] < 0) {
+			snprintf(err, errlen, "annotation %s: %s is not a bandwidth",
+				 keys[i], pstr(annots, keys[i]));
+			json_object_put(pm);
+			json_object_put(rc);
+			return NULL;
+		}
+	}
+	if (json_object_array_length(pm))
+		json_object_object_add(rc, "portMappings", pm);
+	else
+		json_object_put(pm);
+	for (int i = 0; i < 2; i++) {
+		if (!rate[i])
+			continue;
+		if (!bw)
+			bw = json_object_new_object();
+		/* rate in bits/s; the burst unbounded, as the kubelet sets it */
+		json_object_object_add(bw, i ? "egressRate" : "ingressRate",
+				       json_object_new_int64(rate[i]));
+		json_object_object_add(bw, i ? "egressBurst" : "ingressBurst",
+				       json_object_new_int64(INT32_MAX));
+	}
+	if (bw)
+		json_object_object_add(rc, "bandwidth", bw);
+	return rc;
+}
+
 static int run_chain(const char *bin_dir, const char *conf_dir,
 		     const struct berth_cni_pod *pod, bool add,
 		     json_object **result, char *err, size_t errlen)
@@ -216,7 +367,9 @@ static int run_chain(const char *bin_dir, const char *conf_dir,
 	json_object *list, *plugins, *prev = NULL, *v;
 	char e_cmd[32], e_id[320], e_ns[4200], e_if[64], e_args[1024],
 		e_path[4200];
-	char *envp[] = { e_cmd, e_id, e_ns, e_if, e_args, e_path, NULL };
+	char e_syspath[1024];
+	/* PATH too: chained plugins run tools (portmap: iptables) */
+	char *envp[] = { e_cmd, e_id, e_ns, e_if, e_args, e_path, e_syspath, NULL };
 	const char *name = "", *version = "1.0.0";
 	int n, ret = 0;
 
@@ -245,7 +398,12 @@ static int run_chain(const char *bin_dir, const char *conf_dir,
 	snprintf(e_args, sizeof(e_args),
 		 "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s;K8S_POD_UID=%s",
 		 pod->ns, pod->name, pod->container_id, pod->uid);
+	snprintf(e_syspath, sizeof(e_syspath), "PATH=%s",
+		 getenv("PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	snprintf(e_path, sizeof(e_path), "CNI_PATH=%s", bin_dir);
+	for (char *c = e_path; *c; c++)
+		if (*c == ',')
+			*c = ':';
 	for (int k = 0; k < n; k++) {
 		int i = add ? k : n - 1 - k;
 		json_object *p = json_object_array_get_idx(plugins, i), *conf = NULL;
@@ -270,6 +428,7 @@ static int run_chain(const char *bin_dir, const char *conf_dir,
 		if (prev)
 			json_object_object_add(conf, "prevResult",
 					       json_object_get(prev));
+		add_runtime_config(conf, pod->runtime_config);
 		rc = exec_plugin(bin_dir, type, envp,
 				 json_object_to_json_string_ext(
 					 conf, JSON_C_TO_STRING_PLAIN),

@@ -794,6 +794,34 @@ static void run_probes(struct pod *p, struct ctr *c)
 
 /* ---- the pod's lifecycle ---- */
 
+/* The CNI capability arguments of a pod's ADD, kept for its DEL. */
+static void cni_args_path(struct berth_podmgr *pm, const char *uid, char *buf,
+			  size_t len)
+{
+	snprintf(buf, len, "%s/pods/%s/cni-args.json",
+		 berth_runtime_root(pm->o.rt), uid);
+}
+
+static void save_cni_args(struct berth_podmgr *pm, const char *uid,
+			  json_object *args)
+{
+	char path[PATH_MAX];
+
+	cni_args_path(pm, uid, path, sizeof(path));
+	if (json_object_to_file_ext(path, args, JSON_C_TO_STRING_PLAIN))
+		pr_warn("save %s: %s", path, json_util_get_last_err());
+}
+
+static json_object *load_cni_args(struct berth_podmgr *pm, const char *uid)
+{
+	char path[PATH_MAX];
+
+	cni_args_path(pm, uid, path, sizeof(path));
+	if (access(path, F_OK))
+		return NULL;
+	return json_object_from_file(path);
+}
+
 static int setup_pod(struct pod *p)
 {
 	struct berth_podmgr *pm = p->pm;
@@ -830,9 +858,21 @@ static int setup_pod(struct pod *p)
 
 			uint64_t t0 = berth_now_ms();
 
+			cp.runtime_config = berth_cni_runtime_config(
+				p->spec_pod, err, sizeof(err));
+			if (!cp.runtime_config) {
+				snprintf(p->setup_reason, sizeof(p->setup_reason),
+					 "FailedCreatePodSandBox");
+				snprintf(p->setup_msg, sizeof(p->setup_msg),
+					 "network: %s", err);
+				return -EINVAL;
+			}
+			/* DEL must hand the plugins the same arguments */
+			save_cni_args(pm, p->uid, cp.runtime_config);
 			ret = berth_cni_add(pm->o.cni_bin_dir, pm->o.cni_conf_dir,
 					    &cp, p->ip, sizeof(p->ip), err,
 					    sizeof(err));
+			json_object_put(cp.runtime_config);
 			pr_debug("pod %s/%s: CNI ADD in %llu ms", p->ns, p->name,
 				 (unsigned long long)(berth_now_ms() - t0));
 			if (ret) {
@@ -995,9 +1035,11 @@ static void teardown(struct berth_podmgr *pm, const char *uid, const char *ns,
 		 berth_runtime_root(pm->o.rt), uid);
 	if (access(netns, F_OK))
 		netns[0] = 0;
+	cp.runtime_config = load_cni_args(pm, uid);
 	if (berth_cni_del(pm->o.cni_bin_dir, pm->o.cni_conf_dir, &cp, err,
 			  sizeof(err)))
 		pr_warn("pod %s/%s: CNI DEL: %s", ns, name, err);
+	json_object_put(cp.runtime_config);
 	berth_volumes_teardown(pm->o.rt, uid);
 	berth_tokens_forget(pm->tokens, uid);
 	berth_sandbox_destroy(pm->o.rt, uid);
