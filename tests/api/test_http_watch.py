@@ -31,7 +31,8 @@ t.join(10)
 check(not t.is_alive() and time.time() - start < 5, "timeoutSeconds ends the stream")
 check([(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "a"), ("ADDED", "b")],
       "initial ADDED, then the new object (%s)" % [(e["type"], e["object"]["metadata"]["name"]) for e in events])
-check(events[1]["object"]["metadata"]["resourceVersion"] > rv_a, "events carry resourceVersions")
+check(int(events[1]["object"]["metadata"]["resourceVersion"]) > int(rv_a),
+      "events carry resourceVersions (compared as numbers: 100 > 99)")
 
 # resume from a resourceVersion: exactly what happened after it, in order
 s.req("PATCH", NS + "/configmaps/a", {"data": {"k": "v"}}, ctype="application/merge-patch+json")
