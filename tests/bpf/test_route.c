@@ -5,6 +5,7 @@
  * of another node through the tunnel, everything else the host stack; with
  * no routing configured, every packet passes as before.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -191,6 +192,57 @@ Test(route, clusterip_local_backend_and_reply)
 	want.smac = veth_a_mac;
 	want.ttl = 63;
 	expect_redirect(fx.from_pod, &rep, &want, "reply to the local client");
+}
+
+/*
+ * Hairpin: the client is the Service's only backend. After DNAT it would get
+ * a packet from its own address (a martian), so the source becomes the
+ * hairpin address; the reply gets the frontend as source and the pod as
+ * destination back.
+ */
+static void hairpin_case(uint8_t proto)
+{
+	struct berth_fe_backend be[1];
+	struct berth_frontend fe;
+	struct pkt_spec s = fx_pkt(proto, 40002, SVC_PORT), want, rep;
+	uint32_t hairpin = htonl(BERTH_HAIRPIN_IP_HOST);
+
+	fx_frontend_init(&fe, be, FX_VIP, SVC_PORT, proto, ip4(10, 0, 1, 4),
+			 BE_PORT, 1); /* backend 10.0.1.5: the client */
+	fx_sync(&fe, 1);
+	s.smac = pod_a_mac;
+	s.dmac = veth_a_mac;
+	want = s;
+	want.saddr = hairpin;
+	want.daddr = FX_CLIENT;
+	want.dport = BE_PORT;
+	want.dmac = pod_a_mac;
+	want.smac = veth_a_mac;
+	want.ttl = 63;
+	expect_redirect(fx.from_pod, &s, &want, "hairpin request");
+
+	rep = fx_reply(proto, FX_CLIENT, BE_PORT, 40002);
+	rep.daddr = hairpin;
+	rep.smac = pod_a_mac;
+	rep.dmac = veth_a_mac;
+	want = rep;
+	want.saddr = FX_VIP;
+	want.sport = SVC_PORT;
+	want.daddr = FX_CLIENT;
+	want.dmac = pod_a_mac;
+	want.smac = veth_a_mac;
+	want.ttl = 63;
+	expect_redirect(fx.from_pod, &rep, &want, "hairpin reply");
+}
+
+Test(route, hairpin_tcp)
+{
+	hairpin_case(IPPROTO_TCP);
+}
+
+Test(route, hairpin_udp)
+{
+	hairpin_case(IPPROTO_UDP);
 }
 
 /* Decapsulated traffic to a local pod goes straight in, replies reversed. */
