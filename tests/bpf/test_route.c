@@ -284,3 +284,17 @@ Test(route, overlay_out_sets_tunnel)
 	cr_assert_eq(fx_metric(BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY), 1,
 		     "no-route drop not counted");
 }
+
+/*
+ * Neighbour discovery and the like from the device itself: passed (the
+ * device drops what has no tunnel key), not counted as berth's drops.
+ */
+Test(route, overlay_out_not_ipv4_uncounted)
+{
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build_l2(in, PKT_ETH_P_IPV6, 72);
+
+	fx_expect_untouched(fx.overlay_out, in, len, "IPv6 into the tunnel");
+	cr_assert_eq(fx_metric(BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY), 0,
+		     "IPv6 counted as a no-route drop");
+}
