@@ -71,9 +71,9 @@ static __always_inline int icmp_quote_rewrite(struct __sk_buff *skb,
 					      struct icmp_quote *q, bool dst,
 					      __be32 ip, __be16 port)
 {
-	__u32 in_l4_csum = q->l4_off + (q->ip.protocol == IPPROTO_TCP ?
-						TCP_CSUM_OFF :
-						UDP_CSUM_OFF);
+	__u32 in_l4_csum =
+		q->l4_off +
+		(q->ip.protocol == IPPROTO_TCP ? TCP_CSUM_OFF : UDP_CSUM_OFF);
 	__be32 old_ip = dst ? q->ip.daddr : q->ip.saddr;
 	__be16 old_port = q->ports[dst];
 	__u16 old16, new16;
@@ -123,7 +123,8 @@ static __always_inline int icmp_outer_addr(struct __sk_buff *skb,
 	if (old == ip)
 		return 0;
 	if (bpf_l3_csum_replace(skb, ETH_HLEN + IP_CSUM_OFF, old, ip, 4) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN + (dst ? IP_DADDR_OFF : IP_SADDR_OFF),
+	    bpf_skb_store_bytes(skb,
+				ETH_HLEN + (dst ? IP_DADDR_OFF : IP_SADDR_OFF),
 				&ip, 4, 0))
 		return -1;
 	if (dst)

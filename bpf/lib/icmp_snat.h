@@ -140,8 +140,7 @@ static __always_inline int icmp_error_reverse(struct __sk_buff *skb,
 		if (icmp_quote_rewrite(skb, &q, true, rn->vip, rn->port))
 			return drop(skb, BERTH_DROP_CSUM, dir);
 		/* from the backend itself: from the frontend, as the client knows it */
-		if (p->saddr == peer &&
-		    icmp_outer_addr(skb, p, false, rn->vip))
+		if (p->saddr == peer && icmp_outer_addr(skb, p, false, rn->vip))
 			return drop(skb, BERTH_DROP_CSUM, dir);
 	}
 	if (icmp_outer_addr(skb, p, true, v->addr))

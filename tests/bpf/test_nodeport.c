@@ -90,6 +90,15 @@ static struct pkt_spec from_client(uint32_t client, uint16_t dport)
 	return s;
 }
 
+/* s as a router hands it to the local pod: its MACs, one hop less. */
+static struct pkt_spec to_local_pod(struct pkt_spec s)
+{
+	s.dmac = pod_mac;
+	s.smac = veth_mac;
+	s.ttl = (s.ttl ? s.ttl : 64) - 1;
+	return s;
+}
+
 /* Run s through prog, expect verdict and exactly want, checksums right. */
 static void expect_out(int prog, const struct pkt_spec *s, int verdict,
 		       const struct pkt_spec *want, const char *what)
@@ -155,9 +164,7 @@ Test(nodeport, local_backend_keeps_client)
 	want = s;
 	want.daddr = LOCAL_BE;
 	want.dport = BE_PORT;
-	want.dmac = pod_mac;
-	want.smac = veth_mac;
-	want.ttl = 63;
+	want = to_local_pod(want);
 	expect_out(fx.from_netdev, &s, FX_TC_ACT_REDIRECT, &want,
 		   "NodePort to a local backend");
 
@@ -329,9 +336,7 @@ Test(nodeport, masquerade_out_and_back)
 	rep.dport = CPORT;
 	want = rep;
 	want.daddr = LOCAL_BE;
-	want.dmac = pod_mac;
-	want.smac = veth_mac;
-	want.ttl = 63;
+	want = to_local_pod(want);
 	expect_out(fx.from_netdev, &rep, FX_TC_ACT_REDIRECT, &want,
 		   "masquerade reply to the pod");
 }
@@ -390,9 +395,7 @@ Test(nodeport, masquerade_ping)
 	rep.icmp_type = 0;
 	want = rep;
 	want.daddr = LOCAL_BE;
-	want.dmac = pod_mac;
-	want.smac = veth_mac;
-	want.ttl = 63;
+	want = to_local_pod(want);
 	expect_out(fx.from_netdev, &rep, FX_TC_ACT_REDIRECT, &want,
 		   "echo reply to the pod");
 	/* a reply nobody asked for is the host's */
@@ -463,9 +466,7 @@ Test(nodeport, masquerade_icmp_error)
 
 	err = icmp_error_about(ROUTER, NODE_IP, sent, 20 + 8 + 5);
 	want = icmp_error_about(ROUTER, LOCAL_BE, orig, 20 + 8 + 5);
-	want.dmac = pod_mac;
-	want.smac = veth_mac;
-	want.ttl = 63;
+	want = to_local_pod(want);
 	expect_out(fx.from_netdev, &err, FX_TC_ACT_REDIRECT, &want,
 		   "error about a masqueraded flow");
 }

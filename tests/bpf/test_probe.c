@@ -15,8 +15,8 @@
 #include <berth/datapath.h>
 
 static const char *const wanted[] = {
-	"from_pod",	 "to_pod",	  "overlay_in",	   "overlay_out",
-	"from_netdev",	 "to_netdev",	  "xdp_nodeport",  "sock_connect4",
+	"from_pod",	 "to_pod",	  "overlay_in",	       "overlay_out",
+	"from_netdev",	 "to_netdev",	  "xdp_nodeport",      "sock_connect4",
 	"sock_sendmsg4", "sock_recvmsg4", "sock_getpeername4",
 };
 

@@ -76,6 +76,15 @@ static struct pkt_spec to_pod_b(struct pkt_spec s)
 	return s;
 }
 
+/* s as a router hands it to pod A (FX_CLIENT). */
+static struct pkt_spec to_pod_a(struct pkt_spec s)
+{
+	s.dmac = pod_a_mac;
+	s.smac = veth_a_mac;
+	s.ttl = (s.ttl ? s.ttl : 64) - 1;
+	return s;
+}
+
 Test(route, local_pod_tcp)
 {
 	struct pkt_spec s = fx_pkt(IPPROTO_TCP, 40000, 5000), want;
@@ -185,12 +194,9 @@ Test(route, clusterip_local_backend_and_reply)
 	rep = fx_reply(IPPROTO_TCP, POD_B, BE_PORT, 40001);
 	rep.smac = pod_b_mac;
 	rep.dmac = veth_b_mac;
-	want = rep;
+	want = to_pod_a(rep);
 	want.saddr = FX_VIP;
 	want.sport = SVC_PORT;
-	want.dmac = pod_a_mac;
-	want.smac = veth_a_mac;
-	want.ttl = 63;
 	expect_redirect(fx.from_pod, &rep, &want, "reply to the local client");
 }
 
@@ -212,26 +218,20 @@ static void hairpin_case(uint8_t proto)
 	fx_sync(&fe, 1);
 	s.smac = pod_a_mac;
 	s.dmac = veth_a_mac;
-	want = s;
+	want = to_pod_a(s);
 	want.saddr = hairpin;
 	want.daddr = FX_CLIENT;
 	want.dport = BE_PORT;
-	want.dmac = pod_a_mac;
-	want.smac = veth_a_mac;
-	want.ttl = 63;
 	expect_redirect(fx.from_pod, &s, &want, "hairpin request");
 
 	rep = fx_reply(proto, FX_CLIENT, BE_PORT, 40002);
 	rep.daddr = hairpin;
 	rep.smac = pod_a_mac;
 	rep.dmac = veth_a_mac;
-	want = rep;
+	want = to_pod_a(rep);
 	want.saddr = FX_VIP;
 	want.sport = SVC_PORT;
 	want.daddr = FX_CLIENT;
-	want.dmac = pod_a_mac;
-	want.smac = veth_a_mac;
-	want.ttl = 63;
 	expect_redirect(fx.from_pod, &rep, &want, "hairpin reply");
 }
 

@@ -100,8 +100,8 @@ int cmd_probe(bool json)
 	printf(", \"programs\": {");
 	for (i = 0; i < n; i++) {
 		printf("%s\"%s\": {\"loaded\": %s, \"verified_insns\": %u, \"error\": ",
-		       i ? ", " : "", res[i].name, res[i].err ? "false" : "true",
-		       res[i].insns);
+		       i ? ", " : "", res[i].name,
+		       res[i].err ? "false" : "true", res[i].insns);
 		if (res[i].err) {
 			put_json_string(strerror(-res[i].err));
 			printf(", \"log_tail\": ");
