@@ -3,7 +3,8 @@
  * tc ingress of a pod's host-side veth: packets the pod sends. Balances
  * connections to a Service frontend onto a backend (DNAT + conntrack),
  * rejects those to a Service without endpoints, reverse-NATs replies of
- * flows balanced here, then routes: a pod of this node directly, a pod of
+ * flows balanced here (a pod balanced onto itself gets its packets from the
+ * hairpin address), then routes: a pod of this node directly, a pod of
  * another node through the tunnel, anything else to the host stack.
  */
 #include "vmlinux.h"
@@ -71,6 +72,8 @@ int from_pod(struct __sk_buff *skb)
 		ret = svc_dnat(skb, &p, svc, BERTH_DIR_EGRESS);
 		if (ret != SVC_ROUTE)
 			return ret;
+		if (hairpin_snat(skb, &p))
+			return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_EGRESS);
 	} else if (pkt_is_syn(&p)) {
 		ct_retire_egress(&p);
 	} else if (!p.later_frag) {

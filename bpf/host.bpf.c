@@ -2,14 +2,16 @@
 /*
  * tc on the node's underlay device. Ingress: NodePort (a frontend
  * node_ip:nodePort in the services map) balanced to a backend anywhere, and
- * replies to flows SNATed here. Egress: pod traffic leaving the cluster is
- * masqueraded to the node's address.
+ * replies to flows SNATed here (ICMP echo replies and errors too). Egress:
+ * pod traffic leaving the cluster is masqueraded to the node's address
+ * (TCP, UDP, and ICMP echo by its identifier).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/consts.h"
+#include "lib/icmp_snat.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
@@ -33,13 +35,14 @@ int from_netdev(struct __sk_buff *skb)
 	if (ret != TC_ACT_UNSPEC)
 		return ret;
 	cfg = node_cfg();
-	if (!cfg || !cfg->node_ip || p.daddr != cfg->node_ip ||
-	    (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
+	if (!cfg || !cfg->node_ip || p.daddr != cfg->node_ip)
 		return TC_ACT_OK;
 	/* replies first: a kept client port may fall in the NodePort range */
 	ret = snat_reverse_any(skb, &p, cfg, BERTH_DIR_NETDEV);
 	if (ret >= 0)
 		return ret;
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
+		return TC_ACT_OK;
 	if (p.later_frag || !nodeport_port(cfg, p.dport))
 		return TC_ACT_OK;
 	svc = lb_lookup_service(&p);
@@ -56,7 +59,9 @@ static __always_inline bool masquerade_wanted(const struct pkt4 *p,
 	__u8 want = BERTH_IPCACHE_F_LOCAL | BERTH_IPCACHE_F_POD;
 
 	if (!(cfg->flags & BERTH_NODE_F_MASQUERADE) || !cfg->node_ip ||
-	    p->saddr == cfg->node_ip || !pkt_has_ports(p))
+	    p->saddr == cfg->node_ip)
+		return false;
+	if (!pkt_has_ports(p) && (p->proto != IPPROTO_ICMP || p->frag))
 		return false;
 	src = ipcache_lookup(p->saddr);
 	if (!src || (src->flags & want) != want)
@@ -80,6 +85,8 @@ int to_netdev(struct __sk_buff *skb)
 		return ret;
 	if (!masquerade_wanted(&p, cfg))
 		return TC_ACT_OK;
+	if (p.proto == IPPROTO_ICMP)
+		return icmp_masquerade(skb, &p, cfg, BERTH_DIR_NETDEV);
 	ret = snat_port(&p, cfg->node_ip, 0, cfg, &port);
 	if (ret)
 		return drop(skb, -ret, BERTH_DIR_NETDEV);

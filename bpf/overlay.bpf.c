@@ -63,8 +63,13 @@ int overlay_out(struct __sk_buff *skb)
 	int ret;
 
 	ret = parse_ipv4(skb, &p);
+	/*
+	 * Not IPv4 (the agent turns IPv6 off on the device; what is left is
+	 * the kernel's own chatter): no tunnel key, so the device discards
+	 * it. Not a drop of berth's, so not counted as one.
+	 */
 	if (ret == PARSE_SKIP)
-		return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY);
+		return TC_ACT_OK;
 	if (ret < 0)
 		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_OVERLAY);
 	ipc = ipcache_lookup(p.daddr);

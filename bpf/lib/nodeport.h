@@ -8,6 +8,7 @@
 #ifndef BERTH_BPF_NODEPORT_H
 #define BERTH_BPF_NODEPORT_H
 
+#include "icmp_snat.h"
 #include "maps.h"
 #include "metrics.h"
 #include "nat.h"
@@ -27,7 +28,6 @@ static __always_inline int snat_reverse(struct __sk_buff *skb, struct pkt4 *p,
 					const struct berth_node_cfg *cfg,
 					__u8 dir)
 {
-	struct berth_endpoint_info *ep;
 	struct berth_rev_nat *rn = NULL;
 	__be32 client = v->addr;
 
@@ -46,13 +46,13 @@ static __always_inline int snat_reverse(struct __sk_buff *skb, struct pkt4 *p,
 		p->saddr = rn->vip;
 		p->sport = rn->port;
 	}
-	ep = endpoint_lookup(client);
-	if (ep)
-		return deliver_local(skb, p, ep, false, dir);
-	return fib_out(skb, p->saddr, client, cfg, dir);
+	return snat_deliver(skb, p, cfg, dir);
 }
 
-/* A reply to a SNATed flow is reversed; TC_ACT_UNSPEC (-1) if p is none. */
+/*
+ * A reply to a SNATed flow (or an ICMP error about one) is reversed;
+ * TC_ACT_UNSPEC (-1) if p is none.
+ */
 static __always_inline int snat_reverse_any(struct __sk_buff *skb,
 					    struct pkt4 *p,
 					    const struct berth_node_cfg *cfg,
@@ -60,7 +60,11 @@ static __always_inline int snat_reverse_any(struct __sk_buff *skb,
 {
 	struct berth_nat_val *v;
 
-	if (p->daddr != cfg->node_ip || !pkt_has_ports(p))
+	if (p->daddr != cfg->node_ip)
+		return -1;
+	if (p->proto == IPPROTO_ICMP)
+		return icmp_snat_reverse(skb, p, cfg, dir);
+	if (!pkt_has_ports(p))
 		return -1;
 	v = snat_reply_lookup(p);
 	if (!v)

@@ -7,20 +7,48 @@
 #ifndef BERTH_BPF_REVNAT_H
 #define BERTH_BPF_REVNAT_H
 
+#include <bpf/bpf_endian.h>
+
 #include "icmp.h"
 #include "maps.h"
 #include "nat.h"
 #include "parse.h"
 
+static __always_inline __be32 hairpin_ip(void)
+{
+	return bpf_htonl(BERTH_HAIRPIN_IP_HOST);
+}
+
 /*
- * 1 when translated (p's source is then the frontend), 0 when p is no reply
- * of a flow, -1 when a rewrite failed.
+ * A pod balanced onto itself: after DNAT the packet goes from its address
+ * to its address, which its kernel drops as a martian. The source becomes
+ * the hairpin address, port kept, so the reply tells rev_nat_reply who the
+ * client was without a state of its own. 0, or -1 when a rewrite failed.
+ */
+static __always_inline int hairpin_snat(struct __sk_buff *skb, struct pkt4 *p)
+{
+	__be32 hp = hairpin_ip();
+
+	if (p->saddr != p->daddr)
+		return 0;
+	if (nat_rewrite(skb, p, NAT_SRC, hp, p->sport))
+		return -1;
+	p->saddr = hp;
+	return 0;
+}
+
+/*
+ * 1 when translated (p's source is then the frontend; a hairpin reply's
+ * destination the pod again), 0 when p is no reply of a flow, -1 when a
+ * rewrite failed.
  */
 static __always_inline int rev_nat_reply(struct __sk_buff *skb, struct pkt4 *p)
 {
+	/* a reply to the hairpin address comes from its own client */
+	bool hairpin = p->daddr == hairpin_ip();
 	/* the reply's tuple, turned around, is the client's after DNAT */
 	struct berth_ct_key key = {
-		.saddr = p->daddr,
+		.saddr = hairpin ? p->saddr : p->daddr,
 		.daddr = p->saddr,
 		.sport = p->dport,
 		.dport = p->sport,
@@ -38,6 +66,11 @@ static __always_inline int rev_nat_reply(struct __sk_buff *skb, struct pkt4 *p)
 	rn = bpf_map_lookup_elem(&rev_nat, &v->rev_nat_id);
 	if (!rn)
 		return 0;
+	if (hairpin) {
+		if (nat_rewrite(skb, p, NAT_DST, p->saddr, p->dport))
+			return -1;
+		p->daddr = p->saddr;
+	}
 	if (nat_rewrite(skb, p, NAT_SRC, rn->vip, rn->port))
 		return -1;
 	p->saddr = rn->vip;

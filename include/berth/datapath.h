@@ -113,12 +113,15 @@ int berth_dp_detach_all(void);
 int berth_dp_unpin(const char *pin_dir);
 
 /*
- * Load program prog (a name berth_dp_prog_fd knows) alone, maps pinned in pin_dir
+ * Load program prog (a name berth_dp_probe_name gives) alone, maps pinned in pin_dir
  * (removed after): *insns is what the verifier processed; on failure log
  * holds libbpf's and the verifier's messages.
  */
 int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 			char *log, size_t loglen);
+/* The programs berth_dp_probe_prog knows: names 0 .. count - 1. */
+size_t berth_dp_probe_count(void);
+const char *berth_dp_probe_name(size_t i);
 
 /* Is a backend referenced by a live conntrack entry? (for berth_lbmap_gc) */
 struct berth_ct_usage;

@@ -5,6 +5,8 @@
   ping IP [COUNT]      ICMP echo over a raw socket; exit 0 if every reply came
   serve PORT NAME      TCP: answer each connection "NAME <peer ip>" (60 s max)
   connect IP PORT      print the server's line; exit 1 on failure (5 s max)
+  udp-serve PORT NAME  UDP: answer each datagram "NAME <peer ip>" (60 s max)
+  udp-ask IP PORT      send one datagram, print the answer (3 tries, 2 s each)
   txcsum-off IFNAME    checksums computed before sending, as a NIC on a wire
                        does (a veth leaves them partial, and XDP sees that)
 """
@@ -80,6 +82,35 @@ def connect(ip, port):
     return 0
 
 
+def udp_serve(port, name):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("0.0.0.0", port))
+    srv.settimeout(1)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            _, addr = srv.recvfrom(200)
+        except socket.timeout:
+            continue
+        srv.sendto(("%s %s" % (name, addr[0])).encode(), addr)
+    return 0
+
+
+def udp_ask(ip, port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        s.connect((ip, port))
+        for _ in range(3):
+            try:
+                s.send(b"?")
+                print(s.recv(200).decode().strip())
+                return 0
+            except OSError:
+                continue
+    print("udp %s:%d: no answer" % (ip, port))
+    return 1
+
+
 def txcsum_off(ifname):
     ETHTOOL_STXCSUM, SIOCETHTOOL = 0x17, 0x8946
     val = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
@@ -96,6 +127,10 @@ def main(argv):
         return serve(int(argv[1]), argv[2])
     if len(argv) == 3 and argv[0] == "connect":
         return connect(argv[1], int(argv[2]))
+    if len(argv) == 3 and argv[0] == "udp-serve":
+        return udp_serve(int(argv[1]), argv[2])
+    if len(argv) == 3 and argv[0] == "udp-ask":
+        return udp_ask(argv[1], int(argv[2]))
     if len(argv) == 2 and argv[0] == "txcsum-off":
         return txcsum_off(argv[1])
     print(__doc__, file=sys.stderr)

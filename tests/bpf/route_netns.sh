@@ -7,7 +7,8 @@
 # fills the maps. Checks pod to pod on one node (bpf_redirect_peer) and
 # across nodes (VXLAN), ping and TCP, host to a remote pod (overlay_out),
 # NodePort from an outside client to a local backend (client IP kept) and a
-# remote one (SNAT, native XDP on the underlay veth), and masquerade.
+# remote one (SNAT, native XDP on the underlay veth), masquerade (TCP and
+# ping), and hairpin (a pod reaching itself through a ClusterIP, TCP and UDP).
 # Prints PASS/FAIL per check; exit 1 if any failed. Everything it made goes
 # on exit, whatever happened.
 set -uo pipefail
@@ -114,6 +115,7 @@ load "$N2" "$PIN2" service 192.168.77.2 30080 tcp 10.201.2.5:8080 || die service
 
 nsx "$P2" python3 "$TOOL" serve 8080 p2 & PIDS+=($!)
 nsx "$P1" python3 "$TOOL" serve 8080 p1 & PIDS+=($!)
+nsx "$P1" python3 "$TOOL" udp-serve 8053 p1 & PIDS+=($!)
 nsx "$EXT" python3 "$TOOL" serve 9000 ext & PIDS+=($!)
 sleep 0.5
 
@@ -138,6 +140,8 @@ check host-to-remote-pod "3 replies" nsx "$N1" python3 "$TOOL" ping 10.201.2.5
 check nodeport-local-client-ip "p2 192.168.77.100" nsx "$EXT" python3 "$TOOL" connect 192.168.77.2 30080
 check nodeport-remote-snat "p2 192.168.77.1" nsx "$EXT" python3 "$TOOL" connect 192.168.77.1 30080
 check masquerade "ext 192.168.77.1" nsx "$P1" python3 "$TOOL" connect 192.168.77.100 9000
+# the outside client has no route to pods: only a masqueraded echo returns
+check masquerade-ping "3 replies" nsx "$P1" python3 "$TOOL" ping 192.168.77.100
 # node 1's NodePort packets were sent by XDP, not tc (metrics: forward/XDP)
 xdp_sent() {
 	bpftool -j map dump pinned "$PIN1"/metrics | python3 -c '
@@ -153,6 +157,13 @@ if [ "$XDP1" = "xdp native" ]; then
 	check nodeport-xdp-path "packets sent by XDP" xdp_sent
 	[[ "$(xdp_sent)" != "0 packets"* ]] || { echo "FAIL nodeport-xdp-path: none"; failed=$((failed + 1)); }
 fi
+
+# hairpin: pod 1 is the only backend of a ClusterIP it fetches (each
+# service load replaces node 1's frontends)
+load "$N1" "$PIN1" service 10.96.0.50 80 tcp 10.201.1.5:8080 || die service
+check hairpin-tcp "p1 169.254.42.1" nsx "$P1" python3 "$TOOL" connect 10.96.0.50 80
+load "$N1" "$PIN1" service 10.96.0.50 53 udp 10.201.1.5:8053 || die service
+check hairpin-udp "p1 169.254.42.1" nsx "$P1" python3 "$TOOL" udp-ask 10.96.0.50 53
 
 # a device without native XDP: AUTO falls back to tc, XDP refuses
 nsx "$N2" ip link add d0 type bridge && nsx "$N2" ip link set d0 up || die "bridge d0"

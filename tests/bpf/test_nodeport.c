@@ -3,11 +3,13 @@
  * The underlay device's programs: NodePort to a local backend (DNAT only,
  * client address kept, the reply reversed by from_pod), to a remote one
  * (DNAT + SNAT to the node, both nat entries, tunnel; the reply reversed by
- * overlay_in), SNAT port collisions, masquerade out and back, and a NodePort
- * without endpoints rejected.
+ * overlay_in), SNAT port collisions, masquerade out and back (ping too, the
+ * echo id as the port), ICMP errors about SNATed flows translated back, and
+ * a NodePort without endpoints rejected.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <string.h>
 
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
@@ -88,6 +90,15 @@ static struct pkt_spec from_client(uint32_t client, uint16_t dport)
 	return s;
 }
 
+/* s as a router hands it to the local pod: its MACs, one hop less. */
+static struct pkt_spec to_local_pod(struct pkt_spec s)
+{
+	s.dmac = pod_mac;
+	s.smac = veth_mac;
+	s.ttl = (s.ttl ? s.ttl : 64) - 1;
+	return s;
+}
+
 /* Run s through prog, expect verdict and exactly want, checksums right. */
 static void expect_out(int prog, const struct pkt_spec *s, int verdict,
 		       const struct pkt_spec *want, const char *what)
@@ -153,9 +164,7 @@ Test(nodeport, local_backend_keeps_client)
 	want = s;
 	want.daddr = LOCAL_BE;
 	want.dport = BE_PORT;
-	want.dmac = pod_mac;
-	want.smac = veth_mac;
-	want.ttl = 63;
+	want = to_local_pod(want);
 	expect_out(fx.from_netdev, &s, FX_TC_ACT_REDIRECT, &want,
 		   "NodePort to a local backend");
 
@@ -327,9 +336,7 @@ Test(nodeport, masquerade_out_and_back)
 	rep.dport = CPORT;
 	want = rep;
 	want.daddr = LOCAL_BE;
-	want.dmac = pod_mac;
-	want.smac = veth_mac;
-	want.ttl = 63;
+	want = to_local_pod(want);
 	expect_out(fx.from_netdev, &rep, FX_TC_ACT_REDIRECT, &want,
 		   "masquerade reply to the pod");
 }
@@ -351,4 +358,140 @@ Test(nodeport, masquerade_only_when_asked)
 	s.daddr = ip4(1, 1, 1, 1);
 	s.saddr = NODE_IP;
 	fx_expect_spec_untouched(fx.to_netdev, &s, "the node's own traffic");
+}
+
+#define PING_ID 0x1234
+#define ROUTER ip4(172, 16, 0, 1)
+
+static void masquerade_on(void)
+{
+	struct berth_node_cfg cfg = node_cfg();
+
+	cfg.flags = BERTH_NODE_F_MASQUERADE;
+	fx_node_set(&cfg);
+}
+
+/* A pod's echo request leaves from the node (id as the port), the reply returns. */
+Test(nodeport, masquerade_ping)
+{
+	struct pkt_spec s = {
+		.saddr = LOCAL_BE,
+		.daddr = ip4(8, 8, 8, 8),
+		.proto = IPPROTO_ICMP,
+		.icmp_type = 8,
+		.icmp_rest = PING_ID << 16 | 1,
+		.payload = "ping data",
+		.payload_len = 9,
+	}, want, rep;
+
+	masquerade_on();
+	want = s;
+	want.saddr = NODE_IP;
+	expect_out(fx.to_netdev, &s, FX_TC_ACT_OK, &want, "echo masqueraded");
+
+	rep = s;
+	rep.saddr = s.daddr;
+	rep.daddr = NODE_IP;
+	rep.icmp_type = 0;
+	want = rep;
+	want.daddr = LOCAL_BE;
+	want = to_local_pod(want);
+	expect_out(fx.from_netdev, &rep, FX_TC_ACT_REDIRECT, &want,
+		   "echo reply to the pod");
+	/* a reply nobody asked for is the host's */
+	rep.icmp_rest = (PING_ID + 1) << 16 | 1;
+	fx_expect_spec_untouched(fx.from_netdev, &rep, "unknown echo id");
+}
+
+/* Two pods pinging with one id: the second leaves with another. */
+Test(nodeport, masquerade_ping_id_collision)
+{
+	struct pkt_spec s = {
+		.saddr = LOCAL_BE,
+		.daddr = ip4(8, 8, 8, 8),
+		.proto = IPPROTO_ICMP,
+		.icmp_type = 8,
+		.icmp_rest = PING_ID << 16 | 1,
+	};
+	uint8_t in[PKT_MAX];
+	struct fx_out out;
+	struct pkt_view v;
+
+	masquerade_on();
+	fx_run(fx.to_netdev, in, pkt_build(in, &s), &out);
+	s.saddr = ip4(10, 0, 1, 8);
+	fx_run(fx.to_netdev, in, pkt_build(in, &s), &out);
+	cr_assert_eq(out.ret, FX_TC_ACT_OK, "verdict %d", out.ret);
+	fx_expect_csums(&out, "second pod's echo");
+	cr_assert_eq(pkt_parse(out.buf, out.len, &v), 0, "unparsable output");
+	cr_assert_eq(v.saddr, NODE_IP, "not masqueraded");
+	cr_assert_neq(pkt_get16(out.buf + v.l4 + 4), PING_ID,
+		      "second pod kept the id the first one holds");
+}
+
+/*
+ * An ICMP error from `from` to the node quoting the first quote_len bytes
+ * of the IP packet in frame (an Ethernet frame as built by pkt_build).
+ */
+static struct pkt_spec icmp_error_about(uint32_t from, uint32_t to,
+					const uint8_t *frame, size_t quote_len)
+{
+	return (struct pkt_spec){
+		.saddr = from,
+		.daddr = to,
+		.proto = IPPROTO_ICMP,
+		.icmp_type = 3, /* destination unreachable */
+		.icmp_code = 3, /* port */
+		.payload = frame + PKT_ETH_LEN,
+		.payload_len = quote_len,
+	};
+}
+
+/* A router's error about a masqueraded UDP flow reaches the pod about its own packet. */
+Test(nodeport, masquerade_icmp_error)
+{
+	static uint8_t sent[PKT_MAX], orig[PKT_MAX];
+	struct pkt_spec s = fx_pkt(IPPROTO_UDP, CPORT, 53), want, err;
+	struct fx_out out;
+
+	masquerade_on();
+	s.saddr = LOCAL_BE;
+	s.daddr = ip4(8, 8, 8, 8);
+	s.payload = "query";
+	s.payload_len = 5;
+	pkt_build(orig, &s);
+	fx_run(fx.to_netdev, orig, pkt_build(sent, &s), &out);
+	cr_assert_eq(out.ret, FX_TC_ACT_OK, "masquerade verdict %d", out.ret);
+	memcpy(sent, out.buf, out.len);
+
+	err = icmp_error_about(ROUTER, NODE_IP, sent, 20 + 8 + 5);
+	want = icmp_error_about(ROUTER, LOCAL_BE, orig, 20 + 8 + 5);
+	want = to_local_pod(want);
+	expect_out(fx.from_netdev, &err, FX_TC_ACT_REDIRECT, &want,
+		   "error about a masqueraded flow");
+}
+
+/*
+ * The remote backend of a NodePort flow refuses it: the client gets an
+ * error from the frontend quoting client -> frontend.
+ */
+Test(nodeport, nodeport_snat_icmp_error)
+{
+	static uint8_t sent[PKT_MAX], orig[PKT_MAX];
+	struct pkt_spec s = from_client(CLIENT, NODEPORT), want, err;
+	struct fx_out out;
+	size_t len;
+
+	nodeport_to(REMOTE_BE);
+	len = pkt_build(orig, &s);
+	fx_run(fx.from_netdev, orig, len, &out);
+	cr_assert_eq(out.ret, FX_TC_ACT_REDIRECT, "NodePort verdict %d",
+		     out.ret);
+	memcpy(sent, out.buf, out.len);
+
+	/* the whole TCP header quoted: its checksum is translated too */
+	err = icmp_error_about(REMOTE_BE, NODE_IP, sent, len - PKT_ETH_LEN);
+	want = icmp_error_about(NODE_IP, CLIENT, orig, len - PKT_ETH_LEN);
+	expect_out(fx.overlay_in, &err, FX_TC_ACT_OK, &want,
+		   "backend's error, through the tunnel");
 }

@@ -5,6 +5,7 @@
  * of another node through the tunnel, everything else the host stack; with
  * no routing configured, every packet passes as before.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -71,6 +72,15 @@ static struct pkt_spec to_pod_b(struct pkt_spec s)
 {
 	s.dmac = pod_b_mac;
 	s.smac = veth_b_mac;
+	s.ttl = (s.ttl ? s.ttl : 64) - 1;
+	return s;
+}
+
+/* s as a router hands it to pod A (FX_CLIENT). */
+static struct pkt_spec to_pod_a(struct pkt_spec s)
+{
+	s.dmac = pod_a_mac;
+	s.smac = veth_a_mac;
 	s.ttl = (s.ttl ? s.ttl : 64) - 1;
 	return s;
 }
@@ -184,13 +194,55 @@ Test(route, clusterip_local_backend_and_reply)
 	rep = fx_reply(IPPROTO_TCP, POD_B, BE_PORT, 40001);
 	rep.smac = pod_b_mac;
 	rep.dmac = veth_b_mac;
-	want = rep;
+	want = to_pod_a(rep);
 	want.saddr = FX_VIP;
 	want.sport = SVC_PORT;
-	want.dmac = pod_a_mac;
-	want.smac = veth_a_mac;
-	want.ttl = 63;
 	expect_redirect(fx.from_pod, &rep, &want, "reply to the local client");
+}
+
+/*
+ * Hairpin: the client is the Service's only backend. After DNAT it would get
+ * a packet from its own address (a martian), so the source becomes the
+ * hairpin address; the reply gets the frontend as source and the pod as
+ * destination back.
+ */
+static void hairpin_case(uint8_t proto)
+{
+	struct berth_fe_backend be[1];
+	struct berth_frontend fe;
+	struct pkt_spec s = fx_pkt(proto, 40002, SVC_PORT), want, rep;
+	uint32_t hairpin = htonl(BERTH_HAIRPIN_IP_HOST);
+
+	fx_frontend_init(&fe, be, FX_VIP, SVC_PORT, proto, ip4(10, 0, 1, 4),
+			 BE_PORT, 1); /* backend 10.0.1.5: the client */
+	fx_sync(&fe, 1);
+	s.smac = pod_a_mac;
+	s.dmac = veth_a_mac;
+	want = to_pod_a(s);
+	want.saddr = hairpin;
+	want.daddr = FX_CLIENT;
+	want.dport = BE_PORT;
+	expect_redirect(fx.from_pod, &s, &want, "hairpin request");
+
+	rep = fx_reply(proto, FX_CLIENT, BE_PORT, 40002);
+	rep.daddr = hairpin;
+	rep.smac = pod_a_mac;
+	rep.dmac = veth_a_mac;
+	want = to_pod_a(rep);
+	want.saddr = FX_VIP;
+	want.sport = SVC_PORT;
+	want.daddr = FX_CLIENT;
+	expect_redirect(fx.from_pod, &rep, &want, "hairpin reply");
+}
+
+Test(route, hairpin_tcp)
+{
+	hairpin_case(IPPROTO_TCP);
+}
+
+Test(route, hairpin_udp)
+{
+	hairpin_case(IPPROTO_UDP);
 }
 
 /* Decapsulated traffic to a local pod goes straight in, replies reversed. */
@@ -231,4 +283,18 @@ Test(route, overlay_out_sets_tunnel)
 	cr_assert_eq(out.ret, FX_TC_ACT_SHOT, "verdict %d, want SHOT", out.ret);
 	cr_assert_eq(fx_metric(BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY), 1,
 		     "no-route drop not counted");
+}
+
+/*
+ * Neighbour discovery and the like from the device itself: passed (the
+ * device drops what has no tunnel key), not counted as berth's drops.
+ */
+Test(route, overlay_out_not_ipv4_uncounted)
+{
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build_l2(in, PKT_ETH_P_IPV6, 72);
+
+	fx_expect_untouched(fx.overlay_out, in, len, "IPv6 into the tunnel");
+	cr_assert_eq(fx_metric(BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY), 0,
+		     "IPv6 counted as a no-route drop");
 }

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """Pods on two nodes over the VXLAN overlay: ping and TCP both ways with
 the pods' own addresses (no NAT between pods), pod MTU = underlay - 50,
-and a ClusterIP whose backends all live on the other node."""
+a ClusterIP whose backends all live on the other node, and no "no route"
+drops in the tunnel (the device's own IPv6 chatter is not berth's)."""
 import json
+import os
 
 import multinode as M
 import cluster as C
@@ -47,4 +49,12 @@ for client, svc, want in ((a, "far2", {"web-2-1", "web-2-2"}),
         seen[r] = seen.get(r, 0) + 1
     M.check(set(seen) == want, "ClusterIP %s (%s) from %s reaches the backends on the "
             "other node: %s" % (cip, svc, client["metadata"]["name"], seen))
+
+for n in c.nodes:
+    r = C.run(os.path.join(C.BIN, "berthctl"), "bpf", "metrics", "--node", n.name,
+              "-o", "json", check=False)
+    bad = [m for m in json.loads(r.stdout or "[]")
+           if m["dir"] == "overlay" and m["reason"] == "no route to destination"]
+    M.check(r.returncode == 0 and not bad,
+            "%s: no no-route drops into the tunnel (%s)" % (n.name, bad or r.stderr.strip()))
 M.log("PASS")

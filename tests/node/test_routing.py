@@ -68,6 +68,9 @@ check(tun["address"] == "02:be:27:00:00:01", "fixed MAC: %s" % tun["address"])
 check(n.nsh("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1", "ip_forward=1")
 check(n.nsh("cat", "/proc/sys/net/ipv4/conf/%s/rp_filter" % TUN).stdout.strip() == "0",
       "rp_filter 0 on the tunnel")
+if os.path.exists("/proc/sys/net/ipv6"):
+    check(n.nsh("cat", "/proc/sys/net/ipv6/conf/%s/disable_ipv6" % TUN).stdout.strip() == "1",
+          "IPv6 off on the tunnel (its neighbour discovery has nowhere to go)")
 
 root = os.path.join(n.tmp, "agent")
 state = wait_for("ROOT/routing.json", lambda: os.path.exists(os.path.join(root, "routing.json")), 10)

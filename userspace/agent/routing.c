@@ -218,12 +218,78 @@ static int tunnel_create(struct nl_sock *sk, uint32_t mtu, const uint8_t *mac)
 		rtnl_link_vxlan_set_learning(l, 0);
 		rtnl_link_set_mtu(l, mtu);
 		rtnl_link_set_addr(l, a);
-		rtnl_link_set_flags(l, IFF_NOARP | IFF_UP);
+		rtnl_link_set_flags(l, IFF_NOARP);
 		e = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	}
 	nl_addr_put(a);
 	rtnl_link_put(l);
 	return e < 0 ? nl_errno(e) : 0;
+}
+
+/* /proc/sys/net is the netns of the process that opens it: the agent's. */
+static int sysctl_set(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (err)
+		pr_warn("sysctl %s=%s: %s", path, val, strerror(-err));
+	return err;
+}
+
+/*
+ * The tunnel carries IPv4 only: without this its IPv6 (link-local address,
+ * DAD, router solicitations, MLD) goes out, overlay_out has no node to send
+ * it to, and it would count as drops. Set before the device comes up; a
+ * kernel without IPv6 has no such file and nothing to turn off.
+ */
+static void tunnel_no_ipv6(void)
+{
+	char path[128];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 BERTH_TUNNEL_DEV);
+	err = sysctl_set(path, "1");
+	if (err == -ENOENT)
+		pr_debug("tunnel %s: no IPv6 in this kernel", BERTH_TUNNEL_DEV);
+	else if (err)
+		pr_warn("tunnel %s: disable IPv6: %s", BERTH_TUNNEL_DEV,
+			strerror(-err));
+}
+
+static int tunnel_up(struct nl_sock *sk)
+{
+	struct rtnl_link *l = NULL, *ch;
+	int e;
+
+	e = rtnl_link_get_kernel(sk, 0, BERTH_TUNNEL_DEV, &l);
+	if (e < 0)
+		return nl_errno(e);
+	tunnel_no_ipv6();
+	e = 0;
+	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
+		ch = rtnl_link_alloc();
+		if (!ch) {
+			rtnl_link_put(l);
+			return -ENOMEM;
+		}
+		rtnl_link_set_flags(ch, IFF_UP);
+		e = rtnl_link_change(sk, l, ch, 0);
+		rtnl_link_put(ch);
+	}
+	rtnl_link_put(l);
+	if (e < 0) {
+		pr_warn("set %s up: %s", BERTH_TUNNEL_DEV, nl_geterror(e));
+		return nl_errno(e);
+	}
+	return 0;
 }
 
 static void wait_link_gone(const char *name)
@@ -244,17 +310,8 @@ static int ensure_tunnel(struct berth_routing *r)
 	       &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]);
 	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e >= 0 && tunnel_ok(l, mtu, mac, &why)) {
-		if (!(rtnl_link_get_flags(l) & IFF_UP)) {
-			struct rtnl_link *ch = rtnl_link_alloc();
-
-			rtnl_link_set_flags(ch, IFF_UP);
-			e = rtnl_link_change(r->sk, l, ch, 0);
-			rtnl_link_put(ch);
-			if (e < 0)
-				pr_warn("set %s up: %s", BERTH_TUNNEL_DEV,
-					nl_geterror(e));
-		}
 		rtnl_link_put(l);
+		tunnel_up(r->sk);
 		pr_info("tunnel %s: in place (mtu %u)", BERTH_TUNNEL_DEV, mtu);
 		goto info;
 	}
@@ -277,29 +334,14 @@ static int ensure_tunnel(struct berth_routing *r)
 	}
 	pr_info("tunnel %s: created (vxlan external dstport %d, mtu %u)",
 		BERTH_TUNNEL_DEV, BERTH_VXLAN_PORT, mtu);
+	/* created down: IPv6 goes off before the device sends anything */
+	tunnel_up(r->sk);
 info:
 	snprintf(r->tunnel.name, sizeof(r->tunnel.name), "%s",
 		 BERTH_TUNNEL_DEV);
 	err = netdev_info(&r->tunnel);
 	if (err)
 		pr_err("tunnel %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
-	return err;
-}
-
-/* /proc/sys/net is the netns of the process that opens it: the agent's. */
-static int sysctl_set(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(val, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (err)
-		pr_warn("sysctl %s=%s: %s", path, val, strerror(-err));
 	return err;
 }
 

@@ -13,10 +13,11 @@
 
 #include "ctl.h"
 
-static const char *const progs[] = { "from_pod", "to_pod" };
-#define NPROGS (sizeof(progs) / sizeof(progs[0]))
+/* More than the datapath has programs: a new one must not overflow res. */
+#define NPROGS 32
 
 struct prog_result {
+	const char *name;
 	int err;
 	uint32_t insns;
 	char log[16384];
@@ -58,17 +59,20 @@ static void put_json_string(const char *s)
 int cmd_probe(bool json)
 {
 	static struct prog_result res[NPROGS];
+	size_t i, n = berth_dp_probe_count();
 	struct berth_features f;
 	char pin_dir[256];
-	size_t i;
 
+	if (n > NPROGS)
+		n = NPROGS;
 	berth_features_probe(&f);
 	if (berth_bpffs_ensure())
 		return 1;
-	for (i = 0; i < NPROGS; i++) {
+	for (i = 0; i < n; i++) {
+		res[i].name = berth_dp_probe_name(i);
 		snprintf(pin_dir, sizeof(pin_dir), "%s/probe-%d-%s",
-			 BERTH_BPFFS_ROOT, getpid(), progs[i]);
-		res[i].err = berth_dp_probe_prog(pin_dir, progs[i],
+			 BERTH_BPFFS_ROOT, getpid(), res[i].name);
+		res[i].err = berth_dp_probe_prog(pin_dir, res[i].name,
 						 &res[i].insns, res[i].log,
 						 sizeof(res[i].log));
 	}
@@ -77,13 +81,13 @@ int cmd_probe(bool json)
 	if (!json) {
 		printf("kernel %s\n", f.kernel);
 		berth_features_text(&f, stdout);
-		for (i = 0; i < NPROGS; i++) {
+		for (i = 0; i < n; i++) {
 			if (!res[i].err) {
-				printf("%-10s verified, %u instructions processed\n",
-				       progs[i], res[i].insns);
+				printf("%-18s verified, %u instructions processed\n",
+				       res[i].name, res[i].insns);
 				continue;
 			}
-			printf("%-10s REJECTED (%s)\n%s\n", progs[i],
+			printf("%-18s REJECTED (%s)\n%s\n", res[i].name,
 			       strerror(-res[i].err),
 			       tail_lines(res[i].log, 20));
 		}
@@ -94,10 +98,10 @@ int cmd_probe(bool json)
 	printf(", \"features\": ");
 	berth_features_json(&f, stdout);
 	printf(", \"programs\": {");
-	for (i = 0; i < NPROGS; i++) {
+	for (i = 0; i < n; i++) {
 		printf("%s\"%s\": {\"loaded\": %s, \"verified_insns\": %u, \"error\": ",
-		       i ? ", " : "", progs[i], res[i].err ? "false" : "true",
-		       res[i].insns);
+		       i ? ", " : "", res[i].name,
+		       res[i].err ? "false" : "true", res[i].insns);
 		if (res[i].err) {
 			put_json_string(strerror(-res[i].err));
 			printf(", \"log_tail\": ");

@@ -30,6 +30,7 @@
 #include "skel/from_pod.skel.h"
 #include "skel/host.skel.h"
 #include "skel/overlay.skel.h"
+#include "skel/sock.skel.h"
 #include "skel/to_pod.skel.h"
 #include "skel/xdp_nodeport.skel.h"
 
@@ -562,29 +563,48 @@ void berth_ct_usage_free(struct berth_ct_usage *u)
  * the verifier takes it and at what cost. On failure err gets the error
  * and log the verifier log's last lines.
  */
-/* The object file (as embedded in its skeleton) that holds program prog. */
+/*
+ * Every program berth_dp_probe_prog can load, with the object file (as
+ * embedded in its skeleton) that holds it. sock_destroy's iterator is left
+ * out: it needs bpf_sock_destroy (6.5), and the socket LB does without it.
+ */
+static const struct {
+	const char *prog;
+	const void *(*elf)(size_t *sz);
+} probe_objs[] = {
+	{ "from_pod", from_pod_bpf__elf_bytes },
+	{ "to_pod", to_pod_bpf__elf_bytes },
+	{ "overlay_in", overlay_bpf__elf_bytes },
+	{ "overlay_out", overlay_bpf__elf_bytes },
+	{ "from_netdev", host_bpf__elf_bytes },
+	{ "to_netdev", host_bpf__elf_bytes },
+	{ "xdp_nodeport", xdp_nodeport_bpf__elf_bytes },
+	{ "sock_connect4", sock_bpf__elf_bytes },
+	{ "sock_sendmsg4", sock_bpf__elf_bytes },
+	{ "sock_recvmsg4", sock_bpf__elf_bytes },
+	{ "sock_getpeername4", sock_bpf__elf_bytes },
+};
+
+size_t berth_dp_probe_count(void)
+{
+	return sizeof(probe_objs) / sizeof(probe_objs[0]);
+}
+
+const char *berth_dp_probe_name(size_t i)
+{
+	return i < berth_dp_probe_count() ? probe_objs[i].prog : NULL;
+}
+
 static int probe_open(const char *prog, const struct bpf_object_open_opts *opts,
 		      struct bpf_object **obj)
 {
-	const struct {
-		const char *prog;
-		const void *(*elf)(size_t *sz);
-	} objs[] = {
-		{ "from_pod", from_pod_bpf__elf_bytes },
-		{ "to_pod", to_pod_bpf__elf_bytes },
-		{ "overlay_in", overlay_bpf__elf_bytes },
-		{ "overlay_out", overlay_bpf__elf_bytes },
-		{ "from_netdev", host_bpf__elf_bytes },
-		{ "to_netdev", host_bpf__elf_bytes },
-		{ "xdp_nodeport", xdp_nodeport_bpf__elf_bytes },
-	};
 	const void *elf;
 	size_t sz;
 
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
-		if (strcmp(objs[i].prog, prog))
+	for (size_t i = 0; i < berth_dp_probe_count(); i++) {
+		if (strcmp(probe_objs[i].prog, prog))
 			continue;
-		elf = objs[i].elf(&sz);
+		elf = probe_objs[i].elf(&sz);
 		*obj = bpf_object__open_mem(elf, sz, opts);
 		return *obj ? 0 : -errno;
 	}
@@ -624,6 +644,9 @@ int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 		*insns = info.verified_insns;
 	if (err)
 		snprintf(log, loglen, "%s", capture);
+	/* the socket LB's maps too, which berth_dp_unpin does not know */
+	if (obj)
+		bpf_object__unpin_maps(obj, NULL);
 	bpf_object__close(obj);
 	berth_dp_unpin(pin_dir);
 	return err;

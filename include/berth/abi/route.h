@@ -20,6 +20,12 @@
 /* source ports NodePort SNAT and masquerade allocate from */
 #define BERTH_SNAT_PORT_MIN 32768
 #define BERTH_SNAT_PORT_MAX 60999
+/*
+ * Source of hairpin traffic: a pod that reaches itself through a frontend
+ * would otherwise get a packet from its own address and drop it as a
+ * martian. Link-local, never on any wire; 169.254.42.1 in network order.
+ */
+#define BERTH_HAIRPIN_IP_HOST 0xa9fe2a01U
 
 /* Reserved identities (values as Cilium numbers them). */
 enum {
