@@ -33,6 +33,7 @@
 #include <berth/abi/route.h>
 #include <berth/datapath.h>
 #include <berth/log.h>
+#include <berth/netdev.h>
 
 #include "endpoint.h"
 
@@ -259,22 +260,6 @@ static int parse_mac(const char *s, __u8 mac[6])
 	return 0;
 }
 
-static int link_mac(const char *ifname, __u8 mac[6])
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
-	return err;
-}
-
 /* endpoints[ip] = {ifindex, pod MAC, host MAC}; 0 when there is no map */
 static int ep_map_set(struct berth_endpoint_server *srv,
 		      const struct berth_cni_endpoint *ep)
@@ -292,7 +277,7 @@ static int ep_map_set(struct berth_endpoint_server *srv,
 		return -errno;
 	err = parse_mac(ep->mac, v.mac);
 	if (!err)
-		err = link_mac(ep->host_ifname, v.host_mac);
+		err = berth_netdev_mac_mtu(ep->host_ifname, v.host_mac, NULL);
 	if (!err)
 		err = srv->epmap->update(srv->epmap, &ip.s_addr, &v);
 	return err;

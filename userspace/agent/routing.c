@@ -28,6 +28,7 @@
 #include <berth/abi/route.h>
 #include <berth/kube.h>
 #include <berth/log.h>
+#include <berth/netdev.h>
 
 #include "kview.h"
 #include "node.h"
@@ -75,24 +76,13 @@ struct berth_routing {
 
 static int netdev_info(struct netdev *d)
 {
-	struct ifreq ifr = { 0 };
-	int fd, err = 0;
+	int mtu = 0, err;
 
 	d->ifindex = if_nametoindex(d->name);
 	if (!d->ifindex)
 		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", d->name);
-	if (ioctl(fd, SIOCGIFMTU, &ifr))
-		err = -errno;
-	d->mtu = ifr.ifr_mtu;
-	if (!err && ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = -errno;
-	if (!err)
-		memcpy(d->mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
+	err = berth_netdev_mac_mtu(d->name, d->mac, &mtu);
+	d->mtu = (uint32_t)mtu;
 	return err;
 }
 

@@ -23,6 +23,7 @@
 #include <berth/datapath.h>
 #include <berth/lbmap.h>
 #include <berth/log.h>
+#include <berth/netdev.h>
 
 static int usage(void)
 {
@@ -66,17 +67,8 @@ static int parse_mac(const char *s, uint8_t *mac)
 
 static int if_mac(const char *ifname, uint8_t *mac)
 {
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
+	int err = berth_netdev_mac_mtu(ifname, mac, NULL);
 
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
 	if (err)
 		fprintf(stderr, "MAC of %s: %s\n", ifname, strerror(-err));
 	return err;
