@@ -337,6 +337,10 @@ def main():
 
     api(s, "DELETE", "/api/v1/namespaces/default/services/manual")
     wait_backends("Service deleted: frontend gone", mvip, 80, None)
+    # the slots go first, its rev_nat and Maglev table last: a stop before
+    # the sync ends would leave the restarted agent a delete to finish
+    wait_for("the deletion's sync finished",
+             lambda: (status() or {}).get("services") == 2, 10)
 
     # agent restart: same state, nothing written
     before = maps()
