@@ -18,6 +18,7 @@ flag or datapath piece) is recorded with its reason instead of numbers.
 """
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -121,7 +122,8 @@ def mac_of(argv):
 
 
 def pps(c, node, nodeport, backend):
-    """trafgen UDP at node:nodeport from the external netns; -> backend rx pps."""
+    """trafgen UDP at node:nodeport from the external netns; -> (backend rx
+    pps, trafgen's own pps), or (None, error)."""
     mac = mac_of(C.nsexec(node.ns))
     smac = mac_of(C.nsexec(c.ext))
     hexs = lambda m: ", ".join("0x" + x for x in m.split(":"))  # noqa: E731
@@ -144,7 +146,8 @@ def pps(c, node, nodeport, backend):
     got = rx_packets(c, backend) - before
     if r.returncode not in (0, 124, 130) and got == 0:
         return None, "trafgen: exit %d %s" % (r.returncode, r.stderr.strip()[-200:])
-    return round(got / took), None
+    sent = re.search(r"(\d+) packets outgoing", r.stdout + r.stderr)
+    return (round(got / took), sent and round(int(sent.group(1)) / took)), None
 
 
 def main():
@@ -188,13 +191,19 @@ def main():
         if not accel:
             res["nodeport_pps"] = {"skipped": "berth-agent has no --nodeport-accel yet"}
         else:
-            np_res = {}
+            # offered: what trafgen sent. On one machine the whole path
+            # (bridge, node, tunnel, pod) runs in the sender's softirq, so
+            # a cheaper node shows as more offered and less lost, not as
+            # a node's own capacity.
+            np_res = {"offered": {}}
             for node, sink, mode in ((n1, "sink1", "xdp"), (n2, "sink2", "tc")):
                 port = c.get("service", sink)["spec"]["ports"][0]["nodePort"]
                 v, err = pps(c, node, port, pods[sink])
-                np_res[mode] = v if err is None else {"error": err}
-                print("nodeport %s on %s: %s pps" % (mode, node.name, v if v is not None else err),
-                      flush=True)
+                np_res[mode] = v[0] if err is None else {"error": err}
+                if err is None:
+                    np_res["offered"][mode] = v[1]
+                print("nodeport %s on %s: %s" % (
+                    mode, node.name, err or "%d pps (trafgen sent %s pps)" % v), flush=True)
             if isinstance(np_res.get("xdp"), int) and isinstance(np_res.get("tc"), int):
                 np_res["ratio"] = ratio(np_res["xdp"], np_res["tc"])
             res["nodeport_pps"] = np_res

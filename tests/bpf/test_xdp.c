@@ -181,6 +181,55 @@ Test(xdp, nodeport_remote_encapsulated)
 	fx_expect_frame(&out, exp, pkt_build(exp, &want), "tc, same flow");
 }
 
+/*
+ * bench/net's NodePort flood: trafgen's frame (UDP without a checksum, DF,
+ * 60 bytes) over and over, one 5-tuple. Every copy leaves encapsulated with
+ * the same SNAT port, the checksum still none, lengths grown by exactly the
+ * tunnel header; so when the flood did not arrive, XDP was not the reason
+ * (the underlay veth's XDP_TX was: tests/e2e/cluster.py wire_xdp).
+ */
+Test(xdp, nodeport_udp_flood_one_flow)
+{
+	static const char fill[18] = "aaaaaaaaaaaaaaaaaa";
+	struct pkt_spec s = from_client(), want;
+	static uint8_t in[PKT_MAX], exp[PKT_MAX];
+	static struct fx_out out;
+	struct berth_fe_backend be[1];
+	struct berth_frontend fe;
+	size_t len, wlen;
+	const int n = 1000;
+
+	fx_frontend_init(&fe, be, NODE_IP, NODEPORT, IPPROTO_UDP,
+			 ip4(10, 0, 2, 8), BE_PORT, 1);
+	fx_sync(&fe, 1);
+	s.proto = IPPROTO_UDP;
+	s.udp_no_csum = true;
+	s.frag_off = PKT_IP_DF;
+	s.payload = fill;
+	s.payload_len = sizeof(fill);
+	len = pkt_build(in, &s);
+	cr_assert_eq(len, 60, "trafgen's frame is 60 bytes, not %zu", len);
+	want = s;
+	want.daddr = REMOTE_BE;
+	want.dport = BE_PORT;
+	want.saddr = NODE_IP;
+	want.dmac = tunnel_mac;
+	want.smac = underlay_mac;
+	wlen = pkt_build(exp, &want);
+	for (int i = 0; i < n; i++) {
+		fx_run_xdp(fx.xdp, in, len, underlay, &out);
+		cr_assert_eq(out.ret, FX_XDP_TX, "copy %d: verdict %d", i,
+			     out.ret);
+		cr_assert_eq(out.len, len + OUTER, "copy %d: %u bytes", i,
+			     out.len);
+		expect_outer(out.buf, out.len);
+		/* the same SNAT port each time, the checksum still none */
+		cr_assert_eq(memcmp(out.buf + OUTER, exp, wlen), 0,
+			     "copy %d: inner frame differs", i);
+	}
+	cr_assert_eq(fx_metric(0, BERTH_DIR_XDP), n, "XDP forwards counted");
+}
+
 Test(xdp, nodeport_reply_routed_by_fib)
 {
 	struct pkt_spec s = from_client(), rep, want;

@@ -221,6 +221,8 @@ static const char *dir_str(__u8 dir)
 		return "netdev";
 	case BERTH_DIR_OVERLAY:
 		return "overlay";
+	case BERTH_DIR_XDP:
+		return "xdp";
 	}
 	return "?";
 }
