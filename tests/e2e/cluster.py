@@ -101,6 +101,30 @@ def _pid_cmdline(pid):
         return ""
 
 
+def _pids_in_netns(paths):
+    """Processes whose network namespace is one of the nsfs files paths."""
+    want = set()
+    for p in paths:
+        try:
+            st = os.stat(p)
+            want.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    found = []
+    if not want:
+        return found
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = os.stat("/proc/%s/ns/net" % d)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in want:
+            found.append(int(d))
+    return found
+
+
 def _kill_pids(pids, grace=5.0):
     """SIGTERM, then SIGKILL what is left after grace s."""
     pids = [p for p in pids if p > 1 and p != os.getpid()]
@@ -597,6 +621,11 @@ def teardown(state, remove_state=True):
     # processes we started: only if they still are ours (pid reuse)
     pids = [p for p in m.get("pids", []) if _pid_alive(p) and state in _pid_cmdline(p)]
     _kill_pids(pids)
+    # what runs in a pod's netns without being the pod's (a benchmark's
+    # servers, a test's probes): nsenter exec'd, so no cmdline names us
+    for n in m.get("nodes", []):
+        _kill_pids(_pids_in_netns(glob.glob(os.path.join(n["root"], "runtime", "netns", "*"))),
+                   grace=2)
     for n in m.get("nodes", []):
         _node_leftovers(n["root"])
     reap(m["prefix"], nodes=[(n["ns"], n["name"]) for n in m.get("nodes", [])])
