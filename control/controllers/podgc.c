@@ -69,8 +69,12 @@ static int force_delete(struct podgc *c, struct json_object *pod,
 	return -EIO;
 }
 
-/* Is the node really gone? The cache may lag a Node just created. */
-static bool node_gone(struct podgc *c, const char *node, int64_t now)
+/*
+ * Is the node really gone? The cache may lag a Node just created. The time
+ * it was first seen missing moves from c->missing into seen (this pass's).
+ */
+static bool node_gone(struct podgc *c, struct berth_strmap *seen,
+		      const char *node, int64_t now)
 {
 	struct json_object *n = berth_informer_get(c->nodes, node), *out = NULL;
 	int64_t *since;
@@ -78,16 +82,18 @@ static bool node_gone(struct podgc *c, const char *node, int64_t now)
 
 	if (n) {
 		json_object_put(n);
-		free(berth_strmap_del(&c->missing, node));
 		return false;
 	}
-	since = berth_strmap_get(&c->missing, node);
+	since = berth_strmap_get(seen, node);
 	if (!since) {
-		since = malloc(sizeof(*since));
-		if (!since)
-			return false;
-		*since = now;
-		berth_strmap_put(&c->missing, node, since);
+		since = berth_strmap_del(&c->missing, node);
+		if (!since) {
+			since = malloc(sizeof(*since));
+			if (!since)
+				return false;
+			*since = now;
+		}
+		berth_strmap_put(seen, node, since);
 	}
 	if (now - *since < PODGC_QUARANTINE_MS)
 		return false;
@@ -97,37 +103,39 @@ static bool node_gone(struct podgc *c, const char *node, int64_t now)
 	return code == 404;
 }
 
+static void free_vals(struct berth_strmap *m)
+{
+	struct berth_strmap_ent *e;
+	size_t bucket = 0;
+
+	for (e = NULL; (e = berth_strmap_next(m, &bucket, e));)
+		free(e->val);
+	berth_strmap_free(m);
+}
+
 static void podgc_run(void *ctx)
 {
 	struct podgc *c = ctx;
 	struct json_object *pods = berth_informer_list(c->pods, NULL, NULL);
+	struct berth_strmap seen = { 0 };
 	int64_t now = berth_now_ms();
 	size_t n = json_object_array_length(pods);
-	struct berth_strmap_ent *e;
-	size_t bucket = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *pod = json_object_array_get_idx(pods, i);
 		const char *node = berth_json_path_str(pod, "spec.nodeName");
 
 		if (node && *node) {
-			if (node_gone(c, node, now))
+			if (node_gone(c, &seen, node, now))
 				force_delete(c, pod, "its node is gone");
 		} else if (berth_obj_deleting(pod)) {
 			force_delete(c, pod, "terminating and never scheduled");
 		}
 	}
 	json_object_put(pods);
-	/* forget nodes that came back or whose pods are all gone */
-	for (e = NULL; (e = berth_strmap_next(&c->missing, &bucket, e));) {
-		int64_t *since = e->val;
-
-		if (now - *since > 10 * PODGC_QUARANTINE_MS) {
-			free(berth_strmap_del(&c->missing, e->key));
-			e = NULL; /* the walk restarts: entries moved */
-			bucket = 0;
-		}
-	}
+	/* nodes no pod names any more, or back again, are forgotten */
+	free_vals(&c->missing);
+	c->missing = seen;
 }
 
 static int podgc_init(struct berth_ctl *m, void **state)
@@ -146,12 +154,8 @@ static int podgc_init(struct berth_ctl *m, void **state)
 static void podgc_stop(void *state)
 {
 	struct podgc *c = state;
-	struct berth_strmap_ent *e;
-	size_t bucket = 0;
 
-	for (e = NULL; (e = berth_strmap_next(&c->missing, &bucket, e));)
-		free(e->val);
-	berth_strmap_free(&c->missing);
+	free_vals(&c->missing);
 	free(c);
 }
 

@@ -250,14 +250,6 @@ static void add_runtime_config(json_object *conf, json_object *args)
 		json_object_object_add(conf, "runtimeConfig", rc);
 }
 
-static const char *pstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) :
-						       NULL;
-}
-
 static int64_t pint(json_object *o, const char *key)
 {
 	json_object *v;
@@ -268,19 +260,17 @@ static int64_t pint(json_object *o, const char *key)
 
 static json_object *port_mappings(json_object *pod)
 {
-	json_object *spec, *ctrs, *ports, *out = json_object_new_array();
+	json_object *ctrs = rt_path(pod, "spec.containers"), *ports,
+		    *out = json_object_new_array();
 
-	if (!json_object_object_get_ex(pod, "spec", &spec) ||
-	    !json_object_object_get_ex(spec, "containers", &ctrs))
-		return out;
-	for (size_t i = 0; i < json_object_array_length(ctrs); i++) {
-		if (!json_object_object_get_ex(json_object_array_get_idx(ctrs, i),
-					       "ports", &ports))
+	for (size_t i = 0; ctrs && i < json_object_array_length(ctrs); i++) {
+		ports = rt_arr(json_object_array_get_idx(ctrs, i), "ports");
+		if (!ports)
 			continue;
 		for (size_t k = 0; k < json_object_array_length(ports); k++) {
 			json_object *p = json_object_array_get_idx(ports, k), *m;
-			const char *proto = pstr(p, "protocol") ?: "TCP";
-			const char *host_ip = pstr(p, "hostIP");
+			const char *proto = rt_str(p, "protocol") ?: "TCP";
+			const char *host_ip = rt_str(p, "hostIP");
 			char lower[8];
 			size_t j;
 
@@ -309,7 +299,7 @@ static json_object *port_mappings(json_object *pod)
 /* kubernetes.io/{ingress,egress}-bandwidth -> bits/s; 0 absent, -1 bad */
 static int64_t bandwidth(json_object *annots, const char *key)
 {
-	const char *s = pstr(annots, key);
+	const char *s = rt_str(annots, key);
 	int64_t milli;
 
 	if (!s)
@@ -324,17 +314,16 @@ json_object *berth_cni_runtime_config(json_object *pod, char *err,
 {
 	static const char *const keys[] = { "kubernetes.io/ingress-bandwidth",
 					     "kubernetes.io/egress-bandwidth" };
-	json_object *meta, *annots = NULL, *rc = json_object_new_object(),
-			   *pm = port_mappings(pod), *bw = NULL;
+	json_object *annots = rt_path(pod, "metadata.annotations"),
+		    *rc = json_object_new_object(), *pm = port_mappings(pod),
+		    *bw = NULL;
 	int64_t rate[2];
 
-	if (json_object_object_get_ex(pod, "metadata", &meta))
-		json_object_object_get_ex(meta, "annotations", &annots);
 	for (int i = 0; i < 2; i++) {
 		rate[i] = bandwidth(annots, keys[i]);
 		if (rate[i] < 0) {
 			snprintf(err, errlen, "annotation %s: %s is not a bandwidth",
-				 keys[i], pstr(annots, keys[i]));
+				 keys[i], rt_str(annots, keys[i]));
 			json_object_put(pm);
 			json_object_put(rc);
 			return NULL;
