@@ -127,7 +127,10 @@ static void want_entries(const struct berth_node_route *nodes, size_t n,
 		};
 		want[k++] = (struct ipc_entry){
 			.key = { .prefixlen = 32, .ip = r->ip },
-			.val = { .flags = BERTH_IPCACHE_F_NODE | local },
+			/* policy: a pod's own node always passes */
+			.val = { .identity = r->self ? BERTH_ID_HOST :
+						       BERTH_ID_REMOTE_NODE,
+				 .flags = BERTH_IPCACHE_F_NODE | local },
 		};
 	}
 	*nwant = k;

@@ -6,7 +6,8 @@
  * Every Node with spec.podCIDR (IPv4) and an InternalIP gives:
  * - ipcache[podCIDR] = {tunnel_ip: its IP (0 for this node),
  *   flags: POD (| LOCAL for this node)};
- * - ipcache[IP/32] = {flags: NODE (| LOCAL for this node)};
+ * - ipcache[IP/32] = {identity: HOST for this node, else REMOTE_NODE,
+ *   flags: NODE (| LOCAL for this node)};
  * - for another node, a host route podCIDR dev BERTH_TUNNEL_DEV src
  *   <this node's IP> mtu <tunnel MTU>, so host-namespace traffic to its pods
  *   goes through the tunnel (the overlay program sets the tunnel key).
