@@ -459,7 +459,7 @@ uint32_t berth_policy_cidr_identity(const struct berth_policy_result *r,
 	int best = -1;
 
 	for (size_t i = 0; i < r->ncidrs; i++)
-		if (cidr_in(h, 32, r->cidrs[i].net, r->cidrs[i].prefix) &&
+		if (cidr_in(h, 32, ntohl(r->cidrs[i].net), r->cidrs[i].prefix) &&
 		    r->cidrs[i].prefix > best) {
 			best = r->cidrs[i].prefix;
 			id = r->cidrs[i].id;
