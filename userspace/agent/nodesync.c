@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <berth/abi/policy.h>
 #include <berth/abi/route.h>
 #include <berth/log.h>
 
@@ -210,6 +211,10 @@ static int sync_ipcache(struct berth_map *m, const struct ipc_entry *want,
 	}
 	for (size_t i = 0; i < nhave; i++) {
 		if (has_key(want, nwant, sizeof(*want), &have[i]))
+			continue;
+		/* pod /32s and ipBlock prefixes belong to the policy sync */
+		if (!m->lookup(m, &have[i], &val) &&
+		    (val.flags & BERTH_IPCACHE_F_IDENTITY))
 			continue;
 		err = m->delete (m, &have[i]);
 		if (err && err != -ENOENT) {

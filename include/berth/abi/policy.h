@@ -72,6 +72,14 @@ enum {
 	BERTH_EP_F_EGRESS_ENFORCED = 1 << 1, /* some policy selects it for egress */
 };
 
+/*
+ * berth_ipcache_val.flags (route.h), next to its BERTH_IPCACHE_F_*: an
+ * entry of the policy sync (pod /32s, ipBlock prefixes), not of the node
+ * sync; each sync removes only its own entries, and on a key both want the
+ * node sync's (routing) wins.
+ */
+#define BERTH_IPCACHE_F_IDENTITY (1 << 3)
+
 /* berth_policy_key.dir */
 enum {
 	BERTH_POLICY_INGRESS = 1, /* peer -> local pod */
