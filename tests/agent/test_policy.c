@@ -83,8 +83,8 @@ static void setup(void)
 		add_pod(ns[i], "b", node, ip, "{\"app\":\"b\"}",
 			"[{\"name\":\"http\",\"containerPort\":81}]");
 		snprintf(ip, sizeof(ip), "10.0.%d.3", i + 1);
-		add_pod(ns[i], "c", node, ip,
-			"{\"app\":\"c\",\"tier\":\"db\"}", "[]");
+		add_pod(ns[i], "c", node, ip, "{\"app\":\"c\",\"tier\":\"db\"}",
+			"[]");
 	}
 	memset(&ids, 0, sizeof(ids));
 	memset(&res, 0, sizeof(res));
@@ -214,7 +214,8 @@ Test(policy, deny_all_ingress)
 
 Test(policy, deny_all_egress)
 {
-	policy("x", "deny", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}");
+	policy("x", "deny",
+	       "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}");
 	compile();
 	cr_expect_eq(ep_flags("x/a"), BERTH_EP_F_EGRESS_ENFORCED);
 	cr_expect(in_ok("y/a", "x/a", TCP, 80), "ingress not selected");
@@ -225,8 +226,8 @@ Test(policy, default_types_egress_when_egress_rules)
 {
 	policy("x", "p", "{\"podSelector\":{},\"egress\":[{}]}");
 	compile();
-	cr_expect_eq(ep_flags("x/a"), BERTH_EP_F_INGRESS_ENFORCED |
-					      BERTH_EP_F_EGRESS_ENFORCED);
+	cr_expect_eq(ep_flags("x/a"),
+		     BERTH_EP_F_INGRESS_ENFORCED | BERTH_EP_F_EGRESS_ENFORCED);
 	cr_expect(eg_ok("x/a", "z/c", UDP, 7), "egress: {} allows all");
 	cr_expect_not(in_ok("x/b", "x/a", TCP, 80), "ingress: no rules");
 }
@@ -300,7 +301,8 @@ Test(policy, two_peers_are_or)
 	cr_expect(in_ok("y/a", "x/a", TCP, 80));
 	cr_expect(in_ok("x/c", "x/a", TCP, 80));
 	cr_expect_not(in_ok("x/b", "x/a", TCP, 80));
-	cr_expect_not(in_ok("z/c", "x/a", TCP, 80), "podSelector alone: own ns");
+	cr_expect_not(in_ok("z/c", "x/a", TCP, 80),
+		      "podSelector alone: own ns");
 }
 
 Test(policy, match_expressions)
@@ -366,7 +368,8 @@ Test(policy, end_port_invalid)
 	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":2000,\"endPort\":1000}]}]}");
 	compile();
 	cr_expect_gt(res.errors, 0);
-	cr_expect_not(in_ok("y/a", "x/a", TCP, 2000), "enforced, nothing allowed");
+	cr_expect_not(in_ok("y/a", "x/a", TCP, 2000),
+		      "enforced, nothing allowed");
 }
 
 Test(policy, named_port_ingress_per_destination)
@@ -404,10 +407,12 @@ Test(policy, named_port_egress_per_peer)
 	cr_expect(eg_ok("x/c", "y/b", TCP, 81));
 	cr_expect_not(eg_ok("x/c", "y/b", TCP, 80));
 	cr_expect_not(eg_ok("x/c", "y/c", TCP, 80), "c names no http");
-	cr_expect(eg_ok("y/c", "x/b", TCP, 81), "no to: every pod, by its name");
+	cr_expect(eg_ok("y/c", "x/b", TCP, 81),
+		  "no to: every pod, by its name");
 	cr_expect_not(eg_ok("y/c", "x/b", TCP, 80));
-	cr_expect_not(berth_policy_allows(&res, ip_of("y/c"), BERTH_POLICY_EGRESS,
-					  BERTH_ID_WORLD, TCP, 80),
+	cr_expect_not(berth_policy_allows(&res, ip_of("y/c"),
+					  BERTH_POLICY_EGRESS, BERTH_ID_WORLD,
+					  TCP, 80),
 		      "outside the cluster has no port names");
 }
 
@@ -437,8 +442,9 @@ Test(policy, ipblock_with_except)
 	cr_expect_eq(ext("10.9.9.9"), BERTH_ID_WORLD);
 	for (size_t i = 0; i < res.ncidrs; i++)
 		cr_expect_geq(res.cidrs[i].id, BERTH_ID_CIDR_MIN);
-#define EXT_OK(pod, ip) \
-	berth_policy_allows(&res, ip_of(pod), BERTH_POLICY_INGRESS, ext(ip), TCP, 80)
+#define EXT_OK(pod, ip)                                                      \
+	berth_policy_allows(&res, ip_of(pod), BERTH_POLICY_INGRESS, ext(ip), \
+			    TCP, 80)
 	cr_expect(EXT_OK("x/a", "192.168.2.3"));
 	cr_expect(EXT_OK("x/a", "192.168.255.1"));
 	cr_expect_not(EXT_OK("x/a", "192.168.1.3"), "except");
@@ -446,7 +452,8 @@ Test(policy, ipblock_with_except)
 	cr_expect_not(EXT_OK("x/a", "10.9.9.9"));
 	cr_expect(EXT_OK("y/a", "192.168.1.200"));
 	cr_expect_not(EXT_OK("y/a", "192.168.1.3"));
-	cr_expect_not(in_ok("x/b", "x/a", TCP, 80), "pods have their own identity");
+	cr_expect_not(in_ok("x/b", "x/a", TCP, 80),
+		      "pods have their own identity");
 #undef EXT_OK
 }
 
@@ -550,9 +557,10 @@ Test(policy, port_range_prefixes)
 {
 	struct berth_policy_key base = { .ep_ip = 1, .dir = 1, .proto = TCP },
 				k[40];
-	static const uint16_t ranges[][2] = { { 0, 65535 }, { 80, 80 },
-					      { 1000, 2000 }, { 1, 65535 },
-					      { 65535, 65535 }, { 32767, 32768 } };
+	static const uint16_t ranges[][2] = {
+		{ 0, 65535 }, { 80, 80 },	{ 1000, 2000 },
+		{ 1, 65535 }, { 65535, 65535 }, { 32767, 32768 }
+	};
 
 	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
 		uint32_t lo = ranges[r][0], hi = ranges[r][1], covered = 0;
@@ -569,8 +577,8 @@ Test(policy, port_range_prefixes)
 				hits += (p & m) == (ntohs(k[i].port) & m);
 			}
 			cr_assert_leq(hits, 1, "prefixes overlap at %u", p);
-			cr_assert_eq(hits, p >= lo && p <= hi,
-				     "%u in [%u,%u]", p, lo, hi);
+			cr_assert_eq(hits, p >= lo && p <= hi, "%u in [%u,%u]",
+				     p, lo, hi);
 			covered += hits;
 		}
 		cr_expect_eq(covered, hi - lo + 1);
@@ -584,10 +592,13 @@ Test(policy, port_range_prefixes)
 Test(policy, identity_by_labels)
 {
 	add_pod("x", "a2", "n2", "10.0.9.1", "{\"app\":\"a\"}", "[]");
-	add_pod("x", "ab", "n2", "10.0.9.2", "{\"z\":\"1\",\"app\":\"b\"}", "[]");
-	add_pod("x", "ba", "n2", "10.0.9.3", "{\"app\":\"b\",\"z\":\"1\"}", "[]");
+	add_pod("x", "ab", "n2", "10.0.9.2", "{\"z\":\"1\",\"app\":\"b\"}",
+		"[]");
+	add_pod("x", "ba", "n2", "10.0.9.3", "{\"app\":\"b\",\"z\":\"1\"}",
+		"[]");
 	compile();
-	cr_expect_eq(id_of("x/a"), berth_identity_pod(&ids, inet_addr("10.0.9.1"))->id,
+	cr_expect_eq(id_of("x/a"),
+		     berth_identity_pod(&ids, inet_addr("10.0.9.1"))->id,
 		     "same labels, same namespace: one identity");
 	cr_expect_eq(berth_identity_pod(&ids, inet_addr("10.0.9.2"))->id,
 		     berth_identity_pod(&ids, inet_addr("10.0.9.3"))->id,
@@ -664,29 +675,41 @@ Test(policy, identity_collisions_resolved_the_same_everywhere)
 		for (int k = 0; k < 2; k++) {
 			snprintf(lab, sizeof(lab), "{\"k\":\"v%d\"}",
 				 k ? second : first);
-			snprintf(ip, sizeof(ip), "10.9.0.%d", k ? second % 200 + 1 : 250);
+			snprintf(ip, sizeof(ip), "10.9.0.%d",
+				 k ? second % 200 + 1 : 250);
 			snprintf(buf, sizeof(buf), "%d", k);
 			add_pod("q", buf, "n1", ip, lab, "[]");
 			ps[k] = pods[--npods];
 		}
 		cr_assert_eq(berth_identities_build(ps, 2, &t), 0);
 		cr_assert_eq(t.n, 2);
-		ida = berth_identity_find(&t, "q",
-			json_object_object_get(json_object_object_get(ps[order ? 1 : 0], "metadata"), "labels"));
-		idb = berth_identity_find(&t, "q",
-			json_object_object_get(json_object_object_get(ps[order ? 0 : 1], "metadata"), "labels"));
+		ida = berth_identity_find(
+			&t, "q",
+			json_object_object_get(
+				json_object_object_get(ps[order ? 1 : 0],
+						       "metadata"),
+				"labels"));
+		idb = berth_identity_find(
+			&t, "q",
+			json_object_object_get(
+				json_object_object_get(ps[order ? 0 : 1],
+						       "metadata"),
+				"labels"));
 		hh = berth_identity_hash(buf, key_of(a, buf));
 		cr_expect_neq(ida, idb, "colliding label sets told apart");
 		/* keys sort by text: v<a> vs v<b>; the smaller keeps the hash */
 		{
 			char ka[64], kb[64];
 			size_t la = key_of(a, ka), lb = key_of(b, kb);
-			bool a_first = memcmp(ka, kb, la < lb ? la : lb) < 0 ||
-				       (!memcmp(ka, kb, la < lb ? la : lb) && la < lb);
+			bool a_first =
+				memcmp(ka, kb, la < lb ? la : lb) < 0 ||
+				(!memcmp(ka, kb, la < lb ? la : lb) && la < lb);
 
 			cr_expect_eq(a_first ? ida : idb, hh);
 			cr_expect_eq(a_first ? idb : ida,
-				     hh == BERTH_ID_LABEL_MAX ? BERTH_ID_LABEL_MIN : hh + 1);
+				     hh == BERTH_ID_LABEL_MAX ?
+					     BERTH_ID_LABEL_MIN :
+					     hh + 1);
 		}
 		berth_identities_free(&t);
 		json_object_put(ps[0]);

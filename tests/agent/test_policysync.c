@@ -48,11 +48,12 @@ static json_object *pod(const char *name, const char *node, const char *ip,
 {
 	char buf[512];
 
-	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"namespace\":\"x\",\"name\":\"%s\",\"labels\":"
-		 "{\"app\":\"%s\"}},\"spec\":{\"nodeName\":\"%s\"},"
-		 "\"status\":{\"podIP\":\"%s\"}}",
-		 name, app, node, ip);
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"namespace\":\"x\",\"name\":\"%s\",\"labels\":"
+		"{\"app\":\"%s\"}},\"spec\":{\"nodeName\":\"%s\"},"
+		"\"status\":{\"podIP\":\"%s\"}}",
+		name, app, node, ip);
 	return json_tokener_parse(buf);
 }
 
@@ -63,12 +64,15 @@ static void setup(void)
 
 	cr_assert_eq(berth_map_init_mem(&pol, "policy",
 					sizeof(struct berth_policy_key),
-					sizeof(struct berth_policy_val), 4096), 0);
+					sizeof(struct berth_policy_val), 4096),
+		     0);
 	cr_assert_eq(berth_map_init_mem(&eps, "endpoints", 4,
-					sizeof(struct berth_endpoint_info), 64), 0);
+					sizeof(struct berth_endpoint_info), 64),
+		     0);
 	cr_assert_eq(berth_map_init_mem(&ipc, "ipcache",
 					sizeof(struct berth_ipcache_key),
-					sizeof(struct berth_ipcache_val), 256), 0);
+					sizeof(struct berth_ipcache_val), 256),
+		     0);
 	mem_update = pol.update;
 	mem_delete = pol.delete;
 	pol.update = eps.update = ipc.update = t_update;
@@ -125,15 +129,15 @@ static struct berth_policysync_stats run(const char *p0, const char *p1)
 		if (polobj[i])
 			n = i + 1;
 	}
-	struct berth_policy_input in = { .policies = polobj,
-					 .npolicies = n,
-					 .ids = &ids,
-					 .self = "n1" };
+	struct berth_policy_input in = {
+		.policies = polobj, .npolicies = n, .ids = &ids, .self = "n1"
+	};
 
 	cr_assert_eq(berth_identities_build(pods, 4, &ids), 0);
 	cr_assert_eq(berth_policy_compile(&in, &r), 0);
 	cr_assert_eq(berth_policy_ipcache_want(&ids, &r, nodes, 2, "n1", &want,
-					       &nwant), 0);
+					       &nwant),
+		     0);
 	cr_assert_eq(berth_policy_sync(&maps, &r, &ids, want, nwant, &st), 0);
 	free(want);
 	berth_policy_result_free(&r);
@@ -141,13 +145,13 @@ static struct berth_policysync_stats run(const char *p0, const char *p1)
 	return st;
 }
 
-#define DENY_A                                                                 \
-	"{\"metadata\":{\"namespace\":\"x\",\"name\":\"p\"},\"spec\":{"        \
-	"\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"ingress\":[{"     \
+#define DENY_A                                                             \
+	"{\"metadata\":{\"namespace\":\"x\",\"name\":\"p\"},\"spec\":{"    \
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"ingress\":[{" \
 	"\"from\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"c\"}}}]}]}}"
-#define EXT_B                                                                  \
-	"{\"metadata\":{\"namespace\":\"x\",\"name\":\"q\"},\"spec\":{"        \
-	"\"podSelector\":{\"matchLabels\":{\"app\":\"b\"}},\"policyTypes\":"   \
+#define EXT_B                                                                   \
+	"{\"metadata\":{\"namespace\":\"x\",\"name\":\"q\"},\"spec\":{"         \
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"b\"}},\"policyTypes\":"    \
 	"[\"Ingress\",\"Egress\"],\"egress\":[{\"to\":[{\"ipBlock\":{\"cidr\":" \
 	"\"192.168.0.0/16\",\"except\":[\"192.168.1.0/24\"]}}]}]}}"
 
@@ -205,8 +209,8 @@ Test(policysync, update_order)
 	run(NULL, EXT_B); /* A loses its policy, B gains one with ipBlocks */
 	/* phases: policy adds, endpoint (on), ipcache, endpoint (off), policy deletes */
 	p = trace;
-	cr_assert(strchr(trace, 'A') && strchr(trace, 'D') && strchr(trace, 'I') &&
-			  strchr(trace, 'E'),
+	cr_assert(strchr(trace, 'A') && strchr(trace, 'D') &&
+			  strchr(trace, 'I') && strchr(trace, 'E'),
 		  "every kind of write happened: %s", trace);
 	while (*p == 'A')
 		p++;

@@ -125,7 +125,8 @@ static int assign_numbers(struct berth_ident *ids, size_t n)
 				;
 			if (j == i)
 				break;
-			h = h == BERTH_ID_LABEL_MAX ? BERTH_ID_LABEL_MIN : h + 1;
+			h = h == BERTH_ID_LABEL_MAX ? BERTH_ID_LABEL_MIN :
+						      h + 1;
 		}
 		taken[i] = h;
 		ids[i].id = h;
@@ -215,8 +216,8 @@ int berth_identities_build(json_object *const *pods, size_t n,
 	if (err)
 		goto fail;
 	for (size_t i = 0; i < t.npods; i++)
-		t.pods[i].id = berth_identity_find(&t, t.pods[i].ns,
-						   t.pods[i].labels);
+		t.pods[i].id =
+			berth_identity_find(&t, t.pods[i].ns, t.pods[i].labels);
 	*out = t;
 	return 0;
 fail:
@@ -260,8 +261,7 @@ const struct berth_ident_pod *berth_identity_pod(const struct berth_idtable *t,
 
 	if (!t->npods)
 		return NULL;
-	return bsearch(&probe, t->pods, t->npods, sizeof(*t->pods),
-		       cmp_pod_ip);
+	return bsearch(&probe, t->pods, t->npods, sizeof(*t->pods), cmp_pod_ip);
 }
 
 int berth_identity_ipcache(const struct berth_idtable *t,
@@ -269,8 +269,8 @@ int berth_identity_ipcache(const struct berth_idtable *t,
 			   const char *self, struct berth_ipcache_entry **out,
 			   size_t *nout)
 {
-	struct berth_ipcache_entry *e = calloc(t->npods ? t->npods : 1,
-					       sizeof(*e));
+	struct berth_ipcache_entry *e =
+		calloc(t->npods ? t->npods : 1, sizeof(*e));
 
 	if (!e)
 		return -ENOMEM;

@@ -20,8 +20,7 @@ static uint32_t mask_of(uint8_t prefix)
 	return prefix ? htonl(~0u << (32 - prefix)) : 0;
 }
 
-/* "10.1.2.0/24" -> network, prefix; false if not IPv4 CIDR */
-static bool parse_cidr(const char *s, uint32_t *net, uint8_t *prefix)
+bool berth_parse_cidr4(const char *s, uint32_t *net, uint8_t *prefix)
 {
 	char buf[64], *slash, *end;
 	struct in_addr a;
@@ -87,7 +86,7 @@ int berth_nodes_parse(json_object *const *nodes, size_t n, const char *self,
 		memset(e, 0, sizeof(*e));
 		if (!name || strlen(name) >= sizeof(e->name))
 			continue;
-		if (!parse_cidr(cidr, &e->net, &e->prefix) ||
+		if (!berth_parse_cidr4(cidr, &e->net, &e->prefix) ||
 		    !internal_ip(nodes[i], &e->ip)) {
 			pr_debug(
 				"node %s: no IPv4 podCIDR or InternalIP yet, not routed",

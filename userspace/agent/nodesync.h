@@ -58,6 +58,10 @@ struct berth_nodesync_stats {
 	size_t routes_added, routes_deleted;
 };
 
+/* "10.1.2.0/24" -> network (network order, host bits cleared), prefix;
+ * false if it is not an IPv4 CIDR. */
+bool berth_parse_cidr4(const char *s, uint32_t *net, uint8_t *prefix);
+
 /*
  * Node objects (json-c, as served) to routes; nodes without a usable
  * podCIDR or InternalIP are left out (debug log). @self names this node.

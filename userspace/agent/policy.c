@@ -208,8 +208,8 @@ static int proto_of(json_object *port, uint8_t *proto)
 static uint16_t named_port(const struct berth_ident_pod *pod, const char *name,
 			   uint8_t proto)
 {
-	json_object *ctrs = berth_jget(berth_jget(pod->obj, "spec"),
-				       "containers");
+	json_object *ctrs =
+		berth_jget(berth_jget(pod->obj, "spec"), "containers");
 
 	for (size_t i = 0; i < berth_jlen(ctrs); i++) {
 		json_object *ports =
@@ -267,8 +267,8 @@ static int emit_port(struct ctx *c, struct berth_policy_key base,
 		if (end >= 0)
 			return -EINVAL; /* endPort needs a number */
 		p = named_on ? named_port(named_on, json_object_get_string(pv),
-					  base.proto)
-			     : 0;
+					  base.proto) :
+			       0;
 		if (p)
 			emit_range(c, &base, p, p);
 		return 0;
@@ -293,24 +293,12 @@ static bool cidr_in(uint32_t n2, uint8_t p2, uint32_t n1, uint8_t p1)
 	return p2 >= p1 && (n2 & mask_of(p1)) == n1;
 }
 
+/* a CIDR in host order, as the compiler compares them */
 static bool parse_cidr(const char *s, uint32_t *net, uint8_t *prefix)
 {
-	char buf[64], *slash, *end;
-	struct in_addr a;
-	long p;
-
-	if (!s || snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+	if (!berth_parse_cidr4(s, net, prefix))
 		return false;
-	slash = strchr(buf, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	p = strtol(slash + 1, &end, 10);
-	if (*end || end == slash + 1 || p < 0 || p > 32 ||
-	    inet_pton(AF_INET, buf, &a) != 1)
-		return false;
-	*prefix = p;
-	*net = ntohl(a.s_addr) & mask_of(p); /* host order while compiling */
+	*net = ntohl(*net);
 	return true;
 }
 
@@ -332,8 +320,7 @@ static void add_cidr(struct ctx *c, const char *s, size_t *cap)
 		return; /* counted where the peer is compiled */
 	if (r->ncidrs == *cap) {
 		size_t n = *cap ? 2 * *cap : 16;
-		struct berth_policy_cidr *v =
-			realloc(r->cidrs, n * sizeof(*v));
+		struct berth_policy_cidr *v = realloc(r->cidrs, n * sizeof(*v));
 
 		if (!v) {
 			c->err = -ENOMEM;
@@ -367,18 +354,21 @@ static void collect_cidrs(struct ctx *c)
 						json_object_array_get_idx(ps,
 									  k),
 						"ipBlock");
-					json_object *ex = berth_jget(b, "except");
+					json_object *ex =
+						berth_jget(b, "except");
 
 					if (!b)
 						continue;
-					add_cidr(c, berth_jstr(b, "cidr"), &cap);
+					add_cidr(c, berth_jstr(b, "cidr"),
+						 &cap);
 					for (size_t x = 0; x < berth_jlen(ex);
 					     x++)
-						add_cidr(c,
-							 json_object_get_string(
-								 json_object_array_get_idx(
-									 ex, x)),
-							 &cap);
+						add_cidr(
+							c,
+							json_object_get_string(
+								json_object_array_get_idx(
+									ex, x)),
+							&cap);
 				}
 			}
 		}
@@ -390,8 +380,7 @@ static void collect_cidrs(struct ctx *c)
  * number keeps one meaning (the addresses it covers) for as long as it
  * exists: an except added later makes new numbers (abi/policy.h).
  */
-static uint32_t cidr_hash(const struct berth_policy_cidr *v, size_t n,
-			  size_t i)
+static uint32_t cidr_hash(const struct berth_policy_cidr *v, size_t n, size_t i)
 {
 	uint32_t h = 2166136261u;
 	uint32_t words[2];
@@ -399,8 +388,9 @@ static uint32_t cidr_hash(const struct berth_policy_cidr *v, size_t n,
 	for (size_t j = 0; j < n; j++) {
 		bool direct = j == i;
 
-		if (j != i && cidr_in(v[j].net, v[j].prefix, v[i].net,
-				      v[i].prefix) && v[j].prefix > v[i].prefix) {
+		if (j != i &&
+		    cidr_in(v[j].net, v[j].prefix, v[i].net, v[i].prefix) &&
+		    v[j].prefix > v[i].prefix) {
 			direct = true;
 			for (size_t k = 0; k < n && direct; k++)
 				if (k != i && k != j &&
@@ -437,8 +427,8 @@ static void number_cidrs(struct berth_policy_result *r)
 			r->cidrs[k++] = r->cidrs[i];
 	r->ncidrs = k;
 	for (size_t i = 0; i < k; i++) {
-		uint32_t id = BERTH_ID_CIDR_MIN +
-			      cidr_hash(r->cidrs, k, i) % range;
+		uint32_t id =
+			BERTH_ID_CIDR_MIN + cidr_hash(r->cidrs, k, i) % range;
 		size_t j;
 
 		for (;;) { /* collisions: the next free number, in order */
@@ -459,7 +449,8 @@ uint32_t berth_policy_cidr_identity(const struct berth_policy_result *r,
 	int best = -1;
 
 	for (size_t i = 0; i < r->ncidrs; i++)
-		if (cidr_in(h, 32, ntohl(r->cidrs[i].net), r->cidrs[i].prefix) &&
+		if (cidr_in(h, 32, ntohl(r->cidrs[i].net),
+			    r->cidrs[i].prefix) &&
 		    r->cidrs[i].prefix > best) {
 			best = r->cidrs[i].prefix;
 			id = r->cidrs[i].id;
@@ -619,7 +610,7 @@ static void compile_rule(struct ctx *c, struct rule *ru, json_object *rule,
 	}
 	if (err) {
 		c->r->errors++;
-		pr_warn("networkpolicy %s: a %s rule is invalid, partly ignored",
+		pr_warn("networkpolicy %s: an %s rule is invalid, partly ignored",
 			pname, peers_key[0] == 'f' ? "ingress" : "egress");
 	}
 }
@@ -675,7 +666,8 @@ static void compile_policy_for(struct ctx *c, json_object *pol,
 		ru.dir = BERTH_POLICY_INGRESS;
 		rules = berth_jget(spec, "ingress");
 		for (size_t i = 0; i < berth_jlen(rules); i++)
-			compile_rule(c, &ru, json_object_array_get_idx(rules, i),
+			compile_rule(c, &ru,
+				     json_object_array_get_idx(rules, i),
 				     "from", name ? name : "?");
 	}
 	if (eg) {
@@ -683,8 +675,9 @@ static void compile_policy_for(struct ctx *c, json_object *pol,
 		ru.dir = BERTH_POLICY_EGRESS;
 		rules = berth_jget(spec, "egress");
 		for (size_t i = 0; i < berth_jlen(rules); i++)
-			compile_rule(c, &ru, json_object_array_get_idx(rules, i),
-				     "to", name ? name : "?");
+			compile_rule(c, &ru,
+				     json_object_array_get_idx(rules, i), "to",
+				     name ? name : "?");
 	}
 }
 
@@ -866,7 +859,8 @@ int berth_policy_diff(const struct berth_policy_result *old,
 		      const struct berth_policy_result *new,
 		      struct berth_policy_diff *d)
 {
-	size_t nold = old ? old->n : 0, neps = new->neps + (old ? old->neps : 0);
+	size_t nold = old ? old->n : 0,
+	       neps = new->neps + (old ? old->neps : 0);
 
 	memset(d, 0, sizeof(*d));
 	d->add = calloc(new->n ? new->n : 1, sizeof(*d->add));
@@ -881,8 +875,7 @@ int berth_policy_diff(const struct berth_policy_result *old,
 		const struct berth_policy_entry *o =
 			find_entry(old, &new->entries[i].key);
 
-		if (!o || memcmp(&o->val, &new->entries[i].val,
-				 sizeof(o->val)))
+		if (!o || memcmp(&o->val, &new->entries[i].val, sizeof(o->val)))
 			d->add[d->nadd++] = new->entries[i];
 	}
 	for (size_t i = 0; i < nold; i++)

@@ -68,8 +68,8 @@ int berth_policy_ipcache_want(const struct berth_idtable *ids,
 {
 	struct berth_ipcache_entry *pods, *all;
 	size_t npods, n;
-	int err = berth_identity_ipcache(ids, nodes, nnodes, self, &pods,
-					 &npods);
+	int err =
+		berth_identity_ipcache(ids, nodes, nnodes, self, &pods, &npods);
 
 	if (err)
 		return err;
@@ -86,8 +86,8 @@ int berth_policy_ipcache_want(const struct berth_idtable *ids,
 		struct berth_ipcache_key k = { .prefixlen = r->cidrs[i].prefix,
 					       .ip = r->cidrs[i].net };
 
-		if (k.prefixlen == 32 && bsearch(&k, all, npods, sizeof(*all),
-						 cmp_ipc))
+		if (k.prefixlen == 32 &&
+		    bsearch(&k, all, npods, sizeof(*all), cmp_ipc))
 			continue;
 		all[n++] = (struct berth_ipcache_entry){
 			.key = k,
@@ -175,7 +175,8 @@ static int eps_write(struct berth_map *m, const struct berth_policy_result *r,
 	int ret = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct berth_ident_pod *p = berth_identity_pod(ids, ips[i]);
+		const struct berth_ident_pod *p =
+			berth_identity_pod(ids, ips[i]);
 		uint32_t want = want_flags(r, ips[i]);
 		struct berth_endpoint_info v, nv;
 		int err;
@@ -197,8 +198,8 @@ static int eps_write(struct berth_map *m, const struct berth_policy_result *r,
 }
 
 static int ipc_add(struct berth_map *m, const struct berth_ipcache_entry *want,
-		   size_t n, const struct berth_ipcache_key *have,
-		   size_t nhave, struct berth_policysync_stats *st)
+		   size_t n, const struct berth_ipcache_key *have, size_t nhave,
+		   struct berth_policysync_stats *st)
 {
 	struct berth_ipcache_val val;
 	int ret = 0;
@@ -223,8 +224,8 @@ static int ipc_add(struct berth_map *m, const struct berth_ipcache_entry *want,
 }
 
 static int ipc_del(struct berth_map *m, const struct berth_ipcache_entry *want,
-		   size_t n, const struct berth_ipcache_key *have,
-		   size_t nhave, struct berth_policysync_stats *st)
+		   size_t n, const struct berth_ipcache_key *have, size_t nhave,
+		   struct berth_policysync_stats *st)
 {
 	struct berth_ipcache_val val;
 	int ret = 0;

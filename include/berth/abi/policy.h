@@ -68,8 +68,10 @@ enum {
 
 /* berth_endpoint_info.flags (route.h): directions policy applies to */
 enum {
-	BERTH_EP_F_INGRESS_ENFORCED = 1 << 0, /* some policy selects it for ingress */
-	BERTH_EP_F_EGRESS_ENFORCED = 1 << 1, /* some policy selects it for egress */
+	BERTH_EP_F_INGRESS_ENFORCED =
+		1 << 0, /* some policy selects it for ingress */
+	BERTH_EP_F_EGRESS_ENFORCED =
+		1 << 1, /* some policy selects it for egress */
 };
 
 /*
