@@ -746,3 +746,125 @@ Test(policy, identity_ipcache_entries)
 	}
 	free(e);
 }
+
+/* ---- the truth table's cases, against the e2e test's model ---- */
+
+/* tests/e2e/netpol_truth.py --dump-model, run from the repository */
+static json_object *model_dump(void)
+{
+	const char *cmd = "python3 tests/e2e/netpol_truth.py --dump-model";
+	size_t len = 0, cap = 1 << 20;
+	char *buf = malloc(cap);
+	FILE *f = popen(cmd, "r");
+	json_object *o;
+	size_t n;
+
+	cr_assert_not_null(buf);
+	cr_assert_not_null(f, "%s", cmd);
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+	}
+	cr_assert_eq(pclose(f), 0, "%s (run from the repository)", cmd);
+	buf[len] = '\0';
+	o = json_tokener_parse(buf);
+	free(buf);
+	cr_assert_not_null(o, "%s: JSON", cmd);
+	return o;
+}
+
+static int proto_num(const char *s)
+{
+	return !strcmp(s, "TCP") ? TCP : !strcmp(s, "UDP") ? UDP : SCTP;
+}
+
+/* one case: compile for both nodes, compare every probe with the model */
+static size_t check_case(json_object *cs, json_object *const *ps, size_t np,
+			 json_object *const *nsobjs, size_t nn)
+{
+	json_object *pol = json_object_object_get(cs, "policies");
+	json_object *exp = json_object_object_get(cs, "expect");
+	const char *name = json_object_get_string(
+		json_object_object_get(cs, "name"));
+	struct berth_policy_result r[2];
+	struct berth_idtable t;
+	json_object *pv[16];
+	size_t npv = json_object_array_length(pol), bad = 0;
+
+	cr_assert_leq(npv, 16);
+	for (size_t i = 0; i < npv; i++)
+		pv[i] = json_object_array_get_idx(pol, i);
+	cr_assert_eq(berth_identities_build(ps, np, &t), 0);
+	for (int k = 0; k < 2; k++) {
+		struct berth_policy_input in = { pv, npv, nsobjs, nn, &t,
+						 k ? "n2" : "n1" };
+
+		cr_assert_eq(berth_policy_compile(&in, &r[k]), 0);
+	}
+	for (size_t i = 0; i < json_object_array_length(exp); i++) {
+		json_object *e = json_object_array_get_idx(exp, i);
+#define E(j) json_object_array_get_idx(e, j)
+		uint32_t s = inet_addr(json_object_get_string(E(0)));
+		uint32_t d = inet_addr(json_object_get_string(E(1)));
+		int proto = proto_num(json_object_get_string(E(2)));
+		int port = json_object_get_int(E(3)), want = json_object_get_int(E(4));
+#undef E
+		const struct berth_ident_pod *sp = berth_identity_pod(&t, s);
+		const struct berth_ident_pod *dp = berth_identity_pod(&t, d);
+		const struct berth_policy_result *rd = &r[dp->node[1] == '2'];
+		uint32_t sid = sp ? sp->id : berth_policy_cidr_identity(rd, s);
+		bool got = berth_policy_allows(rd, d, BERTH_POLICY_INGRESS, sid,
+					       proto, port);
+
+		if (sp)
+			got = got &&
+			      berth_policy_allows(&r[sp->node[1] == '2'], s,
+						  BERTH_POLICY_EGRESS, dp->id,
+						  proto, port);
+		if (got != want && bad++ < 5)
+			cr_log_error("case %s: %s/%s -> %s/%s %d/%d: model %d, compiler %d",
+				     name, sp ? sp->ns : "ext",
+				     sp ? sp->name : "", dp->ns, dp->name,
+				     proto, port, want, got);
+	}
+	berth_policy_result_free(&r[0]);
+	berth_policy_result_free(&r[1]);
+	berth_identities_free(&t);
+	return bad;
+}
+
+Test(policy, agrees_with_the_truth_table_model, .timeout = 60)
+{
+	json_object *d = model_dump(), *ps[16], *nsobjs[8];
+	json_object *jp = json_object_object_get(d, "pods");
+	json_object *jn = json_object_object_get(d, "namespaces");
+	json_object *cases = json_object_object_get(d, "cases");
+	size_t np = json_object_array_length(jp), nn = 0, failed = 0;
+
+	cr_assert_leq(np, 16);
+	for (size_t i = 0; i < np; i++)
+		ps[i] = json_object_array_get_idx(jp, i);
+	json_object_object_foreach(jn, name, labels)
+	{
+		nsobjs[nn] = json_object_new_object();
+		json_object *meta = json_object_new_object();
+
+		json_object_object_add(meta, "name",
+				       json_object_new_string(name));
+		json_object_object_add(meta, "labels", json_object_get(labels));
+		json_object_object_add(nsobjs[nn++], "metadata", meta);
+	}
+	cr_assert_geq(json_object_array_length(cases), 25);
+	for (size_t i = 0; i < json_object_array_length(cases); i++)
+		failed += check_case(json_object_array_get_idx(cases, i), ps,
+				     np, nsobjs, nn) > 0;
+	cr_expect_eq(failed, 0, "%zu cases where the compiler and the model differ",
+		     failed);
+	for (size_t i = 0; i < nn; i++)
+		json_object_put(nsobjs[i]);
+	json_object_put(d);
+}

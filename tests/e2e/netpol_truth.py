@@ -21,10 +21,9 @@ import multinode as M  # noqa: E402
 import netpol_model as NM  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER = os.path.join(HERE, "peer.py")
 PROBE = os.path.join(HERE, "netpol_probe.py")
 SETTLE = float(os.environ.get("NETPOL_SETTLE", "6"))
-PROBE_TIMEOUT = float(os.environ.get("NETPOL_PROBE_TIMEOUT", "0.8"))
+PROBE_TIMEOUT = float(os.environ.get("NETPOL_PROBE_TIMEOUT", "1.0"))
 
 NAMESPACES = {"x": {"team": "a"}, "y": {"team": "b"}, "z": {}}
 # pod: labels, containerPorts (name, number, protocol)
@@ -140,7 +139,7 @@ def pod_obj(ns, name, node):
     labels, ports = PODS[name]
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"namespace": ns, "name": name, "labels": dict(labels, netpol="1")},
-            "spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 1,
+            "spec": {"nodeName": node and node.name, "terminationGracePeriodSeconds": 1,
                      "containers": [{"name": "main", "image": C.IMAGE,
                                      "command": ["sleep", "100000"],
                                      "ports": [{"name": n, "containerPort": p, "protocol": pr}
@@ -173,9 +172,8 @@ def setup(c):
         mp.obj = p
         model_pods.append(mp)
         logf = os.path.join(c.state, "serve-%s-%s.log" % (ns, name))
-        for port in (80, 81):
-            c.pod_daemon(p, logf, "python3", PEER, "serve", mp.key(),
-                         "--tcp", str(port), "--udp", str(port))
+        c.pod_daemon(p, logf, "python3", PROBE, "serve", mp.key(),
+                     *sorted({str(po) for (_, po) in PROBES}))
     model_pods.sort(key=lambda p: p.key())
     # the external netns: a second address, and routes to every pod CIDR
     c.ext_sh("ip", "addr", "add", EXT_EXTRA + "/24", "dev", "eth0")
@@ -265,7 +263,36 @@ def show(expected, actual, sources, dests):
     return "\n".join(lines)
 
 
+def dump_model():
+    """--dump-model: the cases and the model's verdicts on a cluster of
+    made-up addresses, as JSON, for the compiler's unit test
+    (tests/agent/test_policy.c holds userspace/agent/policy.c to it)."""
+    pods = []
+    for i, ns in enumerate(NAMESPACES):
+        for j, name in enumerate(PODS):
+            p = NM.Pod(ns, name, dict(PODS[name][0], netpol="1"), "10.9.%d.%d" % (i, j + 1),
+                       "n%d" % ((3 * i + j) % 2 + 1), PODS[name][1])
+            pods.append(p)
+    model = NM.Model(NAMESPACES, pods)
+    srcs = pods + [NM.External(ip) for ip in EXT_IPS]
+    out = {"namespaces": NAMESPACES,
+           "pods": [pod_obj(p.ns, p.name, None) for p in pods],
+           "cases": []}
+    for o, p in zip(out["pods"], pods):
+        o["spec"]["nodeName"] = p.node
+        o["status"] = {"phase": "Running", "podIP": p.ip}
+    for name, policies in CASES:
+        m = model.matrix(policies, srcs, pods, PROBES)
+        out["cases"].append({"name": name, "policies": policies, "expect": [
+            [s.ip, d.ip, pr, po, int(v)] for (sk, dk, pr, po), v in sorted(m.items())
+            for s in srcs if s.key() == sk for d in pods if d.key() == dk]})
+    print(json.dumps(out))
+
+
 def main():
+    if sys.argv[1:] == ["--dump-model"]:
+        dump_model()
+        return
     only = [x for x in os.environ.get("NETPOL_CASES", "").split(",") if x]
     # no masquerade: ipBlock needs the external client's own address, and
     # the replies of its connections must leave with the pod's
