@@ -245,3 +245,46 @@ Test(policysync, node_sync_keeps_identity_entries)
 		     "and the policy sync leaves the node sync's");
 	cr_expect_eq(count(&ipc), before + 4);
 }
+
+/* ---- the agent's pass over API objects ---- */
+
+#include "../../userspace/agent/policyagent.h"
+
+Test(policysync, agent_pass_from_api_objects)
+{
+	json_object *nodeobjs[2] = {
+		json_tokener_parse(
+			"{\"metadata\":{\"name\":\"n1\"},\"spec\":{\"podCIDR\":"
+			"\"10.1.0.0/24\"},\"status\":{\"addresses\":[{\"type\":"
+			"\"InternalIP\",\"address\":\"192.0.2.1\"}]}}"),
+		json_tokener_parse(
+			"{\"metadata\":{\"name\":\"n2\"},\"spec\":{\"podCIDR\":"
+			"\"10.1.1.0/24\"},\"status\":{\"addresses\":[{\"type\":"
+			"\"InternalIP\",\"address\":\"192.0.2.2\"}]}}"),
+	};
+	json_object *pobj = json_tokener_parse(EXT_B);
+	struct berth_policy_objects o = { .pods = pods,
+					  .npods = 4,
+					  .policies = &pobj,
+					  .npolicies = 1,
+					  .nodes = nodeobjs,
+					  .nnodes = 2 };
+	struct berth_policy_maps maps = { &pol, &eps, &ipc };
+	struct berth_policysync_stats st;
+	struct berth_ipcache_key k = { 32, inet_addr("10.1.1.1") };
+	struct berth_ipcache_val v;
+
+	cr_assert_eq(berth_policyagent_sync(&o, "n1", &maps, &st), 0);
+	cr_expect_gt(st.policy_added, 0);
+	cr_expect_eq(flags_of("10.1.0.2"),
+		     BERTH_EP_F_INGRESS_ENFORCED | BERTH_EP_F_EGRESS_ENFORCED);
+	cr_assert_eq(ipc.lookup(&ipc, &k, &v), 0, "remote pod /32");
+	cr_expect_eq(v.tunnel_ip, inet_addr("192.0.2.2"), "via its node");
+	cr_expect_eq(v.flags, BERTH_IPCACHE_F_POD | BERTH_IPCACHE_F_IDENTITY);
+	k = (struct berth_ipcache_key){ 24, inet_addr("192.168.1.0") };
+	cr_assert_eq(ipc.lookup(&ipc, &k, &v), 0, "the except prefix");
+	cr_expect_geq(v.identity, BERTH_ID_CIDR_MIN);
+	json_object_put(nodeobjs[0]);
+	json_object_put(nodeobjs[1]);
+	json_object_put(pobj);
+}
