@@ -109,29 +109,52 @@ static bool pod_addressed(json_object *pod, uint32_t *ip)
 	return true;
 }
 
+int berth_idset_init(struct berth_idset *s, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	s->slots = calloc(cap, sizeof(*s->slots));
+	s->mask = cap - 1;
+	return s->slots ? 0 : -ENOMEM;
+}
+
+bool berth_idset_add(struct berth_idset *s, uint32_t id)
+{
+	size_t i = (id * 2654435761u) & s->mask; /* Knuth's multiplicative */
+
+	while (s->slots[i]) {
+		if (s->slots[i] == id)
+			return false;
+		i = (i + 1) & s->mask;
+	}
+	s->slots[i] = id;
+	return true;
+}
+
+void berth_idset_free(struct berth_idset *s)
+{
+	free(s->slots);
+	s->slots = NULL;
+}
+
 /* numbers in sorted order: its hash, or the next free one after it */
 static int assign_numbers(struct berth_ident *ids, size_t n)
 {
-	uint32_t *taken = calloc(n ? n : 1, sizeof(*taken));
+	struct berth_idset taken;
 
-	if (!taken)
+	if (berth_idset_init(&taken, n))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t h = berth_identity_hash(ids[i].key, ids[i].key_len);
-		size_t j;
 
-		for (;;) {
-			for (j = 0; j < i && taken[j] != h; j++)
-				;
-			if (j == i)
-				break;
+		while (!berth_idset_add(&taken, h))
 			h = h == BERTH_ID_LABEL_MAX ? BERTH_ID_LABEL_MIN :
 						      h + 1;
-		}
-		taken[i] = h;
 		ids[i].id = h;
 	}
-	free(taken);
+	berth_idset_free(&taken);
 	return 0;
 }
 
@@ -145,7 +168,7 @@ static struct berth_ident *find_ident(const struct berth_idtable *t,
 	return bsearch(&probe, t->ids, t->n, sizeof(*t->ids), cmp_ident);
 }
 
-/* add pod i's label set unless present; 0 or -ENOMEM */
+/* add a pod's label set (duplicates go after sorting); 0 or -ENOMEM */
 static int add_ident(struct berth_idtable *t, const char *ns,
 		     json_object *labels)
 {
@@ -155,18 +178,36 @@ static int add_ident(struct berth_idtable *t, const char *ns,
 
 	if (!key)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++)
-		if (!cmp_key_bytes(t->ids[i].key, t->ids[i].key_len, key,
-				   len)) {
-			free(key);
-			return 0;
-		}
 	e = &t->ids[t->n++];
 	e->key = key;
 	e->key_len = len;
 	e->ns = strdup(ns);
 	e->labels = json_object_get(labels);
 	return e->ns ? 0 : -ENOMEM;
+}
+
+static void free_ident(struct berth_ident *e)
+{
+	free(e->key);
+	free(e->ns);
+	json_object_put(e->labels);
+}
+
+/* sort the label sets and keep one of each */
+static void unique_idents(struct berth_idtable *t)
+{
+	size_t k = 0;
+
+	if (!t->n)
+		return;
+	qsort(t->ids, t->n, sizeof(*t->ids), cmp_ident);
+	for (size_t i = 0; i < t->n; i++) {
+		if (k && !cmp_ident(&t->ids[k - 1], &t->ids[i]))
+			free_ident(&t->ids[i]);
+		else
+			t->ids[k++] = t->ids[i];
+	}
+	t->n = k;
 }
 
 static int add_pod(struct berth_idtable *t, json_object *pod, uint32_t ip)
@@ -208,8 +249,7 @@ int berth_identities_build(json_object *const *pods, size_t n,
 		if (err)
 			goto fail;
 	}
-	if (t.n)
-		qsort(t.ids, t.n, sizeof(*t.ids), cmp_ident);
+	unique_idents(&t);
 	if (t.npods)
 		qsort(t.pods, t.npods, sizeof(*t.pods), cmp_pod_ip);
 	err = assign_numbers(t.ids, t.n);
@@ -227,11 +267,8 @@ fail:
 
 void berth_identities_free(struct berth_idtable *t)
 {
-	for (size_t i = 0; t->ids && i < t->n; i++) {
-		free(t->ids[i].key);
-		free(t->ids[i].ns);
-		json_object_put(t->ids[i].labels);
-	}
+	for (size_t i = 0; t->ids && i < t->n; i++)
+		free_ident(&t->ids[i]);
 	for (size_t i = 0; t->pods && i < t->npods; i++) {
 		free(t->pods[i].ns);
 		free(t->pods[i].name);

@@ -73,6 +73,18 @@ uint32_t berth_identity_find(const struct berth_idtable *t, const char *ns,
 const struct berth_ident_pod *berth_identity_pod(const struct berth_idtable *t,
 						 uint32_t ip);
 
+/*
+ * A set of identity numbers (never 0), for telling colliding hashes apart
+ * in O(1) each: berth_idset_add() is false when the number is taken.
+ */
+struct berth_idset {
+	uint32_t *slots;
+	size_t mask;
+};
+int berth_idset_init(struct berth_idset *s, size_t n);
+bool berth_idset_add(struct berth_idset *s, uint32_t id);
+void berth_idset_free(struct berth_idset *s);
+
 /* The hash part alone (before collisions): for tests. */
 uint32_t berth_identity_hash(const char *key, size_t len);
 

@@ -380,66 +380,64 @@ static void collect_cidrs(struct ctx *c)
  * number keeps one meaning (the addresses it covers) for as long as it
  * exists: an except added later makes new numbers (abi/policy.h).
  */
+static void hash_cidr(uint32_t *h, const struct berth_policy_cidr *c)
+{
+	uint32_t words[2] = { c->net, c->prefix };
+
+	for (size_t b = 0; b < sizeof(words); b++) {
+		*h ^= ((const unsigned char *)words)[b];
+		*h *= 16777619u; /* FNV-1a */
+	}
+}
+
+/*
+ * v is sorted by (net, prefix): the prefixes inside v[i] are the run right
+ * after it, and one inside the last direct child seen is a grandchild.
+ */
 static uint32_t cidr_hash(const struct berth_policy_cidr *v, size_t n, size_t i)
 {
 	uint32_t h = 2166136261u;
-	uint32_t words[2];
+	size_t c = i;
 
-	for (size_t j = 0; j < n; j++) {
-		bool direct = j == i;
-
-		if (j != i &&
-		    cidr_in(v[j].net, v[j].prefix, v[i].net, v[i].prefix) &&
-		    v[j].prefix > v[i].prefix) {
-			direct = true;
-			for (size_t k = 0; k < n && direct; k++)
-				if (k != i && k != j &&
-				    v[k].prefix > v[i].prefix &&
-				    v[k].prefix < v[j].prefix &&
-				    cidr_in(v[j].net, v[j].prefix, v[k].net,
-					    v[k].prefix) &&
-				    cidr_in(v[k].net, v[k].prefix, v[i].net,
-					    v[i].prefix))
-					direct = false;
-		}
-		if (!direct)
+	hash_cidr(&h, &v[i]);
+	for (size_t j = i + 1;
+	     j < n && cidr_in(v[j].net, v[j].prefix, v[i].net, v[i].prefix);
+	     j++) {
+		if (c != i &&
+		    cidr_in(v[j].net, v[j].prefix, v[c].net, v[c].prefix))
 			continue;
-		words[0] = v[j].net;
-		words[1] = v[j].prefix;
-		for (size_t b = 0; b < sizeof(words); b++) {
-			h ^= ((const unsigned char *)words)[b];
-			h *= 16777619u;
-		}
+		c = j;
+		hash_cidr(&h, &v[j]);
 	}
 	return h;
 }
 
-static void number_cidrs(struct berth_policy_result *r)
+static int number_cidrs(struct berth_policy_result *r)
 {
 	const uint64_t range = (1ull << 32) - BERTH_ID_CIDR_MIN;
+	struct berth_idset taken;
 	size_t k = 0;
 
 	if (!r->ncidrs)
-		return;
+		return 0;
 	qsort(r->cidrs, r->ncidrs, sizeof(*r->cidrs), cmp_cidr);
 	for (size_t i = 0; i < r->ncidrs; i++)
 		if (!k || cmp_cidr(&r->cidrs[k - 1], &r->cidrs[i]))
 			r->cidrs[k++] = r->cidrs[i];
 	r->ncidrs = k;
+	if (berth_idset_init(&taken, k))
+		return -ENOMEM;
 	for (size_t i = 0; i < k; i++) {
 		uint32_t id =
 			BERTH_ID_CIDR_MIN + cidr_hash(r->cidrs, k, i) % range;
-		size_t j;
 
-		for (;;) { /* collisions: the next free number, in order */
-			for (j = 0; j < i && r->cidrs[j].id != id; j++)
-				;
-			if (j == i)
-				break;
+		/* collisions: the next free number, in order */
+		while (!berth_idset_add(&taken, id))
 			id = id == UINT32_MAX ? BERTH_ID_CIDR_MIN : id + 1;
-		}
 		r->cidrs[i].id = id;
 	}
+	berth_idset_free(&taken);
+	return 0;
 }
 
 uint32_t berth_policy_cidr_identity(const struct berth_policy_result *r,
@@ -710,7 +708,7 @@ int berth_policy_compile(const struct berth_policy_input *in,
 	err = ns_setup(&c);
 	if (!err) {
 		collect_cidrs(&c);
-		number_cidrs(&r);
+		err = c.err ? c.err : number_cidrs(&r);
 		r.eps = calloc(t->npods ? t->npods : 1, sizeof(*r.eps));
 		if (!r.eps)
 			err = -ENOMEM;
