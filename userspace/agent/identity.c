@@ -255,9 +255,18 @@ int berth_identities_build(json_object *const *pods, size_t n,
 	err = assign_numbers(t.ids, t.n);
 	if (err)
 		goto fail;
-	for (size_t i = 0; i < t.npods; i++)
-		t.pods[i].id =
-			berth_identity_find(&t, t.pods[i].ns, t.pods[i].labels);
+	for (size_t i = 0; i < t.npods; i++) {
+		size_t len;
+		char *key = canon_key(t.pods[i].ns, t.pods[i].labels, &len);
+		struct berth_ident *e = key ? find_ident(&t, key, len) : NULL;
+
+		free(key);
+		err = -ENOMEM; /* every pod's label set is in ids */
+		if (!e)
+			goto fail;
+		t.pods[i].id = e->id;
+		t.pods[i].ix = e - t.ids;
+	}
 	*out = t;
 	return 0;
 fail:

@@ -46,6 +46,7 @@ struct berth_ident_pod {
 	char *ns, *name, *node;
 	uint32_t ip; /* network order */
 	uint32_t id; /* its berth_ident's */
+	size_t ix; /* that berth_ident's index in ids[] */
 	json_object *obj; /* the Pod (a reference): containerPorts */
 	json_object *labels;
 };

@@ -91,6 +91,8 @@ struct ctx {
 	const struct berth_policy_input *in;
 	struct nsinfo *ns;
 	size_t nns;
+	json_object **id_nsl; /* per identity (ids[] index): its ns labels */
+	signed char *memo; /* per identity: selector result, -1 unknown */
 	struct berth_policy_result *r;
 	size_t cap;
 	int err; /* first allocation failure */
@@ -139,10 +141,19 @@ static int ns_setup(struct ctx *c)
 		if (name && !ns_labels(c, name))
 			err = add_ns(c, name, berth_jget(meta, "labels"));
 	}
-	for (size_t i = 0; !err && i < in->ids->npods; i++)
-		if (!ns_labels(c, in->ids->pods[i].ns))
-			err = add_ns(c, in->ids->pods[i].ns, NULL);
-	return err;
+	for (size_t i = 0; !err && i < in->ids->n; i++)
+		if (!ns_labels(c, in->ids->ids[i].ns))
+			err = add_ns(c, in->ids->ids[i].ns, NULL);
+	if (err)
+		return err;
+	/* selectors are evaluated per identity, once per peer */
+	c->id_nsl = calloc(in->ids->n + 1, sizeof(*c->id_nsl));
+	c->memo = calloc(in->ids->n + 1, sizeof(*c->memo));
+	if (!c->id_nsl || !c->memo)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->ids->n; i++)
+		c->id_nsl[i] = ns_labels(c, in->ids->ids[i].ns);
+	return 0;
 }
 
 static void emit(struct ctx *c, const struct berth_policy_key *k)
@@ -505,26 +516,43 @@ static bool rule_has_named_port(const struct rule *ru)
 	return false;
 }
 
+/* Does a pod/namespace selector peer select identity ix? 1, 0, -EINVAL */
+static int peer_selects(struct ctx *c, const struct rule *ru, size_t ix,
+			json_object *podsel, json_object *nssel)
+{
+	const struct berth_ident *id = &c->in->ids->ids[ix];
+	int m = 1;
+
+	if (nssel)
+		m = sel_match(nssel, c->id_nsl[ix]);
+	else if (strcmp(id->ns, ru->policy_ns))
+		m = 0;
+	if (m > 0 && podsel)
+		m = sel_match(podsel, id->labels);
+	return m;
+}
+
 /* peer selected by pod and/or namespace selector */
 static int emit_selector_peer(struct ctx *c, const struct rule *ru,
 			      json_object *podsel, json_object *nssel)
 {
 	const struct berth_idtable *t = c->in->ids;
+	bool per_pod = ru->dir == BERTH_POLICY_EGRESS &&
+		       rule_has_named_port(ru);
 	int err = 0;
 
+	memset(c->memo, -1, t->n);
 	for (size_t i = 0; i < t->npods; i++) {
 		const struct berth_ident_pod *p = &t->pods[i];
-		int m = 1;
+		signed char *m = &c->memo[p->ix];
 
-		if (nssel)
-			m = sel_match(nssel, ns_labels(c, p->ns));
-		else if (strcmp(p->ns, ru->policy_ns))
-			m = 0;
-		if (m > 0 && podsel)
-			m = sel_match(podsel, p->labels);
-		if (m < 0)
-			return m;
-		if (m)
+		if (*m < 0)
+			*m = peer_selects(c, ru, p->ix, podsel, nssel);
+		else if (*m == 1 && !per_pod)
+			continue; /* this identity's entries are out already */
+		if (*m < 0)
+			return -EINVAL;
+		if (*m)
 			err = err ? err : emit_ports(c, ru, p->id, p);
 	}
 	return err;
@@ -729,6 +757,8 @@ int berth_policy_compile(const struct berth_policy_input *in,
 	for (size_t i = 0; i < c.nns; i++)
 		json_object_put(c.ns[i].labels);
 	free(c.ns);
+	free(c.id_nsl);
+	free(c.memo);
 	err = err ? err : c.err;
 	if (err) {
 		berth_policy_result_free(&r);
