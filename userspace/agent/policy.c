@@ -93,6 +93,8 @@ struct ctx {
 	size_t nns;
 	json_object **id_nsl; /* per identity (ids[] index): its ns labels */
 	signed char *memo; /* per identity: selector result, -1 unknown */
+	const struct berth_ident_pod **local; /* this node's pods, as eps */
+	size_t nlocal;
 	struct berth_policy_result *r;
 	size_t cap;
 	int err; /* first allocation failure */
@@ -250,45 +252,94 @@ static void emit_range(struct ctx *c, const struct berth_policy_key *base,
 		emit(c, &keys[i]);
 }
 
-/*
- * One peer identity on one NetworkPolicyPort (NULL: every port of every
- * protocol). @named_on: the pod a port name is resolved on (NULL: names
- * match nothing). -EINVAL for an invalid port.
- */
-static int emit_port(struct ctx *c, struct berth_policy_key base,
-		     json_object *port, const struct berth_ident_pod *named_on)
+/* A NetworkPolicyPort, parsed once per rule. */
+struct pspec {
+	enum { PS_ANY_PROTO, PS_ANY_PORT, PS_RANGE, PS_NAMED } kind;
+	uint8_t proto;
+	uint16_t lo, hi;
+	const char *name; /* PS_NAMED; borrowed from the policy */
+};
+
+/* -EINVAL for an invalid port */
+static int parse_port(json_object *port, struct pspec *ps)
 {
 	json_object *pv = berth_jget(port, "port");
 	long end = berth_jint(port, "endPort"), num;
-	uint16_t p;
 
-	if (!port) {
-		base.prefixlen = BERTH_POLICY_PREFIX_ANY_PROTO;
-		emit(c, &base);
-		return 0;
-	}
-	if (proto_of(port, &base.proto))
+	memset(ps, 0, sizeof(*ps));
+	if (proto_of(port, &ps->proto))
 		return -EINVAL;
 	if (!pv) {
-		base.prefixlen = BERTH_POLICY_PREFIX_ANY_PORT;
-		emit(c, &base);
+		ps->kind = PS_ANY_PORT;
 		return 0;
 	}
 	if (json_object_is_type(pv, json_type_string)) {
-		if (end >= 0)
-			return -EINVAL; /* endPort needs a number */
-		p = named_on ? named_port(named_on, json_object_get_string(pv),
-					  base.proto) :
-			       0;
-		if (p)
-			emit_range(c, &base, p, p);
-		return 0;
+		ps->kind = PS_NAMED;
+		ps->name = json_object_get_string(pv);
+		return end >= 0 ? -EINVAL : 0; /* endPort needs a number */
 	}
 	num = json_object_get_int64(pv);
 	if (num < 1 || num > 65535 || (end >= 0 && (end < num || end > 65535)))
 		return -EINVAL;
-	emit_range(c, &base, num, end >= 0 ? end : num);
+	ps->kind = PS_RANGE;
+	ps->lo = num;
+	ps->hi = end >= 0 ? end : num;
 	return 0;
+}
+
+/*
+ * A rule's ports (absent or empty: one PS_ANY_PROTO); invalid ones are
+ * left out and make the return -EINVAL. *out malloc'ed.
+ */
+static int parse_ports(json_object *ports, struct pspec **out, size_t *n)
+{
+	size_t len = berth_jlen(ports), k = 0;
+	struct pspec *v = calloc(len ? len : 1, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (!len)
+		v[k++].kind = PS_ANY_PROTO;
+	for (size_t i = 0; i < len; i++) {
+		if (parse_port(json_object_array_get_idx(ports, i), &v[k]))
+			err = -EINVAL;
+		else
+			k++;
+	}
+	*out = v;
+	*n = k;
+	return err;
+}
+
+/* one spec for one {local pod, peer, dir}; @named_on resolves names */
+static void emit_spec(struct ctx *c, struct berth_policy_key base,
+		      const struct pspec *ps,
+		      const struct berth_ident_pod *named_on)
+{
+	uint16_t p;
+
+	switch (ps->kind) {
+	case PS_ANY_PROTO:
+		base.prefixlen = BERTH_POLICY_PREFIX_ANY_PROTO;
+		emit(c, &base);
+		return;
+	case PS_ANY_PORT:
+		base.proto = ps->proto;
+		base.prefixlen = BERTH_POLICY_PREFIX_ANY_PORT;
+		emit(c, &base);
+		return;
+	case PS_RANGE:
+		base.proto = ps->proto;
+		emit_range(c, &base, ps->lo, ps->hi);
+		return;
+	case PS_NAMED:
+		p = named_on ? named_port(named_on, ps->name, ps->proto) : 0;
+		base.proto = ps->proto;
+		if (p)
+			emit_range(c, &base, p, p);
+		return;
+	}
 }
 
 /* ---- CIDR identities ---- */
@@ -469,55 +520,36 @@ uint32_t berth_policy_cidr_identity(const struct berth_policy_result *r,
 
 /* ---- peers ---- */
 
-struct rule {
-	const struct berth_ident_pod *self; /* the selected local pod */
-	const char *policy_ns;
-	uint8_t dir;
-	json_object *ports; /* NULL or empty: all */
+/* A peer of a rule: an identity, and the pod it came from (port names). */
+struct peer {
+	uint32_t id;
+	const struct berth_ident_pod *pod; /* NULL: not a pod */
 };
 
-/* base for (self, peer identity, dir) */
-static struct berth_policy_key key_for(const struct rule *ru, uint32_t id)
+struct peers {
+	struct peer *v;
+	size_t n, cap;
+};
+
+static void add_peer(struct ctx *c, struct peers *ps, uint32_t id,
+		     const struct berth_ident_pod *pod)
 {
-	return (struct berth_policy_key){ .ep_ip = ru->self->ip,
-					  .identity = htonl(id),
-					  .dir = ru->dir };
-}
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? 2 * ps->cap : 64;
+		struct peer *v = realloc(ps->v, cap * sizeof(*v));
 
-/* every port of the rule for one peer identity; peer: its pod or NULL */
-static int emit_ports(struct ctx *c, const struct rule *ru, uint32_t id,
-		      const struct berth_ident_pod *peer)
-{
-	const struct berth_ident_pod *named_on =
-		ru->dir == BERTH_POLICY_INGRESS ? ru->self : peer;
-	size_t n = berth_jlen(ru->ports);
-	int err = 0;
-
-	if (!n)
-		return emit_port(c, key_for(ru, id), NULL, NULL);
-	for (size_t i = 0; i < n; i++) {
-		int e = emit_port(c, key_for(ru, id),
-				  json_object_array_get_idx(ru->ports, i),
-				  named_on);
-
-		err = err ? err : e;
+		if (!v) {
+			c->err = -ENOMEM;
+			return;
+		}
+		ps->v = v;
+		ps->cap = cap;
 	}
-	return err;
-}
-
-static bool rule_has_named_port(const struct rule *ru)
-{
-	for (size_t i = 0; i < berth_jlen(ru->ports); i++)
-		if (json_object_is_type(
-			    berth_jget(json_object_array_get_idx(ru->ports, i),
-				       "port"),
-			    json_type_string))
-			return true;
-	return false;
+	ps->v[ps->n++] = (struct peer){ id, pod };
 }
 
 /* Does a pod/namespace selector peer select identity ix? 1, 0, -EINVAL */
-static int peer_selects(struct ctx *c, const struct rule *ru, size_t ix,
+static int peer_selects(struct ctx *c, const char *policy_ns, size_t ix,
 			json_object *podsel, json_object *nssel)
 {
 	const struct berth_ident *id = &c->in->ids->ids[ix];
@@ -525,21 +557,22 @@ static int peer_selects(struct ctx *c, const struct rule *ru, size_t ix,
 
 	if (nssel)
 		m = sel_match(nssel, c->id_nsl[ix]);
-	else if (strcmp(id->ns, ru->policy_ns))
+	else if (strcmp(id->ns, policy_ns))
 		m = 0;
 	if (m > 0 && podsel)
 		m = sel_match(podsel, id->labels);
 	return m;
 }
 
-/* peer selected by pod and/or namespace selector */
-static int emit_selector_peer(struct ctx *c, const struct rule *ru,
-			      json_object *podsel, json_object *nssel)
+/*
+ * Pods a selector peer picks: one peer per identity, or one per pod when
+ * port names are resolved on the peer (egress).
+ */
+static int selector_peers(struct ctx *c, const char *policy_ns,
+			  json_object *podsel, json_object *nssel, bool per_pod,
+			  struct peers *out)
 {
 	const struct berth_idtable *t = c->in->ids;
-	bool per_pod = ru->dir == BERTH_POLICY_EGRESS &&
-		       rule_has_named_port(ru);
-	int err = 0;
 
 	memset(c->memo, -1, t->n);
 	for (size_t i = 0; i < t->npods; i++) {
@@ -547,25 +580,23 @@ static int emit_selector_peer(struct ctx *c, const struct rule *ru,
 		signed char *m = &c->memo[p->ix];
 
 		if (*m < 0)
-			*m = peer_selects(c, ru, p->ix, podsel, nssel);
+			*m = peer_selects(c, policy_ns, p->ix, podsel, nssel);
 		else if (*m == 1 && !per_pod)
-			continue; /* this identity's entries are out already */
+			continue; /* this identity is in already */
 		if (*m < 0)
 			return -EINVAL;
 		if (*m)
-			err = err ? err : emit_ports(c, ru, p->id, p);
+			add_peer(c, out, p->id, p);
 	}
-	return err;
+	return 0;
 }
 
-static int emit_ipblock_peer(struct ctx *c, const struct rule *ru,
-			     json_object *b)
+static int ipblock_peers(struct ctx *c, json_object *b, struct peers *out)
 {
 	json_object *ex = berth_jget(b, "except");
 	const struct berth_policy_result *r = c->r;
 	uint32_t net, enet;
 	uint8_t pfx, epfx;
-	int err = 0;
 
 	if (!parse_cidr(berth_jstr(b, "cidr"), &net, &pfx))
 		return -EINVAL;
@@ -577,68 +608,116 @@ static int emit_ipblock_peer(struct ctx *c, const struct rule *ru,
 			return -EINVAL; /* an except must lie in the cidr */
 	for (size_t i = 0; i < r->ncidrs; i++) {
 		const struct berth_policy_cidr *p = &r->cidrs[i];
-		bool out = !cidr_in(p->net, p->prefix, net, pfx);
+		bool out_ = !cidr_in(p->net, p->prefix, net, pfx);
 
-		for (size_t x = 0; !out && x < berth_jlen(ex); x++) {
+		for (size_t x = 0; !out_ && x < berth_jlen(ex); x++) {
 			parse_cidr(json_object_get_string(
 					   json_object_array_get_idx(ex, x)),
 				   &enet, &epfx);
-			out = cidr_in(p->net, p->prefix, enet, epfx);
+			out_ = cidr_in(p->net, p->prefix, enet, epfx);
 		}
-		if (!out)
-			err = err ? err : emit_ports(c, ru, p->id, NULL);
+		if (!out_)
+			add_peer(c, out, p->id, NULL);
 	}
-	return err;
+	return 0;
 }
 
-static int emit_peer(struct ctx *c, const struct rule *ru, json_object *peer)
+static int one_peer(struct ctx *c, const char *policy_ns, json_object *peer,
+		    bool per_pod, struct peers *out)
 {
 	json_object *podsel = berth_jget(peer, "podSelector");
 	json_object *nssel = berth_jget(peer, "namespaceSelector");
 	json_object *b = berth_jget(peer, "ipBlock");
 
 	if (b)
-		return podsel || nssel ? -EINVAL : emit_ipblock_peer(c, ru, b);
+		return podsel || nssel ? -EINVAL : ipblock_peers(c, b, out);
 	if (!podsel && !nssel)
 		return -EINVAL;
-	return emit_selector_peer(c, ru, podsel, nssel);
+	return selector_peers(c, policy_ns, podsel, nssel, per_pod, out);
 }
 
-/* a rule without peers: anyone; egress port names per destination pod */
-static int emit_any_peer(struct ctx *c, const struct rule *ru)
+static bool has_named(const struct pspec *ps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ps[i].kind == PS_NAMED)
+			return true;
+	return false;
+}
+
+/*
+ * A rule's peers. Without peers: anyone (BERTH_ID_ANY), and for egress
+ * port names every pod, by its own names.
+ */
+static int rule_peers(struct ctx *c, const char *policy_ns, json_object *arr,
+		      bool per_pod, struct peers *out)
 {
 	const struct berth_idtable *t = c->in->ids;
-	struct rule numeric = *ru;
-	int err;
-
-	if (ru->dir == BERTH_POLICY_INGRESS || !rule_has_named_port(ru))
-		return emit_ports(c, ru, BERTH_ID_ANY, NULL);
-	/* numbered ports for anyone; names on each pod that has them */
-	err = emit_ports(c, &numeric, BERTH_ID_ANY, NULL);
-	for (size_t i = 0; !err && i < t->npods; i++)
-		err = emit_ports(c, ru, t->pods[i].id, &t->pods[i]);
-	return err;
-}
-
-static void compile_rule(struct ctx *c, struct rule *ru, json_object *rule,
-			 const char *peers_key, const char *pname)
-{
-	json_object *peers = berth_jget(rule, peers_key);
 	int err = 0;
 
-	ru->ports = berth_jget(rule, "ports");
-	if (!berth_jlen(peers))
-		err = emit_any_peer(c, ru);
-	for (size_t i = 0; i < berth_jlen(peers); i++) {
-		int e = emit_peer(c, ru, json_object_array_get_idx(peers, i));
+	if (!berth_jlen(arr)) {
+		add_peer(c, out, BERTH_ID_ANY, NULL);
+		for (size_t i = 0; per_pod && i < t->npods; i++)
+			add_peer(c, out, t->pods[i].id, &t->pods[i]);
+		return 0;
+	}
+	for (size_t i = 0; i < berth_jlen(arr); i++) {
+		int e = one_peer(c, policy_ns,
+				 json_object_array_get_idx(arr, i), per_pod,
+				 out);
 
 		err = err ? err : e;
 	}
+	return err;
+}
+
+/* ---- policies ---- */
+
+/* The local pods a policy selects (indices into c->local). */
+struct selected {
+	size_t *v;
+	size_t n;
+};
+
+static void compile_rule(struct ctx *c, json_object *rule, uint8_t dir,
+			 const char *policy_ns, const struct selected *sel,
+			 const char *pname)
+{
+	bool ingress = dir == BERTH_POLICY_INGRESS;
+	struct peers peers = { 0 };
+	struct pspec *ps = NULL;
+	size_t nps = 0;
+	int err, e;
+
+	err = parse_ports(berth_jget(rule, "ports"), &ps, &nps);
+	if (err == -ENOMEM) {
+		c->err = err;
+		return;
+	}
+	e = rule_peers(c, policy_ns, berth_jget(rule, ingress ? "from" : "to"),
+		       !ingress && has_named(ps, nps), &peers);
+	err = err ? err : e;
+	for (size_t s = 0; s < sel->n; s++) {
+		const struct berth_ident_pod *self = c->local[sel->v[s]];
+
+		for (size_t i = 0; i < peers.n; i++) {
+			struct berth_policy_key base = {
+				.ep_ip = self->ip,
+				.identity = htonl(peers.v[i].id),
+				.dir = dir,
+			};
+
+			for (size_t k = 0; k < nps; k++)
+				emit_spec(c, base, &ps[k],
+					  ingress ? self : peers.v[i].pod);
+		}
+	}
 	if (err) {
 		c->r->errors++;
-		pr_warn("networkpolicy %s: an %s rule is invalid, partly ignored",
-			pname, peers_key[0] == 'f' ? "ingress" : "egress");
+		pr_warn("networkpolicy %s/%s: an %s rule is invalid, partly ignored",
+			policy_ns, pname, ingress ? "ingress" : "egress");
 	}
+	free(peers.v);
+	free(ps);
 }
 
 /* Ingress / Egress of a policy: policyTypes, or the defaults */
@@ -661,50 +740,57 @@ static void policy_types(json_object *spec, bool *ing, bool *eg)
 	}
 }
 
-static void compile_policy_for(struct ctx *c, json_object *pol,
-			       const struct berth_ident_pod *pod,
-			       struct berth_policy_ep *ep)
+static void compile_dir(struct ctx *c, json_object *spec, uint8_t dir,
+			const char *ns, const char *name,
+			const struct selected *sel)
+{
+	bool ingress = dir == BERTH_POLICY_INGRESS;
+	json_object *rules = berth_jget(spec, ingress ? "ingress" : "egress");
+
+	for (size_t s = 0; s < sel->n; s++)
+		c->r->eps[sel->v[s]].flags |=
+			ingress ? BERTH_EP_F_INGRESS_ENFORCED :
+				  BERTH_EP_F_EGRESS_ENFORCED;
+	for (size_t i = 0; i < berth_jlen(rules); i++)
+		compile_rule(c, json_object_array_get_idx(rules, i), dir, ns,
+			     sel, name);
+}
+
+static void compile_policy(struct ctx *c, json_object *pol, size_t *scratch)
 {
 	json_object *meta = berth_jget(pol, "metadata");
 	json_object *spec = berth_jget(pol, "spec");
 	json_object *podsel = berth_jget(spec, "podSelector");
 	const char *ns = berth_jstr(meta, "namespace");
 	const char *name = berth_jstr(meta, "name");
-	struct rule ru = { .self = pod, .policy_ns = ns ? ns : "default" };
-	json_object *rules;
+	struct selected sel = { .v = scratch };
 	bool ing, eg;
-	int m;
 
-	if (strcmp(ru.policy_ns, pod->ns))
-		return;
-	m = podsel ? sel_match(podsel, pod->labels) : 1;
-	if (m < 0) {
-		c->r->errors++;
-		pr_warn("networkpolicy %s/%s: invalid podSelector, ignored",
-			ru.policy_ns, name ? name : "?");
-		return;
+	ns = ns ? ns : "default";
+	name = name ? name : "?";
+	for (size_t i = 0; i < c->nlocal; i++) {
+		const struct berth_ident_pod *p = c->local[i];
+		int m;
+
+		if (strcmp(p->ns, ns))
+			continue;
+		m = podsel ? sel_match(podsel, p->labels) : 1;
+		if (m < 0) {
+			c->r->errors++;
+			pr_warn("networkpolicy %s/%s: invalid podSelector, ignored",
+				ns, name);
+			return;
+		}
+		if (m)
+			sel.v[sel.n++] = i;
 	}
-	if (!m)
+	if (!sel.n)
 		return;
 	policy_types(spec, &ing, &eg);
-	if (ing) {
-		ep->flags |= BERTH_EP_F_INGRESS_ENFORCED;
-		ru.dir = BERTH_POLICY_INGRESS;
-		rules = berth_jget(spec, "ingress");
-		for (size_t i = 0; i < berth_jlen(rules); i++)
-			compile_rule(c, &ru,
-				     json_object_array_get_idx(rules, i),
-				     "from", name ? name : "?");
-	}
-	if (eg) {
-		ep->flags |= BERTH_EP_F_EGRESS_ENFORCED;
-		ru.dir = BERTH_POLICY_EGRESS;
-		rules = berth_jget(spec, "egress");
-		for (size_t i = 0; i < berth_jlen(rules); i++)
-			compile_rule(c, &ru,
-				     json_object_array_get_idx(rules, i), "to",
-				     name ? name : "?");
-	}
+	if (ing)
+		compile_dir(c, spec, BERTH_POLICY_INGRESS, ns, name, &sel);
+	if (eg)
+		compile_dir(c, spec, BERTH_POLICY_EGRESS, ns, name, &sel);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -731,6 +817,7 @@ int berth_policy_compile(const struct berth_policy_input *in,
 	const struct berth_idtable *t = in->ids;
 	struct berth_policy_result r = { 0 };
 	struct ctx c = { .in = in, .r = &r };
+	size_t *scratch;
 	int err;
 
 	err = ns_setup(&c);
@@ -741,19 +828,24 @@ int berth_policy_compile(const struct berth_policy_input *in,
 		if (!r.eps)
 			err = -ENOMEM;
 	}
-	/* t->pods is sorted by address: so is eps */
+	/* this node's pods; t->pods is sorted by address: so is eps */
+	c.local = calloc(t->npods + 1, sizeof(*c.local));
+	scratch = calloc(t->npods + 1, sizeof(*scratch));
+	if (!err && (!c.local || !scratch))
+		err = -ENOMEM;
 	for (size_t i = 0; !err && i < t->npods; i++) {
-		const struct berth_ident_pod *p = &t->pods[i];
-		struct berth_policy_ep *ep = &r.eps[r.neps];
-
-		if (!in->self || strcmp(p->node, in->self))
+		if (!in->self || strcmp(t->pods[i].node, in->self))
 			continue;
-		*ep = (struct berth_policy_ep){ .ip = p->ip };
-		for (size_t j = 0; j < in->npolicies; j++)
-			compile_policy_for(&c, in->policies[j], p, ep);
-		r.neps++;
+		c.local[c.nlocal++] = &t->pods[i];
+		r.eps[r.neps++] =
+			(struct berth_policy_ep){ .ip = t->pods[i].ip };
+	}
+	for (size_t j = 0; !err && j < in->npolicies; j++) {
+		compile_policy(&c, in->policies[j], scratch);
 		err = c.err;
 	}
+	free(c.local);
+	free(scratch);
 	for (size_t i = 0; i < c.nns; i++)
 		json_object_put(c.ns[i].labels);
 	free(c.ns);
