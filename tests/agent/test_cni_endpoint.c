@@ -289,6 +289,30 @@ Test(endpoint, map_restored_and_pruned_at_start, .init = setup_map,
 	berth_endpoint_server_stop(srv);
 }
 
+Test(endpoint, map_restore_keeps_policy_fields, .init = setup_map,
+     .fini = teardown_map)
+{
+	struct berth_endpoint_server *srv = start_map(0);
+	struct berth_endpoint_info v;
+	uint32_t k = ip4("10.3.0.2");
+
+	cr_expect(reply_ok(
+		berth_endpoint_handle(srv, ADD_LO_MAC("c1", "10.3.0.2"))));
+	berth_endpoint_server_stop(srv);
+	/* the policy sync set them (abi/policy.h) */
+	cr_assert_eq(ep_entry("10.3.0.2", &v), 0);
+	v.identity = 4242;
+	v.flags = 3;
+	v.ifindex = 0;
+	cr_assert_eq(epmap.update(&epmap, &k, &v), 0);
+	srv = start_map(0);
+	cr_assert_eq(ep_entry("10.3.0.2", &v), 0);
+	cr_expect_eq(v.ifindex, if_nametoindex("lo"), "rewritten on restore");
+	cr_expect_eq(v.identity, 4242, "identity kept");
+	cr_expect_eq(v.flags, 3, "enforcement kept");
+	berth_endpoint_server_stop(srv);
+}
+
 Test(endpoint, map_write_failure_fails_add, .init = setup_map,
      .fini = teardown_map)
 {

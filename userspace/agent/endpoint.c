@@ -264,7 +264,7 @@ static int parse_mac(const char *s, __u8 mac[6])
 static int ep_map_set(struct berth_endpoint_server *srv,
 		      const struct berth_cni_endpoint *ep)
 {
-	struct berth_endpoint_info v = { 0 };
+	struct berth_endpoint_info v = { 0 }, old;
 	struct in_addr ip;
 	int err;
 
@@ -275,6 +275,12 @@ static int ep_map_set(struct berth_endpoint_server *srv,
 	v.ifindex = if_nametoindex(ep->host_ifname);
 	if (!v.ifindex)
 		return -errno;
+	/* identity and policy flags belong to the policy sync: a restart
+	 * re-registering its pods must not lift their enforcement */
+	if (!srv->epmap->lookup(srv->epmap, &ip.s_addr, &old)) {
+		v.identity = old.identity;
+		v.flags = old.flags;
+	}
 	err = parse_mac(ep->mac, v.mac);
 	if (!err)
 		err = berth_netdev_mac_mtu(ep->host_ifname, v.host_mac, NULL);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <berth/abi/policy.h>
 #include <berth/abi/route.h>
 #include <berth/log.h>
 
@@ -19,8 +20,7 @@ static uint32_t mask_of(uint8_t prefix)
 	return prefix ? htonl(~0u << (32 - prefix)) : 0;
 }
 
-/* "10.1.2.0/24" -> network, prefix; false if not IPv4 CIDR */
-static bool parse_cidr(const char *s, uint32_t *net, uint8_t *prefix)
+bool berth_parse_cidr4(const char *s, uint32_t *net, uint8_t *prefix)
 {
 	char buf[64], *slash, *end;
 	struct in_addr a;
@@ -86,7 +86,7 @@ int berth_nodes_parse(json_object *const *nodes, size_t n, const char *self,
 		memset(e, 0, sizeof(*e));
 		if (!name || strlen(name) >= sizeof(e->name))
 			continue;
-		if (!parse_cidr(cidr, &e->net, &e->prefix) ||
+		if (!berth_parse_cidr4(cidr, &e->net, &e->prefix) ||
 		    !internal_ip(nodes[i], &e->ip)) {
 			pr_debug(
 				"node %s: no IPv4 podCIDR or InternalIP yet, not routed",
@@ -127,7 +127,10 @@ static void want_entries(const struct berth_node_route *nodes, size_t n,
 		};
 		want[k++] = (struct ipc_entry){
 			.key = { .prefixlen = 32, .ip = r->ip },
-			.val = { .flags = BERTH_IPCACHE_F_NODE | local },
+			/* policy: a pod's own node always passes */
+			.val = { .identity = r->self ? BERTH_ID_HOST :
+						       BERTH_ID_REMOTE_NODE,
+				 .flags = BERTH_IPCACHE_F_NODE | local },
 		};
 	}
 	*nwant = k;
@@ -207,6 +210,10 @@ static int sync_ipcache(struct berth_map *m, const struct ipc_entry *want,
 	}
 	for (size_t i = 0; i < nhave; i++) {
 		if (has_key(want, nwant, sizeof(*want), &have[i]))
+			continue;
+		/* pod /32s and ipBlock prefixes belong to the policy sync */
+		if (!m->lookup(m, &have[i], &val) &&
+		    (val.flags & BERTH_IPCACHE_F_IDENTITY))
 			continue;
 		err = m->delete (m, &have[i]);
 		if (err && err != -ENOENT) {

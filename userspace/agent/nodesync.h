@@ -6,7 +6,8 @@
  * Every Node with spec.podCIDR (IPv4) and an InternalIP gives:
  * - ipcache[podCIDR] = {tunnel_ip: its IP (0 for this node),
  *   flags: POD (| LOCAL for this node)};
- * - ipcache[IP/32] = {flags: NODE (| LOCAL for this node)};
+ * - ipcache[IP/32] = {identity: HOST for this node, else REMOTE_NODE,
+ *   flags: NODE (| LOCAL for this node)};
  * - for another node, a host route podCIDR dev BERTH_TUNNEL_DEV src
  *   <this node's IP> mtu <tunnel MTU>, so host-namespace traffic to its pods
  *   goes through the tunnel (the overlay program sets the tunnel key).
@@ -56,6 +57,10 @@ struct berth_nodesync_stats {
 	size_t ipcache_written, ipcache_deleted;
 	size_t routes_added, routes_deleted;
 };
+
+/* "10.1.2.0/24" -> network (network order, host bits cleared), prefix;
+ * false if it is not an IPv4 CIDR. */
+bool berth_parse_cidr4(const char *s, uint32_t *net, uint8_t *prefix);
 
 /*
  * Node objects (json-c, as served) to routes; nodes without a usable

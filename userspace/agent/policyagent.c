@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Watches -> compiled NetworkPolicy -> maps: see policyagent.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <berth/kube.h>
+#include <berth/log.h>
+
+#include "kview.h"
+#include "policyagent.h"
+
+/* a burst of changes (a Deployment's pods) lands before one sync; short,
+ * as a policy change should be enforced within 100 ms */
+#define DEBOUNCE_MS 20
+#define RETRY_MS 1000
+
+enum { V_PODS, V_NAMESPACES, V_POLICIES, V_NODES, V_MAX };
+
+static const char *const collections[V_MAX] = {
+	"/api/v1/pods",
+	"/api/v1/namespaces",
+	"/apis/networking.k8s.io/v1/networkpolicies",
+	"/api/v1/nodes",
+};
+
+struct berth_policyagent {
+	struct berth_policyagent_opts opts;
+	char node_name[254];
+	struct berth_kube *kube;
+	pthread_mutex_t mu; /* views, dirty, stop */
+	pthread_cond_t cv;
+	struct berth_kview views[V_MAX];
+	bool inited[V_MAX];
+	bool dirty, stop, started;
+	pthread_t thread;
+};
+
+int berth_policyagent_sync(const struct berth_policy_objects *o,
+			   const char *self,
+			   const struct berth_policy_maps *maps,
+			   struct berth_policysync_stats *st)
+{
+	struct berth_policy_result r = { 0 };
+	struct berth_ipcache_entry *ipc = NULL;
+	struct berth_node_route *nodes = NULL;
+	struct berth_idtable ids = { 0 };
+	size_t nipc = 0, nnodes = 0;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = berth_nodes_parse(o->nodes, o->nnodes, self, &nodes, &nnodes);
+	if (!err)
+		err = berth_identities_build(o->pods, o->npods, &ids);
+	if (!err) {
+		struct berth_policy_input in = {
+			.policies = o->policies,
+			.npolicies = o->npolicies,
+			.namespaces = o->namespaces,
+			.nnamespaces = o->nnamespaces,
+			.ids = &ids,
+			.self = self,
+		};
+
+		err = berth_policy_compile(&in, &r);
+	}
+	if (!err)
+		err = berth_policy_ipcache_want(&ids, &r, nodes, nnodes, self,
+						&ipc, &nipc);
+	if (!err)
+		err = berth_policy_sync(maps, &r, &ids, ipc, nipc, st);
+	free(ipc);
+	free(nodes);
+	berth_policy_result_free(&r);
+	berth_identities_free(&ids);
+	return err;
+}
+
+static void on_change(struct berth_kview *v, enum berth_kube_event ev,
+		      json_object *obj, void *arg)
+{
+	struct berth_policyagent *pa = arg;
+
+	(void)obj;
+	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
+		pa->dirty = true;
+		pthread_cond_signal(&pa->cv);
+	}
+}
+
+static struct timespec after_ms(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static bool all_listed(const struct berth_policyagent *pa)
+{
+	for (int i = 0; i < V_MAX; i++)
+		if (!pa->views[i].listed)
+			return false;
+	return true;
+}
+
+/* Called with mu held; holds it throughout (json-c references). */
+static int sync_views(struct berth_policyagent *pa)
+{
+	json_object **objs[V_MAX] = { 0 };
+	size_t n[V_MAX] = { 0 };
+	struct berth_policysync_stats st;
+	int err = 0;
+
+	pa->dirty = false;
+	for (int i = 0; !err && i < V_MAX; i++)
+		err = berth_kview_objects(&pa->views[i], &objs[i], &n[i]);
+	if (!err) {
+		struct berth_policy_objects o = {
+			objs[V_PODS],  objs[V_NAMESPACES], objs[V_POLICIES],
+			objs[V_NODES], n[V_PODS],	   n[V_NAMESPACES],
+			n[V_POLICIES], n[V_NODES],
+		};
+
+		err = berth_policyagent_sync(&o, pa->node_name, &pa->opts.maps,
+					     &st);
+	}
+	for (int i = 0; i < V_MAX; i++)
+		berth_kview_put(objs[i], n[i]);
+	if (err)
+		pr_warn("network policy: sync: %s; again in %d ms",
+			strerror(-err), RETRY_MS);
+	else if (st.policy_added || st.policy_deleted || st.eps_written ||
+		 st.ipcache_written || st.ipcache_deleted)
+		pr_info("network policy: %zu allows added, %zu removed, %zu endpoints, ipcache %zu written %zu deleted",
+			st.policy_added, st.policy_deleted, st.eps_written,
+			st.ipcache_written, st.ipcache_deleted);
+	return err;
+}
+
+static void wait_until(struct berth_policyagent *pa, long ms)
+{
+	struct timespec until = after_ms(ms);
+
+	while (!pa->stop &&
+	       pthread_cond_timedwait(&pa->cv, &pa->mu, &until) != ETIMEDOUT)
+		;
+}
+
+static void *sync_thread(void *arg)
+{
+	struct berth_policyagent *pa = arg;
+
+	pthread_mutex_lock(&pa->mu);
+	while (!pa->stop) {
+		if (!pa->dirty || !all_listed(pa)) {
+			pthread_cond_wait(&pa->cv, &pa->mu);
+			continue;
+		}
+		wait_until(pa, DEBOUNCE_MS);
+		if (pa->stop)
+			break;
+		if (sync_views(pa)) {
+			wait_until(pa, RETRY_MS);
+			pa->dirty = true;
+		}
+	}
+	pthread_mutex_unlock(&pa->mu);
+	return NULL;
+}
+
+static int start_watches(struct berth_policyagent *pa)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pa->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	for (int i = 0; i < V_MAX; i++) {
+		err = berth_kview_init(&pa->views[i], collections[i], &pa->mu,
+				       on_change, pa);
+		if (err)
+			return err;
+		pa->inited[i] = true;
+	}
+	err = berth_kube_open(&pa->kube, pa->opts.kubeconfig);
+	if (err)
+		return err;
+	/* signals stay with the agent's main thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&pa->thread, NULL, sync_thread, pa);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return err;
+	pa->started = true;
+	for (int i = 0; !err && i < V_MAX; i++)
+		err = berth_kview_start(&pa->views[i], pa->kube);
+	return err;
+}
+
+int berth_policyagent_start(const struct berth_policyagent_opts *opts,
+			    struct berth_policyagent **out)
+{
+	struct berth_policyagent *pa = calloc(1, sizeof(*pa));
+	int err;
+
+	if (!pa)
+		return -ENOMEM;
+	pa->opts = *opts;
+	snprintf(pa->node_name, sizeof(pa->node_name), "%s",
+		 opts->node_name ? opts->node_name : "");
+	pa->opts.node_name = pa->node_name;
+	pthread_mutex_init(&pa->mu, NULL);
+	err = start_watches(pa);
+	if (err) {
+		pr_warn("network policy: start watching: %s", strerror(-err));
+		berth_policyagent_stop(pa);
+		return err;
+	}
+	*out = pa;
+	return 0;
+}
+
+void berth_policyagent_stop(struct berth_policyagent *pa)
+{
+	if (!pa)
+		return;
+	for (int i = 0; i < V_MAX; i++)
+		if (pa->inited[i])
+			berth_kview_stop(&pa->views[i]);
+	if (pa->started) {
+		pthread_mutex_lock(&pa->mu);
+		pa->stop = true;
+		pthread_cond_signal(&pa->cv);
+		pthread_mutex_unlock(&pa->mu);
+		pthread_join(pa->thread, NULL);
+	}
+	pthread_cond_destroy(&pa->cv);
+	for (int i = 0; i < V_MAX; i++)
+		if (pa->inited[i])
+			berth_kview_free(&pa->views[i]);
+	berth_kube_free(pa->kube);
+	pthread_mutex_destroy(&pa->mu);
+	free(pa);
+}

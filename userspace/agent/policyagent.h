@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The agent's NetworkPolicy loop: list+watch Pods, Namespaces,
+ * NetworkPolicies and Nodes (kview), and after each burst of changes
+ * recompute identities and the compiled policy and sync them into the
+ * maps (policysync.h). One thread; a failed sync is retried.
+ */
+#ifndef BERTH_AGENT_POLICYAGENT_H
+#define BERTH_AGENT_POLICYAGENT_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "policysync.h"
+
+struct berth_policyagent_opts {
+	const char *kubeconfig;
+	const char *node_name;
+	struct berth_policy_maps maps; /* NULL members: not written */
+};
+
+struct berth_policyagent;
+
+/* Start watching and syncing; 0 or -errno (logged). */
+int berth_policyagent_start(const struct berth_policyagent_opts *opts,
+			    struct berth_policyagent **out);
+void berth_policyagent_stop(struct berth_policyagent *pa);
+
+/* The objects the API holds, each collection as an array of json-c. */
+struct berth_policy_objects {
+	json_object *const *pods, *const *namespaces, *const *policies,
+							      *const *nodes;
+	size_t npods, nnamespaces, npolicies, nnodes;
+};
+
+/*
+ * One pass: objects -> identities -> compiled policy -> maps. What the
+ * thread runs on the views; for tests. 0 or the first -errno.
+ */
+int berth_policyagent_sync(const struct berth_policy_objects *o,
+			   const char *self,
+			   const struct berth_policy_maps *maps,
+			   struct berth_policysync_stats *st);
+
+#endif
