@@ -9,6 +9,7 @@
 
 #include <berth/log.h>
 
+#include "../store/store.h"
 #include "api.h"
 #include "discovery.h"
 #include "jsonutil.h"
@@ -230,6 +231,34 @@ static void resource_request(struct berth_api *api,
 	berth_rest_handle(&c);
 }
 
+/*
+ * GET /debug/store/snapshot: a consistent copy of the store for backups
+ * (the SQLite file locked by the server cannot be copied from outside).
+ */
+static void store_snapshot(struct berth_api *api, struct berth_http_resp *resp)
+{
+	void *buf;
+	size_t len;
+	int err = berth_store_snapshot(api->store, &buf, &len);
+
+	if (err == -EOPNOTSUPP) {
+		berth_resp_error(resp, 501, "NotImplemented",
+				 "the %s store has its own snapshot tool "
+				 "(etcdctl snapshot save)",
+				 berth_store_backend(api->store));
+		return;
+	}
+	if (err) {
+		berth_resp_error(resp, 500, NULL, "store snapshot: %s",
+				 strerror(-err));
+		return;
+	}
+	resp->code = 200;
+	resp->content_type = "application/vnd.sqlite3";
+	resp->body = buf;
+	resp->len = len;
+}
+
 static bool is_health(const char *s)
 {
 	return !strcmp(s, "healthz") || !strcmp(s, "livez") ||
@@ -259,6 +288,10 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 			berth_resp_text(resp, 503, "shutting down");
 		else
 			berth_resp_text(resp, 200, "ok");
+	} else if (n == 3 && !strcmp(segs[0], "debug") &&
+		   !strcmp(segs[1], "store") && !strcmp(segs[2], "snapshot") &&
+		   get) {
+		store_snapshot(api, resp);
 	} else if (n == 1 && !strcmp(segs[0], "version") && get) {
 		berth_discovery_version(resp);
 	} else if (n == 3 && !strcmp(segs[0], "openid") &&

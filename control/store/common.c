@@ -62,6 +62,15 @@ int berth_store_list(struct berth_store *s, const char *prefix,
 			    more ? more : &dummy_more);
 }
 
+int berth_store_snapshot(struct berth_store *s, void **buf, size_t *len)
+{
+	if (!s || !buf || !len)
+		return -EINVAL;
+	if (!s->ops->snapshot)
+		return -EOPNOTSUPP;
+	return s->ops->snapshot(s, buf, len);
+}
+
 int berth_store_count(struct berth_store *s, const char *prefix, size_t *n)
 {
 	if (!s || !n)
