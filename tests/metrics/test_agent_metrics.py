@@ -7,12 +7,16 @@ answers; the sync histogram counts a Service change; the services map's
 fill grows; a pod's packets to a Service without endpoints count as
 drops; pods by phase follow a pod from Running to Succeeded; probe
 results and container restarts are counted."""
+import atexit
 import json
 import os
+import shutil
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "node"))
-from kubelet_lib import IMAGE, NODE_IP, check, fail, pod_node, wait_for  # noqa: E402
+from kubelet_lib import IMAGE, IMAGE_DIR, NODE_IP, check, fail, pod_node, wait_for  # noqa: E402
 from promlib import Metrics  # noqa: E402
 
 n, _ = pod_node("km-node")
@@ -111,4 +115,36 @@ m4 = wait_for("container restarts counted",
               lambda: (lambda m: m if m.get("berth_agent_container_restarts_total") >= 1
                        else None)(scrape()), 60)
 check(m4.get("berth_agent_pods", phase="Running") >= 1, "unready still Running")
+
+
+def registry():
+    """docker-registry on the node's loopback with the test image pushed."""
+    d = os.path.join(n.tmp, "registry")
+    os.makedirs(d)
+    port = n.free_port()
+    with open(os.path.join(d, "config.yml"), "w") as f:
+        f.write("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                "    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%d\n" % (d, port))
+    log = open(os.path.join(d, "log"), "w")
+    p = subprocess.Popen(["nsenter", "--net=" + n.nspath, "docker-registry", "serve",
+                          os.path.join(d, "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+    atexit.register(lambda: (p.kill(), p.wait(), log.close()))
+    wait_for("registry up", lambda: n.nsh("curl", "-sf", "http://127.0.0.1:%d/v2/" % port,
+                                          check_rc=False).returncode == 0, 20)
+    n.nsh("skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+          "oci:%s" % IMAGE_DIR, "docker://127.0.0.1:%d/busybox:1" % port)
+    return "127.0.0.1:%d/busybox:1" % port
+
+
+# an image pull logs its progress (bytes of total), as the kubelet's pulls
+# do; into a root of its own, so that the layers are fetched
+if shutil.which("docker-registry") and shutil.which("skopeo"):
+    ref = registry()
+    r = n.nsh(os.path.join(os.path.dirname(IMAGE_DIR), "..", "bin", "berth-agent"), "image",
+              "--root", os.path.join(n.tmp, "pullroot"), "pull", ref)
+    lines = [l for l in r.stderr.splitlines() if "image: pulling %s: sha256:" % ref in l]
+    check(lines and "(100%)" in lines[-1] and len(lines) <= 2 * 2 + 2,
+          "pull progress logged, ends at 100%%:\n%s" % "\n".join(lines))
+else:
+    print("note: no docker-registry/skopeo, pull progress not checked")
 print("PASS")

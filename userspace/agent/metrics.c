@@ -381,6 +381,11 @@ static int health(const char *ep, bool verbose, char **body, size_t *len,
 		return text(body, len, ctype, 500, "out of memory");
 	fprintf(f, "[+]ping ok\n");
 	pthread_mutex_lock(&M.lock);
+	/* the modules declare their checks as they start: none yet, not ready */
+	if (all && !M.nchecks) {
+		failed = true;
+		fprintf(f, "[-]startup failed: still starting\n");
+	}
 	for (i = 0; all && i < M.nchecks; i++) {
 		struct check *c = &M.checks[i];
 
