@@ -25,10 +25,10 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* kube-apiserver's apiserver_request_duration_seconds buckets */
-static const double request_buckets[] = {
-	0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2,
-	3,     4,     5,    6,   8,   10,  15,  20,  30,  45,   60
-};
+static const double request_buckets[] = { 0.005, 0.025, 0.05, 0.1,  0.2, 0.4,
+					  0.6,	 0.8,	1.0,  1.25, 1.5, 2,
+					  3,	 4,	5,    6,    8,	 10,
+					  15,	 20,	30,   45,   60 };
 /* SQLite answers in microseconds, etcd in milliseconds: finer low end */
 static const double store_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001,
 					0.0025, 0.005,	 0.01,	 0.025,
@@ -105,9 +105,10 @@ static bool ready(void)
 /* Subresources the server knows; anything else is one bounded label. */
 static const char *sub_label(const char *sub)
 {
-	static const char *const known[] = { "status", "scale",	  "log",
-					     "binding", "token",  "finalize",
-					     "eviction", "ephemeralcontainers" };
+	static const char *const known[] = {
+		"status", "scale",    "log",	  "binding",
+		"token",  "finalize", "eviction", "ephemeralcontainers"
+	};
 	size_t i;
 
 	if (!sub)
@@ -127,8 +128,8 @@ static bool is_true(const char *v)
 static const char *verb_of(const struct berth_http_req *req,
 			   const struct berth_req_info *ri)
 {
-	static const char *const methods[] = { "GET",	 "HEAD",   "POST",
-					       "PUT",	 "PATCH",  "DELETE",
+	static const char *const methods[] = { "GET",	 "HEAD",  "POST",
+					       "PUT",	 "PATCH", "DELETE",
 					       "OPTIONS" };
 	const char *m = req->method, *ct;
 	size_t i;
@@ -318,8 +319,8 @@ static size_t checks_of(const char *ep, struct berth_api *api,
 	if (!strcmp(ep, "livez"))
 		return n;
 	/* kube-apiserver's name for it when the store is etcd */
-	out[n++] = (struct check){ berth_store_backend(api->store),
-				   check_store };
+	out[n++] =
+		(struct check){ berth_store_backend(api->store), check_store };
 	if (!strcmp(ep, "readyz"))
 		out[n++] = (struct check){ "shutdown", check_shutdown };
 	return n;
@@ -359,11 +360,13 @@ void berth_apihealth_serve(struct berth_api *api,
 		}
 	}
 	if (verbose || failed)
-		fprintf(f, "%s check %s\n", segs[0], failed ? "failed" : "passed");
+		fprintf(f, "%s check %s\n", segs[0],
+			failed ? "failed" : "passed");
 	fclose(f);
 	if (n == 2 && !found)
-		berth_resp_error(resp, 404, "NotFound",
-				 "the server could not find the requested resource");
+		berth_resp_error(
+			resp, 404, "NotFound",
+			"the server could not find the requested resource");
 	else if (!failed && !verbose)
 		berth_resp_text(resp, 200, "ok");
 	else

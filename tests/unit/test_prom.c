@@ -22,9 +22,8 @@ Test(prom, counter_text_and_escaping)
 {
 	struct berth_prom_registry *r = berth_prom_registry_new();
 	const char *const labels[] = { "path", "code", NULL };
-	struct berth_prom_metric *m =
-		berth_prom_counter(r, "t_requests_total", "a \\ help\nline",
-				   labels);
+	struct berth_prom_metric *m = berth_prom_counter(
+		r, "t_requests_total", "a \\ help\nline", labels);
 	const char *v[] = { "a\"b\\c\nd", "200" };
 	char *out;
 

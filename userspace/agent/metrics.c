@@ -70,9 +70,9 @@ static void init(void)
 		"Seconds from the first Service or EndpointSlice change a proxy sync covers to the BPF maps written.",
 		NULL, sync_buckets,
 		sizeof(sync_buckets) / sizeof(sync_buckets[0]));
-	M.syncs = berth_prom_counter(r, "berth_agent_syncs_total",
-				     "Proxy syncs of the service maps, by result.",
-				     result);
+	M.syncs = berth_prom_counter(
+		r, "berth_agent_syncs_total",
+		"Proxy syncs of the service maps, by result.", result);
 	M.sync_writes = berth_prom_counter(
 		r, "berth_agent_sync_map_writes_total",
 		"Map entries written or deleted by proxy syncs.", NULL);
@@ -80,9 +80,9 @@ static void init(void)
 		r, "berth_agent_bpf_map_entries",
 		"Entries in each of the node's pinned BPF maps (counted at scrape time).",
 		map);
-	M.map_max = berth_prom_gauge(r, "berth_agent_bpf_map_max_entries",
-				     "max_entries of each of the node's pinned BPF maps.",
-				     map);
+	M.map_max = berth_prom_gauge(
+		r, "berth_agent_bpf_map_max_entries",
+		"max_entries of each of the node's pinned BPF maps.", map);
 	M.map_pressure = berth_prom_gauge(
 		r, "berth_agent_bpf_map_pressure",
 		"Fill of each pinned BPF map: entries / max_entries.", map);
@@ -102,9 +102,9 @@ static void init(void)
 		r, "berth_agent_forward_bytes_total",
 		"Bytes the datapath translated and passed on, by direction.",
 		dir);
-	M.pods = berth_prom_gauge(r, "berth_agent_pods",
-				  "Pods on this node by the phase last reported.",
-				  phase);
+	M.pods = berth_prom_gauge(
+		r, "berth_agent_pods",
+		"Pods on this node by the phase last reported.", phase);
 	M.probes = berth_prom_counter(
 		r, "prober_probe_total",
 		"Container probe attempts by type (Liveness, Readiness, Startup) and result (successful, failed).",
@@ -180,8 +180,9 @@ void berth_agent_health_set(const char *check, bool ok, const char *why)
 	}
 	if (c) {
 		if (c->ok != ok)
-			pr_debug("readyz: %s %s%s%s", check, ok ? "ok" : "failed",
-				 why && *why ? ": " : "", why ? why : "");
+			pr_debug("readyz: %s %s%s%s", check,
+				 ok ? "ok" : "failed", why && *why ? ": " : "",
+				 why ? why : "");
 		c->ok = ok;
 		snprintf(c->why, sizeof(c->why), "%s", why ? why : "");
 	}
@@ -248,8 +249,8 @@ static void collect_map(const char *dir, const char *name)
 static const char *dir_name(unsigned int dir)
 {
 	static const char *const names[] = {
-		[BERTH_DIR_EGRESS] = "egress",	 [BERTH_DIR_INGRESS] = "ingress",
-		[BERTH_DIR_NETDEV] = "netdev",	 [BERTH_DIR_OVERLAY] = "overlay",
+		[BERTH_DIR_EGRESS] = "egress", [BERTH_DIR_INGRESS] = "ingress",
+		[BERTH_DIR_NETDEV] = "netdev", [BERTH_DIR_OVERLAY] = "overlay",
 		[BERTH_DIR_XDP] = "xdp",
 	};
 
@@ -288,10 +289,12 @@ static void collect_drops(const char *dir)
 		}
 		if (key.reason == BERTH_REASON_FORWARD) {
 			berth_prom_set(berth_prom_child(M.fwd_pkts, dv), pkts);
-			berth_prom_set(berth_prom_child(M.fwd_bytes, dv), bytes);
+			berth_prom_set(berth_prom_child(M.fwd_bytes, dv),
+				       bytes);
 		} else {
 			berth_prom_set(berth_prom_child(M.drop_pkts, lv), pkts);
-			berth_prom_set(berth_prom_child(M.drop_bytes, lv), bytes);
+			berth_prom_set(berth_prom_child(M.drop_bytes, lv),
+				       bytes);
 		}
 	}
 	free(vals);

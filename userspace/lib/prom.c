@@ -75,10 +75,9 @@ static void atomic_add_double(_Atomic uint64_t *p, double v)
 {
 	uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
 
-	while (!atomic_compare_exchange_weak_explicit(p, &old,
-						      dbits(bitsd(old) + v),
-						      memory_order_relaxed,
-						      memory_order_relaxed))
+	while (!atomic_compare_exchange_weak_explicit(
+		p, &old, dbits(bitsd(old) + v), memory_order_relaxed,
+		memory_order_relaxed))
 		;
 }
 
@@ -146,9 +145,10 @@ static bool valid_name(const char *s, bool colon)
 	return true;
 }
 
-static struct berth_prom_metric *
-metric_new(struct berth_prom_registry *r, enum berth_prom_type type,
-	   const char *name, const char *help, const char *const *labels)
+static struct berth_prom_metric *metric_new(struct berth_prom_registry *r,
+					    enum berth_prom_type type,
+					    const char *name, const char *help,
+					    const char *const *labels)
 {
 	struct berth_prom_metric *m;
 	size_t i;
@@ -164,7 +164,8 @@ metric_new(struct berth_prom_registry *r, enum berth_prom_type type,
 	m->help = strdup(help ? help : "");
 	for (i = 0; labels && labels[i]; i++) {
 		/* "le" is the histogram's own label */
-		if (i == BERTH_PROM_MAX_LABELS || !valid_name(labels[i], false) ||
+		if (i == BERTH_PROM_MAX_LABELS ||
+		    !valid_name(labels[i], false) ||
 		    (type == BERTH_PROM_HISTOGRAM && !strcmp(labels[i], "le")))
 			goto fail;
 		m->labels[i] = strdup(labels[i]);
@@ -270,8 +271,7 @@ static bool same_values(const struct berth_prom_metric *m,
 	if (c->hash != h)
 		return false;
 	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(c->values[i],
-			   values && values[i] ? values[i] : ""))
+		if (strcmp(c->values[i], values && values[i] ? values[i] : ""))
 			return false;
 	return true;
 }
@@ -280,8 +280,9 @@ static struct berth_prom_child *child_new(const struct berth_prom_metric *m,
 					  uint64_t h, const char *const *values)
 {
 	size_t nb = m->type == BERTH_PROM_HISTOGRAM ? m->nbounds + 1 : 0;
-	size_t i, len = 0, head = sizeof(struct berth_prom_child) +
-				  nb * sizeof(_Atomic uint64_t);
+	size_t i, len = 0,
+		  head = sizeof(struct berth_prom_child) +
+			 nb * sizeof(_Atomic uint64_t);
 	struct berth_prom_child *c;
 	char *p;
 
@@ -302,36 +303,46 @@ static struct berth_prom_child *child_new(const struct berth_prom_metric *m,
 	return c;
 }
 
+/*
+ * The child with these values, or NULL with *slot the empty slot where it
+ * goes (SLOTS: the table is full). Lock-free: slots are only ever filled.
+ */
+static struct berth_prom_child *find(struct berth_prom_metric *m, uint64_t h,
+				     const char *const *values, size_t *slot)
+{
+	struct berth_prom_child *c;
+	size_t i;
+
+	for (i = 0; i < SLOTS; i++) {
+		*slot = (h + i) & (SLOTS - 1);
+		c = atomic_load_explicit(&m->slots[*slot],
+					 memory_order_acquire);
+		if (!c)
+			return NULL;
+		if (same_values(m, c, h, values))
+			return c;
+	}
+	*slot = SLOTS;
+	return NULL;
+}
+
 struct berth_prom_child *berth_prom_child(struct berth_prom_metric *m,
 					  const char *const *values)
 {
-	struct berth_prom_child *c = NULL;
+	struct berth_prom_child *c;
 	uint64_t h;
-	size_t i, slot;
+	size_t slot;
 
 	if (!m)
 		return NULL;
 	h = hash_values(m, values);
-	/* lock-free: slots are only ever filled, never emptied */
-	for (i = 0; i < SLOTS; i++) {
-		slot = (h + i) & (SLOTS - 1);
-		c = atomic_load_explicit(&m->slots[slot], memory_order_acquire);
-		if (!c)
-			break;
-		if (same_values(m, c, h, values))
-			return c;
-	}
+	c = find(m, h, values, &slot);
+	if (c)
+		return c;
 	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < SLOTS; i++) {
-		slot = (h + i) & (SLOTS - 1);
-		c = atomic_load_explicit(&m->slots[slot], memory_order_acquire);
-		if (!c)
-			break;
-		if (same_values(m, c, h, values))
-			goto out; /* made by another thread meanwhile */
-	}
-	c = NULL;
-	if (i == SLOTS || atomic_load(&m->n) == BERTH_PROM_MAX_CHILDREN)
+	/* another thread may have made it meanwhile */
+	c = find(m, h, values, &slot);
+	if (c || slot == SLOTS || atomic_load(&m->n) == BERTH_PROM_MAX_CHILDREN)
 		goto out;
 	c = child_new(m, h, values);
 	if (!c)
@@ -607,7 +618,8 @@ static struct berth_prom_child *plain(struct berth_prom_registry *r,
 				      const char *help)
 {
 	return berth_prom_child(t == BERTH_PROM_COUNTER ?
-					berth_prom_counter(r, name, help, NULL) :
+					berth_prom_counter(r, name, help,
+							   NULL) :
 					berth_prom_gauge(r, name, help, NULL),
 				NULL);
 }
@@ -627,8 +639,9 @@ int berth_prom_process_metrics(struct berth_prom_registry *r)
 			 "Virtual memory size in bytes.");
 	pm.rss = plain(r, BERTH_PROM_GAUGE, "process_resident_memory_bytes",
 		       "Resident memory size in bytes.");
-	pm.start = plain(r, BERTH_PROM_GAUGE, "process_start_time_seconds",
-			 "Start time of the process since unix epoch in seconds.");
+	pm.start =
+		plain(r, BERTH_PROM_GAUGE, "process_start_time_seconds",
+		      "Start time of the process since unix epoch in seconds.");
 	if (!pm.cpu || !pm.fds || !pm.max_fds || !pm.vsize || !pm.rss ||
 	    !pm.start)
 		return -ENOMEM;
