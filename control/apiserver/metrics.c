@@ -160,6 +160,17 @@ static const char *verb_of(const struct berth_http_req *req,
 	return "other";
 }
 
+/* An HTTP code as 3 digits (out of range: 500); no printf on the hot path. */
+static void code_str(int code, char out[4])
+{
+	if (code < 100 || code > 999)
+		code = 500;
+	out[0] = '0' + code / 100;
+	out[1] = '0' + code / 10 % 10;
+	out[2] = '0' + code % 10;
+	out[3] = 0;
+}
+
 /*
  * A streamed reply. Long-running (watch, followed log): in the gauges until
  * it ends. Otherwise (a large LIST): its duration runs to the stream's end.
@@ -214,12 +225,12 @@ void berth_apimetrics_request(const struct berth_http_req *req,
 	struct tracked_stream *s;
 	const char *verb;
 	bool watch, longrunning;
-	char code[8];
+	char code[4];
 
 	if (!ready())
 		return;
 	verb = verb_of(req, ri);
-	snprintf(code, sizeof(code), "%d", resp->code ? resp->code : 500);
+	code_str(resp->code, code);
 	const char *lv[] = {
 		verb,
 		ri->resource ? ri->group : "",
