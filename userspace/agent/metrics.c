@@ -222,6 +222,23 @@ static bool countable(const struct bpf_map_info *info)
 	}
 }
 
+/* A pin may also be a program or link: only a map's fdinfo has map_type. */
+static bool is_map(int fd)
+{
+	char path[64], line[128];
+	bool map = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!map && fgets(line, sizeof(line), f))
+		map = !strncmp(line, "map_type:", 9);
+	fclose(f);
+	return map;
+}
+
 static void collect_map(const char *dir, const char *name)
 {
 	struct bpf_map_info info = { 0 };
@@ -235,7 +252,8 @@ static void collect_map(const char *dir, const char *name)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && countable(&info)) {
+	if (is_map(fd) && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    countable(&info)) {
 		n = count_keys(fd, &info);
 		berth_prom_set(berth_prom_child(M.map_entries, lv), n);
 		berth_prom_set(berth_prom_child(M.map_max, lv),
