@@ -49,8 +49,11 @@ CLIENT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
               "command": ["sh", "-c", "while :; do sleep 3600; done"]}]}}
 
 
+T0 = time.time()  # up() restarts it: each step says when it happened
+
+
 def say(msg):
-    print("demo: " + msg, flush=True)
+    print("demo: [%5.1fs] %s" % (time.time() - T0, msg), flush=True)
 
 
 def down(quiet=False):
@@ -109,6 +112,8 @@ def write_env(c, cip, nport, client):
 
 
 def up():
+    global T0
+    T0 = time.time()
     if os.path.exists(os.path.join(STATE, "cluster.json")) or C.reap(PREFIX):
         say("tearing down the previous demo first")
     down(quiet=True)

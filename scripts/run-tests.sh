@@ -92,6 +92,10 @@ echo "==== controllers: tests/controllers/run.sh"
 tests/controllers/run.sh
 record controllers $?
 
+echo "==== metrics: tests/metrics/run.sh"
+tests/metrics/run.sh
+record metrics $?
+
 if [ -x .output/tests/agent ]; then
 	echo "==== agent: .output/tests/agent"
 	.output/tests/agent
