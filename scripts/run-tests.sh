@@ -92,6 +92,10 @@ echo "==== controllers: tests/controllers/run.sh"
 tests/controllers/run.sh
 record controllers $?
 
+echo "==== ctl: tests/ctl/run.sh"
+tests/ctl/run.sh
+record ctl $?
+
 if [ -x .output/tests/agent ]; then
 	echo "==== agent: .output/tests/agent"
 	.output/tests/agent

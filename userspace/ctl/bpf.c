@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * berthctl bpf: inspect a node's datapath maps (services, backends, ct, nat,
- * endpoints, ipcache, node, metrics), and berthctl probe.
+ * berthctl bpf: inspect a node's datapath maps (services, backends, rev_nat,
+ * affinity, ct, nat, endpoints, ipcache, node, metrics), and berthctl probe.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,14 +33,15 @@ static bool json;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: berthctl bpf services|backends|ct|nat|endpoints|ipcache|node|metrics\n"
+		"usage: berthctl bpf services|backends|rev_nat|affinity|ct|nat|endpoints|ipcache|node|metrics\n"
 		"                --node NAME [-o json]\n"
 		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
-const char *const ctl_bpf_tables[] = { "services", "backends", "ct",
-				       "nat",	   "endpoints", "ipcache",
-				       "node",	   "metrics",	NULL };
+const char *const ctl_bpf_tables[] = { "services", "backends", "rev_nat",
+				       "affinity", "ct",       "nat",
+				       "endpoints", "ipcache", "node",
+				       "metrics",  NULL };
 
 static int open_map(const char *name)
 {
@@ -275,6 +276,52 @@ static int cmp_be32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static void print_rev_nat(const void *k, const void *v, bool *first)
+{
+	const struct berth_rev_nat *val = v;
+	char ip[INET_ADDRSTRLEN];
+
+	ip_str(val->vip, ip);
+	if (json)
+		printf("%s{\"id\":%u,\"frontend\":\"%s:%u\"}", *first ? "" : ",",
+		       *(const __u32 *)k, ip, ntohs(val->port));
+	else
+		printf("%-8u %s:%u\n", *(const __u32 *)k, ip, ntohs(val->port));
+	*first = false;
+}
+
+/* By client address, then service. */
+static int cmp_affinity(const void *a, const void *b)
+{
+	const struct berth_affinity_key *x = a, *y = b;
+	int c = cmp_be32(&x->client, &y->client);
+
+	return c ? c : cmp_u32(&x->rev_nat_id, &y->rev_nat_id);
+}
+
+static void print_affinity(const void *k, const void *v, bool *first)
+{
+	const struct berth_affinity_key *key = k;
+	const struct berth_affinity_val *val = v;
+	char ip[INET_ADDRSTRLEN];
+	struct timespec ts;
+	double idle;
+
+	/* last_used is bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	idle = ((double)ts.tv_sec * 1e9 + ts.tv_nsec - (double)val->last_used) /
+	       1e9;
+	ip_str(key->client, ip);
+	if (json)
+		printf("%s{\"client\":\"%s\",\"rev_nat_id\":%u,\"backend_id\":%u,\"idle_seconds\":%.0f}",
+		       *first ? "" : ",", ip, key->rev_nat_id, val->backend_id,
+		       idle);
+	else
+		printf("%-15s rev_nat %-5u backend %-5u idle %.0fs\n", ip,
+		       key->rev_nat_id, val->backend_id, idle);
+	*first = false;
+}
+
 static void print_endpoint(const void *k, const void *v, bool *first)
 {
 	const struct berth_endpoint_info *val = v;
@@ -418,6 +465,10 @@ static const struct dump {
 	  sizeof(struct berth_endpoint_info), cmp_be32, print_endpoint },
 	{ "ipcache", BERTH_MAP_IPCACHE, sizeof(struct berth_ipcache_key),
 	  sizeof(struct berth_ipcache_val), cmp_ipcache, print_ipcache },
+	{ "rev_nat", BERTH_MAP_REV_NAT, sizeof(__u32),
+	  sizeof(struct berth_rev_nat), cmp_u32, print_rev_nat },
+	{ "affinity", BERTH_MAP_AFFINITY, sizeof(struct berth_affinity_key),
+	  sizeof(struct berth_affinity_val), cmp_affinity, print_affinity },
 };
 
 int cmd_bpf(int argc, char **argv)

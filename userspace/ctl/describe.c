@@ -141,13 +141,15 @@ static void containers(json_object *o, const char *path, json_object *pod)
 {
 	json_object *cs = ctl_get(o, path);
 
-	section(pod ? 0 : 2, "Containers");
+	int base = pod ? 0 : 2; /* a template is one level down */
+
+	section(base, "Containers");
 	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
 		json_object *ct = json_object_array_get_idx(cs, i), *ports, *st;
 		char b[256] = "";
 
-		printf("%*s%s:\n", pod ? 2 : 4, "", ctl_str(ct, "name"));
-		kv(4, "Image", ctl_str(ct, "image"));
+		printf("%*s%s:\n", base + 2, "", ctl_str(ct, "name"));
+		kv(base + 4, "Image", ctl_str(ct, "image"));
 		ports = ctl_get(ct, "ports");
 		for (size_t j = 0; ports && j < json_object_array_length(ports);
 		     j++) {
@@ -158,7 +160,7 @@ static void containers(json_object *o, const char *path, json_object *pod)
 				 ctl_int(p, "containerPort", 0),
 				 ctl_str(p, "protocol") ?: "TCP");
 		}
-		kv(4, "Port", b);
+		kv(base + 4, "Port", b);
 		st = pod ? status_of(pod, ctl_str(ct, "name")) : NULL;
 		if (pod) {
 			container_state(st);
@@ -168,7 +170,7 @@ static void containers(json_object *o, const char *path, json_object *pod)
 				   "False");
 			kv_int(4, "Restart Count", ctl_int(st, "restartCount", 0));
 		}
-		requests(4, ct);
+		requests(base + 4, ct);
 	}
 }
 
@@ -342,6 +344,23 @@ static void describe_other(json_object *o)
 	json_object_put(part);
 }
 
+static const char *event_time(json_object *e)
+{
+	return ctl_str(e, "lastTimestamp") ?: ctl_str(e, "eventTime") ?:
+	       ctl_str(e, "metadata.creationTimestamp") ?: "";
+}
+
+/* oldest first, as kubectl lists them */
+static int cmp_event(const void *a, const void *b)
+{
+	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
+	long tx = 0, ty = 0;
+
+	berth_kube_parse_time(event_time(x), &tx);
+	berth_kube_parse_time(event_time(y), &ty);
+	return (tx > ty) - (tx < ty);
+}
+
 static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 {
 	char path[2048], sel[512], esc[1024];
@@ -350,8 +369,11 @@ static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 	struct ctl_table *t;
 	size_t n;
 
-	snprintf(sel, sizeof(sel), "involvedObject.name=%s,involvedObject.kind=%s",
-		 ctl_str(o, "metadata.name"), r->kind);
+	/* the uid too: not the events of an earlier object of that name */
+	snprintf(sel, sizeof(sel),
+		 "involvedObject.name=%s,involvedObject.kind=%s,involvedObject.uid=%s",
+		 ctl_str(o, "metadata.name"), r->kind,
+		 ctl_str(o, "metadata.uid") ?: "");
 	if (berth_kube_escape(sel, esc, sizeof(esc)))
 		return;
 	if (ns)
@@ -369,6 +391,7 @@ static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 		return;
 	}
 	printf("Events:\n");
+	json_object_array_sort(items, cmp_event);
 	t = ctl_table_new(5);
 	ctl_table_add(t, (const char *const[]){ "  Type", "Reason", "Age",
 						"From", "Message" });
@@ -376,9 +399,7 @@ static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 						"----", "-------" });
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(items, i);
-		const char *ts = ctl_str(e, "lastTimestamp") ?:
-				 ctl_str(e, "eventTime") ?:
-				 ctl_str(e, "metadata.creationTimestamp");
+		const char *ts = event_time(e);
 		char type[64], age[32];
 
 		snprintf(type, sizeof(type), "  %s", ctl_str(e, "type") ?: "");
