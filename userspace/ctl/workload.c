@@ -84,8 +84,50 @@ static int log_request(struct ctl *c, const char *path, struct logbuf *b)
 	return CTL_ERR;
 }
 
+/*
+ * Without -c, a pod of several containers gives its default one (the
+ * kubectl.kubernetes.io/default-container annotation, else the first),
+ * with kubectl's notice. Returns -1 if the pod could not be read.
+ */
+static int default_container(struct ctl *c, const struct ctl_res *r,
+			     const char *pod, char *buf, size_t len)
+{
+	char path[2048], names[1024] = "";
+	json_object *o, *cs, *ann, *v;
+	size_t n;
+
+	ctl_path(path, sizeof(path), r, ctl_ns(c), pod, NULL);
+	o = ctl_fetch(c, path);
+	if (!o)
+		return -1;
+	cs = ctl_get(o, "spec.containers");
+	n = cs ? json_object_array_length(cs) : 0;
+	if (n > 1) {
+		ann = ctl_get(o, "metadata.annotations");
+		if (ann && json_object_object_get_ex(
+				   ann, "kubectl.kubernetes.io/default-container",
+				   &v))
+			snprintf(buf, len, "%s", json_object_get_string(v));
+		else
+			snprintf(buf, len, "%s",
+				 ctl_str(json_object_array_get_idx(cs, 0),
+					 "name"));
+		for (size_t i = 0; i < n; i++)
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "",
+				 ctl_str(json_object_array_get_idx(cs, i),
+					 "name"));
+		fprintf(stderr, "Defaulted container \"%s\" out of: %s\n", buf,
+			names);
+	}
+	json_object_put(o);
+	return 0;
+}
+
 int cmd_logs(struct ctl *c)
 {
+	char dflt[256] = "";
 	char path[2048], q[512] = "", esc[256];
 	struct logbuf b = { 0 };
 	const char *pod;
@@ -104,6 +146,12 @@ int cmd_logs(struct ctl *c)
 		c->container = c->argv[1];
 	if (ctl_resolve(c, "pods", &r))
 		return CTL_ERR;
+	if (!c->container) {
+		if (default_container(c, &r, pod, dflt, sizeof(dflt)))
+			return CTL_ERR;
+		if (dflt[0])
+			c->container = dflt;
+	}
 	if (c->container && !berth_kube_escape(c->container, esc, sizeof(esc)))
 		snprintf(q + strlen(q), sizeof(q) - strlen(q), "&container=%s",
 			 esc);
