@@ -95,7 +95,8 @@ for args in (["get", "pods"], ["get", "pods", "-o", "wide"], ["get", "deploy", "
              ["get", "all"], ["get", "deploy/web"], ["get", "rs,deploy"],
              ["get", "pods", "-l", "app=web"], ["get", "configmaps", "-n", "kube-system"],
              ["get", "svc", "web", "kubernetes"], ["get", "deploy", "-o", "name"],
-             ["get", "po", "--no-headers", "-A", "-l", "app=web", "-o", "name"]):
+             ["get", "po", "--no-headers", "-A", "-l", "app=web", "-o", "name"],
+             ["-n", "kube-system", "get", "configmaps"]):
     t.same_as_kubectl(*args)
 for fmt, parse in (("json", json.loads), ("yaml", yaml.safe_load)):
     for args in (["get", "deploy", "web"], ["get", "pods"], ["get", "svc", "-A"]):

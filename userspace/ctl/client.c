@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <berth/log.h>
+
 #include "ctl.h"
 
 #define MAX_RES 128
@@ -121,8 +123,9 @@ int ctl_server_error(json_object *st, int status)
 	const char *reason = ctl_str(st, "reason");
 
 	if (status < 0) {
-		fprintf(stderr, "Unable to connect to the server: %s\n",
-			strerror(-status));
+		fprintf(stderr, "Unable to connect to the server: %s%s\n",
+			strerror(-status),
+			berth_log_level < BERTH_LOG_DEBUG ? " (-v says why)" : "");
 		return CTL_ERR;
 	}
 	berth_kube_status_message(st, status, msg, sizeof(msg));

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <berth/log.h>
+
 #include "ctl.h"
 
 static void usage(FILE *f)
@@ -28,7 +30,7 @@ static void usage(FILE *f)
 		"  probe [-o json]                  kernel features, verifier verdicts\n"
 		"  completion bash                  a bash completion script\n"
 		"flags: --kubeconfig FILE (else $KUBECONFIG, ~/.kube/config), --context NAME,\n"
-		"       -n NS, -A, --no-headers\n");
+		"       -n NS, -A, --no-headers, -v (why a request failed)\n");
 }
 
 static const struct kube_cmd {
@@ -50,6 +52,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_TO_REVISION,
 	OPT_NO_HEADERS,
+	OPT_VERBOSE,
 };
 
 static bool is_logs;
@@ -130,6 +133,10 @@ static int parse_opt(struct ctl *c, int opt, const char *arg)
 	case OPT_NO_HEADERS:
 		c->no_headers = true;
 		return 0;
+	case OPT_VERBOSE:
+		/* the client library's debug lines say why a request failed */
+		berth_log_level = BERTH_LOG_DEBUG;
+		return 0;
 	}
 	return -1;
 }
@@ -152,6 +159,7 @@ static int run_kube(const struct kube_cmd *cmd, int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "to-revision", required_argument, NULL, OPT_TO_REVISION },
 		{ "no-headers", no_argument, NULL, OPT_NO_HEADERS },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ 0 },
 	};
 	struct ctl c = { .tail = -1, .replicas = -1, .timeout = 300 };
@@ -161,8 +169,10 @@ static int run_kube(const struct kube_cmd *cmd, int argc, char **argv)
 	optind = 1;
 	/* logs takes -f without a value */
 	while ((opt = getopt_long(argc, argv,
-				  is_logs ? "n:Ao:l:fc:" : "n:Ao:l:f:c:", opts,
+				  is_logs ? "n:Ao:l:fc:v" : "n:Ao:l:f:c:v", opts,
 				  NULL)) != -1) {
+		if (opt == 'v')
+			opt = OPT_VERBOSE;
 		if (opt == '?' || parse_opt(&c, opt, optarg)) {
 			fprintf(stderr, "See 'berthctl --help' for usage.\n");
 			return CTL_USAGE;
@@ -179,27 +189,49 @@ static int run_kube(const struct kube_cmd *cmd, int argc, char **argv)
 	return ret;
 }
 
+/* flags before the command: "berthctl -n kube-system get pods" */
+static int command_index(int argc, char **argv)
+{
+	static const char *const valued[] = {
+		"-n", "--namespace", "--kubeconfig", "--context", "-o",
+		"--output", "-l", "--selector", "--node", NULL
+	};
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++)
+		for (int j = 0; valued[j]; j++)
+			if (!strcmp(argv[i], valued[j])) {
+				i++;
+				break;
+			}
+	return i;
+}
+
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int ci = command_index(argc, argv);
+	const char *cmd;
 
-	if (!cmd) {
-		usage(stderr);
-		return CTL_USAGE;
-	}
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
-	    !strcmp(cmd, "help")) {
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "help"))) {
 		usage(stdout);
 		return CTL_OK;
 	}
-	/* the node commands keep their own flags (--node before bpf too) */
-	for (int i = 1; i < argc && (i == 1 || cmd[0] == '-'); i++)
-		if (!strcmp(argv[i], "bpf") || !strcmp(argv[i], "probe"))
-			return cmd_bpf(argc, argv);
+	if (ci >= argc) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	cmd = argv[ci];
+	/* the node commands parse their own flags, before or after */
+	if (!strcmp(cmd, "bpf") || !strcmp(cmd, "probe"))
+		return cmd_bpf(argc, argv);
 	if (!strcmp(cmd, "monitor"))
 		return cmd_monitor(argc - 1, argv + 1);
 	if (!strcmp(cmd, "completion"))
 		return cmd_completion(argc - 1, argv + 1);
+	/* the command first, the flags that came before it after it */
+	memmove(argv + 2, argv + 1, (ci - 1) * sizeof(*argv));
+	argv[1] = (char *)cmd;
 	for (size_t i = 0; i < sizeof(kube_cmds) / sizeof(kube_cmds[0]); i++)
 		if (!strcmp(cmd, kube_cmds[i].name))
 			return run_kube(&kube_cmds[i], argc - 1, argv + 1);
