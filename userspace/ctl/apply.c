@@ -55,12 +55,13 @@ static void add_object(json_object *list, json_object *o)
 	const char *kind = ctl_str(o, "kind");
 	json_object *items = ctl_get(o, "items");
 
-	if (kind && strlen(kind) > 4 && !strcmp(kind + strlen(kind) - 4, "List") &&
-	    items && json_object_is_type(items, json_type_array)) {
+	if (kind && strlen(kind) > 4 &&
+	    !strcmp(kind + strlen(kind) - 4, "List") && items &&
+	    json_object_is_type(items, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(items); i++)
 			json_object_array_add(
-				list, json_object_get(
-					      json_object_array_get_idx(items, i)));
+				list, json_object_get(json_object_array_get_idx(
+					      items, i)));
 		json_object_put(o);
 		return;
 	}
@@ -70,9 +71,8 @@ static void add_object(json_object *list, json_object *o)
 /* "---" lines separate YAML documents */
 static bool doc_separator(const char *line)
 {
-	return !strncmp(line, "---", 3) &&
-	       (line[3] == '\n' || line[3] == ' ' || line[3] == 0 ||
-		line[3] == '\r');
+	return !strncmp(line, "---", 3) && (line[3] == '\n' || line[3] == ' ' ||
+					    line[3] == 0 || line[3] == '\r');
 }
 
 static int parse_docs(const char *name, char *buf, json_object *list)
@@ -239,7 +239,8 @@ static int apply_one(struct ctl *c, json_object *o)
 		 "?fieldManager=berthctl&force=true");
 	st = berth_kube_request(
 		c->k, "PATCH", path, "application/apply-patch+yaml",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), &out);
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		&out);
 	if (st != 200 && st != 201) {
 		ctl_server_error(out, st);
 		json_object_put(out);
@@ -345,12 +346,12 @@ static int delete_selected(struct ctl *c, const struct ctl_res *r)
 	if (!n)
 		fprintf(stderr, "No resources found\n");
 	for (size_t i = 0; i < n; i++)
-		if (delete_one(c, r,
-			       ctl_str(json_object_array_get_idx(items, i),
-				       "metadata.namespace") ?:
-				       ctl_ns(c),
-			       ctl_str(json_object_array_get_idx(items, i),
-				       "metadata.name")))
+		if (delete_one(
+			    c, r,
+			    ctl_str(json_object_array_get_idx(items, i), "metadata.namespace") ?:
+				    ctl_ns(c),
+			    ctl_str(json_object_array_get_idx(items, i),
+				    "metadata.name")))
 			ret = CTL_ERR;
 	json_object_put(list);
 	return ret;

@@ -38,10 +38,10 @@ static void usage(FILE *f)
 		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
-const char *const ctl_bpf_tables[] = { "services", "backends", "rev_nat",
-				       "affinity", "ct",       "nat",
-				       "endpoints", "ipcache", "node",
-				       "metrics",  NULL };
+const char *const ctl_bpf_tables[] = { "services",  "backends", "rev_nat",
+				       "affinity",  "ct",	"nat",
+				       "endpoints", "ipcache",	"node",
+				       "metrics",   NULL };
 
 static int open_map(const char *name)
 {
@@ -283,8 +283,9 @@ static void print_rev_nat(const void *k, const void *v, bool *first)
 
 	ip_str(val->vip, ip);
 	if (json)
-		printf("%s{\"id\":%u,\"frontend\":\"%s:%u\"}", *first ? "" : ",",
-		       *(const __u32 *)k, ip, ntohs(val->port));
+		printf("%s{\"id\":%u,\"frontend\":\"%s:%u\"}",
+		       *first ? "" : ",", *(const __u32 *)k, ip,
+		       ntohs(val->port));
 	else
 		printf("%-8u %s:%u\n", *(const __u32 *)k, ip, ntohs(val->port));
 	*first = false;
@@ -347,7 +348,9 @@ static int cmp_ipcache(const void *a, const void *b)
 	const struct berth_ipcache_key *x = a, *y = b;
 	int c = cmp_be32(&x->ip, &y->ip);
 
-	return c ? c : (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+	return c ? c :
+		   (x->prefixlen > y->prefixlen) -
+			       (x->prefixlen < y->prefixlen);
 }
 
 static void print_ipcache(const void *k, const void *v, bool *first)
@@ -365,8 +368,8 @@ static void print_ipcache(const void *k, const void *v, bool *first)
 		 val->flags & BERTH_IPCACHE_F_LOCAL ? ",local" : "");
 	if (json)
 		printf("%s{\"cidr\":\"%s\",\"tunnel\":\"%s\",\"identity\":%u,\"kind\":\"%s\"}",
-		       *first ? "" : ",", cidr,
-		       val->tunnel_ip ? tun : "", val->identity, kind);
+		       *first ? "" : ",", cidr, val->tunnel_ip ? tun : "",
+		       val->identity, kind);
 	else
 		printf("%-18s %-12s tunnel %-15s identity %u\n", cidr, kind,
 		       val->tunnel_ip ? tun : "-", val->identity);
@@ -381,7 +384,8 @@ static int cmd_node(void)
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(fd, &zero, &c)) {
-		fprintf(stderr, "berthctl: read node map: %s\n", strerror(errno));
+		fprintf(stderr, "berthctl: read node map: %s\n",
+			strerror(errno));
 		return 1;
 	}
 	ip_str(c.node_ip, ip);
@@ -430,8 +434,7 @@ static int cmd_metrics(void)
 		if (json)
 			printf("%s{\"reason\":\"%s\",\"dir\":\"%s\",\"packets\":%llu,\"bytes\":%llu}",
 			       first ? "" : ",", berth_reason_str(key.reason),
-			       dir_str(key.dir),
-			       (unsigned long long)pkts,
+			       dir_str(key.dir), (unsigned long long)pkts,
 			       (unsigned long long)bytes);
 		else
 			printf("%-40s %-8s %12llu packets %14llu bytes\n",

@@ -125,7 +125,8 @@ int ctl_server_error(json_object *st, int status)
 	if (status < 0) {
 		fprintf(stderr, "Unable to connect to the server: %s%s\n",
 			strerror(-status),
-			berth_log_level < BERTH_LOG_DEBUG ? " (-v says why)" : "");
+			berth_log_level < BERTH_LOG_DEBUG ? " (-v says why)" :
+							    "");
 		return CTL_ERR;
 	}
 	berth_kube_status_message(st, status, msg, sizeof(msg));
@@ -176,12 +177,15 @@ static void add_resources(json_object *list, const char *group,
 		     ctl_str(it, "singularName"));
 		copy(r->kind, sizeof(r->kind), ctl_str(it, "kind"));
 		if (!r->singular[0])
-			for (size_t j = 0; r->kind[j] && j < sizeof(r->singular) - 1; j++)
-				r->singular[j] = tolower((unsigned char)r->kind[j]);
-		r->namespaced = json_object_get_boolean(ctl_get(it, "namespaced"));
+			for (size_t j = 0;
+			     r->kind[j] && j < sizeof(r->singular) - 1; j++)
+				r->singular[j] =
+					tolower((unsigned char)r->kind[j]);
+		r->namespaced =
+			json_object_get_boolean(ctl_get(it, "namespaced"));
 		sh = ctl_get(it, "shortNames");
-		for (size_t j = 0; sh && j < json_object_array_length(sh) && j < 4;
-		     j++)
+		for (size_t j = 0;
+		     sh && j < json_object_array_length(sh) && j < 4; j++)
 			copy(r->shorts[j], sizeof(r->shorts[j]),
 			     json_object_get_string(
 				     json_object_array_get_idx(sh, j)));
@@ -287,6 +291,31 @@ int ctl_resolve_kind(struct ctl *c, const char *api_version, const char *kind,
 		"error: resource mapping not found for kind \"%s\" in version \"%s\"\n",
 		kind, api_version);
 	return -ENOENT;
+}
+
+/* "KIND/NAME" or "KIND NAME" from the positional arguments */
+int ctl_kind_name(struct ctl *c, const char *what, struct ctl_res *r,
+		  const char **name)
+{
+	char kind[128];
+	const char *slash;
+
+	if (c->argc < 1 || c->argc > 2) {
+		fprintf(stderr, "error: %s needs KIND/NAME or KIND NAME\n",
+			what);
+		return CTL_USAGE;
+	}
+	slash = strchr(c->argv[0], '/');
+	if ((slash && c->argc != 1) || (!slash && c->argc != 2)) {
+		fprintf(stderr, "error: %s needs KIND/NAME or KIND NAME\n",
+			what);
+		return CTL_USAGE;
+	}
+	snprintf(kind, sizeof(kind), "%.*s",
+		 slash ? (int)(slash - c->argv[0]) : (int)strlen(c->argv[0]),
+		 c->argv[0]);
+	*name = slash ? slash + 1 : c->argv[1];
+	return ctl_resolve(c, kind, r) ? CTL_ERR : 0;
 }
 
 void ctl_path(char *buf, size_t len, const struct ctl_res *r, const char *ns,

@@ -53,6 +53,10 @@ int ctl_connect(struct ctl *c);
 /* KIND as typed ("po", "deployments.apps", "Deployment") to a resource;
  * prints kubectl's error and returns -ENOENT if the server has none. */
 int ctl_resolve(struct ctl *c, const char *name, struct ctl_res *r);
+/* "KIND/NAME" or "KIND NAME" as the whole command line of @what;
+ * CTL_USAGE or CTL_ERR (printed) if not */
+int ctl_kind_name(struct ctl *c, const char *what, struct ctl_res *r,
+		  const char **name);
 /* apiVersion + kind of an object to its resource */
 int ctl_resolve_kind(struct ctl *c, const char *api_version, const char *kind,
 		     struct ctl_res *r);

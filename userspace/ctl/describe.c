@@ -155,8 +155,8 @@ static void containers(json_object *o, const char *path, json_object *pod)
 		     j++) {
 			json_object *p = json_object_array_get_idx(ports, j);
 
-			snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%lld/%s",
-				 j ? ", " : "",
+			snprintf(b + strlen(b), sizeof(b) - strlen(b),
+				 "%s%lld/%s", j ? ", " : "",
 				 ctl_int(p, "containerPort", 0),
 				 ctl_str(p, "protocol") ?: "TCP");
 		}
@@ -168,7 +168,8 @@ static void containers(json_object *o, const char *path, json_object *pod)
 			   json_object_get_boolean(ctl_get(st, "ready")) ?
 				   "True" :
 				   "False");
-			kv_int(4, "Restart Count", ctl_int(st, "restartCount", 0));
+			kv_int(4, "Restart Count",
+			       ctl_int(st, "restartCount", 0));
 		}
 		requests(base + 4, ct);
 	}
@@ -217,19 +218,22 @@ static void describe_deployment(json_object *o)
 	b[0] = 0;
 	if (ml) {
 		json_object_object_foreach(ml, k, v)
-			snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s=%s",
-				 b[0] ? "," : "", k, json_object_get_string(v));
+			snprintf(b + strlen(b), sizeof(b) - strlen(b),
+				 "%s%s=%s", b[0] ? "," : "", k,
+				 json_object_get_string(v));
 	}
 	kv(0, "Selector", b);
-	snprintf(b, sizeof(b),
-		 "%lld desired | %lld updated | %lld total | %lld available | %lld unavailable",
-		 ctl_int(o, "spec.replicas", 1),
-		 ctl_int(o, "status.updatedReplicas", 0),
-		 ctl_int(o, "status.replicas", 0),
-		 ctl_int(o, "status.availableReplicas", 0),
-		 ctl_int(o, "status.unavailableReplicas", 0));
+	snprintf(
+		b, sizeof(b),
+		"%lld desired | %lld updated | %lld total | %lld available | %lld unavailable",
+		ctl_int(o, "spec.replicas", 1),
+		ctl_int(o, "status.updatedReplicas", 0),
+		ctl_int(o, "status.replicas", 0),
+		ctl_int(o, "status.availableReplicas", 0),
+		ctl_int(o, "status.unavailableReplicas", 0));
 	kv(0, "Replicas", b);
-	kv(0, "StrategyType", ctl_str(o, "spec.strategy.type") ?: "RollingUpdate");
+	kv(0, "StrategyType",
+	   ctl_str(o, "spec.strategy.type") ?: "RollingUpdate");
 	section(0, "Pod Template");
 	kv_map(2, "Labels", ctl_get(o, "spec.template.metadata.labels"));
 	containers(o, "spec.template.spec.containers", NULL);
@@ -250,8 +254,8 @@ static void describe_service(json_object *o)
 		json_object *tp = ctl_get(p, "targetPort");
 
 		snprintf(b, sizeof(b), "%s  %lld/%s",
-			 ctl_str(p, "name") ?: "<unset>",
-			 ctl_int(p, "port", 0), ctl_str(p, "protocol") ?: "TCP");
+			 ctl_str(p, "name") ?: "<unset>", ctl_int(p, "port", 0),
+			 ctl_str(p, "protocol") ?: "TCP");
 		kv(0, "Port", b);
 		snprintf(b, sizeof(b), "%s/%s",
 			 tp ? json_object_get_string(tp) : "",
@@ -283,7 +287,8 @@ static void describe_node(struct ctl *c, json_object *o)
 	char path[512], b[512] = "";
 
 	metadata(o);
-	for (size_t i = 0; taints && i < json_object_array_length(taints); i++) {
+	for (size_t i = 0; taints && i < json_object_array_length(taints);
+	     i++) {
 		json_object *t = json_object_array_get_idx(taints, i);
 
 		snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s%s%s:%s",
@@ -346,14 +351,17 @@ static void describe_other(json_object *o)
 
 static const char *event_time(json_object *e)
 {
-	return ctl_str(e, "lastTimestamp") ?: ctl_str(e, "eventTime") ?:
-	       ctl_str(e, "metadata.creationTimestamp") ?: "";
+	return ctl_str(e, "lastTimestamp")			?:
+		       ctl_str(e, "eventTime")			?:
+		       ctl_str(e, "metadata.creationTimestamp") ?:
+								  "";
 }
 
 /* oldest first, as kubectl lists them */
 static int cmp_event(const void *a, const void *b)
 {
-	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
+	json_object *x = *(json_object *const *)a,
+		    *y = *(json_object *const *)b;
 	long tx = 0, ty = 0;
 
 	berth_kube_parse_time(event_time(x), &tx);
@@ -370,15 +378,17 @@ static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 	size_t n;
 
 	/* the uid too: not the events of an earlier object of that name */
-	snprintf(sel, sizeof(sel),
-		 "involvedObject.name=%s,involvedObject.kind=%s,involvedObject.uid=%s",
-		 ctl_str(o, "metadata.name"), r->kind,
-		 ctl_str(o, "metadata.uid") ?: "");
+	snprintf(
+		sel, sizeof(sel),
+		"involvedObject.name=%s,involvedObject.kind=%s,involvedObject.uid=%s",
+		ctl_str(o, "metadata.name"), r->kind,
+		ctl_str(o, "metadata.uid") ?: "");
 	if (berth_kube_escape(sel, esc, sizeof(esc)))
 		return;
 	if (ns)
 		snprintf(path, sizeof(path),
-			 "/api/v1/namespaces/%s/events?fieldSelector=%s", ns, esc);
+			 "/api/v1/namespaces/%s/events?fieldSelector=%s", ns,
+			 esc);
 	else
 		snprintf(path, sizeof(path), "/api/v1/events?fieldSelector=%s",
 			 esc);
@@ -404,11 +414,12 @@ static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 
 		snprintf(type, sizeof(type), "  %s", ctl_str(e, "type") ?: "");
 		ctl_age(ts, age, sizeof(age));
-		ctl_table_add(t, (const char *const[]){
-					 type, ctl_str(e, "reason"), age,
-					 ctl_str(e, "source.component") ?:
-						 ctl_str(e, "reportingComponent"),
-					 ctl_str(e, "message") });
+		ctl_table_add(t,
+			      (const char *const[]){
+				      type, ctl_str(e, "reason"), age,
+				      ctl_str(e, "source.component") ?:
+					      ctl_str(e, "reportingComponent"),
+				      ctl_str(e, "message") });
 	}
 	ctl_table_print(t, stdout);
 	ctl_table_free(t);
@@ -417,22 +428,15 @@ static void events(struct ctl *c, const struct ctl_res *r, json_object *o)
 
 int cmd_describe(struct ctl *c)
 {
-	char kind[128], path[2048];
-	const char *slash, *name;
+	char path[2048];
+	const char *name;
 	struct ctl_res r;
 	json_object *o;
+	int ret;
 
-	slash = c->argc ? strchr(c->argv[0], '/') : NULL;
-	if (!c->argc || (slash ? c->argc != 1 : c->argc != 2)) {
-		fprintf(stderr, "error: usage: berthctl describe KIND NAME\n");
-		return CTL_USAGE;
-	}
-	snprintf(kind, sizeof(kind), "%.*s",
-		 slash ? (int)(slash - c->argv[0]) : (int)strlen(c->argv[0]),
-		 c->argv[0]);
-	name = slash ? slash + 1 : c->argv[1];
-	if (ctl_resolve(c, kind, &r))
-		return CTL_ERR;
+	ret = ctl_kind_name(c, "describe", &r, &name);
+	if (ret)
+		return ret;
 	ctl_path(path, sizeof(path), &r, ctl_ns(c), name, NULL);
 	o = ctl_fetch(c, path);
 	if (!o)

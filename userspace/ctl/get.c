@@ -117,7 +117,8 @@ static void table_rows(struct ctl *c, struct target *tg, json_object *table,
 
 			if (!column_shown(c, col))
 				continue;
-			snprintf(buf[n], sizeof(buf[n]), "%s", name ? name : "");
+			snprintf(buf[n], sizeof(buf[n]), "%s",
+				 name ? name : "");
 			for (char *p = buf[n]; *p; p++)
 				*p = toupper((unsigned char)*p);
 			cells[n] = buf[n];
@@ -137,7 +138,8 @@ static void table_rows(struct ctl *c, struct target *tg, json_object *table,
 		if (ns_col)
 			cells[n++] = ctl_str(row, "object.metadata.namespace");
 		for (size_t i = 0; i < ncols && n < 64; i++) {
-			if (!column_shown(c, json_object_array_get_idx(cols, i)))
+			if (!column_shown(c,
+					  json_object_array_get_idx(cols, i)))
 				continue;
 			cell_str(rc ? json_object_array_get_idx(rc, i) : NULL,
 				 buf[n], sizeof(buf[n]));
@@ -212,7 +214,8 @@ static void print_obj(struct ctl *c, json_object *o)
 		json_object_object_del(md, "managedFields");
 	for (size_t i = 0; items && i < json_object_array_length(items); i++)
 		json_object_object_del(
-			ctl_get(json_object_array_get_idx(items, i), "metadata"),
+			ctl_get(json_object_array_get_idx(items, i),
+				"metadata"),
 			"managedFields");
 	if (!strcmp(c->output, "json"))
 		ctl_print_json(o, stdout);
@@ -287,7 +290,8 @@ static void print_all(struct ctl *c, json_object *all, bool single)
 	json_object_object_add(l, "items", json_object_get(all));
 	json_object_object_add(l, "kind", json_object_new_string("List"));
 	md = json_object_new_object();
-	json_object_object_add(md, "resourceVersion", json_object_new_string(""));
+	json_object_object_add(md, "resourceVersion",
+			       json_object_new_string(""));
 	json_object_object_add(l, "metadata", md);
 	print_obj(c, l);
 	json_object_put(l);
@@ -325,7 +329,8 @@ static int split_kinds(struct ctl *c, char *arg, const char **kinds, int max,
 int cmd_get(struct ctl *c)
 {
 	const char *kinds[16], *name;
-	bool printed = false, namespaced = false, objects = c->output && strcmp(c->output, "wide");
+	bool printed = false, namespaced = false,
+	     objects = c->output && strcmp(c->output, "wide");
 	json_object *all = json_object_new_array();
 	int n, ret = CTL_OK;
 	char arg[512];
@@ -363,7 +368,8 @@ int cmd_get(struct ctl *c)
 	if (objects)
 		print_all(c, all, n == 1 && (name || c->argc == 2));
 	if (!name && c->argc == 1 && ret == CTL_OK &&
-	    (objects ? !strcmp(c->output, "name") && !json_object_array_length(all) :
+	    (objects ? !strcmp(c->output, "name") &&
+			       !json_object_array_length(all) :
 		       !printed)) {
 		struct ctl_res r = { .namespaced = namespaced };
 

@@ -123,7 +123,8 @@ static int parse_opt(struct ctl *c, int opt, const char *arg)
 	case OPT_TIMEOUT:
 		c->timeout = ctl_parse_duration(arg);
 		if (c->timeout < 0) {
-			fprintf(stderr, "error: invalid value '%s' for --timeout\n",
+			fprintf(stderr,
+				"error: invalid value '%s' for --timeout\n",
 				arg);
 			return -1;
 		}
@@ -169,8 +170,8 @@ static int run_kube(const struct kube_cmd *cmd, int argc, char **argv)
 	optind = 1;
 	/* logs takes -f without a value */
 	while ((opt = getopt_long(argc, argv,
-				  is_logs ? "n:Ao:l:fc:v" : "n:Ao:l:f:c:v", opts,
-				  NULL)) != -1) {
+				  is_logs ? "n:Ao:l:fc:v" : "n:Ao:l:f:c:v",
+				  opts, NULL)) != -1) {
 		if (opt == 'v')
 			opt = OPT_VERBOSE;
 		if (opt == '?' || parse_opt(&c, opt, optarg)) {
@@ -193,8 +194,8 @@ static int run_kube(const struct kube_cmd *cmd, int argc, char **argv)
 static int command_index(int argc, char **argv)
 {
 	static const char *const valued[] = {
-		"-n", "--namespace", "--kubeconfig", "--context", "-o",
-		"--output", "-l", "--selector", "--node", NULL
+		"-n",	    "--namespace", "--kubeconfig", "--context", "-o",
+		"--output", "-l",	   "--selector",   "--node",	NULL
 	};
 	int i;
 

@@ -36,7 +36,8 @@ static void monitor_usage(FILE *f)
 		"usage: berthctl monitor [--root DIR | --socket PATH] [--node NAME]\n"
 		"                        [--pod NS/NAME] [--reason R] [--type drop|trace]\n"
 		"                        [--count N] [-o json]\n"
-		"  --root    the agent's --root (default " DEFAULT_ROOT "): its " MONITOR_SOCK "\n"
+		"  --root    the agent's --root (default " DEFAULT_ROOT
+		"): its " MONITOR_SOCK "\n"
 		"  --node    events of that node only (events that name their node)\n"
 		"  --pod     events from or to the pod (NAME alone: any namespace)\n"
 		"  --reason  the reason's name (case-insensitive) or its code\n");
@@ -142,7 +143,8 @@ static int handle_line(const struct filter *f, const char *line, long *shown)
 	json_object *ev = json_tokener_parse(line);
 
 	if (!ev || !json_object_is_type(ev, json_type_object)) {
-		fprintf(stderr, "berthctl monitor: skipping a malformed event\n");
+		fprintf(stderr,
+			"berthctl monitor: skipping a malformed event\n");
 		json_object_put(ev);
 		return 0;
 	}
@@ -262,7 +264,8 @@ int cmd_monitor(int argc, char **argv)
 			break;
 		case 't':
 			if (strcmp(optarg, "drop") && strcmp(optarg, "trace")) {
-				fprintf(stderr, "error: --type: drop or trace\n");
+				fprintf(stderr,
+					"error: --type: drop or trace\n");
 				return CTL_USAGE;
 			}
 			f.type = optarg;
@@ -270,7 +273,8 @@ int cmd_monitor(int argc, char **argv)
 		case 'c':
 			f.count = strtol(optarg, &end, 10);
 			if (!*optarg || *end || f.count < 1) {
-				fprintf(stderr, "error: --count: a positive number\n");
+				fprintf(stderr,
+					"error: --count: a positive number\n");
 				return CTL_USAGE;
 			}
 			break;

@@ -83,7 +83,8 @@ static void print_json(json_object *o, FILE *f, int depth)
 		fputs("[\n", f);
 		for (size_t i = 0; i < n; i++) {
 			json_indent(f, depth + 1);
-			print_json(json_object_array_get_idx(o, i), f, depth + 1);
+			print_json(json_object_array_get_idx(o, i), f,
+				   depth + 1);
 			fputs(i + 1 < n ? ",\n" : "\n", f);
 		}
 		json_indent(f, depth);
@@ -106,9 +107,9 @@ void ctl_print_json(json_object *o, FILE *f)
 /* a string YAML would read back as something else: quote it */
 static bool needs_quotes(const char *s)
 {
-	static const char *const words[] = { "true", "false", "yes", "no",
-					     "on",   "off",	  "null", "~",
-					     "y",    "n",	  NULL };
+	static const char *const words[] = { "true", "false", "yes",  "no",
+					     "on",   "off",   "null", "~",
+					     "y",    "n",     NULL };
 	char *end;
 
 	if (!*s)
@@ -162,8 +163,8 @@ static int emit_node(yaml_emitter_t *e, json_object *o)
 		for (size_t i = 0; i < n && !ret; i++) {
 			ret = emit_scalar(e, keys[i], true);
 			if (!ret)
-				ret = emit_node(e, json_object_object_get(
-							   o, keys[i]));
+				ret = emit_node(
+					e, json_object_object_get(o, keys[i]));
 		}
 		free(keys);
 		yaml_mapping_end_event_initialize(&ev);
@@ -173,7 +174,8 @@ static int emit_node(yaml_emitter_t *e, json_object *o)
 		n = json_object_array_length(o);
 		yaml_sequence_start_event_initialize(
 			&ev, NULL, NULL, 1,
-			n ? YAML_BLOCK_SEQUENCE_STYLE : YAML_FLOW_SEQUENCE_STYLE);
+			n ? YAML_BLOCK_SEQUENCE_STYLE :
+			    YAML_FLOW_SEQUENCE_STYLE);
 		ret = emit(e, &ev);
 		for (size_t i = 0; i < n && !ret; i++)
 			ret = emit_node(e, json_object_array_get_idx(o, i));

@@ -23,14 +23,22 @@ static double quantity(const char *s)
 		const char *sfx;
 		double mul;
 	} sfx[] = {
-		{ "Ki", 1024.0 },      { "Mi", 1048576.0 },
-		{ "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
-		{ "Pi", 1125899906842624.0 }, { "Ei", 1152921504606846976.0 },
-		{ "n", 1e-9 },	       { "u", 1e-6 },
-		{ "m", 1e-3 },	       { "k", 1e3 },
-		{ "M", 1e6 },	       { "G", 1e9 },
-		{ "T", 1e12 },	       { "P", 1e15 },
-		{ "E", 1e18 },	       { "", 1.0 },
+		{ "Ki", 1024.0 },
+		{ "Mi", 1048576.0 },
+		{ "Gi", 1073741824.0 },
+		{ "Ti", 1099511627776.0 },
+		{ "Pi", 1125899906842624.0 },
+		{ "Ei", 1152921504606846976.0 },
+		{ "n", 1e-9 },
+		{ "u", 1e-6 },
+		{ "m", 1e-3 },
+		{ "k", 1e3 },
+		{ "M", 1e6 },
+		{ "G", 1e9 },
+		{ "T", 1e12 },
+		{ "P", 1e15 },
+		{ "E", 1e18 },
+		{ "", 1.0 },
 	};
 	char *end;
 	double v;
@@ -57,9 +65,11 @@ static void pod_requests(json_object *pod, double *cpu, double *mem)
 	for (int l = 0; l < 2; l++) {
 		json_object *cs = ctl_get(pod, lists[l]);
 
-		for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+		for (size_t i = 0; cs && i < json_object_array_length(cs);
+		     i++) {
 			json_object *ct = json_object_array_get_idx(cs, i);
-			double c = quantity(ctl_str(ct, "resources.requests.cpu"));
+			double c =
+				quantity(ctl_str(ct, "resources.requests.cpu"));
 			double m = quantity(
 				ctl_str(ct, "resources.requests.memory"));
 
@@ -110,7 +120,8 @@ static json_object *list_all(struct ctl *c, const char *path)
 
 static int top_nodes(struct ctl *c, bool metrics)
 {
-	json_object *nodes = list_all(c, "/api/v1/nodes"), *pods = NULL, *m = NULL;
+	json_object *nodes = list_all(c, "/api/v1/nodes"), *pods = NULL,
+		    *m = NULL;
 	json_object *ni, *pi;
 	struct ctl_table *t = NULL;
 	int ret = CTL_ERR;
@@ -124,21 +135,24 @@ static int top_nodes(struct ctl *c, bool metrics)
 	ni = ctl_get(nodes, "items");
 	pi = ctl_get(pods ? pods : m, "items");
 	t = ctl_table_new(5);
-	ctl_table_add(t, (const char *const[]){
-				 "NAME", metrics ? "CPU(cores)" : "CPU(requests)",
-				 "CPU(%)",
-				 metrics ? "MEMORY(bytes)" : "MEMORY(requests)",
-				 "MEMORY(%)" });
+	ctl_table_add(t,
+		      (const char *const[]){
+			      "NAME", metrics ? "CPU(cores)" : "CPU(requests)",
+			      "CPU(%)",
+			      metrics ? "MEMORY(bytes)" : "MEMORY(requests)",
+			      "MEMORY(%)" });
 	for (size_t i = 0; ni && i < json_object_array_length(ni); i++) {
 		json_object *n = json_object_array_get_idx(ni, i);
 		const char *name = ctl_str(n, "metadata.name");
 		double cpu = 0, mem = 0, pc, pm;
 		char cs[32], ms[32], cp[32], mp[32];
 
-		for (size_t j = 0; pi && j < json_object_array_length(pi); j++) {
+		for (size_t j = 0; pi && j < json_object_array_length(pi);
+		     j++) {
 			json_object *p = json_object_array_get_idx(pi, j);
-			const char *node = metrics ? ctl_str(p, "metadata.name") :
-						     ctl_str(p, "spec.nodeName");
+			const char *node = metrics ?
+						   ctl_str(p, "metadata.name") :
+						   ctl_str(p, "spec.nodeName");
 
 			if (!node || strcmp(node, name))
 				continue;
@@ -210,14 +224,15 @@ static int top_pods(struct ctl *c)
 		fmt_cpu(cpu, cs, sizeof(cs));
 		fmt_mem(mem, ms, sizeof(ms));
 		if (c->all_ns)
-			ctl_table_add(t, (const char *const[]){
-						 ctl_str(p, "metadata.namespace"),
-						 ctl_str(p, "metadata.name"), cs,
-						 ms });
+			ctl_table_add(t,
+				      (const char *const[]){
+					      ctl_str(p, "metadata.namespace"),
+					      ctl_str(p, "metadata.name"), cs,
+					      ms });
 		else
 			ctl_table_add(t, (const char *const[]){
-						 ctl_str(p, "metadata.name"), cs,
-						 ms });
+						 ctl_str(p, "metadata.name"),
+						 cs, ms });
 		n++;
 	}
 	if (n)
@@ -237,10 +252,9 @@ int cmd_top(struct ctl *c)
 	bool metrics;
 	int st;
 
-	if (c->argc != 1 || (strcmp(c->argv[0], "nodes") &&
-			     strcmp(c->argv[0], "node") &&
-			     strcmp(c->argv[0], "pods") &&
-			     strcmp(c->argv[0], "pod"))) {
+	if (c->argc != 1 ||
+	    (strcmp(c->argv[0], "nodes") && strcmp(c->argv[0], "node") &&
+	     strcmp(c->argv[0], "pods") && strcmp(c->argv[0], "pod"))) {
 		fprintf(stderr, "error: usage: berthctl top nodes|pods\n");
 		return CTL_USAGE;
 	}

@@ -13,31 +13,6 @@
 #define ROLLOUT_POLL_MS 250
 #define ANN_REVISION "deployment.kubernetes.io/revision"
 
-/* "KIND/NAME" or "KIND NAME" from the positional arguments */
-static int kind_name(struct ctl *c, const char *what, struct ctl_res *r,
-		     const char **name)
-{
-	static char kind[128];
-	const char *slash;
-
-	if (c->argc < 1 || c->argc > 2) {
-		fprintf(stderr, "error: %s needs KIND/NAME or KIND NAME\n",
-			what);
-		return CTL_USAGE;
-	}
-	slash = strchr(c->argv[0], '/');
-	if ((slash && c->argc != 1) || (!slash && c->argc != 2)) {
-		fprintf(stderr, "error: %s needs KIND/NAME or KIND NAME\n",
-			what);
-		return CTL_USAGE;
-	}
-	snprintf(kind, sizeof(kind), "%.*s",
-		 slash ? (int)(slash - c->argv[0]) : (int)strlen(c->argv[0]),
-		 c->argv[0]);
-	*name = slash ? slash + 1 : c->argv[1];
-	return ctl_resolve(c, kind, r) ? CTL_ERR : 0;
-}
-
 /* ---- logs ---- */
 
 struct logbuf {
@@ -104,9 +79,9 @@ static int default_container(struct ctl *c, const struct ctl_res *r,
 	n = cs ? json_object_array_length(cs) : 0;
 	if (n > 1) {
 		ann = ctl_get(o, "metadata.annotations");
-		if (ann && json_object_object_get_ex(
-				   ann, "kubectl.kubernetes.io/default-container",
-				   &v))
+		if (ann &&
+		    json_object_object_get_ex(
+			    ann, "kubectl.kubernetes.io/default-container", &v))
 			snprintf(buf, len, "%s", json_object_get_string(v));
 		else
 			snprintf(buf, len, "%s",
@@ -156,10 +131,12 @@ int cmd_logs(struct ctl *c)
 		snprintf(q + strlen(q), sizeof(q) - strlen(q), "&container=%s",
 			 esc);
 	if (c->previous)
-		snprintf(q + strlen(q), sizeof(q) - strlen(q), "&previous=true");
+		snprintf(q + strlen(q), sizeof(q) - strlen(q),
+			 "&previous=true");
 	if (c->follow) {
 		/* the errors first, then the stream goes straight out */
-		ctl_path(path, sizeof(path), &r, ctl_ns(c), pod, "/log?tailLines=0");
+		ctl_path(path, sizeof(path), &r, ctl_ns(c), pod,
+			 "/log?tailLines=0");
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s",
 			 q);
 		ret = log_request(c, path, &b);
@@ -196,10 +173,11 @@ int cmd_scale(struct ctl *c)
 	int ret, st;
 
 	if (c->replicas < 0) {
-		fprintf(stderr, "error: required flag(s) \"replicas\" not set\n");
+		fprintf(stderr,
+			"error: required flag(s) \"replicas\" not set\n");
 		return CTL_USAGE;
 	}
-	ret = kind_name(c, "scale", &r, &name);
+	ret = ctl_kind_name(c, "scale", &r, &name);
 	if (ret)
 		return ret;
 	patch = json_object_new_object();
@@ -230,7 +208,8 @@ static bool has_condition_reason(json_object *d, const char *type,
 
 	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
 		json_object *cd = json_object_array_get_idx(conds, i);
-		const char *t = ctl_str(cd, "type"), *rs = ctl_str(cd, "reason");
+		const char *t = ctl_str(cd, "type"),
+			   *rs = ctl_str(cd, "reason");
 
 		if (t && rs && !strcmp(t, type) && !strcmp(rs, reason))
 			return true;
@@ -253,30 +232,36 @@ static int rollout_state(json_object *d, const char *name, char *msg,
 	long long avail = ctl_int(d, "status.availableReplicas", 0);
 
 	if (obs < gen) {
-		snprintf(msg, len,
-			 "Waiting for deployment spec update to be observed...\n");
+		snprintf(
+			msg, len,
+			"Waiting for deployment spec update to be observed...\n");
 		return 0;
 	}
-	if (has_condition_reason(d, "Progressing", "ProgressDeadlineExceeded")) {
-		snprintf(msg, len, "deployment \"%s\" exceeded its progress deadline",
+	if (has_condition_reason(d, "Progressing",
+				 "ProgressDeadlineExceeded")) {
+		snprintf(msg, len,
+			 "deployment \"%s\" exceeded its progress deadline",
 			 name);
 		return -1;
 	}
 	if (upd < want)
-		snprintf(msg, len,
-			 "Waiting for deployment \"%s\" rollout to finish: %lld out of %lld new replicas have been updated...\n",
-			 name, upd, want);
+		snprintf(
+			msg, len,
+			"Waiting for deployment \"%s\" rollout to finish: %lld out of %lld new replicas have been updated...\n",
+			name, upd, want);
 	else if (total > upd)
-		snprintf(msg, len,
-			 "Waiting for deployment \"%s\" rollout to finish: %lld old replicas are pending termination...\n",
-			 name, total - upd);
+		snprintf(
+			msg, len,
+			"Waiting for deployment \"%s\" rollout to finish: %lld old replicas are pending termination...\n",
+			name, total - upd);
 	else if (avail < upd)
-		snprintf(msg, len,
-			 "Waiting for deployment \"%s\" rollout to finish: %lld of %lld updated replicas are available...\n",
-			 name, avail, upd);
+		snprintf(
+			msg, len,
+			"Waiting for deployment \"%s\" rollout to finish: %lld of %lld updated replicas are available...\n",
+			name, avail, upd);
 	else {
-		snprintf(msg, len, "deployment \"%s\" successfully rolled out\n",
-			 name);
+		snprintf(msg, len,
+			 "deployment \"%s\" successfully rolled out\n", name);
 		return 1;
 	}
 	return 0;
@@ -349,8 +334,8 @@ static bool owned_by(json_object *o, const char *uid)
 }
 
 /* the ReplicaSet of revision @want (0: the newest before @cur) */
-static json_object *find_revision(json_object *items, const char *uid,
-				  long cur, long want)
+static json_object *find_revision(json_object *items, const char *uid, long cur,
+				  long want)
 {
 	json_object *best = NULL;
 	long best_rev = 0;
@@ -409,7 +394,8 @@ static int rollout_undo(struct ctl *c, const struct ctl_res *r,
 	patch = json_object_new_array();
 	op = json_object_new_object();
 	json_object_object_add(op, "op", json_object_new_string("replace"));
-	json_object_object_add(op, "path", json_object_new_string("/spec/template"));
+	json_object_object_add(op, "path",
+			       json_object_new_string("/spec/template"));
 	json_object_object_add(op, "value", tmpl);
 	json_object_array_add(patch, op);
 	ctl_path(path, sizeof(path), r, ctl_ns(c), name, NULL);
@@ -447,7 +433,7 @@ int cmd_rollout(struct ctl *c)
 	}
 	c->argc--;
 	c->argv++;
-	ret = kind_name(c, "rollout", &r, &name);
+	ret = ctl_kind_name(c, "rollout", &r, &name);
 	if (ret)
 		return ret;
 	if (strcmp(r.kind, "Deployment")) {
