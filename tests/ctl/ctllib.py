@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "controllers"))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from lib import REPO, check, fail  # noqa: E402,F401
 
-CTL = os.path.join(REPO, ".output", "bin", "berthctl")
+CTL = os.environ.get("BERTHCTL") or os.path.join(REPO, ".output", "bin", "berthctl")
 if not os.access(CTL, os.X_OK):
     fail(CTL + " is missing (make builds it)")
 

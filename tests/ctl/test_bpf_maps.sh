@@ -5,7 +5,7 @@
 # (.output/tests/route-loader) under a unique node name, removed on exit.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=$repo/.output/bin/berthctl
+CTL=${BERTHCTL:-$repo/.output/bin/berthctl}
 LOADER=$repo/.output/tests/route-loader
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (bpffs)"; exit 77; }
 command -v bpftool >/dev/null || { echo "SKIP: bpftool is not installed"; exit 77; }

@@ -4,7 +4,7 @@
 # come from a real berth-server (berthctl get KIND -o name).
 set -euo pipefail
 source "$(dirname "$0")/../api/lib.sh"
-CTL=$(cd "$(dirname "$0")/../.." && pwd)/.output/bin/berthctl
+CTL=${BERTHCTL:-$(cd "$(dirname "$0")/../.." && pwd)/.output/bin/berthctl}
 [ -x "$CTL" ] || fail "$CTL is missing (make builds it)"
 start_server --controllers none
 

@@ -328,16 +328,14 @@ static int delete_files(struct ctl *c)
 /* names of KIND matching -l */
 static int delete_selected(struct ctl *c, const struct ctl_res *r)
 {
-	char path[2048], esc[1024];
 	json_object *list, *items;
 	int ret = CTL_OK;
+	char path[2048];
 	size_t n;
 
-	if (berth_kube_escape(c->selector, esc, sizeof(esc)))
-		return ctl_err("selector too long");
-	ctl_path(path, sizeof(path), r, ctl_ns(c), NULL, "");
-	snprintf(path + strlen(path), sizeof(path) - strlen(path),
-		 "?labelSelector=%s", esc);
+	ctl_path(path, sizeof(path), r, ctl_ns(c), NULL, NULL);
+	if (ctl_add_selector(c, path, sizeof(path)))
+		return CTL_USAGE;
 	list = ctl_fetch(c, path);
 	if (!list)
 		return CTL_ERR;

@@ -336,6 +336,22 @@ void ctl_path(char *buf, size_t len, const struct ctl_res *r, const char *ns,
 		snprintf(buf + n, len - n, "%s", suffix);
 }
 
+int ctl_add_selector(const struct ctl *c, char *path, size_t len)
+{
+	char esc[1024];
+	size_t n = strlen(path);
+
+	if (!c->selector)
+		return 0;
+	if (berth_kube_escape(c->selector, esc, sizeof(esc)) ||
+	    (size_t)snprintf(path + n, len - n, "%clabelSelector=%s",
+			     strchr(path, '?') ? '&' : '?', esc) >= len - n) {
+		ctl_err("the label selector is too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 void ctl_kind_group(char *buf, size_t len, const struct ctl_res *r)
 {
 	size_t i;

@@ -63,6 +63,8 @@ int ctl_resolve_kind(struct ctl *c, const char *api_version, const char *kind,
 /* "/api/v1/namespaces/NS/pods[/NAME][SUFFIX]"; ns NULL: all namespaces */
 void ctl_path(char *buf, size_t len, const struct ctl_res *r, const char *ns,
 	      const char *name, const char *suffix);
+/* appends -l as labelSelector to @path's query; prints if too long */
+int ctl_add_selector(const struct ctl *c, char *path, size_t len);
 /* "deployment.apps" (kubectl's -o name and messages) */
 void ctl_kind_group(char *buf, size_t len, const struct ctl_res *r);
 /* The namespace a command acts in (-n or the context's). */

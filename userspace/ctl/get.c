@@ -38,16 +38,10 @@ static int parse_target(struct ctl *c, const char *kind, struct target *t)
 	return 0;
 }
 
-static void query(struct ctl *c, char *buf, size_t len, bool table)
+static int query(struct ctl *c, char *buf, size_t len, bool table)
 {
-	char esc[1024] = "";
-
-	buf[0] = 0;
-	if (c->selector && !berth_kube_escape(c->selector, esc, sizeof(esc)))
-		snprintf(buf, len, "?labelSelector=%s", esc);
-	if (table)
-		snprintf(buf + strlen(buf), len - strlen(buf),
-			 "%cincludeObject=Metadata", buf[0] ? '&' : '?');
+	snprintf(buf, len, "%s", table ? "?includeObject=Metadata" : "");
+	return ctl_add_selector(c, buf, len);
 }
 
 static const char *list_ns(struct ctl *c, const struct ctl_res *r)
@@ -162,7 +156,8 @@ static int get_table(struct ctl *c, struct target *tg, bool *printed)
 	int ret = CTL_OK, st;
 	json_object *o;
 
-	query(c, q, sizeof(q), true);
+	if (query(c, q, sizeof(q), true))
+		return CTL_USAGE;
 	berth_kube_set_accept(c->k, TABLE_MEDIA);
 	for (int i = 0; i < (tg->nnames ? tg->nnames : 1); i++) {
 		ctl_path(path, sizeof(path), &tg->r,
@@ -237,7 +232,8 @@ static int get_objects(struct ctl *c, struct target *tg, json_object *all)
 	char path[2048], q[1200];
 	int ret = CTL_OK;
 
-	query(c, q, sizeof(q), false);
+	if (query(c, q, sizeof(q), false))
+		return CTL_USAGE;
 	for (int i = 0; i < (tg->nnames ? tg->nnames : 1); i++) {
 		json_object *list;
 

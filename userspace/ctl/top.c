@@ -188,7 +188,7 @@ out:
 
 static int top_pods(struct ctl *c)
 {
-	char path[1200], esc[1024];
+	char path[1200];
 	struct ctl_table *t;
 	json_object *pods, *pi;
 	int n = 0;
@@ -198,9 +198,8 @@ static int top_pods(struct ctl *c)
 	else
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods",
 			 ctl_ns(c));
-	if (c->selector && !berth_kube_escape(c->selector, esc, sizeof(esc)))
-		snprintf(path + strlen(path), sizeof(path) - strlen(path),
-			 "?labelSelector=%s", esc);
+	if (ctl_add_selector(c, path, sizeof(path)))
+		return CTL_USAGE;
 	pods = list_all(c, path);
 	if (!pods)
 		return CTL_ERR;
