@@ -114,11 +114,13 @@ for args in (["get", "pods", "nope"], ["get", "nosuchkind"], ["get", "deploy", "
     check(a.stderr == b.stderr, "berthctl %s: stderr %r == kubectl's %r" % (" ".join(args), a.stderr, b.stderr))
 check(ctl("get", "pods", "nope", rc=1).stderr == 'Error from server (NotFound): pods "nope" not found\n',
       "NotFound line")
-for args in (["get"], ["get", "pods", "-o", "bogus"], ["frobnicate"], ["scale", "deploy/web"],
-             ["rollout", "sideways", "deploy/web"], ["logs"], ["top"], ["describe", "pods"]):
-    ctl(*args, rc=2)
-print("ok: usage errors exit 2")
 bad = dict(t.env, KUBECONFIG="/nonexistent/kubeconfig")
+for args in (["get"], ["get", "pods", "-o", "bogus"], ["frobnicate"], ["scale", "deploy/web"],
+             ["rollout", "sideways", "deploy/web"], ["logs"], ["top"], ["describe", "pods"],
+             ["get", "pods", "--replicas", "x"], ["delete", "pods"]):
+    ctl(*args, rc=2)
+    ctl(*args, rc=2, env=bad)
+print("ok: usage errors exit 2, with or without a server")
 p = ctl("get", "pods", rc=1, env=bad)
 check("/nonexistent/kubeconfig" in p.stderr, "unreadable kubeconfig: exit 1: %r" % p.stderr)
 p = ctl("get", "pods", "--kubeconfig", "http://127.0.0.1:1", rc=1)

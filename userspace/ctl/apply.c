@@ -228,7 +228,7 @@ static int apply_one(struct ctl *c, json_object *o)
 		json_object_object_add(json_object_object_get(o, "metadata"),
 				       "namespace", json_object_new_string(ns));
 	ctl_path(path, sizeof(path), &r, ns, name, NULL);
-	st = berth_kube_get(c->k, path, &cur);
+	st = berth_kube_get(ctl_kube(c), path, &cur);
 	if (st != 200 && st != 404) {
 		json_object_put(cur);
 		return ctl_server_error(cur, st);
@@ -238,7 +238,7 @@ static int apply_one(struct ctl *c, json_object *o)
 	ctl_path(path, sizeof(path), &r, ns, name,
 		 "?fieldManager=berthctl&force=true");
 	st = berth_kube_request(
-		c->k, "PATCH", path, "application/apply-patch+yaml",
+		ctl_kube(c), "PATCH", path, "application/apply-patch+yaml",
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 		&out);
 	if (st != 200 && st != 201) {
@@ -294,7 +294,7 @@ static int delete_one(struct ctl *c, const struct ctl_res *r, const char *ns,
 	int st;
 
 	ctl_path(path, sizeof(path), r, ns, name, NULL);
-	st = berth_kube_delete(c->k, path, NULL, &out);
+	st = berth_kube_delete(ctl_kube(c), path, NULL, &out);
 	if (st != 200 && st != 202) {
 		ctl_server_error(out, st);
 		json_object_put(out);

@@ -40,6 +40,14 @@ static char *kubeconfig_path(const struct ctl *c)
 	return p;
 }
 
+struct berth_kube *ctl_kube(struct ctl *c)
+{
+	/* connect on first use: usage errors come first, and need no server */
+	if (!c->k && ctl_connect(c))
+		exit(CTL_ERR);
+	return c->k;
+}
+
 int ctl_connect(struct ctl *c)
 {
 	struct berth_kube_config cfg;
@@ -112,8 +120,10 @@ long long ctl_int(json_object *o, const char *path, long long def)
 		       def;
 }
 
-const char *ctl_ns(const struct ctl *c)
+const char *ctl_ns(struct ctl *c)
 {
+	if (!c->ns)
+		ctl_kube(c); /* the context's namespace */
 	return c->ns;
 }
 
@@ -140,7 +150,7 @@ int ctl_server_error(json_object *st, int status)
 json_object *ctl_fetch(struct ctl *c, const char *path)
 {
 	json_object *o = NULL;
-	int st = berth_kube_get(c->k, path, &o);
+	int st = berth_kube_get(ctl_kube(c), path, &o);
 
 	if (st == 200 && o)
 		return o;

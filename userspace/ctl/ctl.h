@@ -50,6 +50,8 @@ struct ctl_res {
 
 /* client.c */
 int ctl_connect(struct ctl *c);
+/* the API client, connected on first use (exits 1 if it cannot be) */
+struct berth_kube *ctl_kube(struct ctl *c);
 /* KIND as typed ("po", "deployments.apps", "Deployment") to a resource;
  * prints kubectl's error and returns -ENOENT if the server has none. */
 int ctl_resolve(struct ctl *c, const char *name, struct ctl_res *r);
@@ -68,7 +70,7 @@ int ctl_add_selector(const struct ctl *c, char *path, size_t len);
 /* "deployment.apps" (kubectl's -o name and messages) */
 void ctl_kind_group(char *buf, size_t len, const struct ctl_res *r);
 /* The namespace a command acts in (-n or the context's). */
-const char *ctl_ns(const struct ctl *c);
+const char *ctl_ns(struct ctl *c);
 /* Prints "Error from server (Reason): message" for a failed request. */
 int ctl_server_error(json_object *st, int status);
 /* "error: ..." on stderr, returns CTL_ERR */

@@ -158,20 +158,20 @@ static int get_table(struct ctl *c, struct target *tg, bool *printed)
 
 	if (query(c, q, sizeof(q), true))
 		return CTL_USAGE;
-	berth_kube_set_accept(c->k, TABLE_MEDIA);
+	berth_kube_set_accept(ctl_kube(c), TABLE_MEDIA);
 	for (int i = 0; i < (tg->nnames ? tg->nnames : 1); i++) {
 		ctl_path(path, sizeof(path), &tg->r,
 			 tg->nnames ? ctl_ns(c) : list_ns(c, &tg->r),
 			 tg->nnames ? tg->names[i] : NULL, q);
 		o = NULL;
-		st = berth_kube_get(c->k, path, &o);
+		st = berth_kube_get(ctl_kube(c), path, &o);
 		if (st != 200 || !o)
 			ret = ctl_server_error(o, st);
 		else
 			table_rows(c, tg, o, ns_col, &t);
 		json_object_put(o);
 	}
-	berth_kube_set_accept(c->k, NULL);
+	berth_kube_set_accept(ctl_kube(c), NULL);
 	if (t && ctl_table_rows(t) > (c->no_headers ? 0u : 1u)) {
 		if (*printed)
 			putchar('\n');

@@ -181,8 +181,6 @@ static int run_kube(const struct kube_cmd *cmd, int argc, char **argv)
 	}
 	c.argc = argc - optind;
 	c.argv = argv + optind;
-	if (ctl_connect(&c))
-		return CTL_ERR;
 	ret = cmd->run(&c);
 	berth_kube_free(c.k);
 	if (!c.ns_set)

@@ -257,7 +257,7 @@ int cmd_top(struct ctl *c)
 		fprintf(stderr, "error: usage: berthctl top nodes|pods\n");
 		return CTL_USAGE;
 	}
-	st = berth_kube_get(c->k, METRICS_NODES, NULL);
+	st = berth_kube_get(ctl_kube(c), METRICS_NODES, NULL);
 	if (st < 0)
 		return ctl_server_error(NULL, st);
 	metrics = st == 200;

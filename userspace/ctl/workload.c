@@ -48,7 +48,7 @@ static int log_data(const char *data, size_t len, void *arg)
 /* GETs @path into memory; prints the server's error if not 200 */
 static int log_request(struct ctl *c, const char *path, struct logbuf *b)
 {
-	int st = berth_kube_stream(c->k, path, log_data, b);
+	int st = berth_kube_stream(ctl_kube(c), path, log_data, b);
 	json_object *o;
 
 	if (st == 200)
@@ -186,7 +186,7 @@ int cmd_scale(struct ctl *c)
 			       json_object_new_int64(c->replicas));
 	json_object_object_add(patch, "spec", spec);
 	ctl_path(path, sizeof(path), &r, ctl_ns(c), name, "/scale");
-	st = berth_kube_patch(c->k, path, BERTH_KUBE_PATCH_MERGE, patch, &out);
+	st = berth_kube_patch(ctl_kube(c), path, BERTH_KUBE_PATCH_MERGE, patch, &out);
 	json_object_put(patch);
 	if (st != 200) {
 		ctl_server_error(out, st);
@@ -399,7 +399,7 @@ static int rollout_undo(struct ctl *c, const struct ctl_res *r,
 	json_object_object_add(op, "value", tmpl);
 	json_object_array_add(patch, op);
 	ctl_path(path, sizeof(path), r, ctl_ns(c), name, NULL);
-	st = berth_kube_patch(c->k, path, BERTH_KUBE_PATCH_JSON, patch, &out);
+	st = berth_kube_patch(ctl_kube(c), path, BERTH_KUBE_PATCH_JSON, patch, &out);
 	json_object_put(patch);
 	if (st != 200) {
 		ctl_server_error(out, st);
