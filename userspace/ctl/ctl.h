@@ -92,6 +92,8 @@ int ctl_print_yaml(json_object *o, FILE *f);
 struct ctl_table;
 struct ctl_table *ctl_table_new(int ncols);
 void ctl_table_add(struct ctl_table *t, const char *const *cells);
+/* the last column padded too (kubectl top's tables) */
+void ctl_table_pad_last(struct ctl_table *t);
 size_t ctl_table_rows(const struct ctl_table *t);
 void ctl_table_print(struct ctl_table *t, FILE *f);
 void ctl_table_free(struct ctl_table *t);

@@ -228,6 +228,7 @@ int ctl_print_yaml(json_object *o, FILE *f)
 
 struct ctl_table {
 	int ncols;
+	bool pad_last; /* cells end in a tab, the last one too */
 	size_t nrows, cap;
 	char **cells; /* nrows * ncols */
 };
@@ -258,6 +259,11 @@ void ctl_table_add(struct ctl_table *t, const char *const *cells)
 	t->nrows++;
 }
 
+void ctl_table_pad_last(struct ctl_table *t)
+{
+	t->pad_last = true;
+}
+
 size_t ctl_table_rows(const struct ctl_table *t)
 {
 	return t->nrows;
@@ -282,8 +288,10 @@ void ctl_table_print(struct ctl_table *t, FILE *f)
 			size_t width = w[i] + TAB_PADDING;
 
 			/* the last cell is not a column: no padding after it */
-			if (i + 1 == t->ncols)
+			if (i + 1 == t->ncols && !t->pad_last)
 				fprintf(f, "%s\n", s);
+			else if (i + 1 == t->ncols)
+				fprintf(f, "%-*s\n", (int)width, s);
 			else
 				fprintf(f, "%-*s", (int)width, s);
 		}

@@ -14,7 +14,8 @@
 
 #include "ctl.h"
 
-#define METRICS_NODES "/apis/metrics.k8s.io/v1beta1/nodes"
+#define METRICS_API "/apis/metrics.k8s.io/v1beta1"
+#define METRICS_NODES METRICS_API "/nodes"
 
 /* A resource.Quantity in base units (cores, bytes); NAN if malformed. */
 static double quantity(const char *s)
@@ -135,6 +136,7 @@ static int top_nodes(struct ctl *c, bool metrics)
 	ni = ctl_get(nodes, "items");
 	pi = ctl_get(pods ? pods : m, "items");
 	t = ctl_table_new(5);
+	ctl_table_pad_last(t);
 	ctl_table_add(t,
 		      (const char *const[]){
 			      "NAME", metrics ? "CPU(cores)" : "CPU(requests)",
@@ -186,17 +188,36 @@ out:
 	return ret;
 }
 
-static int top_pods(struct ctl *c)
+/* a PodMetrics' usage: the sum of its containers' */
+static void pod_usage(json_object *pm, double *cpu, double *mem)
 {
-	char path[1200];
-	struct ctl_table *t;
+	json_object *cs = ctl_get(pm, "containers");
+
+	*cpu = *mem = 0;
+	for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+		json_object *ct = json_object_array_get_idx(cs, i);
+		double c = quantity(ctl_str(ct, "usage.cpu"));
+		double m = quantity(ctl_str(ct, "usage.memory"));
+
+		*cpu += isnan(c) ? 0 : c;
+		*mem += isnan(m) ? 0 : m;
+	}
+}
+
+static int top_pods(struct ctl *c, bool metrics)
+{
+	const char *api = metrics ? METRICS_API : "/api/v1";
+	const char *cpu_col = metrics ? "CPU(cores)" : "CPU(requests)";
+	const char *mem_col = metrics ? "MEMORY(bytes)" : "MEMORY(requests)";
 	json_object *pods, *pi;
+	struct ctl_table *t;
+	char path[1200];
 	int n = 0;
 
 	if (c->all_ns)
-		snprintf(path, sizeof(path), "/api/v1/pods");
+		snprintf(path, sizeof(path), "%s/pods", api);
 	else
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods",
+		snprintf(path, sizeof(path), "%s/namespaces/%s/pods", api,
 			 ctl_ns(c));
 	if (ctl_add_selector(c, path, sizeof(path)))
 		return CTL_USAGE;
@@ -205,21 +226,24 @@ static int top_pods(struct ctl *c)
 		return CTL_ERR;
 	pi = ctl_get(pods, "items");
 	t = ctl_table_new(c->all_ns ? 4 : 3);
+	ctl_table_pad_last(t);
 	if (c->all_ns)
 		ctl_table_add(t, (const char *const[]){ "NAMESPACE", "NAME",
-							"CPU(requests)",
-							"MEMORY(requests)" });
+							cpu_col, mem_col });
 	else
-		ctl_table_add(t, (const char *const[]){ "NAME", "CPU(requests)",
-							"MEMORY(requests)" });
+		ctl_table_add(t, (const char *const[]){ "NAME", cpu_col,
+							mem_col });
 	for (size_t j = 0; pi && j < json_object_array_length(pi); j++) {
 		json_object *p = json_object_array_get_idx(pi, j);
 		char cs[32], ms[32];
 		double cpu, mem;
 
-		if (!pod_active(p))
+		if (metrics)
+			pod_usage(p, &cpu, &mem);
+		else if (pod_active(p))
+			pod_requests(p, &cpu, &mem);
+		else
 			continue;
-		pod_requests(p, &cpu, &mem);
 		fmt_cpu(cpu, cs, sizeof(cs));
 		fmt_mem(mem, ms, sizeof(ms));
 		if (c->all_ns)
@@ -257,18 +281,17 @@ int cmd_top(struct ctl *c)
 		fprintf(stderr, "error: usage: berthctl top nodes|pods\n");
 		return CTL_USAGE;
 	}
-	st = berth_kube_get(ctl_kube(c), METRICS_NODES, NULL);
+	st = berth_kube_get(ctl_kube(c), METRICS_API, NULL);
 	if (st < 0)
 		return ctl_server_error(NULL, st);
 	metrics = st == 200;
-	if (!strncmp(c->argv[0], "pod", 3)) {
-		/* per-pod usage needs metrics.k8s.io pods; requests suffice */
-		fprintf(stderr,
-			"note: showing resource requests of running pods (no usage metrics)\n");
-		return top_pods(c);
-	}
 	if (!metrics)
 		fprintf(stderr,
-			"note: no metrics API (metrics.k8s.io): showing pod requests against node allocatable\n");
+			"note: no metrics API (metrics.k8s.io): showing %s\n",
+			strncmp(c->argv[0], "pod", 3) ?
+				"pod requests against node allocatable" :
+				"the requests of running pods");
+	if (!strncmp(c->argv[0], "pod", 3))
+		return top_pods(c, metrics);
 	return top_nodes(c, metrics);
 }

@@ -186,7 +186,8 @@ int cmd_scale(struct ctl *c)
 			       json_object_new_int64(c->replicas));
 	json_object_object_add(patch, "spec", spec);
 	ctl_path(path, sizeof(path), &r, ctl_ns(c), name, "/scale");
-	st = berth_kube_patch(ctl_kube(c), path, BERTH_KUBE_PATCH_MERGE, patch, &out);
+	st = berth_kube_patch(ctl_kube(c), path, BERTH_KUBE_PATCH_MERGE, patch,
+			      &out);
 	json_object_put(patch);
 	if (st != 200) {
 		ctl_server_error(out, st);
@@ -399,7 +400,8 @@ static int rollout_undo(struct ctl *c, const struct ctl_res *r,
 	json_object_object_add(op, "value", tmpl);
 	json_object_array_add(patch, op);
 	ctl_path(path, sizeof(path), r, ctl_ns(c), name, NULL);
-	st = berth_kube_patch(ctl_kube(c), path, BERTH_KUBE_PATCH_JSON, patch, &out);
+	st = berth_kube_patch(ctl_kube(c), path, BERTH_KUBE_PATCH_JSON, patch,
+			      &out);
 	json_object_put(patch);
 	if (st != 200) {
 		ctl_server_error(out, st);
