@@ -250,7 +250,7 @@ static bool res_matches(const struct ctl_res *r, const char *name)
 	return false;
 }
 
-int ctl_resolve(struct ctl *c, const char *typed, struct ctl_res *r)
+int ctl_lookup(struct ctl *c, const char *typed, struct ctl_res *r)
 {
 	char name[128], *group;
 
@@ -270,10 +270,18 @@ int ctl_resolve(struct ctl *c, const char *typed, struct ctl_res *r)
 			return 0;
 		}
 	}
-	fprintf(stderr,
-		"error: the server doesn't have a resource type \"%s\"\n",
-		typed);
 	return -ENOENT;
+}
+
+int ctl_resolve(struct ctl *c, const char *typed, struct ctl_res *r)
+{
+	int ret = ctl_lookup(c, typed, r);
+
+	if (ret == -ENOENT)
+		fprintf(stderr,
+			"error: the server doesn't have a resource type \"%s\"\n",
+			typed);
+	return ret;
 }
 
 int ctl_resolve_kind(struct ctl *c, const char *api_version, const char *kind,

@@ -55,6 +55,8 @@ struct berth_kube *ctl_kube(struct ctl *c);
 /* KIND as typed ("po", "deployments.apps", "Deployment") to a resource;
  * prints kubectl's error and returns -ENOENT if the server has none. */
 int ctl_resolve(struct ctl *c, const char *name, struct ctl_res *r);
+/* the same without the message */
+int ctl_lookup(struct ctl *c, const char *name, struct ctl_res *r);
 /* "KIND/NAME" or "KIND NAME" as the whole command line of @what;
  * CTL_USAGE or CTL_ERR (printed) if not */
 int ctl_kind_name(struct ctl *c, const char *what, struct ctl_res *r,

@@ -23,11 +23,18 @@ struct target {
 	bool prefix; /* several kinds: names as kind.group/name */
 };
 
-/* kubectl's "all" category, those the server has */
-static const char *const all_kinds[] = { "pods",	"services",
-					 "daemonsets",	"deployments",
-					 "replicasets", "statefulsets",
-					 "jobs",	NULL };
+/* kubectl's "all" category, in its order; those the server has */
+static const char *const all_kinds[] = { "pods",
+					 "replicationcontrollers",
+					 "services",
+					 "daemonsets",
+					 "deployments",
+					 "replicasets",
+					 "statefulsets",
+					 "horizontalpodautoscalers",
+					 "cronjobs",
+					 "jobs",
+					 NULL };
 
 static int parse_target(struct ctl *c, const char *kind, struct target *t)
 {
@@ -228,12 +235,13 @@ static void print_name(json_object *o, const struct ctl_res *r)
 
 static int get_objects(struct ctl *c, struct target *tg, json_object *all)
 {
-	json_object *items = json_object_new_array(), *o;
+	json_object *items, *o;
 	char path[2048], q[1200];
 	int ret = CTL_OK;
 
 	if (query(c, q, sizeof(q), false))
 		return CTL_USAGE;
+	items = json_object_new_array();
 	for (int i = 0; i < (tg->nnames ? tg->nnames : 1); i++) {
 		json_object *list;
 
@@ -294,8 +302,8 @@ static void print_all(struct ctl *c, json_object *all, bool single)
 }
 
 /* "pods,svc" or "all" into kinds; "KIND/NAME" into KIND and one name */
-static int split_kinds(struct ctl *c, char *arg, const char **kinds, int max,
-		       const char **name)
+static int split_kinds(struct ctl *c, char *arg, const char **kinds,
+		       bool *optional, int max, const char **name)
 {
 	char *slash = strchr(arg, '/'), *save = NULL, *k;
 	int n = 0;
@@ -308,11 +316,15 @@ static int split_kinds(struct ctl *c, char *arg, const char **kinds, int max,
 	for (k = strtok_r(arg, ",", &save); k && n < max;
 	     k = strtok_r(NULL, ",", &save)) {
 		if (strcmp(k, "all")) {
+			optional[n] = false;
 			kinds[n++] = k;
 			continue;
 		}
-		for (int i = 0; all_kinds[i] && n < max; i++)
+		/* the kinds of "all" this server does not have are left out */
+		for (int i = 0; all_kinds[i] && n < max; i++) {
+			optional[n] = true;
 			kinds[n++] = all_kinds[i];
+		}
 	}
 	if (!n || (*name && c->argc > 1)) {
 		fprintf(stderr,
@@ -325,8 +337,8 @@ static int split_kinds(struct ctl *c, char *arg, const char **kinds, int max,
 int cmd_get(struct ctl *c)
 {
 	const char *kinds[16], *name;
-	bool printed = false, namespaced = false,
-	     objects = c->output && strcmp(c->output, "wide");
+	bool optional[16], printed = false, namespaced = false,
+			   objects = c->output && strcmp(c->output, "wide");
 	json_object *all = json_object_new_array();
 	int n, ret = CTL_OK;
 	char arg[512];
@@ -338,7 +350,7 @@ int cmd_get(struct ctl *c)
 		return CTL_USAGE;
 	}
 	snprintf(arg, sizeof(arg), "%s", c->argv[0]);
-	n = split_kinds(c, arg, kinds, 16, &name);
+	n = split_kinds(c, arg, kinds, optional, 16, &name);
 	if (n < 0) {
 		json_object_put(all);
 		return CTL_USAGE;
@@ -346,6 +358,8 @@ int cmd_get(struct ctl *c)
 	for (int i = 0; i < n; i++) {
 		struct target tg = { 0 };
 
+		if (optional[i] && ctl_lookup(c, kinds[i], &tg.r))
+			continue;
 		if (parse_target(c, kinds[i], &tg)) {
 			ret = CTL_ERR;
 			continue;
