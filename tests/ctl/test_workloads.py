@@ -163,6 +163,11 @@ check(all(p["spec"]["containers"][0]["image"] == "img:1" for p in pods) and len(
       "after undo the pods run img:1: %s" % [p["spec"]["containers"][0]["image"] for p in pods])
 check(ctl("rollout", "undo", "deployment/web", "--to-revision", "99", rc=1).stderr.startswith("error:"),
       "undo to a missing revision: exit 1")
+rev = json.loads(ctl("get", "deploy", "web", "-o", "json").stdout)["metadata"]["annotations"][
+    "deployment.kubernetes.io/revision"]
+out = ctl("rollout", "undo", "deployment/web", "--to-revision", rev).stdout
+check(out == "deployment.apps/web skipped rollback (current template already matches revision %s)\n" % rev,
+      "undo to the current revision: skipped: %r" % out)
 
 # a rollout that cannot finish: the timeout ends it with exit 1
 stuck = (DEPLOY % "img:3").replace("name: web", "name: stuck").replace("app: web", "app: stuck") \

@@ -391,6 +391,13 @@ static int rollout_undo(struct ctl *c, const struct ctl_res *r,
 	labels = ctl_get(tmpl, "metadata.labels");
 	if (labels)
 		json_object_object_del(labels, "pod-template-hash");
+	if (json_object_equal(tmpl, ctl_get(d, "spec.template"))) {
+		printf("%s/%s skipped rollback (current template already matches revision %ld)\n",
+		       kg, name, revision_of(rs));
+		json_object_put(tmpl);
+		ret = CTL_OK;
+		goto out_list;
+	}
 	/* replace, not merge: keys the old template lacks must go */
 	patch = json_object_new_array();
 	op = json_object_new_object();
