@@ -126,6 +126,12 @@ $(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) |
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ -lcurl -ljson-c -lpthread $(LDLIBS) -o $@
 
+# berthctl completion bash prints completion.bash, compiled in as a string
+$(OUTPUT)/ctl/completion.inc: userspace/ctl/completion.bash
+	@mkdir -p $(@D)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(OUTPUT)/obj/userspace/ctl/completion.o: $(OUTPUT)/ctl/completion.inc
+
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -9,7 +9,7 @@ CTL=${BERTHCTL:-$repo/.output/bin/berthctl}
 LOADER=$repo/.output/tests/route-loader
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (bpffs)"; exit 77; }
 command -v bpftool >/dev/null || { echo "SKIP: bpftool is not installed"; exit 77; }
-[ -x "$LOADER" ] && [ -x "$CTL" ] || { echo "FAIL: $LOADER or $CTL missing (make builds them)"; exit 1; }
+if [ ! -x "$LOADER" ] || [ ! -x "$CTL" ]; then echo "FAIL: $LOADER or $CTL missing (make builds them)"; exit 1; fi
 
 NODE=ctl-bpf-$$-$RANDOM
 PIN=/sys/fs/bpf/berth/$NODE

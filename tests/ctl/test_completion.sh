@@ -3,6 +3,7 @@
 # is called with COMP_WORDS/COMP_CWORD as readline would set them; names
 # come from a real berth-server (berthctl get KIND -o name).
 set -euo pipefail
+# shellcheck source=tests/api/lib.sh
 source "$(dirname "$0")/../api/lib.sh"
 CTL=${BERTHCTL:-$(cd "$(dirname "$0")/../.." && pwd)/.output/bin/berthctl}
 [ -x "$CTL" ] || fail "$CTL is missing (make builds it)"
