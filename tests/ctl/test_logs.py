@@ -16,6 +16,7 @@ import urllib.parse
 from ctllib import CTL, Tools, check
 from kwok import Server
 
+done = threading.Event()  # ends the follow streams: the test is over
 LOGS = {"a": ["a%d" % i for i in range(1, 6)], "b": ["b1", "b2"]}
 PREVIOUS = {"a": ["old-a1", "old-a2"]}
 asked = []
@@ -65,7 +66,9 @@ class Kubelet(http.server.BaseHTTPRequestHandler):
             for i in range(6, 8):  # new lines while the client follows
                 time.sleep(0.3)
                 chunk(("a%d\n" % i).encode())
-            time.sleep(10)  # stays open: the client stops following
+            # stays open (the client stops following) until the test ends,
+            # so that the server's proxy of it ends before the server
+            done.wait(20)
             chunk(b"")
         except OSError:
             pass
@@ -137,5 +140,6 @@ check(got[2][1] - got[0][1] > 0.4, "logs -f printed the lines as they came (%.2f
       % (got[2][1] - got[0][1]))
 check(any(q.get("follow") == "true" and q.get("tailLines") == "1" for _, q in asked),
       "-f asked the kubelet with follow=true and tailLines=1: %s" % asked)
+done.set()
 kubelet.shutdown()
 print("PASS")

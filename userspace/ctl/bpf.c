@@ -38,6 +38,7 @@ static void usage(FILE *f)
 		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
+/* every WHAT of `berthctl bpf WHAT` (shell completion lists them) */
 const char *const ctl_bpf_tables[] = { "services",  "backends", "rev_nat",
 				       "affinity",  "ct",	"nat",
 				       "endpoints", "ipcache",	"node",

@@ -24,7 +24,7 @@ int cmd_completion(int argc, char **argv)
 		fprintf(stderr, "usage: berthctl completion bash\n");
 		return CTL_USAGE;
 	}
-	/* the bpf tables come from the table berthctl bpf dispatches on */
+	/* the bpf tables: the list kept next to cmd_bpf's dispatch (bpf.c) */
 	mark = strstr(script, TABLES_MARK);
 	fwrite(script, 1, mark - script, stdout);
 	for (int i = 0; ctl_bpf_tables[i]; i++)
