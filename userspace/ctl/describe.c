@@ -178,12 +178,18 @@ static void containers(json_object *o, const char *path, json_object *pod)
 static void conditions(json_object *o)
 {
 	json_object *conds = ctl_get(o, "status.conditions");
-	struct ctl_table *t = ctl_table_new(3);
+	size_t n = conds ? json_object_array_length(conds) : 0;
+	bool reasons = false; /* a Reason column only if one has a reason */
+	struct ctl_table *t;
 
+	for (size_t i = 0; i < n; i++)
+		reasons |= !!ctl_str(json_object_array_get_idx(conds, i),
+				     "reason");
+	t = ctl_table_new(reasons ? 3 : 2);
 	section(0, "Conditions");
 	ctl_table_add(t, (const char *const[]){ "  Type", "Status", "Reason" });
 	ctl_table_add(t, (const char *const[]){ "  ----", "------", "------" });
-	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+	for (size_t i = 0; i < n; i++) {
 		json_object *cd = json_object_array_get_idx(conds, i);
 		char type[128];
 
