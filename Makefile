@@ -124,7 +124,13 @@ $(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) |
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ -lcurl -ljson-c -lpthread $(LDLIBS) -o $@
+
+# berthctl completion bash prints completion.bash, compiled in as a string
+$(OUTPUT)/ctl/completion.inc: userspace/ctl/completion.bash
+	@mkdir -p $(@D)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(OUTPUT)/obj/userspace/ctl/completion.o: $(OUTPUT)/ctl/completion.inc
 
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -95,6 +95,9 @@ record controllers $?
 echo "==== metrics: tests/metrics/run.sh"
 tests/metrics/run.sh
 record metrics $?
+echo "==== ctl: tests/ctl/run.sh"
+tests/ctl/run.sh
+record ctl $?
 
 if [ -x .output/tests/agent ]; then
 	echo "==== agent: .output/tests/agent"
