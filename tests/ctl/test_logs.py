@@ -8,6 +8,7 @@ kubectl's."""
 import http.server
 import os
 import select
+import socket
 import subprocess
 import threading
 import time
@@ -16,6 +17,7 @@ import urllib.parse
 from ctllib import CTL, Tools, check
 from kwok import Server
 
+hung_up = []  # when the server closed a follow stream to the kubelet
 done = threading.Event()  # ends the follow streams: the test is over
 LOGS = {"a": ["a%d" % i for i in range(1, 6)], "b": ["b1", "b2"]}
 PREVIOUS = {"a": ["old-a1", "old-a2"]}
@@ -66,9 +68,15 @@ class Kubelet(http.server.BaseHTTPRequestHandler):
             for i in range(6, 8):  # new lines while the client follows
                 time.sleep(0.3)
                 chunk(("a%d\n" % i).encode())
-            # stays open (the client stops following) until the test ends,
-            # so that the server's proxy of it ends before the server
-            done.wait(20)
+            # stays open and quiet until the server hangs up on it, which
+            # it must do once the client stops following (not at the
+            # container's next line, which may never come)
+            end = time.monotonic() + 20
+            while not done.is_set() and time.monotonic() < end:
+                r, _, _ = select.select([self.connection], [], [], 0.1)
+                if r and not self.connection.recv(1, socket.MSG_PEEK):
+                    hung_up.append(time.monotonic())
+                    return
             chunk(b"")
         except OSError:
             pass
@@ -135,11 +143,18 @@ try:
 finally:
     p.terminate()
     p.wait(5)
+    stopped = time.monotonic()
 check([g[0] for g in got] == ["a5", "a6", "a7"], "logs -f: %s" % got)
 check(got[2][1] - got[0][1] > 0.4, "logs -f printed the lines as they came (%.2fs apart)"
       % (got[2][1] - got[0][1]))
 check(any(q.get("follow") == "true" and q.get("tailLines") == "1" for _, q in asked),
       "-f asked the kubelet with follow=true and tailLines=1: %s" % asked)
+wait_end = time.monotonic() + 5
+while not hung_up and time.monotonic() < wait_end:
+    time.sleep(0.05)
+check(hung_up and hung_up[0] - stopped < 3,
+      "the server let go of the kubelet's stream %s after the client left"
+      % ("%.2fs" % (hung_up[0] - stopped) if hung_up else "not within 5s"))
 done.set()
 kubelet.shutdown()
 print("PASS")
