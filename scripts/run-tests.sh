@@ -111,6 +111,11 @@ if compgen -G "tests/node/test_*" >/dev/null; then
 	record node $?
 fi
 
+# every `sh runnable` block of docs/ against a real make demo
+echo "==== docs: tests/docs/run_docs.py"
+timeout 1800 tests/docs/run_docs.py
+record docs $?
+
 echo "==== summary"
 printf '%s\n' "${results[@]}"
 [ "$skipped" = 0 ] || echo "($skipped e2e tests skipped)"

@@ -143,6 +143,14 @@ out = ctl("describe", "node", "n1").stdout
 check("Allocatable:" in out and "  cpu:" in out and "InternalIP:" in out, "describe node:\n" + out)
 out = ctl("describe", "cm", "cfg", "-n", "kube-system").stdout
 check("Data:" in out and "a: \"1\"" in out, "describe configmap (generic):\n" + out)
+# kubectl's client-side apply keeps a copy of the object in an annotation;
+# describe leaves it out, as kubectl describe does
+t.kubectl("apply", "-f", "-", stdin=json.dumps({
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "kapplied", "annotations": {"team": "a"}}, "data": {"k": "v"}}))
+out = ctl("describe", "cm", "kapplied").stdout
+check("team=a" in out and "last-applied-configuration" not in out,
+      "describe leaves out kubectl's last-applied annotation:\n" + out)
 p = ctl("describe", "pod", "nope", rc=1)
 check(p.stderr == 'Error from server (NotFound): pods "nope" not found\n', "describe missing: %r" % p.stderr)
 

@@ -32,17 +32,22 @@ static void kv_int(int indent, const char *key, long long v)
 }
 
 /* a map as key=value lines under the value column */
+/* kubectl leaves out the copy of the object kubectl apply keeps */
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
 static void kv_map(int indent, const char *key, json_object *m)
 {
 	bool first = true;
 	char line[1024];
 
-	if (!m || !json_object_object_length(m)) {
+	if (!json_object_is_type(m, json_type_object)) {
 		kv(indent, key, NULL);
 		return;
 	}
 	json_object_object_foreach(m, k, v)
 	{
+		if (!strcmp(k, LAST_APPLIED))
+			continue;
 		snprintf(line, sizeof(line), "%s=%s", k,
 			 json_object_is_type(v, json_type_string) ?
 				 json_object_get_string(v) :
@@ -53,6 +58,8 @@ static void kv_map(int indent, const char *key, json_object *m)
 			printf("%*s%s\n", KEY_WIDTH, "", line);
 		first = false;
 	}
+	if (first)
+		kv(indent, key, NULL);
 }
 
 static void section(int indent, const char *title)
