@@ -10,6 +10,7 @@
 #include <berth/abi/ct.h>
 #include <berth/abi/lb.h>
 #include <berth/abi/metrics.h>
+#include <berth/abi/policy.h>
 #include <berth/abi/route.h>
 
 /* {vip, port, proto, slot} -> service (slot 0) or backend id; agent writes */
@@ -119,5 +120,15 @@ struct {
 	__type(value, struct berth_nat_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nat SEC(".maps");
+
+/* {local pod, peer identity, dir, proto, port prefix} -> allow; agent writes */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BERTH_POLICY_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct berth_policy_key);
+	__type(value, struct berth_policy_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy SEC(".maps");
 
 #endif

@@ -51,6 +51,8 @@ struct berth_dp {
 	struct berth_map ipcache;
 	struct berth_map node;
 	struct berth_map nat;
+	/* NetworkPolicy allows (include/berth/abi/policy.h) */
+	struct berth_map policy;
 };
 
 /* Route libbpf's messages through berth's log. */
