@@ -31,6 +31,7 @@
 
 #include "endpoint.h"
 #include "kubelet.h"
+#include "policyagent.h" /* NetworkPolicy into the policy maps */
 #include "proxy.h" /* kube-proxy role */
 #include "routing.h" /* tunnel, node map, Node routes */
 #include "image.h"
@@ -66,6 +67,8 @@ struct agent {
 	struct berth_routing_opts ropts;
 	struct berth_routing *routing;
 	const char *cgroup; /* --cgroup: socket LB hook point */
+	/* NetworkPolicy (kubelet mode): policyagent.h */
+	struct berth_policyagent *policy;
 };
 
 static void usage(FILE *f)
@@ -449,6 +452,24 @@ static int uninstall(const char *node)
 	return 0;
 }
 
+/*
+ * NetworkPolicy: identities, endpoint flags and policy entries written into
+ * this datapath's maps from the API server's objects.
+ */
+static int start_policy(struct agent *a)
+{
+	struct berth_policyagent_opts o = {
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.root = a->root,
+		.maps = { .policy = &a->dp->policy,
+			  .endpoints = &a->dp->endpoints,
+			  .ipcache = &a->dp->ipcache },
+	};
+
+	return berth_policyagent_start(&o, &a->policy);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -693,6 +714,8 @@ int main(int argc, char **argv)
 		if (berth_endpoint_server_start(&ecfg, &a.eps))
 			goto out;
 	}
+	if (a.kopts.kubeconfig && start_policy(&a))
+		goto out;
 	berth_dp_lbmap_maps(a.dp, &maps);
 	if (a.cgroup && !berth_socklb_open(&a.socklb, a.dp->pin_dir) &&
 	    berth_socklb_can_destroy(a.socklb)) {
@@ -731,6 +754,7 @@ int main(int argc, char **argv)
 	}
 	ret = agent_loop(&a);
 out:
+	berth_policyagent_stop(a.policy);
 	berth_kubelet_stop(a.kubelet);
 	berth_endpoint_server_stop(a.eps);
 	berth_proxy_stop(a.proxy);

@@ -17,6 +17,8 @@
 struct berth_policyagent_opts {
 	const char *kubeconfig;
 	const char *node_name;
+	/* <root>/policy.json: identities, endpoints, entries (berthctl); NULL: none */
+	const char *root;
 	struct berth_policy_maps maps; /* NULL members: not written */
 };
 
