@@ -7,8 +7,7 @@ external netns, for each policy case in turn (policies added and removed
 as the cases go). The expected matrix comes from netpol_model.py (an
 independent model of the spec); a case passes when the probed matrix
 equals it within NETPOL_SETTLE seconds, otherwise the whole matrix is
-printed. Not named test_*: run.sh picks it up once the dataplane enforces
-policy. NETPOL_CASES=name,name runs only those cases."""
+printed. NETPOL_CASES=name,name runs only those cases."""
 import json
 import os
 import subprocess
