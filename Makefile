@@ -124,7 +124,7 @@ $(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) |
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ -ljson-c $(LDLIBS) -o $@
 
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -262,6 +262,37 @@ def show(expected, actual, sources, dests):
     return "\n".join(lines)
 
 
+def berthctl_policy(c, pod, *args, check=True):
+    n = c.node(pod.node)
+    return C.run(os.path.join(C.BIN, "berthctl"), "bpf", "policy", *args,
+                 "--node", n.name, check=check, env=dict(os.environ, BERTH_ROOT=n.root))
+
+
+def check_berthctl(c, pods):
+    """berthctl bpf policy on x/a under union-of-policies: ingress from the
+    pods of namespace y on TCP 80 (u1), from x/c on TCP and UDP 81 (u2);
+    egress not enforced. By name and by address, and a clear error for a
+    pod that does not exist."""
+    xa = [p for p in pods if p.key() == "x/a"][0]
+    want = {("y", n, "TCP", 80) for n in PODS} | {("x", "c", "TCP", 81),
+                                                    ("x", "c", "UDP", 81)}
+    for arg in ("x/a", xa.ip):
+        r = json.loads(berthctl_policy(c, xa, arg, "-o", "json").stdout)
+        got = {(a.get("namespace"), a.get("labels", {}).get("pod"), a["proto"],
+                a.get("port")) for a in r["allows"]}
+        if r.get("pod") != "x/a" or r["ip"] != xa.ip or not r["ingress_enforced"] \
+                or r["egress_enforced"] or got != want or \
+                any(a["direction"] != "ingress" for a in r["allows"]):
+            M.fail("berthctl bpf policy %s: %s, want allows %s" % (arg, r, sorted(want)))
+    text = berthctl_policy(c, xa, "x/a").stdout
+    if "ingress: enforced" not in text or "from  TCP   80" not in text:
+        M.fail("berthctl bpf policy x/a (text):\n" + text)
+    bad = berthctl_policy(c, xa, "x/nosuch", check=False)
+    if bad.returncode == 0 or "x/nosuch" not in bad.stderr:
+        M.fail("berthctl bpf policy x/nosuch: exit %d, %r" % (bad.returncode, bad.stderr))
+    M.log("berthctl bpf policy x/a: %d allows as the policies say" % len(want))
+
+
 def dump_model():
     """--dump-model: the cases and the model's verdicts on a cluster of
     made-up addresses, as JSON, for the compiler's unit test
@@ -317,6 +348,8 @@ def main():
         if actual == expected:
             passed += 1
             M.log("case %s: ok (%.1fs)" % (name, took))
+            if name == "union-of-policies":
+                check_berthctl(c, pods)
             continue
         bad = sum(1 for k in expected if expected[k] != actual[k])
         failed.append(name)

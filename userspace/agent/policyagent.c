@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Watches -> compiled NetworkPolicy -> maps: see policyagent.h. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
 
 #include <berth/kube.h>
 #include <berth/log.h>
@@ -32,6 +35,7 @@ static const char *const collections[V_MAX] = {
 struct berth_policyagent {
 	struct berth_policyagent_opts opts;
 	char node_name[254];
+	char state_path[PATH_MAX]; /* <root>/policy.json, or "" */
 	struct berth_kube *kube;
 	pthread_mutex_t mu; /* views, dirty, stop */
 	pthread_cond_t cv;
@@ -41,9 +45,96 @@ struct berth_policyagent {
 	pthread_t thread;
 };
 
+static json_object *ip_json(uint32_t ip)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = ip };
+
+	return json_object_new_string(inet_ntop(AF_INET, &a, buf, sizeof(buf)));
+}
+
+static json_object *state_identities(const struct berth_idtable *ids,
+				     const struct berth_policy_result *r)
+{
+	json_object *arr = json_object_new_array(), *o;
+	char cidr[INET_ADDRSTRLEN + 4];
+
+	for (size_t i = 0; i < ids->n; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id",
+				       json_object_new_int64(ids->ids[i].id));
+		json_object_object_add(o, "namespace",
+				       json_object_new_string(ids->ids[i].ns));
+		json_object_object_add(o, "labels",
+				       json_object_get(ids->ids[i].labels));
+		json_object_array_add(arr, o);
+	}
+	for (size_t i = 0; i < r->ncidrs; i++) {
+		struct in_addr a = { .s_addr = r->cidrs[i].net };
+
+		inet_ntop(AF_INET, &a, cidr, INET_ADDRSTRLEN);
+		snprintf(cidr + strlen(cidr), 5, "/%u", r->cidrs[i].prefix);
+		o = json_object_new_object();
+		json_object_object_add(o, "id",
+				       json_object_new_int64(r->cidrs[i].id));
+		json_object_object_add(o, "cidr", json_object_new_string(cidr));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *state_pods(const struct berth_idtable *ids)
+{
+	json_object *arr = json_object_new_array(), *o;
+
+	for (size_t i = 0; i < ids->npods; i++) {
+		const struct berth_ident_pod *p = &ids->pods[i];
+
+		o = json_object_new_object();
+		json_object_object_add(o, "ip", ip_json(p->ip));
+		json_object_object_add(o, "namespace",
+				       json_object_new_string(p->ns));
+		json_object_object_add(o, "name",
+				       json_object_new_string(p->name));
+		json_object_object_add(
+			o, "node",
+			json_object_new_string(p->node ? p->node : ""));
+		json_object_object_add(o, "identity",
+				       json_object_new_int64(p->id));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/*
+ * <root>/policy.json: what identity numbers and pod addresses stand for,
+ * for `berthctl bpf policy` (the maps hold numbers only). Replaced whole.
+ */
+static int state_write(const char *path, const struct berth_idtable *ids,
+		       const struct berth_policy_result *r)
+{
+	json_object *o = json_object_new_object();
+	char tmp[PATH_MAX];
+	int err = 0;
+
+	json_object_object_add(o, "identities", state_identities(ids, r));
+	json_object_object_add(o, "pods", state_pods(ids));
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		err = -ENAMETOOLONG;
+	else if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN))
+		err = -EIO;
+	else if (rename(tmp, path))
+		err = -errno;
+	if (err)
+		pr_warn("network policy: write %s: %s", path, strerror(-err));
+	json_object_put(o);
+	return err;
+}
+
 int berth_policyagent_sync(const struct berth_policy_objects *o,
 			   const char *self,
 			   const struct berth_policy_maps *maps,
+			   const char *state_path,
 			   struct berth_policysync_stats *st)
 {
 	struct berth_policy_result r = { 0 };
@@ -74,6 +165,9 @@ int berth_policyagent_sync(const struct berth_policy_objects *o,
 						&ipc, &nipc);
 	if (!err)
 		err = berth_policy_sync(maps, &r, &ids, ipc, nipc, st);
+	/* a failed write costs berthctl its names, not the node its policy */
+	if (!err && state_path)
+		state_write(state_path, &ids, &r);
 	free(ipc);
 	free(nodes);
 	berth_policy_result_free(&r);
@@ -133,8 +227,9 @@ static int sync_views(struct berth_policyagent *pa)
 			n[V_POLICIES], n[V_NODES],
 		};
 
-		err = berth_policyagent_sync(&o, pa->node_name, &pa->opts.maps,
-					     &st);
+		err = berth_policyagent_sync(
+			&o, pa->node_name, &pa->opts.maps,
+			pa->state_path[0] ? pa->state_path : NULL, &st);
 	}
 	for (int i = 0; i < V_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
@@ -225,6 +320,10 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 	snprintf(pa->node_name, sizeof(pa->node_name), "%s",
 		 opts->node_name ? opts->node_name : "");
 	pa->opts.node_name = pa->node_name;
+	if (opts->root)
+		snprintf(pa->state_path, sizeof(pa->state_path),
+			 "%s/policy.json", opts->root);
+	pa->opts.root = NULL; /* the caller's string: not kept */
 	pthread_mutex_init(&pa->mu, NULL);
 	err = start_watches(pa);
 	if (err) {

@@ -37,12 +37,18 @@ struct berth_policy_objects {
 };
 
 /*
- * One pass: objects -> identities -> compiled policy -> maps. What the
- * thread runs on the views; for tests. 0 or the first -errno.
+ * One pass: objects -> identities -> compiled policy -> maps, and the
+ * names of identities and pods into state_path (JSON, NULL: none): what
+ * the thread runs on the views; for tests. 0 or the first -errno.
+ *
+ * state_path holds {"identities": [{"id", "namespace", "labels"} or
+ * {"id", "cidr"}], "pods": [{"ip", "namespace", "name", "node",
+ * "identity"}]}.
  */
 int berth_policyagent_sync(const struct berth_policy_objects *o,
 			   const char *self,
 			   const struct berth_policy_maps *maps,
+			   const char *state_path,
 			   struct berth_policysync_stats *st);
 
 #endif

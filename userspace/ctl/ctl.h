@@ -6,5 +6,7 @@
 #include <stdbool.h>
 
 int cmd_probe(bool json);
+/* berthctl bpf policy POD (policy.c): what a pod of node may do */
+int cmd_policy(const char *node, const char *pod, bool json);
 
 #endif

@@ -35,6 +35,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: berthctl bpf services|backends|ct|nat|endpoints|ipcache|node|metrics\n"
 		"                --node NAME [-o json]\n"
+		"       berthctl bpf policy NS/NAME|IP --node NAME [-o json]\n"
+		"                (names from $BERTH_ROOT/policy.json, default /var/lib/berth)\n"
 		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
@@ -451,6 +453,9 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind == 1 && !strcmp(argv[optind], "probe"))
 		return cmd_probe(json);
+	if (argc - optind == 3 && !strcmp(argv[optind], "bpf") &&
+	    !strcmp(argv[optind + 1], "policy") && node)
+		return cmd_policy(node, argv[optind + 2], json);
 	if (argc - optind != 2 || strcmp(argv[optind], "bpf") || !node) {
 		usage(stderr);
 		return 2;
