@@ -8,6 +8,7 @@
 #define BERTH_BPF_MAPS_H
 
 #include <berth/abi/ct.h>
+#include <berth/abi/events.h>
 #include <berth/abi/lb.h>
 #include <berth/abi/metrics.h>
 #include <berth/abi/policy.h>
@@ -130,5 +131,12 @@ struct {
 	__type(value, struct berth_policy_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy SEC(".maps");
+
+/* struct berth_event records (drops for policy); programs write, agent reads */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, BERTH_EVENTS_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
 
 #endif

@@ -115,6 +115,29 @@ static __always_inline void policy_ct_mark(const struct pkt4 *p, __u16 ct_flag,
 }
 
 /*
+ * Tell the agent (events ring buffer). A full buffer loses the record, not
+ * the verdict: the drop is counted in metrics either way.
+ */
+static __always_inline void policy_drop_event(const struct pkt4 *p,
+					      bool ingress, __u32 ifindex)
+{
+	struct berth_event ev = {
+		.ts_ns = bpf_ktime_get_ns(),
+		.type = BERTH_EVENT_DROP,
+		.reason = BERTH_DROP_POLICY,
+		.dir = ingress ? BERTH_DIR_INGRESS : BERTH_DIR_EGRESS,
+		.proto = p->proto,
+		.ifindex = ifindex,
+		.saddr = p->saddr,
+		.daddr = p->daddr,
+		.sport = p->sport,
+		.dport = p->dport,
+	};
+
+	bpf_ringbuf_output(&events, &ev, sizeof(ev), 0);
+}
+
+/*
  * Judge a packet for a local pod with flags ep_flags (some direction
  * enforced) on one side: BERTH_POLICY_INGRESS (the pod is the destination)
  * or BERTH_POLICY_EGRESS (the source), addresses final (after DNAT, before
@@ -124,10 +147,11 @@ static __always_inline void policy_ct_mark(const struct pkt4 *p, __u16 ct_flag,
  * path of every caller, which keeps the programs that judge twice (from_pod)
  * near their size without policy. Hence scalar arguments only: ports is
  * sport | dport << 16, meta proto | tcp_flags << 8 | dir << 16 |
- * ep_flags << 24.
+ * ep_flags << 24; ifindex names the device in the drop event.
  */
 __attribute__((noinline)) int policy_verdict(__be32 saddr, __be32 daddr,
-					     __u32 ports, __u32 meta)
+					     __u32 ports, __u32 meta,
+					     __u32 ifindex)
 {
 	struct pkt4 p = {
 		.saddr = saddr,
@@ -157,15 +181,18 @@ __attribute__((noinline)) int policy_verdict(__be32 saddr, __be32 daddr,
 		/* a pod and its own node may always talk (Kubernetes) */
 		if (id == BERTH_ID_HOST)
 			return 1;
-		if (!policy_allows(ingress ? daddr : saddr, dir, id, &p))
+		if (!policy_allows(ingress ? daddr : saddr, dir, id, &p)) {
+			policy_drop_event(&p, ingress, ifindex);
 			return 0;
+		}
 	}
 	policy_ct_mark(&p, ct_flag, fwd);
 	return 1;
 }
 
 /* policy_verdict() for p and local pod ep (NULL or not selected: pass). */
-static __always_inline bool policy_pass(const struct pkt4 *p,
+static __always_inline bool policy_pass(const struct __sk_buff *skb,
+					const struct pkt4 *p,
 					const struct berth_endpoint_info *ep,
 					__u8 dir)
 {
@@ -176,7 +203,8 @@ static __always_inline bool policy_pass(const struct pkt4 *p,
 	meta = p->proto | (__u32)p->tcp_flags << 8 | (__u32)dir << 16 |
 	       (ep->flags & BERTH_EP_F_ENFORCED) << 24;
 	return policy_verdict(p->saddr, p->daddr,
-			      p->sport | (__u32)p->dport << 16, meta);
+			      p->sport | (__u32)p->dport << 16, meta,
+			      skb->ifindex);
 }
 
 /*
@@ -187,7 +215,7 @@ static __always_inline int policy_ingress(struct __sk_buff *skb,
 					  const struct pkt4 *p,
 					  const struct berth_endpoint_info *ep)
 {
-	if (policy_pass(p, ep, BERTH_POLICY_INGRESS))
+	if (policy_pass(skb, p, ep, BERTH_POLICY_INGRESS))
 		return TC_ACT_UNSPEC;
 	return drop(skb, BERTH_DROP_POLICY, BERTH_DIR_INGRESS);
 }
@@ -197,7 +225,7 @@ static __always_inline int policy_egress(struct __sk_buff *skb,
 					 const struct pkt4 *p,
 					 const struct berth_endpoint_info *ep)
 {
-	if (policy_pass(p, ep, BERTH_POLICY_EGRESS))
+	if (policy_pass(skb, p, ep, BERTH_POLICY_EGRESS))
 		return TC_ACT_UNSPEC;
 	return drop(skb, BERTH_DROP_POLICY, BERTH_DIR_EGRESS);
 }

@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 
+#include <berth/abi/events.h>
 #include <berth/abi/metrics.h>
 #include <berth/abi/policy.h>
 #include <berth/abi/route.h>
@@ -334,4 +336,37 @@ Test(policy, egress_judged_after_dnat)
 			     "ClusterIP with the backend's port allowed");
 		cr_assert_eq(port, 8080);
 	}
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct berth_event *out = ctx;
+
+	if (len == sizeof(*out))
+		memcpy(out, data, sizeof(*out));
+	return 0;
+}
+
+/* A policy drop leaves a record in the events ring buffer: who, where. */
+Test(policy, drop_event)
+{
+	struct berth_event ev = { 0 };
+	struct ring_buffer *rb;
+	int n;
+
+	rb = ring_buffer__new(fx.dp->events.fd, on_event, &ev, NULL);
+	cr_assert_not_null(rb, "ring_buffer__new: %s", strerror(errno));
+	set_flags(POD_B, BERTH_EP_F_INGRESS_ENFORCED);
+	expect(fx.from_pod, pkt(IPPROTO_UDP, POD_A, 40000, POD_B, 53), DROP,
+	       "A -> B:53");
+	n = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	cr_assert_eq(n, 1, "%d records, want 1", n);
+	cr_assert_eq(ev.type, BERTH_EVENT_DROP);
+	cr_assert_eq(ev.reason, BERTH_DROP_POLICY);
+	cr_assert_eq(ev.dir, BERTH_DIR_INGRESS);
+	cr_assert_eq(ev.proto, IPPROTO_UDP);
+	cr_assert(ev.saddr == POD_A && ev.daddr == POD_B, "addresses");
+	cr_assert(ev.sport == htons(40000) && ev.dport == htons(53), "ports");
+	cr_assert_neq(ev.ts_ns, 0);
 }

@@ -192,6 +192,7 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 		size_map((skel)->maps.ipcache, (cfg)->pin_dir, 0);        \
 		size_map((skel)->maps.nat, (cfg)->pin_dir, 0);            \
 		size_map((skel)->maps.policy, (cfg)->pin_dir, 0);         \
+		size_map((skel)->maps.events, (cfg)->pin_dir, 0);         \
 	} while (0)
 
 /*
@@ -238,6 +239,7 @@ static void init_maps(struct berth_dp *dp)
 	berth_map_init_fd(&dp->node, "node", bpf_map__fd(s->maps.node));
 	berth_map_init_fd(&dp->nat, "nat", bpf_map__fd(s->maps.nat));
 	berth_map_init_fd(&dp->policy, "policy", bpf_map__fd(s->maps.policy));
+	berth_map_init_fd(&dp->events, "events", bpf_map__fd(s->maps.events));
 }
 
 int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
