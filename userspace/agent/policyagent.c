@@ -32,10 +32,20 @@ static const char *const collections[V_MAX] = {
 	"/api/v1/nodes",
 };
 
+struct pod_name {
+	uint32_t ip;
+	char name[256]; /* ns/name */
+	char uid[64];
+};
+
 struct berth_policyagent {
 	struct berth_policyagent_opts opts;
 	char node_name[254];
 	char state_path[PATH_MAX]; /* <root>/policy.json, or "" */
+	/* pods by address for berth_policyagent_pod (monitor thread) */
+	pthread_mutex_t names_mu;
+	struct pod_name *names; /* sorted by ip */
+	size_t nnames;
 	struct berth_kube *kube;
 	pthread_mutex_t mu; /* views, dirty, stop */
 	pthread_cond_t cv;
@@ -131,11 +141,92 @@ static int state_write(const char *path, const struct berth_idtable *ids,
 	return err;
 }
 
+static int cmp_name_ip(const void *a, const void *b)
+{
+	const struct pod_name *x = a, *y = b;
+
+	return (x->ip > y->ip) - (x->ip < y->ip);
+}
+
+/* Every pod's ns/name and uid by address; NULL when out of memory. */
+static struct pod_name *names_build(const struct berth_idtable *ids)
+{
+	struct pod_name *n = calloc(ids->npods ? ids->npods : 1, sizeof(*n));
+	json_object *meta, *uid;
+
+	for (size_t i = 0; n && i < ids->npods; i++) {
+		const struct berth_ident_pod *p = &ids->pods[i];
+
+		n[i].ip = p->ip;
+		snprintf(n[i].name, sizeof(n[i].name), "%s/%s", p->ns, p->name);
+		if (json_object_object_get_ex(p->obj, "metadata", &meta) &&
+		    json_object_object_get_ex(meta, "uid", &uid))
+			snprintf(n[i].uid, sizeof(n[i].uid), "%s",
+				 json_object_get_string(uid));
+	}
+	if (n && ids->npods)
+		qsort(n, ids->npods, sizeof(*n), cmp_name_ip);
+	return n;
+}
+
+static void names_set(struct berth_policyagent *pa,
+		      const struct berth_idtable *ids)
+{
+	struct pod_name *n = names_build(ids), *old;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&pa->names_mu);
+	old = pa->names;
+	pa->names = n;
+	pa->nnames = ids->npods;
+	pthread_mutex_unlock(&pa->names_mu);
+	free(old);
+}
+
+bool berth_policyagent_pod(struct berth_policyagent *pa, uint32_t ip,
+			   char *name, size_t len, char *uid, size_t uidlen)
+{
+	struct pod_name key = { .ip = ip }, *f = NULL;
+
+	if (!pa)
+		return false;
+	pthread_mutex_lock(&pa->names_mu);
+	if (pa->nnames)
+		f = bsearch(&key, pa->names, pa->nnames, sizeof(key),
+			    cmp_name_ip);
+	if (f) {
+		snprintf(name, len, "%s", f->name);
+		if (uid)
+			snprintf(uid, uidlen, "%s", f->uid);
+	}
+	pthread_mutex_unlock(&pa->names_mu);
+	return f;
+}
+
+static int policy_pass_sync(const struct berth_policy_objects *o,
+			    const char *self,
+			    const struct berth_policy_maps *maps,
+			    const char *state_path,
+			    struct berth_policyagent *pa,
+			    struct berth_policysync_stats *st);
+
 int berth_policyagent_sync(const struct berth_policy_objects *o,
 			   const char *self,
 			   const struct berth_policy_maps *maps,
 			   const char *state_path,
 			   struct berth_policysync_stats *st)
+{
+	return policy_pass_sync(o, self, maps, state_path, NULL, st);
+}
+
+/* berth_policyagent_sync, and pa's pod names when pa */
+static int policy_pass_sync(const struct berth_policy_objects *o,
+			    const char *self,
+			    const struct berth_policy_maps *maps,
+			    const char *state_path,
+			    struct berth_policyagent *pa,
+			    struct berth_policysync_stats *st)
 {
 	struct berth_policy_result r = { 0 };
 	struct berth_ipcache_entry *ipc = NULL;
@@ -168,6 +259,8 @@ int berth_policyagent_sync(const struct berth_policy_objects *o,
 	/* a failed write costs berthctl its names, not the node its policy */
 	if (!err && state_path)
 		state_write(state_path, &ids, &r);
+	if (!err && pa)
+		names_set(pa, &ids);
 	free(ipc);
 	free(nodes);
 	berth_policy_result_free(&r);
@@ -227,9 +320,9 @@ static int sync_views(struct berth_policyagent *pa)
 			n[V_POLICIES], n[V_NODES],
 		};
 
-		err = berth_policyagent_sync(
+		err = policy_pass_sync(
 			&o, pa->node_name, &pa->opts.maps,
-			pa->state_path[0] ? pa->state_path : NULL, &st);
+			pa->state_path[0] ? pa->state_path : NULL, pa, &st);
 	}
 	for (int i = 0; i < V_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
@@ -325,6 +418,7 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 			 "%s/policy.json", opts->root);
 	pa->opts.root = NULL; /* the caller's string: not kept */
 	pthread_mutex_init(&pa->mu, NULL);
+	pthread_mutex_init(&pa->names_mu, NULL);
 	err = start_watches(pa);
 	if (err) {
 		pr_warn("network policy: start watching: %s", strerror(-err));
@@ -355,5 +449,7 @@ void berth_policyagent_stop(struct berth_policyagent *pa)
 			berth_kview_free(&pa->views[i]);
 	berth_kube_free(pa->kube);
 	pthread_mutex_destroy(&pa->mu);
+	pthread_mutex_destroy(&pa->names_mu);
+	free(pa->names);
 	free(pa);
 }

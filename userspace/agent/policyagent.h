@@ -8,7 +8,9 @@
 #ifndef BERTH_AGENT_POLICYAGENT_H
 #define BERTH_AGENT_POLICYAGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -28,6 +30,13 @@ struct berth_policyagent;
 int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 			    struct berth_policyagent **out);
 void berth_policyagent_stop(struct berth_policyagent *pa);
+
+/*
+ * The pod with address ip (network order) as of the last sync: "ns/name"
+ * into name, its uid into uid (may be NULL). Any thread; false if none.
+ */
+bool berth_policyagent_pod(struct berth_policyagent *pa, uint32_t ip,
+			   char *name, size_t len, char *uid, size_t uidlen);
 
 /* The objects the API holds, each collection as an array of json-c. */
 struct berth_policy_objects {
