@@ -370,3 +370,19 @@ Test(policy, drop_event)
 	cr_assert(ev.sport == htons(40000) && ev.dport == htons(53), "ports");
 	cr_assert_neq(ev.ts_ns, 0);
 }
+
+/* The backend GC's conntrack scan: a policy entry names no backend. */
+Test(policy, ct_usage_skips_policy_entries)
+{
+	struct berth_ct_usage *u;
+	size_t expired;
+
+	set_flags(POD_B, BERTH_EP_F_INGRESS_ENFORCED);
+	allow(POD_B, BERTH_POLICY_INGRESS, ID_A, IPPROTO_TCP, 80,
+	      BERTH_POLICY_PREFIX_FULL);
+	expect(fx.from_pod, pkt(IPPROTO_TCP, POD_A, 40000, POD_B, 80),
+	       PASS_LOCAL, "A -> B:80");
+	cr_assert_eq(berth_ct_usage_scan(fx.dp, &u, &expired), 0);
+	cr_expect_not(berth_ct_usage_has(u, 0), "backend 0 counted as used");
+	berth_ct_usage_free(u);
+}

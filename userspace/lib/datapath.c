@@ -526,6 +526,9 @@ int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
 			have_stale = true;
 			continue;
 		}
+		/* a flow policy judged names no backend */
+		if (key.dir == BERTH_CT_POLICY)
+			continue;
 		if (u->n == cap) {
 			uint32_t *ids = realloc(u->ids, 2 * cap * sizeof(*ids));
 
