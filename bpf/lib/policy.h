@@ -146,12 +146,14 @@ static __always_inline void policy_drop_event(const struct pkt4 *p,
  * A global function: the verifier checks it once on its own, not once per
  * path of every caller, which keeps the programs that judge twice (from_pod)
  * near their size without policy. Hence scalar arguments only: ports is
- * sport | dport << 16, meta proto | tcp_flags << 8 | dir << 16 |
- * ep_flags << 24; ifindex names the device in the drop event.
+ * sport | dport << 16 (SCTP, whose ports parse.h leaves alone: the offset
+ * of its header, 0 for a later fragment), meta proto | tcp_flags << 8 |
+ * dir << 16 | ep_flags << 24; skb (the context) for SCTP's ports and the
+ * drop event's device.
  */
-__attribute__((noinline)) int policy_verdict(__be32 saddr, __be32 daddr,
-					     __u32 ports, __u32 meta,
-					     __u32 ifindex)
+__attribute__((noinline)) int policy_verdict(struct __sk_buff *skb,
+					     __be32 saddr, __be32 daddr,
+					     __u32 ports, __u32 meta)
 {
 	struct pkt4 p = {
 		.saddr = saddr,
@@ -170,6 +172,15 @@ __attribute__((noinline)) int policy_verdict(__be32 saddr, __be32 daddr,
 	struct berth_ct_val *fwd;
 	__u32 id;
 
+	if (p.proto == IPPROTO_SCTP) {
+		__be16 sp[2] = { 0, 0 };
+
+		/* a header too short to hold them: no ports, as parse.h */
+		if (ports)
+			bpf_skb_load_bytes(skb, ports, sp, sizeof(sp));
+		p.sport = sp[0];
+		p.dport = sp[1];
+	}
 	if (policy_ct_known(&p, ct_flag, &fwd))
 		return 1;
 	/*
@@ -182,7 +193,7 @@ __attribute__((noinline)) int policy_verdict(__be32 saddr, __be32 daddr,
 		if (id == BERTH_ID_HOST)
 			return 1;
 		if (!policy_allows(ingress ? daddr : saddr, dir, id, &p)) {
-			policy_drop_event(&p, ingress, ifindex);
+			policy_drop_event(&p, ingress, skb->ifindex);
 			return 0;
 		}
 	}
@@ -191,20 +202,21 @@ __attribute__((noinline)) int policy_verdict(__be32 saddr, __be32 daddr,
 }
 
 /* policy_verdict() for p and local pod ep (NULL or not selected: pass). */
-static __always_inline bool policy_pass(const struct __sk_buff *skb,
+static __always_inline bool policy_pass(struct __sk_buff *skb,
 					const struct pkt4 *p,
 					const struct berth_endpoint_info *ep,
 					__u8 dir)
 {
-	__u32 meta;
+	__u32 meta, ports;
 
 	if (!ep || !(ep->flags & BERTH_EP_F_ENFORCED))
 		return true;
 	meta = p->proto | (__u32)p->tcp_flags << 8 | (__u32)dir << 16 |
 	       (ep->flags & BERTH_EP_F_ENFORCED) << 24;
-	return policy_verdict(p->saddr, p->daddr,
-			      p->sport | (__u32)p->dport << 16, meta,
-			      skb->ifindex);
+	ports = p->proto != IPPROTO_SCTP ? p->sport | (__u32)p->dport << 16 :
+		p->later_frag		 ? 0 :
+					   p->l4_off;
+	return policy_verdict(skb, p->saddr, p->daddr, ports, meta);
 }
 
 /*

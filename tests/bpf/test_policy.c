@@ -386,3 +386,22 @@ Test(policy, ct_usage_skips_policy_entries)
 	cr_expect_not(berth_ct_usage_has(u, 0), "backend 0 counted as used");
 	berth_ct_usage_free(u);
 }
+
+/* SCTP: judged by its ports like TCP and UDP. */
+Test(policy, sctp_port)
+{
+	/* common header: ports, verification tag, checksum (not checked) */
+	static const uint8_t hdr80[12] = { 0x9c, 0x40, 0x00, 80 };
+	static const uint8_t hdr81[12] = { 0x9c, 0x40, 0x00, 81 };
+	struct pkt_spec s = pkt(IPPROTO_TCP, POD_A, 0, POD_B, 0);
+
+	set_flags(POD_B, BERTH_EP_F_INGRESS_ENFORCED);
+	allow(POD_B, BERTH_POLICY_INGRESS, ID_A, IPPROTO_SCTP, 80,
+	      BERTH_POLICY_PREFIX_FULL);
+	s.proto = IPPROTO_SCTP;
+	s.payload = hdr80;
+	s.payload_len = sizeof(hdr80);
+	expect(fx.from_pod, s, PASS_LOCAL, "SCTP A -> B:80");
+	s.payload = hdr81;
+	expect(fx.from_pod, s, DROP, "SCTP A -> B:81");
+}
