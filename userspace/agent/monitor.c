@@ -32,6 +32,7 @@
 #define POLL_MS 100
 #define DEFAULT_EVENT_MS 5000
 #define MAX_AGG 256 /* distinct drop pairs waiting for their Event */
+#define EVENT_TIMEOUT_S 2
 #define MAX_WRITES 10 /* Event writes per interval: the API server is shared */
 
 /* One Kubernetes Event being aggregated: drops of one pair. */
@@ -439,6 +440,9 @@ int berth_monitor_start(const struct berth_monitor_opts *opts,
 	if (opts->kubeconfig && berth_kube_open(&m->kube, opts->kubeconfig))
 		pr_warn("monitor: no Kubernetes Events (kubeconfig %s)",
 			opts->kubeconfig);
+	/* an API server that does not answer must not hold the records up */
+	if (m->kube)
+		berth_kube_set_timeout(m->kube, EVENT_TIMEOUT_S);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = -pthread_create(&m->thread, NULL, monitor_thread, m);
@@ -459,11 +463,11 @@ void berth_monitor_stop(struct berth_monitor *m)
 {
 	if (!m)
 		return;
+	/* what the last interval counted is not written: stopping must not
+	 * wait on the API server */
 	if (m->started) {
 		m->stop = true;
 		pthread_join(m->thread, NULL);
-		if (m->kube)
-			flush_events(m); /* what the last interval counted */
 	}
 	for (size_t i = 0; i < m->nclients; i++)
 		close(m->clients[i]);
