@@ -38,6 +38,8 @@ CTL_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/ctl/*.c))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/unit/*.c))
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
 BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/*.c))
+# policy-bench: the datapath and the agent's policy modules
+POLICY_BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/policy/*.c))
 
 # berth-server's store, one library for both backends (SQLite, etcd)
 STORE_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/store/*.c))
@@ -74,7 +76,7 @@ endif
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
-all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/fuzz/fuzz_decode
+all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/bin/policy-bench $(OUTPUT)/fuzz/fuzz_decode
 
 help:
 	@echo "make [all]   build everything into $(OUTPUT)/"
@@ -134,6 +136,9 @@ $(OUTPUT)/obj/userspace/ctl/completion.o: $(OUTPUT)/ctl/completion.inc
 
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/bin/policy-bench: $(POLICY_BENCH_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -o $@
 
 # the server's JWT module is tested here too (tests/unit/test_satoken.c)
 UNIT_SERVER_OBJS := $(OUTPUT)/obj/control/apiserver/satoken.o \
@@ -210,6 +215,7 @@ $(OUTPUT)/images/busybox/index.json: scripts/mkimage.sh
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
+	bench/policy.sh
 	bench/api.sh
 	bench/sched.sh
 	@$(MAKE) --no-print-directory test-image

@@ -31,6 +31,8 @@
 
 #include "endpoint.h"
 #include "kubelet.h"
+#include "monitor.h" /* events ring buffer -> monitor.sock, Events */
+#include "policyagent.h" /* NetworkPolicy into the policy maps */
 #include "proxy.h" /* kube-proxy role */
 #include "routing.h" /* tunnel, node map, Node routes */
 #include "image.h"
@@ -66,6 +68,9 @@ struct agent {
 	struct berth_routing_opts ropts;
 	struct berth_routing *routing;
 	const char *cgroup; /* --cgroup: socket LB hook point */
+	/* NetworkPolicy (kubelet mode): policyagent.h */
+	struct berth_policyagent *policy;
+	struct berth_monitor *monitor;
 };
 
 static void usage(FILE *f)
@@ -449,6 +454,53 @@ static int uninstall(const char *node)
 	return 0;
 }
 
+/*
+ * NetworkPolicy: identities, endpoint flags and policy entries written into
+ * this datapath's maps from the API server's objects.
+ */
+static int start_policy(struct agent *a)
+{
+	struct berth_policyagent_opts o = {
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.root = a->root,
+		.maps = { .policy = &a->dp->policy,
+			  .endpoints = &a->dp->endpoints,
+			  .ipcache = &a->dp->ipcache },
+	};
+
+	return berth_policyagent_start(&o, &a->policy);
+}
+
+static bool monitor_pod_name(void *ctx, uint32_t ip, char *name, size_t len,
+			     char *uid, size_t uidlen)
+{
+	struct agent *a = ctx;
+
+	return berth_policyagent_pod(a->policy, ip, name, len, uid, uidlen);
+}
+
+/*
+ * Drop notifications: <root>/monitor.sock, and Kubernetes Events in
+ * kubelet mode. Without it the datapath runs the same, so a failure to
+ * start is only logged.
+ */
+static void start_monitor(struct agent *a)
+{
+	struct berth_monitor_opts o = {
+		.events_fd = a->dp->events.fd,
+		.root = a->root,
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.pod_name = monitor_pod_name,
+		.pod_ctx = a,
+	};
+
+	if (berth_monitor_start(&o, &a->monitor))
+		pr_warn("monitor: not started: no drop events on %s/monitor.sock",
+			a->root);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -693,6 +745,9 @@ int main(int argc, char **argv)
 		if (berth_endpoint_server_start(&ecfg, &a.eps))
 			goto out;
 	}
+	if (a.kopts.kubeconfig && start_policy(&a))
+		goto out;
+	start_monitor(&a);
 	berth_dp_lbmap_maps(a.dp, &maps);
 	if (a.cgroup && !berth_socklb_open(&a.socklb, a.dp->pin_dir) &&
 	    berth_socklb_can_destroy(a.socklb)) {
@@ -731,6 +786,8 @@ int main(int argc, char **argv)
 	}
 	ret = agent_loop(&a);
 out:
+	berth_monitor_stop(a.monitor);
+	berth_policyagent_stop(a.policy);
 	berth_kubelet_stop(a.kubelet);
 	berth_endpoint_server_stop(a.eps);
 	berth_proxy_stop(a.proxy);

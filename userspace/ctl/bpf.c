@@ -35,6 +35,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: berthctl bpf services|backends|rev_nat|affinity|ct|nat|endpoints|ipcache|node|metrics\n"
 		"                --node NAME [-o json]\n"
+		"       berthctl bpf policy NS/NAME|IP --node NAME [-o json]\n"
+		"                (names from $BERTH_ROOT/policy.json, default /var/lib/berth)\n"
 		"       berthctl probe [-o json]   kernel features, verifier verdicts\n");
 }
 
@@ -42,7 +44,7 @@ static void usage(FILE *f)
 const char *const ctl_bpf_tables[] = { "services",  "backends", "rev_nat",
 				       "affinity",  "ct",	"nat",
 				       "endpoints", "ipcache",	"node",
-				       "metrics",   NULL };
+				       "metrics",   "policy",	NULL };
 
 static int open_map(const char *name)
 {
@@ -188,6 +190,19 @@ static void print_backend(const void *k, const void *v, bool *first)
 	*first = false;
 }
 
+static const char *ct_dir_str(__u8 dir)
+{
+	switch (dir) {
+	case BERTH_CT_SERVICE:
+		return "service";
+	case BERTH_CT_EGRESS:
+		return "egress";
+	case BERTH_CT_POLICY:
+		return "policy";
+	}
+	return "?";
+}
+
 static void print_ct(const void *k, const void *v, bool *first)
 {
 	const struct berth_ct_key *key = k;
@@ -203,13 +218,13 @@ static void print_ct(const void *k, const void *v, bool *first)
 	if (json)
 		printf("%s{\"dir\":\"%s\",\"proto\":\"%s\",\"src\":\"%s:%u\",\"dst\":\"%s:%u\",\"backend_id\":%u,\"rev_nat_id\":%u,\"expires_in\":%ld,\"flags\":%u}",
 		       *first ? "" : ",",
-		       key->dir == BERTH_CT_SERVICE ? "service" : "egress",
+		       ct_dir_str(key->dir),
 		       proto_str(key->proto), s, ntohs(key->sport), d,
 		       ntohs(key->dport), val->backend_id, val->rev_nat_id,
 		       left, val->flags);
 	else
 		printf("%-7s %s %s:%u -> %s:%u backend %u rev_nat %u expires %lds%s\n",
-		       key->dir == BERTH_CT_SERVICE ? "service" : "egress",
+		       ct_dir_str(key->dir),
 		       proto_str(key->proto), s, ntohs(key->sport), d,
 		       ntohs(key->dport), val->backend_id, val->rev_nat_id,
 		       left, val->flags & BERTH_CT_F_CLOSING ? " closing" : "");
@@ -511,6 +526,9 @@ int cmd_bpf(int argc, char **argv)
 	}
 	if (argc - optind == 1 && !strcmp(argv[optind], "probe"))
 		return cmd_probe(json);
+	if (argc - optind == 3 && !strcmp(argv[optind], "bpf") &&
+	    !strcmp(argv[optind + 1], "policy") && node)
+		return cmd_policy(node, argv[optind + 2], json);
 	if (argc - optind != 2 || strcmp(argv[optind], "bpf") || !node) {
 		usage(stderr);
 		return 2;

@@ -113,6 +113,8 @@ int cmd_monitor(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_bpf(int argc, char **argv);
 int cmd_probe(bool json);
+/* berthctl bpf policy POD (policy.c): what a pod of node may do */
+int cmd_policy(const char *node, const char *pod, bool json);
 
 /* apply.c: the objects of -f FILE|DIR|- in order; -errno with a message */
 int ctl_read_objects(const char *const *files, int n, json_object **list);

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  monitor [--root DIR] [--pod NS/NAME] [--reason R] [-o json]\n"
 		"  bpf TABLE --node NAME [-o json]  TABLE: services backends rev_nat affinity\n"
 		"                                   ct nat endpoints ipcache node metrics\n"
+		"  bpf policy NS/NAME|IP --node NAME what a pod allows (NetworkPolicy)\n"
 		"  probe [-o json]                  kernel features, verifier verdicts\n"
 		"  completion bash                  a bash completion script\n"
 		"flags: --kubeconfig FILE (else $KUBECONFIG, ~/.kube/config), --context NAME,\n"
