@@ -69,7 +69,7 @@ expect_eq "scale deployment/<names>" "$(comp scale deployment/)" "deployment/web
 expect_eq "rollout <sub>" "$(comp rollout '')" "status undo"
 expect_eq "rollout status <deployments>" "$(comp rollout status '')" "deployment/web"
 expect_eq "top <what>" "$(comp top '')" "nodes pods"
-expect_eq "bpf <tables>" "$(comp bpf '')" "services backends rev_nat affinity ct nat endpoints ipcache node metrics"
+expect_eq "bpf <tables>" "$(comp bpf '')" "services backends rev_nat affinity ct nat endpoints ipcache node metrics policy"
 expect_eq "apply -f <files>" "$(comp apply -f "$TMP/manifest-o")" "$TMP/manifest-one.yaml"
 expect_eq "get --sel -> --selector" "$(comp get pods --sel)" "--selector"
 expect_eq "completion <shell>" "$(comp completion '')" "bash"
