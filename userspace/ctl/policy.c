@@ -367,9 +367,23 @@ static void print_report(json_object *r)
 
 	printf("pod %s %s identity %s\n", str_of(r, "pod") ?: "?",
 	       str_of(r, "ip"), str_of(r, "identity"));
-	printf("ingress: %s\negress:  %s\n",
-	       in ? "enforced, allowed below" : "not enforced (all allowed)",
-	       eg ? "enforced, allowed below" : "not enforced (all allowed)");
+	size_t nin = 0, neg = 0;
+
+	for (size_t i = 0; i < json_object_array_length(allows); i++) {
+		const char *d = str_of(json_object_array_get_idx(allows, i),
+				       "direction");
+
+		if (d && !strcmp(d, "ingress"))
+			nin++;
+		else
+			neg++;
+	}
+	printf("ingress: %s\n", !in ? "not enforced (all allowed)" :
+				 nin ? "enforced, what is listed below" :
+				       "enforced, nothing allowed");
+	printf("egress:  %s\n", !eg ? "not enforced (all allowed)" :
+				 neg ? "enforced, what is listed below" :
+				       "enforced, nothing allowed");
 	for (size_t i = 0; i < json_object_array_length(allows); i++)
 		print_entry(json_object_array_get_idx(allows, i));
 }
