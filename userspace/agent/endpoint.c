@@ -45,6 +45,8 @@ struct berth_endpoint_server {
 	char pod_cidr[64];
 	struct berth_endpoint_ops ops;
 	struct berth_map *epmap; /* NULL: no endpoints map to write */
+	void (*added)(void *ctx, const struct berth_cni_endpoint *ep);
+	void *added_ctx;
 	unsigned int mtu;
 	pthread_mutex_t lock; /* one request at a time touches the table */
 	pthread_t thread;
@@ -440,6 +442,8 @@ static json_object *handle_add(struct berth_endpoint_server *srv,
 	}
 	pr_info("endpoint %s/%s: %s on %s (pod %s/%s)", id, ifname, ep.ip,
 		ep.host_ifname, ep.pod_namespace, ep.pod_name);
+	if (srv->added)
+		srv->added(srv->added_ctx, &ep);
 	return reply_ok();
 }
 
@@ -803,6 +807,8 @@ int berth_endpoint_server_start(const struct berth_endpoint_config *cfg,
 	srv->fd = srv->stop[0] = srv->stop[1] = -1;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ops = cfg->ops;
+	srv->added = cfg->added;
+	srv->added_ctx = cfg->added_ctx;
 	srv->mtu = cfg->mtu;
 	if (cfg->endpoints && cfg->endpoints->update)
 		srv->epmap = cfg->endpoints;

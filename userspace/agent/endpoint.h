@@ -83,6 +83,13 @@ struct berth_endpoint_config {
 	 * update op (not in this datapath build): not written */
 	struct berth_map *endpoints;
 	unsigned int mtu; /* pod MTU for the status reply; 0: not said */
+	/*
+	 * NULL, or called when an endpoint is recorded, before ADD answers
+	 * (the containers start after that): the policy agent judges the new
+	 * pod now, so it never runs a moment without its NetworkPolicy.
+	 */
+	void (*added)(void *ctx, const struct berth_cni_endpoint *ep);
+	void *added_ctx;
 };
 
 struct berth_endpoint_server;

@@ -472,6 +472,22 @@ static int start_policy(struct agent *a)
 	return berth_policyagent_start(&o, &a->policy);
 }
 
+/* ADD of a pod of this node: its policy in the maps before it runs */
+static void endpoint_added(void *ctx, const struct berth_cni_endpoint *ep)
+{
+	struct agent *a = ctx;
+	int err;
+
+	if (!a->policy || !ep->pod_name[0])
+		return;
+	err = berth_policyagent_local_pod(a->policy, ep->pod_namespace,
+					  ep->pod_name, ep->ip, 2000);
+	if (err)
+		pr_warn("pod %s/%s (%s): network policy not judged before its start (%s): judged once the API shows it",
+			ep->pod_namespace, ep->pod_name, ep->ip,
+			strerror(-err));
+}
+
 static bool monitor_pod_name(void *ctx, uint32_t ip, char *name, size_t len,
 			     char *uid, size_t uidlen)
 {
@@ -732,6 +748,9 @@ int main(int argc, char **argv)
 			a.pod_cidr = a.kube_pod_cidr;
 		}
 	}
+	/* before the endpoint server: an ADD waits for its pod's policy */
+	if (a.kopts.kubeconfig && start_policy(&a))
+		goto out;
 	if (a.cni_socket || a.pod_cidr) {
 		struct berth_endpoint_config ecfg = {
 			.root = a.root,
@@ -740,13 +759,13 @@ int main(int argc, char **argv)
 			.ops = berth_endpoint_dp_ops(a.dp),
 			.endpoints = &a.dp->endpoints,
 			.mtu = a.routing ? berth_routing_pod_mtu(a.routing) : 0,
+			.added = endpoint_added,
+			.added_ctx = &a,
 		};
 
 		if (berth_endpoint_server_start(&ecfg, &a.eps))
 			goto out;
 	}
-	if (a.kopts.kubeconfig && start_policy(&a))
-		goto out;
 	start_monitor(&a);
 	berth_dp_lbmap_maps(a.dp, &maps);
 	if (a.cgroup && !berth_socklb_open(&a.socklb, a.dp->pin_dir) &&

@@ -64,6 +64,15 @@ struct pod_name {
 	char uid[64];
 };
 
+/* a pod CNI gave an address the API does not show yet */
+struct local_pod {
+	char key[512]; /* ns/name */
+	char ip[64];
+	bool judged; /* a pass found its object and gave it the address */
+};
+
+#define MAX_LOCAL 256
+
 struct berth_policyagent {
 	struct berth_policyagent_opts opts;
 	char node_name[254];
@@ -79,6 +88,12 @@ struct berth_policyagent {
 	bool inited[V_MAX];
 	bool dirty, stop, started;
 	pthread_t thread;
+	/* berth_policyagent_local_pod: under mu */
+	struct local_pod local[MAX_LOCAL];
+	size_t nlocal;
+	bool urgent; /* a pod waits: skip the debounce */
+	unsigned long passes; /* passes run (ok or not) */
+	pthread_cond_t done_cv; /* passes moved */
 };
 
 static json_object *ip_json(uint32_t ip)
@@ -328,6 +343,59 @@ static bool all_listed(const struct berth_policyagent *pa)
 	return true;
 }
 
+static struct local_pod *local_find(struct berth_policyagent *pa,
+				     const char *key)
+{
+	for (size_t i = 0; i < pa->nlocal; i++)
+		if (!strcmp(pa->local[i].key, key))
+			return &pa->local[i];
+	return NULL;
+}
+
+static void local_drop(struct berth_policyagent *pa, struct local_pod *l)
+{
+	*l = pa->local[--pa->nlocal];
+}
+
+/*
+ * With mu: pods CNI addressed whose objects have no podIP yet get a copy
+ * with it, so this pass judges them; entries the API caught up with go.
+ */
+static void apply_local(struct berth_policyagent *pa, json_object **pods,
+			size_t n)
+{
+	char key[512];
+
+	for (size_t i = 0; i < n && pa->nlocal; i++) {
+		json_object *meta = berth_jget(pods[i], "metadata");
+		json_object *st = berth_jget(pods[i], "status"), *copy = NULL;
+		struct local_pod *l;
+
+		snprintf(key, sizeof(key), "%s/%s",
+			 berth_jstr(meta, "namespace") ?: "default",
+			 berth_jstr(meta, "name") ?: "");
+		l = local_find(pa, key);
+		if (!l)
+			continue;
+		if (berth_jstr(st, "podIP")) {
+			local_drop(pa, l);
+			continue;
+		}
+		if (json_object_deep_copy(pods[i], &copy, NULL))
+			continue;
+		st = berth_jget(copy, "status");
+		if (!st) {
+			st = json_object_new_object();
+			json_object_object_add(copy, "status", st);
+		}
+		json_object_object_add(st, "podIP",
+				       json_object_new_string(l->ip));
+		json_object_put(pods[i]);
+		pods[i] = copy;
+		l->judged = true;
+	}
+}
+
 /* Called with mu held; holds it throughout (json-c references). */
 static int sync_views(struct berth_policyagent *pa)
 {
@@ -337,8 +405,11 @@ static int sync_views(struct berth_policyagent *pa)
 	int err = 0;
 
 	pa->dirty = false;
+	pa->urgent = false;
 	for (int i = 0; !err && i < V_MAX; i++)
 		err = berth_kview_objects(&pa->views[i], &objs[i], &n[i]);
+	if (!err)
+		apply_local(pa, objs[V_PODS], n[V_PODS]);
 	if (!err) {
 		struct berth_policy_objects o = {
 			objs[V_PODS],  objs[V_NAMESPACES], objs[V_POLICIES],
@@ -352,6 +423,8 @@ static int sync_views(struct berth_policyagent *pa)
 	}
 	for (int i = 0; i < V_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
+	pa->passes++;
+	pthread_cond_broadcast(&pa->done_cv);
 	if (err)
 		pr_warn("network policy: sync: %s; again in %d ms",
 			strerror(-err), RETRY_MS);
@@ -382,7 +455,8 @@ static void *sync_thread(void *arg)
 			pthread_cond_wait(&pa->cv, &pa->mu);
 			continue;
 		}
-		wait_until(pa, DEBOUNCE_MS);
+		if (!pa->urgent)
+			wait_until(pa, DEBOUNCE_MS);
 		if (pa->stop)
 			break;
 		if (sync_views(pa)) {
@@ -403,6 +477,7 @@ static int start_watches(struct berth_policyagent *pa)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&pa->cv, &ca);
+	pthread_cond_init(&pa->done_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	for (int i = 0; i < V_MAX; i++) {
 		err = berth_kview_init(&pa->views[i], collections[i], &pa->mu,
@@ -456,6 +531,41 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 	return 0;
 }
 
+int berth_policyagent_local_pod(struct berth_policyagent *pa, const char *ns,
+				const char *name, const char *ip,
+				long timeout_ms)
+{
+	struct timespec until = after_ms(timeout_ms);
+	struct local_pod *l;
+	unsigned long target;
+	char key[512];
+	int err = 0;
+
+	if (!pa)
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", ns && *ns ? ns : "default",
+		 name ? name : "");
+	pthread_mutex_lock(&pa->mu);
+	l = local_find(pa, key);
+	if (!l && pa->nlocal == MAX_LOCAL) /* never answered: the oldest */
+		local_drop(pa, &pa->local[0]);
+	if (!l)
+		l = &pa->local[pa->nlocal++];
+	snprintf(l->key, sizeof(l->key), "%s", key);
+	snprintf(l->ip, sizeof(l->ip), "%s", ip);
+	l->judged = false;
+	target = pa->passes + 1; /* passes run under mu: the next one sees l */
+	pa->dirty = pa->urgent = true;
+	pthread_cond_signal(&pa->cv);
+	while (!pa->stop && pa->passes < target && !err)
+		err = -pthread_cond_timedwait(&pa->done_cv, &pa->mu, &until);
+	l = local_find(pa, key);
+	if (pa->passes < target || (l && !l->judged))
+		err = -ETIMEDOUT;
+	pthread_mutex_unlock(&pa->mu);
+	return err;
+}
+
 void berth_policyagent_stop(struct berth_policyagent *pa)
 {
 	if (!pa)
@@ -471,6 +581,7 @@ void berth_policyagent_stop(struct berth_policyagent *pa)
 		pthread_join(pa->thread, NULL);
 	}
 	pthread_cond_destroy(&pa->cv);
+	pthread_cond_destroy(&pa->done_cv);
 	for (int i = 0; i < V_MAX; i++)
 		if (pa->inited[i])
 			berth_kview_free(&pa->views[i]);

@@ -38,6 +38,16 @@ void berth_policyagent_stop(struct berth_policyagent *pa);
 bool berth_policyagent_pod(struct berth_policyagent *pa, uint32_t ip,
 			   char *name, size_t len, char *uid, size_t uidlen);
 
+/*
+ * A pod of this node got address ip (dotted) from CNI: judge it in the
+ * next pass (its API object has no podIP yet) and wait up to timeout_ms
+ * for that pass to write the maps. Any thread. 0, or -ETIMEDOUT (the pod
+ * is judged when the API catches up), -ENOMEM.
+ */
+int berth_policyagent_local_pod(struct berth_policyagent *pa, const char *ns,
+				const char *name, const char *ip,
+				long timeout_ms);
+
 /* The objects the API holds, each collection as an array of json-c. */
 struct berth_policy_objects {
 	json_object *const *pods, *const *namespaces, *const *policies,
