@@ -10,6 +10,7 @@
 #include <berth/log.h>
 
 #include "api.h"
+#include "authz.h"
 #include "discovery.h"
 #include "jsonutil.h"
 #include "openapi.h"
@@ -242,8 +243,15 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 	struct berth_api *api = ctx;
 	char buf[MAX_PATH], *segs[MAX_SEGS];
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+	struct berth_authz_req *ar = malloc(sizeof(*ar));
 	int n = split(req->path, buf, segs);
 
+	if (!ar) {
+		berth_resp_error(resp, 500, NULL, "out of memory");
+		return;
+	}
+	if (berth_authz_gate(api, req, resp, ar))
+		goto out;
 	if (n < 0) {
 		not_found(resp);
 		goto out;
@@ -298,6 +306,8 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 	} else {
 		not_found(resp);
 	}
+	berth_authz_after(api, ar, resp);
 out:
+	free(ar);
 	pr_debug("%s %s -> %d", req->method, req->path, resp->code);
 }

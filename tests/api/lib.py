@@ -82,7 +82,7 @@ class Server:
         self.log = open(os.path.join(self.tmp, "server.log"), "w")
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", os.path.join(self.tmp, "data"),
-             "--listen", "127.0.0.1:0", *args],
+             "--listen", "127.0.0.1:0", "--insecure-port", "0", *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         kc = os.path.join(self.tmp, "data", "kubeconfig")
@@ -94,10 +94,20 @@ class Server:
             time.sleep(0.05)
         else:
             fail("no kubeconfig after 5s")
-        with open(kc) as f:
+        self.read_ports()
+
+    def read_ports(self):
+        """host/port: the loopback plain-HTTP listener (system:masters) the
+        raw-HTTP tests use; https_port: the server's own (the kubernetes
+        Service's), which kubectl reaches through data/kubeconfig."""
+        data = os.path.join(self.tmp, "data")
+        with open(os.path.join(data, "kubeconfig-insecure")) as f:
             url = [l.split()[1] for l in f if "server:" in l][0]
         self.host, port = url[len("http://"):].split(":")
         self.port = int(port)
+        with open(os.path.join(data, "kubeconfig")) as f:
+            url = [l.split()[1] for l in f if "server:" in l][0]
+        self.https_port = int(url.rsplit(":", 1)[1])
 
     def stop(self):
         if self.stopped:

@@ -94,7 +94,7 @@ class Node:
         self.server = subprocess.Popen(
             ["nsenter", "--net=" + self.nspath, os.path.join(BIN, "berth-server"),
              "--data-dir", os.path.join(self.tmp, "data"),
-             "--listen", "127.0.0.1:%d" % self.port, *server_args],
+             "--listen", "127.0.0.1:0", "--insecure-port", str(self.port), *server_args],
             stdout=slog, stderr=subprocess.STDOUT)
         self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
         with open(self.kubeconfig, "w") as f:

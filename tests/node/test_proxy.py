@@ -242,7 +242,7 @@ def restart_server(s, port):
     os.remove(kc)
     s.log = open(os.path.join(s.tmp, "server2.log"), "w")
     s.proc = subprocess.Popen([SERVER, "--data-dir", os.path.join(s.tmp, "data"),
-                               "--listen", "127.0.0.1:%d" % port,
+                               "--listen", "127.0.0.1:0", "--insecure-port", str(port),
                                "--controllers", "endpointslice"],
                               stdout=s.log, stderr=subprocess.STDOUT)
     wait_for("the server is back", lambda: os.path.exists(kc), 10)
