@@ -340,6 +340,44 @@ static const struct msg access_review_msg = { (const struct field[]){
 	{ 2, "spec", F_MSG, &access_review_spec, false },
 	END } };
 
+/* rbac.authorization.k8s.io/v1: kubectl create role/clusterrole/...binding */
+static const struct msg policy_rule = { (const struct field[]){
+	{ 1, "verbs", F_REP_STR, NULL, false },
+	{ 2, "apiGroups", F_REP_STR, NULL, false },
+	{ 3, "resources", F_REP_STR, NULL, false },
+	{ 4, "resourceNames", F_REP_STR, NULL, false },
+	{ 5, "nonResourceURLs", F_REP_STR, NULL, false },
+	END } };
+
+static const struct msg aggregation_rule = { (const struct field[]){
+	{ 1, "clusterRoleSelectors", F_REP_MSG, &label_selector, false },
+	END } };
+
+static const struct msg role_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "rules", F_REP_MSG, &policy_rule, false },
+	{ 3, "aggregationRule", F_MSG, &aggregation_rule, false },
+	END } };
+
+static const struct msg rbac_subject = { (const struct field[]){
+	{ 1, "kind", F_STR, NULL, false },
+	{ 2, "apiGroup", F_STR, NULL, false },
+	{ 3, "name", F_STR, NULL, false },
+	{ 4, "namespace", F_STR, NULL, false },
+	END } };
+
+static const struct msg role_ref = { (const struct field[]){
+	{ 1, "apiGroup", F_STR, NULL, false },
+	{ 2, "kind", F_STR, NULL, false },
+	{ 3, "name", F_STR, NULL, false },
+	END } };
+
+static const struct msg role_binding_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "subjects", F_REP_MSG, &rbac_subject, false },
+	{ 3, "roleRef", F_MSG, &role_ref, false },
+	END } };
+
 static const struct {
 	const char *api_version, *kind;
 	const struct msg *msg;
@@ -359,6 +397,11 @@ static const struct {
 	  &access_review_msg },
 	{ "authorization.k8s.io/v1", "SubjectAccessReview",
 	  &access_review_msg },
+	{ "rbac.authorization.k8s.io/v1", "Role", &role_msg },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRole", &role_msg },
+	{ "rbac.authorization.k8s.io/v1", "RoleBinding", &role_binding_msg },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
+	  &role_binding_msg },
 };
 
 struct rd {
