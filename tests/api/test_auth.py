@@ -382,6 +382,38 @@ check(can("create", "rolebindings.rbac.authorization.k8s.io", "-n", "team", "--a
       and not can("create", "rolebindings.rbac.authorization.k8s.io", "-n", "other", "--as", "frank"),
       "admin via RoleBinding: RBAC in its namespace only")
 
+# --- the operator's own certificates: --tls-cert-file, --client-ca-file ---
+ext_ca, ext_ca_key = make_ca("ext-ca")
+srv_key, srv_csr = os.path.join(TMP, "srv.key"), os.path.join(TMP, "srv.csr")
+srv_crt, san = os.path.join(TMP, "srv.crt"), os.path.join(TMP, "san.ext")
+with open(san, "w") as f:
+    f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", srv_key, "-out", srv_csr, "-subj", "/CN=ext-server")
+openssl("x509", "-req", "-in", srv_csr, "-CA", ext_ca, "-CAkey", ext_ca_key,
+        "-CAcreateserial", "-out", srv_crt, "-days", "2", "-extfile", san)
+ext_client = make_client("gina", ext_ca, ext_ca_key, "/CN=gina/O=ext-team")
+s2 = Server("--tls-cert-file", srv_crt, "--tls-private-key-file", srv_key,
+            "--client-ca-file", ext_ca)
+c = http.client.HTTPSConnection("127.0.0.1", s2.https_port, timeout=20,
+                                context=tls_ctx(ca=ext_ca, cert=ext_client[0], key=ext_client[1]))
+c.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+          body=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+          headers={"Content-Type": "application/json"})
+r = c.getresponse()
+ui = json.loads(r.read())["status"]["userInfo"]
+c.close()
+check(r.status == 201 and ui["username"] == "gina" and "ext-team" in ui["groups"],
+      "given serving cert (verified with its CA) and --client-ca-file client: %s" % ui)
+check(not os.path.exists(os.path.join(s2.tmp, "data", "apiserver.crt")),
+      "no serving certificate generated when one is given")
+p = subprocess.run(["kubectl", "--kubeconfig", os.path.join(s2.tmp, "data", "kubeconfig"),
+                    "auth", "whoami"], capture_output=True, text=True, timeout=30)
+check(p.returncode == 0 and "berth-admin" in p.stdout,
+      "the admin kubeconfig still works (trusts --client-ca-file as the serving CA): "
+      + p.stdout + p.stderr)
+s2.stop()
+
 # --- the plain-HTTP listener stays on loopback ---
 r = subprocess.run([SERVER, "--data-dir", os.path.join(TMP, "d2"), "--listen", "127.0.0.1:0",
                     "--insecure-port", "0", "--insecure-bind-address", "10.1.2.3"],
