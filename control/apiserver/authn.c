@@ -311,6 +311,19 @@ out:
 	return ret;
 }
 
+/* Compares every byte of equal-length strings: no timing hint of a prefix. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t n = strlen(a), i;
+	unsigned char d = 0;
+
+	if (n != strlen(b))
+		return false;
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return !d;
+}
+
 static int token_user(struct berth_api *api, const char *token,
 		      struct berth_user *u)
 {
@@ -318,7 +331,7 @@ static int token_user(struct berth_api *api, const char *token,
 	size_t i;
 
 	for (i = 0; i < a->ntokens; i++)
-		if (!strcmp(a->tokens[i].token, token)) {
+		if (token_equal(a->tokens[i].token, token)) {
 			*u = a->tokens[i].user;
 			return 0;
 		}

@@ -414,6 +414,22 @@ check(p.returncode == 0 and "berth-admin" in p.stdout,
       + p.stdout + p.stderr)
 s2.stop()
 
+# --- --anonymous-auth true: system:anonymous, public info only ---
+s3 = Server("--anonymous-auth", "true")
+c = http.client.HTTPSConnection("127.0.0.1", s3.https_port, timeout=20,
+                                context=ssl._create_unverified_context())
+c.request("GET", "/version")
+r = c.getresponse()
+r.read()
+check(r.status == 200, "anonymous: /version allowed (system:public-info-viewer): %d" % r.status)
+c.request("GET", "/api/v1/namespaces/default/pods")
+r = c.getresponse()
+body = json.loads(r.read())
+c.close()
+check(r.status == 403 and 'User "system:anonymous" cannot list' in body["message"],
+      "anonymous: pods forbidden as system:anonymous: %s" % body.get("message"))
+s3.stop()
+
 # --- the plain-HTTP listener stays on loopback ---
 r = subprocess.run([SERVER, "--data-dir", os.path.join(TMP, "d2"), "--listen", "127.0.0.1:0",
                     "--insecure-port", "0", "--insecure-bind-address", "10.1.2.3"],
