@@ -97,10 +97,12 @@ int berth_http_header_each(const struct berth_http_req *req, const char *key,
 int berth_http_peer_cert(const struct berth_http_req *req, const void **der,
 			 size_t *len)
 {
-	const union MHD_ConnectionInfo *ci;
+	const union MHD_ConnectionInfo *ci, *sc;
 	const gnutls_datum_t *certs;
 	unsigned int status, n = 0;
 	gnutls_session_t s;
+	int *verdict;
+	bool ok;
 
 	if (!req->conn || !req->tls)
 		return -ENOENT;
@@ -112,8 +114,22 @@ int berth_http_peer_cert(const struct berth_http_req *req, const void **der,
 	certs = gnutls_certificate_get_peers(s, &n);
 	if (!certs || !n)
 		return -ENOENT;
-	/* chain and validity against the trust list (--client-ca-file) */
-	if (gnutls_certificate_verify_peers2(s, &status) < 0 || status)
+	sc = MHD_get_connection_info(req->conn,
+				     MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	verdict = sc && sc->socket_context ? sc->socket_context : NULL;
+	/*
+	 * Chain and validity against the trust list (--client-ca-file), once
+	 * per connection: the peer cannot change within the TLS session.
+	 */
+	if (!verdict || !*verdict) {
+		ok = gnutls_certificate_verify_peers2(s, &status) >= 0 &&
+		     !status;
+		if (verdict)
+			*verdict = ok ? 1 : -1;
+	} else {
+		ok = *verdict > 0;
+	}
+	if (!ok)
 		return -EACCES;
 	*der = certs[0].data;
 	*len = certs[0].size;
@@ -295,6 +311,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Per TLS connection: the client certificate's verdict, 0 until checked. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(int));
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -349,6 +380,7 @@ static struct MHD_Daemon *start_daemon(struct berth_http *h,
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
+
 	if (tls)
 		flags |= MHD_USE_TLS;
 	if (!tls || !tls->trust)
@@ -359,6 +391,7 @@ static struct MHD_Daemon *start_daemon(struct berth_http *h,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_ARRAY,
 		tls ? o : o + 3, MHD_OPTION_END);
 }
