@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <berth/base64.h>
+#include <berth/fsutil.h>
 #include <berth/log.h>
 
 #include "apiserver/api.h"
@@ -341,26 +342,10 @@ static int serve(struct berth_store *store, const sigset_t *set, long secs)
 	}
 }
 
-/* Written whole then renamed, so kubectl never reads half a file. */
-static int write_file_atomic(const char *path, const char *text)
-{
-	char tmp[4200];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fchmod(fileno(f), 0600);
-	fputs(text, f);
-	if (fclose(f))
-		return -errno;
-	if (rename(tmp, path))
-		return -errno;
-	return 0;
-}
-
-/* kubectl's config: server URL and, for HTTPS, the CA and admin cert. */
+/*
+ * kubectl's config: server URL and, for HTTPS, the CA and admin cert;
+ * written whole then renamed, so kubectl never reads half a file.
+ */
 static int write_kubeconfig(const char *path, const char *url,
 			    const struct berth_tls *tls)
 {
@@ -403,7 +388,7 @@ static int write_kubeconfig(const char *path, const char *url,
 		text = NULL;
 		goto out;
 	}
-	ret = write_file_atomic(path, text);
+	ret = berth_write_file_atomic(path, text, strlen(text), 0600);
 out:
 	free(text);
 	free(ca);

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,30 +29,6 @@ struct cert_req {
 	const struct berth_tls_opts *sans; /* server only */
 	int days;
 };
-
-/* Whole then renamed, so a crash never leaves half a key. */
-static int write_file(const char *path, const void *data, size_t len,
-		      mode_t mode)
-{
-	char tmp[4200];
-	ssize_t w;
-	int fd, ret;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	w = write(fd, data, len);
-	ret = w == (ssize_t)len && !fsync(fd) ? 0 : -EIO;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
 
 static int datum_dup(const gnutls_datum_t *d, char **out)
 {
@@ -264,10 +239,10 @@ static int make_pair(const char *base, const struct cert_req *r,
 		ret = key_pem(k, key);
 	snprintf(path, sizeof(path), "%s.key", base);
 	if (!ret)
-		ret = write_file(path, *key, strlen(*key), 0600);
+		ret = berth_write_file_atomic(path, *key, strlen(*key), 0600);
 	snprintf(path, sizeof(path), "%s.crt", base);
 	if (!ret)
-		ret = write_file(path, *cert, strlen(*cert), 0644);
+		ret = berth_write_file_atomic(path, *cert, strlen(*cert), 0644);
 	if (ret) {
 		free(*cert);
 		free(*key);
