@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """Raw-HTTP test helpers: a berth-server on a free loopback port with a
-temporary data dir (stopped and removed at exit), and a tiny client."""
+temporary data dir (stopped and removed at exit), and a tiny client: HTTPS
+with the CA and admin certificate (system:masters) of data/kubeconfig."""
 import atexit
+import base64
 import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -82,7 +85,7 @@ class Server:
         self.log = open(os.path.join(self.tmp, "server.log"), "w")
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", os.path.join(self.tmp, "data"),
-             "--listen", "127.0.0.1:0", "--insecure-port", "0", *args],
+             "--listen", "127.0.0.1:0", *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         kc = os.path.join(self.tmp, "data", "kubeconfig")
@@ -97,17 +100,24 @@ class Server:
         self.read_ports()
 
     def read_ports(self):
-        """host/port: the loopback plain-HTTP listener (system:masters) the
-        raw-HTTP tests use; https_port: the server's own (the kubernetes
-        Service's), which kubectl reaches through data/kubeconfig."""
-        data = os.path.join(self.tmp, "data")
-        with open(os.path.join(data, "kubeconfig-insecure")) as f:
-            url = [l.split()[1] for l in f if "server:" in l][0]
-        self.host, port = url[len("http://"):].split(":")
-        self.port = int(port)
-        with open(os.path.join(data, "kubeconfig")) as f:
-            url = [l.split()[1] for l in f if "server:" in l][0]
-        self.https_port = int(url.rsplit(":", 1)[1])
+        """host/port of the HTTPS listener (https_port: the same, the
+        kubernetes Service's port) from data/kubeconfig, and a TLS context
+        with its CA and admin client certificate."""
+        kc = os.path.join(self.tmp, "data", "kubeconfig")
+        fields = {}
+        with open(kc) as f:
+            for line in f:
+                k, _, v = line.strip().partition(": ")
+                fields[k] = v
+        self.host, port = fields["server"][len("https://"):].split(":")
+        self.port = self.https_port = int(port)
+        files = {}
+        for k in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
+            files[k] = os.path.join(self.tmp, k + ".pem")
+            with open(files[k], "wb") as f:
+                f.write(base64.b64decode(fields[k]))
+        self.ssl = ssl.create_default_context(cafile=files["certificate-authority-data"])
+        self.ssl.load_cert_chain(files["client-certificate-data"], files["client-key-data"])
 
     def stop(self):
         if self.stopped:
@@ -132,7 +142,8 @@ class Server:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def conn(self, timeout=20):
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                           context=self.ssl)
 
     def req(self, method, path, body=None, ctype="application/json", headers=None):
         """-> (status, parsed JSON or text, headers)"""

@@ -50,7 +50,7 @@ start_server() {
 		start_etcd "$TMP"
 		store_args=(--etcd "$ETCD_URL")
 	fi
-	"$BERTH_SERVER" --data-dir "$TMP/data" --listen 127.0.0.1:0 --insecure-port 0 "${store_args[@]}" "$@" \
+	"$BERTH_SERVER" --data-dir "$TMP/data" --listen 127.0.0.1:0 "${store_args[@]}" "$@" \
 		>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 100); do
@@ -61,9 +61,8 @@ start_server() {
 	[ -f "$TMP/data/kubeconfig" ] || fail "no kubeconfig after 5s"
 	export KUBECONFIG=$TMP/data/kubeconfig
 	export KUBECACHEDIR=$TMP/cache
-	# kubectl goes over HTTPS with the admin certificate; curl over the
-	# loopback plain-HTTP listener
-	SERVER_URL=$(awk '/server:/ {print $2}' "$TMP/data/kubeconfig-insecure")
+	# HTTPS: the kubeconfig holds the server's CA and the admin certificate
+	SERVER_URL=$(awk '/server:/ {print $2}' "$KUBECONFIG")
 }
 
 fail() {

@@ -242,7 +242,7 @@ def restart_server(s, port):
     os.remove(kc)
     s.log = open(os.path.join(s.tmp, "server2.log"), "w")
     s.proc = subprocess.Popen([SERVER, "--data-dir", os.path.join(s.tmp, "data"),
-                               "--listen", "127.0.0.1:0", "--insecure-port", str(port),
+                               "--listen", "127.0.0.1:%d" % port,
                                "--controllers", "endpointslice"],
                               stdout=s.log, stderr=subprocess.STDOUT)
     wait_for("the server is back", lambda: os.path.exists(kc), 10)
@@ -267,7 +267,8 @@ def main():
 
     s = Server("--controllers", "endpointslice")
     atexit.register(stop_agent)  # before the server stops (atexit is LIFO)
-    url = "http://%s:%d" % (s.host, s.port)
+    # the agent reads the server's admin kubeconfig: HTTPS, CA, client cert
+    url = os.path.join(s.tmp, "data", "kubeconfig")
     os.makedirs(root, exist_ok=True)
     start_agent(url)
     wait_for("the agent's first sync (both lists complete)",
