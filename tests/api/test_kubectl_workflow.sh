@@ -187,7 +187,16 @@ spec:
         env: [{name: A, value: "1"}]
 YAML
 expect_match "apply --server-side creates" "$(k apply --server-side -f "$TMP/ssa.yaml")" 'deployment.apps/s serverside-applied'
-rv=$(k get deploy s -n ssa -o jsonpath='{.metadata.resourceVersion}')
+# the controllers write the new Deployment's status (ReplicaSet, pods, then
+# the replica counts): wait until they are done, so that only the apply
+# could change it
+rv=
+for _ in $(seq 20); do
+	prev=$rv
+	rv=$(k get deploy s -n ssa -o jsonpath='{.metadata.resourceVersion}')
+	[ "$rv" = "$prev" ] && break
+	sleep 0.5
+done
 k apply --server-side -f "$TMP/ssa.yaml" >/dev/null
 expect_eq "a repeated apply changes nothing" "$(k get deploy s -n ssa -o jsonpath='{.metadata.resourceVersion}')" "$rv"
 expect_eq "managedFields records the manager" "$(k get deploy s -n ssa --show-managed-fields -o jsonpath='{.metadata.managedFields[0].manager}/{.metadata.managedFields[0].operation}')" "kubectl/Apply"
