@@ -124,7 +124,13 @@ $(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) |
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ -lcurl -ljson-c -lpthread $(LDLIBS) -o $@
+
+# berthctl completion bash prints completion.bash, compiled in as a string
+$(OUTPUT)/ctl/completion.inc: userspace/ctl/completion.bash
+	@mkdir -p $(@D)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(OUTPUT)/obj/userspace/ctl/completion.o: $(OUTPUT)/ctl/completion.inc
 
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -231,6 +237,7 @@ vmtest-fallback: deps
 	vmtest/test-fallback.sh
 
 PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 CNI_BIN_DIR ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 install: $(BINS)
@@ -241,6 +248,15 @@ install: $(BINS)
 		install -m 0755 $(OUTPUT)/bin/berth-cni $(DESTDIR)$(CNI_BIN_DIR)/ && \
 		install -m 0644 cni/10-berth.conflist $(DESTDIR)$(CNI_CONF_DIR)/; \
 	fi
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)/etc/default $(DESTDIR)$(PREFIX)/share/doc/berth
+	for f in dist/systemd/*.service; do \
+		sed 's|/usr/local/|$(PREFIX)/|g' $$f >$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$${f##*/} && \
+		chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$${f##*/}; \
+	done
+	for f in dist/default/*; do \
+		[ -e $(DESTDIR)/etc/default/$${f##*/} ] || install -m 0644 $$f $(DESTDIR)/etc/default/; \
+	done
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/berth/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -59,6 +59,8 @@ typedef void (*berth_http_handler)(void *ctx, const struct berth_http_req *req,
 				   struct berth_http_resp *resp);
 
 const char *berth_http_query(const struct berth_http_req *req, const char *key);
+/* Is key in the query, with or without a value ("?verbose")? */
+bool berth_http_has_query(const struct berth_http_req *req, const char *key);
 const char *berth_http_header(const struct berth_http_req *req,
 			      const char *key);
 /* cb for every value of header key (repeated headers); stops at cb != 0. */

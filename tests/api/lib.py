@@ -85,7 +85,7 @@ class Server:
         self.log = open(os.path.join(self.tmp, "server.log"), "w")
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", os.path.join(self.tmp, "data"),
-             "--listen", "127.0.0.1:0", *args],
+             "--listen", "127.0.0.1:0", "--insecure-port", "0", *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         kc = os.path.join(self.tmp, "data", "kubeconfig")
@@ -102,7 +102,12 @@ class Server:
     def read_ports(self):
         """host/port of the HTTPS listener (https_port: the same, the
         kubernetes Service's port) from data/kubeconfig, and a TLS context
-        with its CA and admin client certificate."""
+        with its CA and admin client certificate; http_port: the loopback
+        plain-HTTP listener (system:masters), for tests that put their own
+        front before the server."""
+        with open(os.path.join(self.tmp, "data", "kubeconfig-insecure")) as f:
+            url = [l.split()[1] for l in f if "server:" in l][0]
+        self.http_port = int(url.rsplit(":", 1)[1])
         kc = os.path.join(self.tmp, "data", "kubeconfig")
         fields = {}
         with open(kc) as f:

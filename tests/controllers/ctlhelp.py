@@ -30,7 +30,7 @@ def restart(s, *args):
     data = os.path.join(s.tmp, "data")
     kc = os.path.join(data, "kubeconfig")
     os.remove(kc)
-    cmd = [SERVER, "--data-dir", data, "--listen", "127.0.0.1:0", *args]
+    cmd = [SERVER, "--data-dir", data, "--listen", "127.0.0.1:0", "--insecure-port", "0", *args]
     if s.etcd:
         cmd += ["--etcd", s.etcd.url]
     s.log = open(os.path.join(s.tmp, "server-restarted.log"), "w")

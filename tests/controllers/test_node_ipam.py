@@ -22,7 +22,7 @@ def restart(s):
     kc = os.path.join(s.tmp, "data", "kubeconfig")
     os.remove(kc)
     s.proc = subprocess.Popen([s.proc.args[0], "--data-dir", os.path.join(s.tmp, "data"),
-                               "--listen", "127.0.0.1:0", *ARGS],
+                               "--listen", "127.0.0.1:0", "--insecure-port", "0", *ARGS],
                               stdout=s.log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while not os.path.exists(kc) or "server:" not in open(kc).read():
