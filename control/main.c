@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,31 +421,61 @@ static int open_sa_key(const struct options *o, struct berth_api *api)
 	return 0;
 }
 
+/* Storage of the SAN strings berth_tls_opts points to. */
+struct san_bufs {
+	char bind[64];
+	char svc[INET_ADDRSTRLEN];
+	char host[HOST_NAME_MAX + 1];
+	char ips[BERTH_TLS_MAX_SANS][INET_ADDRSTRLEN];
+};
+
+/* Bound to every address: each of this host's IPv4 addresses in a SAN. */
+static void local_ips(struct options *o, struct san_bufs *b)
+{
+	struct ifaddrs *ifs, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifs))
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)i->ifa_addr;
+
+		if (!sa || sa->sin_family != AF_INET ||
+		    (ntohl(sa->sin_addr.s_addr) >> 24) == 127 ||
+		    o->tls.nips + 2 >= BERTH_TLS_MAX_SANS)
+			continue;
+		inet_ntop(AF_INET, &sa->sin_addr, b->ips[n], INET_ADDRSTRLEN);
+		o->tls.ips[o->tls.nips++] = b->ips[n++];
+	}
+	freeifaddrs(ifs);
+}
+
 /* The names and addresses the generated serving certificate covers. */
 static void tls_sans(struct options *o, const struct berth_api *api,
-		     char *bufs, size_t size)
+		     struct san_bufs *b)
 {
 	static const char *const dns[] = {
 		"localhost", "kubernetes", "kubernetes.default",
 		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"
 	};
 	const char *colon = strrchr(o->listen, ':');
-	char *bind = bufs, *svc = bufs + 64, *host = bufs + 128;
 	size_t i;
 
-	(void)size;
-	snprintf(bind, 64, "%.*s", (int)(colon ? colon - o->listen : 0),
-		 o->listen);
+	snprintf(b->bind, sizeof(b->bind), "%.*s",
+		 (int)(colon ? colon - o->listen : 0), o->listen);
 	o->tls.ips[o->tls.nips++] = "127.0.0.1";
-	if (*bind && strcmp(bind, "0.0.0.0") && strcmp(bind, "127.0.0.1"))
-		o->tls.ips[o->tls.nips++] = bind;
-	inet_ntop(AF_INET, &(struct in_addr){ htonl(api->svc_net + 1) }, svc,
-		  64);
-	o->tls.ips[o->tls.nips++] = svc;
+	if (!strcmp(b->bind, "0.0.0.0"))
+		local_ips(o, b);
+	else if (*b->bind && strcmp(b->bind, "127.0.0.1"))
+		o->tls.ips[o->tls.nips++] = b->bind;
+	inet_ntop(AF_INET, &(struct in_addr){ htonl(api->svc_net + 1) },
+		  b->svc, sizeof(b->svc));
+	o->tls.ips[o->tls.nips++] = b->svc;
 	for (i = 0; i < sizeof(dns) / sizeof(dns[0]); i++)
 		o->tls.dns[o->tls.ndns++] = dns[i];
-	if (!gethostname(host, 128) && *host && strcmp(host, "localhost"))
-		o->tls.dns[o->tls.ndns++] = host;
+	if (!gethostname(b->host, sizeof(b->host) - 1) && *b->host &&
+	    strcmp(b->host, "localhost"))
+		o->tls.dns[o->tls.ndns++] = b->host;
 }
 
 /* Authenticators and RBAC (with its bootstrap roles made later). */
@@ -497,11 +529,11 @@ static int start_insecure(const struct options *o, struct berth_api *api,
 static int start_https(struct options *o, struct berth_api *api,
 		       struct berth_tls *tls, struct berth_http **http)
 {
-	char sans[256];
+	static struct san_bufs sans;
 	struct berth_http_tls ht;
 	int err;
 
-	tls_sans(o, api, sans, sizeof(sans));
+	tls_sans(o, api, &sans);
 	err = berth_tls_setup(o->data_dir, &o->tls, tls);
 	if (err)
 		return err;

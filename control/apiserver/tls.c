@@ -433,8 +433,16 @@ int berth_tls_setup(const char *dir, const struct berth_tls_opts *o,
 		goto out;
 	/* our CA always, so the admin certificate works with any --client-ca */
 	t->trust = extra ? concat(ca.cert, extra) : strdup(ca.cert);
-	/* with the operator's serving cert, its CA is the client CA (kubeadm) */
-	t->server_ca = strdup(o->cert_file && extra ? extra : ca.cert);
+	/*
+	 * What the kubeconfig trusts the server by: our CA, or with the
+	 * operator's serving certificate that chain itself (a trust anchor
+	 * for kubectl even without its root) and the client CA, which is
+	 * often the same CA (kubeadm)
+	 */
+	if (!o->cert_file)
+		t->server_ca = strdup(ca.cert);
+	else
+		t->server_ca = extra ? concat(t->cert, extra) : strdup(t->cert);
 	if (!t->trust || !t->server_ca)
 		ret = -ENOMEM;
 out:
