@@ -427,6 +427,32 @@ static void access_review(struct berth_api *api,
 	berth_resp_json(resp, 201, o);
 }
 
+/* kubectl auth can-i --list: the rules RBAC gives the requester in ns. */
+static void rules_review(struct berth_api *api, const struct berth_http_req *req,
+			 struct berth_http_resp *resp,
+			 const struct berth_user *self)
+{
+	struct json_object *o =
+		review_body(req, resp, AUTHZ_GROUP, "SelfSubjectRulesReview");
+	const char *ns;
+	struct json_object *st;
+
+	if (!o)
+		return;
+	ns = berth_json_path_str(o, "spec.namespace");
+	if (api->rbac) {
+		st = berth_rbac_rules(api->rbac, self, ns && *ns ? ns : NULL);
+	} else {
+		st = json_object_new_object();
+		json_object_object_add(st, "incomplete",
+				       json_object_new_boolean(true));
+		berth_json_set_str(st, "evaluationError",
+				   "RBAC is off (--authorization-mode AlwaysAllow)");
+	}
+	json_object_object_add(o, "status", st);
+	berth_resp_json(resp, 201, o);
+}
+
 /* The review kinds: answered from the chain, nothing stored. */
 static bool review(struct berth_api *api, const struct berth_http_req *req,
 		   struct berth_http_resp *resp, const struct berth_authz_req *ar)
@@ -442,6 +468,9 @@ static bool review(struct berth_api *api, const struct berth_http_req *req,
 		 !strcmp(a->res, "selfsubjectaccessreviews"))
 		access_review(api, req, resp, &ar->user,
 			      "SelfSubjectAccessReview");
+	else if (!strcmp(a->group, AUTHZ_GROUP) && !strcmp(a->version, "v1") &&
+		 !strcmp(a->res, "selfsubjectrulesreviews"))
+		rules_review(api, req, resp, &ar->user);
 	else if (!strcmp(a->group, AUTHZ_GROUP) && !strcmp(a->version, "v1") &&
 		 !strcmp(a->res, "subjectaccessreviews"))
 		access_review(api, req, resp, &ar->user, "SubjectAccessReview");

@@ -340,6 +340,15 @@ static const struct msg access_review_msg = { (const struct field[]){
 	{ 2, "spec", F_MSG, &access_review_spec, false },
 	END } };
 
+static const struct msg rules_review_spec = { (const struct field[]){
+	{ 1, "namespace", F_STR, NULL, false },
+	END } };
+
+static const struct msg rules_review_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "spec", F_MSG, &rules_review_spec, false },
+	END } };
+
 /* rbac.authorization.k8s.io/v1: kubectl create role/clusterrole/...binding */
 static const struct msg policy_rule = { (const struct field[]){
 	{ 1, "verbs", F_REP_STR, NULL, false },
@@ -397,6 +406,8 @@ static const struct {
 	  &access_review_msg },
 	{ "authorization.k8s.io/v1", "SubjectAccessReview",
 	  &access_review_msg },
+	{ "authorization.k8s.io/v1", "SelfSubjectRulesReview",
+	  &rules_review_msg },
 	{ "rbac.authorization.k8s.io/v1", "Role", &role_msg },
 	{ "rbac.authorization.k8s.io/v1", "ClusterRole", &role_msg },
 	{ "rbac.authorization.k8s.io/v1", "RoleBinding", &role_binding_msg },

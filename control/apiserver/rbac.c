@@ -532,3 +532,62 @@ bool berth_rbac_allows(struct berth_rbac *r, const struct berth_user *u,
 	pthread_rwlock_unlock(&r->lock);
 	return ok;
 }
+
+static struct json_object *strs_json(const struct strs *s)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		json_object_array_add(a, json_object_new_string(s->v[i]));
+	return a;
+}
+
+static void rule_json(const struct rule *ru, struct json_object *res,
+		      struct json_object *nonres)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "verbs", strs_json(&ru->verbs));
+	if (ru->urls.n) {
+		json_object_object_add(o, "nonResourceURLs",
+				       strs_json(&ru->urls));
+		json_object_array_add(nonres, o);
+		return;
+	}
+	json_object_object_add(o, "apiGroups", strs_json(&ru->groups));
+	json_object_object_add(o, "resources", strs_json(&ru->resources));
+	if (ru->names.n)
+		json_object_object_add(o, "resourceNames",
+				       strs_json(&ru->names));
+	json_object_array_add(res, o);
+}
+
+struct json_object *berth_rbac_rules(struct berth_rbac *r,
+				     const struct berth_user *u,
+				     const char *ns)
+{
+	struct json_object *st = json_object_new_object();
+	struct json_object *res = json_object_new_array();
+	struct json_object *nonres = json_object_new_array();
+	const struct binding *b;
+	size_t i, j, k;
+	bool mine;
+
+	refresh(r);
+	pthread_rwlock_rdlock(&r->lock);
+	for (i = 0; r->snap && i < r->snap->nbinds; i++) {
+		b = &r->snap->binds[i];
+		if (!b->role || (b->ns && (!ns || strcmp(b->ns, ns))))
+			continue;
+		for (j = 0, mine = false; j < b->nsubj && !mine; j++)
+			mine = subject_is(&b->subj[j], b, u);
+		for (k = 0; mine && k < b->role->neff; k++)
+			rule_json(b->role->eff[k], res, nonres);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	json_object_object_add(st, "resourceRules", res);
+	json_object_object_add(st, "nonResourceRules", nonres);
+	json_object_object_add(st, "incomplete", json_object_new_boolean(false));
+	return st;
+}

@@ -13,6 +13,7 @@
 
 struct berth_api;
 struct berth_store;
+struct json_object;
 struct berth_user;
 
 /* What a request asks to do, as Kubernetes' RequestInfo. */
@@ -44,6 +45,13 @@ void berth_rbac_invalidate(struct berth_rbac *r);
 bool berth_rbac_allows(struct berth_rbac *r, const struct berth_user *u,
 		       const struct berth_authz_attrs *a, char *why,
 		       size_t size);
+/*
+ * A SubjectRulesReview's status: the rules of every binding of u that
+ * applies in ns (ns NULL: the ClusterRoleBindings only).
+ */
+struct json_object *berth_rbac_rules(struct berth_rbac *r,
+				     const struct berth_user *u,
+				     const char *ns);
 /* Snapshots compiled so far: tells tests and benchmarks the cache works. */
 unsigned long berth_rbac_compiles(const struct berth_rbac *r);
 

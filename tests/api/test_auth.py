@@ -312,6 +312,15 @@ for args, want in matrix:
     got = can(*args)
     check(got == want, "can-i %s -> %s" % (" ".join(args), "yes" if got else "no"))
 
+out = kubectl("auth", "can-i", "--list", "-n", "team", "--as", "alice").stdout
+rows = [l.split() for l in out.splitlines()]
+check(["pods", "[]", "[]", "[get", "list", "watch]"] in rows
+      and not any(r and r[0] == "configmaps" for r in rows),
+      "kubectl auth can-i --list -n team --as alice (SelfSubjectRulesReview): pods only")
+out = kubectl("auth", "can-i", "--list", "-n", "other", "--as", "alice").stdout
+check(any(r[:3] == ["configmaps", "[]", "[allowed]"] for r in
+          (l.split() for l in out.splitlines())),
+      "can-i --list -n other: configmaps with resourceNames [allowed]:\n" + out)
 p = kubectl("get", "pods", "-n", "team", "--as", "alice", ok=False)
 check(p.returncode == 0, "kubectl get pods -n team --as alice: allowed")
 p = kubectl("get", "pods", "-n", "default", "--as", "alice", ok=False)
