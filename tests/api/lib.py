@@ -146,13 +146,14 @@ class Server:
             self.etcd.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def conn(self, timeout=20):
+    def conn(self, timeout=20, ctx=None):
+        """ctx: another TLS context (other credentials), else the admin's"""
         return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
-                                           context=self.ssl)
+                                           context=ctx or self.ssl)
 
-    def req(self, method, path, body=None, ctype="application/json", headers=None):
+    def req(self, method, path, body=None, ctype="application/json", headers=None, ctx=None):
         """-> (status, parsed JSON or text, headers)"""
-        c = self.conn()
+        c = self.conn(ctx=ctx)
         h = dict(headers or {})
         if body is not None:
             if not isinstance(body, (bytes, str)):

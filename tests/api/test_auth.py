@@ -64,23 +64,11 @@ def tls_ctx(ca=CA, cert=None, key=None):
 
 
 def https(method, path, body=None, ctx=None, token=None, headers=None):
-    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=20,
-                                    context=ctx or tls_ctx())
+    """A request with ctx's credentials (none by default) or a token."""
     h = dict(headers or {})
     if token:
         h["Authorization"] = "Bearer " + token
-    if body is not None:
-        body = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    try:
-        data = json.loads(data)
-    except ValueError:
-        data = data.decode(errors="replace")
-    return r.status, data
+    return s.req(method, path, body, headers=h, ctx=ctx or tls_ctx())[:2]
 
 
 def kubectl(*args, ok=True):
