@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -18,6 +19,7 @@
 #include "../store/store.h"
 
 #define AGG_DEPTH 4 /* aggregated roles aggregating aggregated roles */
+#define RECOMPILE_S 5 /* without a watch, changes by others show this late */
 
 /* A rule's list field; star: it holds "*". */
 struct strs {
@@ -69,6 +71,8 @@ struct berth_rbac {
 	pthread_mutex_t build; /* one compile at a time */
 	struct snap *snap;
 	atomic_bool dirty;
+	atomic_bool watch_lost; /* the store ended the watch: poll instead */
+	atomic_llong compiled_at; /* CLOCK_MONOTONIC seconds */
 	atomic_ulong compiles;
 };
 
@@ -329,9 +333,20 @@ static void on_event(void *ctx, const struct berth_event *ev, int err)
 {
 	struct berth_rbac *r = ctx;
 
-	(void)ev;
-	(void)err;
+	if (!ev) {
+		pr_warn("rbac: the store ended the watch of the roles (%s); recompiling every %d s",
+			strerror(-err), RECOMPILE_S);
+		atomic_store(&r->watch_lost, true);
+	}
 	atomic_store(&r->dirty, true);
+}
+
+static long long mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
 }
 
 int berth_rbac_new(struct berth_store *store, struct berth_rbac **out)
@@ -383,9 +398,12 @@ unsigned long berth_rbac_compiles(const struct berth_rbac *r)
  */
 static void refresh(struct berth_rbac *r)
 {
-	struct snap *s, *old;
+	struct snap *s = NULL, *old;
 	int ret;
 
+	if (atomic_load(&r->watch_lost) &&
+	    mono_s() - atomic_load(&r->compiled_at) >= RECOMPILE_S)
+		atomic_store(&r->dirty, true);
 	if (!atomic_load(&r->dirty))
 		return;
 	pthread_mutex_lock(&r->build);
@@ -402,6 +420,7 @@ static void refresh(struct berth_rbac *r)
 			pthread_rwlock_unlock(&r->lock);
 			snap_free(old);
 			atomic_fetch_add(&r->compiles, 1);
+			atomic_store(&r->compiled_at, mono_s());
 		}
 	}
 	pthread_mutex_unlock(&r->build);

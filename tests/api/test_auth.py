@@ -379,6 +379,27 @@ check(can("create", "rolebindings.rbac.authorization.k8s.io", "-n", "team", "--a
       and not can("create", "rolebindings.rbac.authorization.k8s.io", "-n", "other", "--as", "frank"),
       "admin via RoleBinding: RBAC in its namespace only")
 
+# --- another server on the same etcd learns RBAC changes from its watch ---
+if s.etcd:
+    sb = Server("--etcd", s.etcd.url, "--controllers", "none")
+    sar_w = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+             "spec": {"user": "watcher", "resourceAttributes": {
+                 "namespace": "team", "verb": "get", "resource": "pods"}}}
+
+    def allowed_on_b():
+        st, body, _ = sb.req("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar_w)
+        return st == 201 and body["status"]["allowed"]
+
+    check(not allowed_on_b(), "server B: watcher has no role yet")
+    kubectl("create", "rolebinding", "watcher", "-n", "team", "--role=pod-reader",
+            "--user=watcher")
+    for _ in range(50):
+        if allowed_on_b():
+            break
+        time.sleep(0.1)
+    check(allowed_on_b(), "server B allows watcher within 5 s of server A's write (store watch)")
+    sb.stop()
+
 # --- the operator's own certificates: --tls-cert-file, --client-ca-file ---
 ext_ca, ext_ca_key = make_ca("ext-ca")
 srv_key, srv_csr = os.path.join(TMP, "srv.key"), os.path.join(TMP, "srv.csr")
