@@ -104,14 +104,16 @@ static int token_line(char *line, struct static_token *t)
 	char tok[1024], name[256], uid[128], groups[2048], *p = line, *g, *save;
 
 	groups[0] = 0;
-	if (csv_field(&p, tok, sizeof(tok)) || csv_field(&p, name, sizeof(name)) ||
+	if (csv_field(&p, tok, sizeof(tok)) ||
+	    csv_field(&p, name, sizeof(name)) ||
 	    csv_field(&p, uid, sizeof(uid)) ||
 	    (*p && *p != '\n' && csv_field(&p, groups, sizeof(groups))))
 		return -EINVAL;
 	if (!*tok || !*name)
 		return -EINVAL;
 	user_set(&t->user, name, uid);
-	for (g = strtok_r(groups, ",", &save); g; g = strtok_r(NULL, ",", &save))
+	for (g = strtok_r(groups, ",", &save); g;
+	     g = strtok_r(NULL, ",", &save))
 		if (berth_user_add_group(&t->user, g))
 			return -EINVAL;
 	t->token = strdup(tok);
@@ -289,7 +291,8 @@ static int sa_user(struct berth_api *api, const char *token,
 	ns = kio ? berth_json_path_str(kio, "namespace") : NULL;
 	sa = kio ? berth_json_path_str(kio, "serviceaccount.name") : NULL;
 	sa_uid = kio ? berth_json_path_str(kio, "serviceaccount.uid") : NULL;
-	if (!ns || !sa || !object_live(api, "serviceaccounts", ns, sa, sa_uid) ||
+	if (!ns || !sa ||
+	    !object_live(api, "serviceaccounts", ns, sa, sa_uid) ||
 	    !bound_live(api, kio, ns)) {
 		pr_debug("service account token: its account or pod is gone");
 		goto out;

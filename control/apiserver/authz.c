@@ -28,8 +28,7 @@ static bool is_watch(const struct berth_http_req *req)
 	return w && (!strcmp(w, "true") || !strcmp(w, "1"));
 }
 
-static const char *resource_verb(const struct berth_http_req *req,
-				 bool named)
+static const char *resource_verb(const struct berth_http_req *req, bool named)
 {
 	const char *m = req->method;
 
@@ -49,8 +48,9 @@ static const char *resource_verb(const struct berth_http_req *req,
 static const char *path_verb(const char *m)
 {
 	static const char *const map[][2] = {
-		{ "GET", "get" },	{ "HEAD", "get" },     { "POST", "post" },
-		{ "PUT", "put" },	{ "PATCH", "patch" },  { "DELETE", "delete" },
+		{ "GET", "get" },	  { "HEAD", "get" },
+		{ "POST", "post" },	  { "PUT", "put" },
+		{ "PATCH", "patch" },	  { "DELETE", "delete" },
 		{ "OPTIONS", "options" },
 	};
 	size_t i;
@@ -139,13 +139,15 @@ static void forbidden_msg(const struct berth_user *u,
 	snprintf(res, sizeof(res), "%s%s%s", a->res, a->sub ? "/" : "",
 		 a->sub ? a->sub : "");
 	if (a->ns)
-		snprintf(buf, size,
-			 "User \"%s\" cannot %s resource \"%s\" in API group \"%s\" in the namespace \"%s\"",
-			 u->name, a->verb, res, a->group, a->ns);
+		snprintf(
+			buf, size,
+			"User \"%s\" cannot %s resource \"%s\" in API group \"%s\" in the namespace \"%s\"",
+			u->name, a->verb, res, a->group, a->ns);
 	else
-		snprintf(buf, size,
-			 "User \"%s\" cannot %s resource \"%s\" in API group \"%s\" at the cluster scope",
-			 u->name, a->verb, res, a->group);
+		snprintf(
+			buf, size,
+			"User \"%s\" cannot %s resource \"%s\" in API group \"%s\" at the cluster scope",
+			u->name, a->verb, res, a->group);
 }
 
 static void forbidden(struct berth_http_resp *resp, const struct berth_user *u,
@@ -198,13 +200,32 @@ static bool may_impersonate(struct berth_api *api, const struct berth_user *who,
 	return false;
 }
 
+/*
+ * "system:serviceaccount:NS:NAME" -> ns (NS), *name (NAME); false for any
+ * other user name.
+ */
+static bool sa_name(const char *user, char *ns, size_t size, const char **name)
+{
+	const char *p = user + strlen(BERTH_SA_USER_PREFIX);
+	const char *colon;
+
+	if (strncmp(user, BERTH_SA_USER_PREFIX, strlen(BERTH_SA_USER_PREFIX)))
+		return false;
+	colon = strchr(p, ':');
+	if (!colon || (size_t)(colon - p) >= size)
+		return false;
+	snprintf(ns, size, "%.*s", (int)(colon - p), p);
+	*name = colon + 1;
+	return true;
+}
+
 /* Each asked-for group, then the user (or its ServiceAccount). */
 static bool check_impersonation(struct berth_api *api,
 				const struct berth_user *who,
 				const struct berth_user *as, const char *uid,
 				struct berth_http_resp *resp)
 {
-	char ns[256], *colon;
+	char ns[BERTH_GROUP_NAME_MAX];
 	const char *sa;
 	size_t i;
 
@@ -212,21 +233,13 @@ static bool check_impersonation(struct berth_api *api,
 		if (!may_impersonate(api, who, "", "groups", NULL,
 				     as->groups[i], resp))
 			return false;
-	if (uid && !may_impersonate(api, who, AUTHN_GROUP, "uids", NULL, uid,
-				    resp))
+	if (uid &&
+	    !may_impersonate(api, who, AUTHN_GROUP, "uids", NULL, uid, resp))
 		return false;
-	if (strncmp(as->name, BERTH_SA_USER_PREFIX,
-		    strlen(BERTH_SA_USER_PREFIX)))
-		return may_impersonate(api, who, "", "users", NULL, as->name,
+	if (sa_name(as->name, ns, sizeof(ns), &sa))
+		return may_impersonate(api, who, "", "serviceaccounts", ns, sa,
 				       resp);
-	snprintf(ns, sizeof(ns), "%s", as->name + strlen(BERTH_SA_USER_PREFIX));
-	colon = strchr(ns, ':');
-	if (!colon)
-		return may_impersonate(api, who, "", "users", NULL, as->name,
-				       resp);
-	*colon = 0;
-	sa = colon + 1;
-	return may_impersonate(api, who, "", "serviceaccounts", ns, sa, resp);
+	return may_impersonate(api, who, "", "users", NULL, as->name, resp);
 }
 
 /*
@@ -239,7 +252,8 @@ static bool impersonate(struct berth_api *api, const struct berth_http_req *req,
 	const char *name = berth_http_header(req, "Impersonate-User");
 	const char *uid = berth_http_header(req, "Impersonate-Uid");
 	struct berth_user as = { 0 };
-	char g[BERTH_GROUP_NAME_MAX];
+	char g[BERTH_GROUP_NAME_MAX + 32], ns[BERTH_GROUP_NAME_MAX];
+	const char *sa;
 
 	if (berth_http_header_each(req, "Impersonate-Group", add_header_group,
 				   &as)) {
@@ -259,12 +273,8 @@ static bool impersonate(struct berth_api *api, const struct berth_http_req *req,
 	snprintf(as.uid, sizeof(as.uid), "%s", uid ? uid : "");
 	if (!check_impersonation(api, u, &as, uid, resp))
 		return false;
-	if (!strncmp(name, BERTH_SA_USER_PREFIX, strlen(BERTH_SA_USER_PREFIX)) &&
-	    strchr(name + strlen(BERTH_SA_USER_PREFIX), ':')) {
-		snprintf(g, sizeof(g), "system:serviceaccounts:%.*s",
-			 (int)(strchr(name + strlen(BERTH_SA_USER_PREFIX), ':') -
-			       name - strlen(BERTH_SA_USER_PREFIX)),
-			 name + strlen(BERTH_SA_USER_PREFIX));
+	if (sa_name(name, ns, sizeof(ns), &sa)) {
+		snprintf(g, sizeof(g), "system:serviceaccounts:%s", ns);
 		berth_user_add_group(&as, "system:serviceaccounts");
 		berth_user_add_group(&as, g);
 	}
@@ -318,7 +328,8 @@ static struct json_object *review_body(const struct berth_http_req *req,
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		berth_resp_error(resp, 400, "BadRequest",
-				 "the body of a %s must be a JSON object", kind);
+				 "the body of a %s must be a JSON object",
+				 kind);
 		return NULL;
 	}
 	berth_json_set_str(o, "apiVersion", av);
@@ -386,8 +397,9 @@ static void spec_user(struct json_object *spec, struct berth_user *u)
 		    json_object_array_length(g) :
 		    0;
 	for (i = 0; i < n; i++)
-		berth_user_add_group(u, json_object_get_string(
-						json_object_array_get_idx(g, i)));
+		berth_user_add_group(u,
+				     json_object_get_string(
+					     json_object_array_get_idx(g, i)));
 }
 
 static void access_review(struct berth_api *api,
@@ -413,9 +425,10 @@ static void access_review(struct berth_api *api,
 	if (!berth_json_path(spec, "resourceAttributes") &&
 	    !berth_json_path(spec, "nonResourceAttributes")) {
 		json_object_put(o);
-		berth_resp_error(resp, 422, "Invalid",
-				 "%s.authorization.k8s.io is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
-				 kind);
+		berth_resp_error(
+			resp, 422, "Invalid",
+			"%s.authorization.k8s.io is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
+			kind);
 		return;
 	}
 	spec_attrs(spec, &a);
@@ -428,7 +441,8 @@ static void access_review(struct berth_api *api,
 }
 
 /* kubectl auth can-i --list: the rules RBAC gives the requester in ns. */
-static void rules_review(struct berth_api *api, const struct berth_http_req *req,
+static void rules_review(struct berth_api *api,
+			 const struct berth_http_req *req,
 			 struct berth_http_resp *resp,
 			 const struct berth_user *self)
 {
@@ -446,8 +460,9 @@ static void rules_review(struct berth_api *api, const struct berth_http_req *req
 		st = json_object_new_object();
 		json_object_object_add(st, "incomplete",
 				       json_object_new_boolean(true));
-		berth_json_set_str(st, "evaluationError",
-				   "RBAC is off (--authorization-mode AlwaysAllow)");
+		berth_json_set_str(
+			st, "evaluationError",
+			"RBAC is off (--authorization-mode AlwaysAllow)");
 	}
 	json_object_object_add(o, "status", st);
 	berth_resp_json(resp, 201, o);
@@ -455,7 +470,8 @@ static void rules_review(struct berth_api *api, const struct berth_http_req *req
 
 /* The review kinds: answered from the chain, nothing stored. */
 static bool review(struct berth_api *api, const struct berth_http_req *req,
-		   struct berth_http_resp *resp, const struct berth_authz_req *ar)
+		   struct berth_http_resp *resp,
+		   const struct berth_authz_req *ar)
 {
 	const struct berth_authz_attrs *a = &ar->attrs;
 

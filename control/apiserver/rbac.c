@@ -453,11 +453,12 @@ static bool resource_ok(const struct strs *s, const char *res, const char *sub)
 		const char *v = s->v[i];
 		const char *slash = strchr(v, '/');
 
-		if (!strcmp(v, full) || (slash && !strcmp(slash + 1, sub) &&
-					 !strncmp(v, "*/", 2)))
+		if (!strcmp(v, full) ||
+		    (slash && !strcmp(slash + 1, sub) && !strncmp(v, "*/", 2)))
 			return true;
 		if (slash && !strcmp(slash, "/*") &&
-		    !strncmp(v, res, slash - v) && strlen(res) == (size_t)(slash - v))
+		    !strncmp(v, res, slash - v) &&
+		    strlen(res) == (size_t)(slash - v))
 			return true;
 	}
 	return false;
@@ -471,13 +472,15 @@ static bool url_ok(const struct strs *s, const char *path)
 		n = strlen(s->v[i]);
 		if (!strcmp(s->v[i], path) || !strcmp(s->v[i], "*"))
 			return true;
-		if (n && s->v[i][n - 1] == '*' && !strncmp(s->v[i], path, n - 1))
+		if (n && s->v[i][n - 1] == '*' &&
+		    !strncmp(s->v[i], path, n - 1))
 			return true;
 	}
 	return false;
 }
 
-static bool rule_allows(const struct rule *ru, const struct berth_authz_attrs *a)
+static bool rule_allows(const struct rule *ru,
+			const struct berth_authz_attrs *a)
 {
 	if (!has(&ru->verbs, a->verb))
 		return false;
@@ -527,7 +530,8 @@ static bool binding_allows(const struct binding *b, const struct berth_user *u,
 }
 
 bool berth_rbac_allows(struct berth_rbac *r, const struct berth_user *u,
-		       const struct berth_authz_attrs *a, char *why, size_t size)
+		       const struct berth_authz_attrs *a, char *why,
+		       size_t size)
 {
 	const struct binding *b;
 	bool ok = false;
@@ -539,14 +543,17 @@ bool berth_rbac_allows(struct berth_rbac *r, const struct berth_user *u,
 		b = &r->snap->binds[i];
 		ok = binding_allows(b, u, a);
 		if (ok && why && b->ns)
-			snprintf(why, size,
-				 "RBAC: allowed by RoleBinding \"%s/%s\" of %s \"%s\" to %s",
-				 b->ns, b->name, b->role->ns ? "Role" : "ClusterRole",
-				 b->role->name, u->name);
+			snprintf(
+				why, size,
+				"RBAC: allowed by RoleBinding \"%s/%s\" of %s \"%s\" to %s",
+				b->ns, b->name,
+				b->role->ns ? "Role" : "ClusterRole",
+				b->role->name, u->name);
 		else if (ok && why)
-			snprintf(why, size,
-				 "RBAC: allowed by ClusterRoleBinding \"%s\" of ClusterRole \"%s\" to %s",
-				 b->name, b->role->name, u->name);
+			snprintf(
+				why, size,
+				"RBAC: allowed by ClusterRoleBinding \"%s\" of ClusterRole \"%s\" to %s",
+				b->name, b->role->name, u->name);
 	}
 	pthread_rwlock_unlock(&r->lock);
 	return ok;
@@ -583,8 +590,7 @@ static void rule_json(const struct rule *ru, struct json_object *res,
 }
 
 struct json_object *berth_rbac_rules(struct berth_rbac *r,
-				     const struct berth_user *u,
-				     const char *ns)
+				     const struct berth_user *u, const char *ns)
 {
 	struct json_object *st = json_object_new_object();
 	struct json_object *res = json_object_new_array();
@@ -607,6 +613,7 @@ struct json_object *berth_rbac_rules(struct berth_rbac *r,
 	pthread_rwlock_unlock(&r->lock);
 	json_object_object_add(st, "resourceRules", res);
 	json_object_object_add(st, "nonResourceRules", nonres);
-	json_object_object_add(st, "incomplete", json_object_new_boolean(false));
+	json_object_object_add(st, "incomplete",
+			       json_object_new_boolean(false));
 	return st;
 }

@@ -152,13 +152,11 @@ static int set_usage(gnutls_x509_crt_t crt, const struct cert_req *r)
 	if (gnutls_x509_crt_set_basic_constraints(crt, r->ca, -1) < 0 ||
 	    gnutls_x509_crt_set_key_usage(crt, usage) < 0)
 		return -EINVAL;
-	if (r->server &&
-	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER,
-						0) < 0)
+	if (r->server && gnutls_x509_crt_set_key_purpose_oid(
+				 crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0)
 		return -EINVAL;
-	if (r->client &&
-	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT,
-						0) < 0)
+	if (r->client && gnutls_x509_crt_set_key_purpose_oid(
+				 crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -208,8 +206,8 @@ static int make_cert(const struct cert_req *r, gnutls_x509_privkey_t key,
 		goto out;
 	if (set_key_ids(crt, issuer))
 		goto out;
-	if (gnutls_x509_crt_sign2(crt, issuer ? issuer : crt,
-				  ikey ? ikey : key, GNUTLS_DIG_SHA256, 0) < 0)
+	if (gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, ikey ? ikey : key,
+				  GNUTLS_DIG_SHA256, 0) < 0)
 		goto out;
 	*out = crt;
 	return 0;
@@ -345,8 +343,8 @@ static int ca_open(const char *dir, struct ca *ca)
 }
 
 /* Load base.{crt,key} if still good, else make them anew from r. */
-static int leaf_open(const char *base, const struct cert_req *r,
-		     struct ca *ca, char **cert, char **key)
+static int leaf_open(const char *base, const struct cert_req *r, struct ca *ca,
+		     char **cert, char **key)
 {
 	int ret = load_pair(base, cert, key);
 
@@ -365,8 +363,8 @@ static char *concat(const char *a, const char *b)
 {
 	char *s;
 
-	if (asprintf(&s, "%s%s%s", a, *a && a[strlen(a) - 1] != '\n' ? "\n" : "",
-		     b) < 0)
+	if (asprintf(&s, "%s%s%s", a,
+		     *a && a[strlen(a) - 1] != '\n' ? "\n" : "", b) < 0)
 		return NULL;
 	return s;
 }

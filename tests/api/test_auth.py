@@ -322,6 +322,12 @@ ui = json.loads(kubectl("auth", "whoami", "--as", "zed", "--as-group", "readers"
 check(ui["username"] == "zed" and ui["groups"] == ["readers", "ops", "system:authenticated"],
       "kubectl auth whoami --as/--as-group: %s" % ui)
 
+ui = json.loads(kubectl("auth", "whoami", "--as", "system:serviceaccount:team:robot",
+                        "-o", "json").stdout)["status"]["userInfo"]
+check(ui["groups"] == ["system:serviceaccounts", "system:serviceaccounts:team",
+                       "system:authenticated"],
+      "impersonating a ServiceAccount adds its groups: %s" % ui)
+
 # impersonation itself is authorized: bob may not, until granted users/alice
 st, body = https("GET", "/api/v1/namespaces/team/pods", token="bob-token",
                  headers={"Impersonate-User": "alice"})
