@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * berth-server: the Kubernetes API over SQLite (default) or etcd. Writes
- * DIR/kubeconfig for kubectl; SIGTERM/SIGINT stop accepting, end watches
- * and exit 0.
+ * berth-server: the Kubernetes API over SQLite (default) or etcd, HTTPS
+ * with client certificates, tokens and RBAC. Writes DIR/kubeconfig (the
+ * admin's) for kubectl; SIGTERM/SIGINT stop accepting, end watches and
+ * exit 0.
  */
+#define _GNU_SOURCE /* asprintf */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <berth/base64.h>
+#include <berth/fsutil.h>
 #include <berth/log.h>
 
 #include "apiserver/api.h"
+#include "apiserver/authn.h"
 #include "apiserver/http.h"
+#include "apiserver/rbac.h"
 #include "apiserver/satoken.h"
+#include "apiserver/tls.h"
 #include "apiserver/tokenreq.h"
 #include "controllers/ctl.h"
 #include "store/store.h"
@@ -38,6 +48,12 @@ struct options {
 	const char *sa_key_file; /* NULL: DATA_DIR/sa.key, made if missing */
 	const char *sa_issuer;
 	long long sa_max_exp_s;
+	struct berth_tls_opts tls; /* --tls-cert-file ... --client-ca-file */
+	const char *insecure_addr; /* --insecure-bind-address */
+	long insecure_port; /* -1: no plain-HTTP listener */
+	const char *token_file; /* --token-auth-file */
+	bool anonymous; /* --anonymous-auth */
+	bool always_allow; /* --authorization-mode AlwaysAllow */
 };
 
 static void usage(FILE *f)
@@ -63,7 +79,20 @@ static void usage(FILE *f)
 		"                  " BERTH_SA_DEFAULT_ISSUER "\n"
 		"  --service-account-max-token-expiration DURATION  longer\n"
 		"                  TokenRequests are shortened to it (e.g. 48h, 90m,\n"
-		"                  3600s), default 48h\n");
+		"                  3600s), default 48h\n"
+		"  --tls-cert-file PEM --tls-private-key-file PEM  serving\n"
+		"                  certificate; default DATA_DIR/apiserver.crt,\n"
+		"                  issued by DATA_DIR/ca.crt (both made at first start)\n"
+		"  --client-ca-file PEM  CAs client certificates may chain to,\n"
+		"                  besides DATA_DIR/ca.crt\n"
+		"  --token-auth-file CSV  static tokens: token,user,uid,\"g1,g2\"\n"
+		"  --anonymous-auth BOOL  requests without credentials are\n"
+		"                  system:anonymous (true) or 401 (false, default)\n"
+		"  --authorization-mode RBAC|AlwaysAllow  default RBAC\n"
+		"  --insecure-port PORT  also serve plain HTTP, every request as\n"
+		"                  system:masters (0 picks a port; writes\n"
+		"                  DATA_DIR/kubeconfig-insecure); loopback only\n"
+		"  --insecure-bind-address IP  default 127.0.0.1; must be loopback\n");
 }
 
 /* A Go-style duration ("48h", "1h30m", "600s", or bare seconds) in s. */
@@ -103,6 +132,23 @@ static int parse_duration(const char *s, long long *out)
 	return 0;
 }
 
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int bad_value(const char *flag, const char *v)
+{
+	fprintf(stderr, "%s: bad value \"%s\"\n", flag, v);
+	return -EINVAL;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -119,10 +165,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "service-account-issuer", required_argument, NULL, 'I' },
 		{ "service-account-max-token-expiration", required_argument,
 		  NULL, 'X' },
+		{ "tls-cert-file", required_argument, NULL, 'T' },
+		{ "tls-private-key-file", required_argument, NULL, 'P' },
+		{ "client-ca-file", required_argument, NULL, 'A' },
+		{ "token-auth-file", required_argument, NULL, 'F' },
+		{ "anonymous-auth", required_argument, NULL, 'a' },
+		{ "authorization-mode", required_argument, NULL, 'Z' },
+		{ "insecure-port", required_argument, NULL, 'p' },
+		{ "insecure-bind-address", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *end;
 	int c;
 
 	o->listen = "127.0.0.1:6443";
@@ -133,6 +188,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->node_grace_s = 40;
 	o->sa_issuer = BERTH_SA_DEFAULT_ISSUER;
 	o->sa_max_exp_s = BERTH_SA_DEFAULT_MAX_EXPIRATION_S;
+	o->insecure_addr = "127.0.0.1";
+	o->insecure_port = -1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -188,6 +245,36 @@ static int parse_args(int argc, char **argv, struct options *o)
 					optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'T':
+			o->tls.cert_file = optarg;
+			break;
+		case 'P':
+			o->tls.key_file = optarg;
+			break;
+		case 'A':
+			o->tls.client_ca_file = optarg;
+			break;
+		case 'F':
+			o->token_file = optarg;
+			break;
+		case 'a':
+			if (parse_bool(optarg, &o->anonymous))
+				return bad_value("--anonymous-auth", optarg);
+			break;
+		case 'Z':
+			if (strcmp(optarg, "RBAC") && strcmp(optarg, "AlwaysAllow"))
+				return bad_value("--authorization-mode", optarg);
+			o->always_allow = !strcmp(optarg, "AlwaysAllow");
+			break;
+		case 'p':
+			o->insecure_port = strtol(optarg, &end, 10);
+			if (*end || end == optarg || o->insecure_port < 0 ||
+			    o->insecure_port > 65535)
+				return bad_value("--insecure-port", optarg);
+			break;
+		case 'b':
+			o->insecure_addr = optarg;
 			break;
 		case 'v':
 			berth_log_level = BERTH_LOG_DEBUG;
@@ -257,41 +344,59 @@ static int serve(struct berth_store *store, const sigset_t *set, long secs)
 	}
 }
 
-/* Written whole then renamed, so kubectl never reads half a file. */
-static int write_kubeconfig(const char *dir, const char *server)
+/*
+ * kubectl's config: server URL and, for HTTPS, the CA and admin cert;
+ * written whole then renamed, so kubectl never reads half a file.
+ */
+static int write_kubeconfig(const char *path, const char *url,
+			    const struct berth_tls *tls)
 {
-	char path[4096], tmp[4200];
-	FILE *f;
+	char *ca = NULL, *cert = NULL, *key = NULL, *text = NULL;
+	int ret = -ENOMEM;
 
-	snprintf(path, sizeof(path), "%s/kubeconfig", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fchmod(fileno(f), 0600);
-	fprintf(f,
-		"apiVersion: v1\n"
-		"kind: Config\n"
-		"clusters:\n"
-		"- name: berth\n"
-		"  cluster:\n"
-		"    server: http://%s\n"
-		"contexts:\n"
-		"- name: berth\n"
-		"  context:\n"
-		"    cluster: berth\n"
-		"    user: berth\n"
-		"current-context: berth\n"
-		"users:\n"
-		"- name: berth\n"
-		"  user: {}\n"
-		"preferences: {}\n",
-		server);
-	if (fclose(f))
-		return -errno;
-	if (rename(tmp, path))
-		return -errno;
-	return 0;
+	if (tls) {
+		ca = berth_base64(tls->server_ca, strlen(tls->server_ca), false);
+		cert = berth_base64(tls->admin_cert, strlen(tls->admin_cert),
+				    false);
+		key = berth_base64(tls->admin_key, strlen(tls->admin_key),
+				   false);
+		if (!ca || !cert || !key)
+			goto out;
+	}
+	if (asprintf(&text,
+		     "apiVersion: v1\n"
+		     "kind: Config\n"
+		     "clusters:\n"
+		     "- name: berth\n"
+		     "  cluster:\n"
+		     "    server: %s\n%s%s%s"
+		     "contexts:\n"
+		     "- name: berth\n"
+		     "  context:\n"
+		     "    cluster: berth\n"
+		     "    user: %s\n"
+		     "current-context: berth\n"
+		     "users:\n"
+		     "- name: %s\n"
+		     "  user:%s%s%s%s%s\n"
+		     "preferences: {}\n",
+		     url, ca ? "    certificate-authority-data: " : "",
+		     ca ? ca : "", ca ? "\n" : "",
+		     tls ? BERTH_TLS_ADMIN_USER : "berth",
+		     tls ? BERTH_TLS_ADMIN_USER : "berth",
+		     tls ? "\n    client-certificate-data: " : " {}",
+		     cert ? cert : "", tls ? "\n    client-key-data: " : "",
+		     key ? key : "", "") < 0) {
+		text = NULL;
+		goto out;
+	}
+	ret = berth_write_file_atomic(path, text, strlen(text), 0600);
+out:
+	free(text);
+	free(ca);
+	free(cert);
+	free(key);
+	return ret;
 }
 
 /* The key that signs ServiceAccount tokens, made at first start. */
@@ -316,14 +421,140 @@ static int open_sa_key(const struct options *o, struct berth_api *api)
 	return 0;
 }
 
+/* Storage of the SAN strings berth_tls_opts points to. */
+struct san_bufs {
+	char bind[64];
+	char svc[INET_ADDRSTRLEN];
+	char host[HOST_NAME_MAX + 1];
+	char ips[BERTH_TLS_MAX_SANS][INET_ADDRSTRLEN];
+};
+
+/* Bound to every address: each of this host's IPv4 addresses in a SAN. */
+static void local_ips(struct options *o, struct san_bufs *b)
+{
+	struct ifaddrs *ifs, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifs))
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)i->ifa_addr;
+
+		if (!sa || sa->sin_family != AF_INET ||
+		    (ntohl(sa->sin_addr.s_addr) >> 24) == 127 ||
+		    o->tls.nips + 2 >= BERTH_TLS_MAX_SANS)
+			continue;
+		inet_ntop(AF_INET, &sa->sin_addr, b->ips[n], INET_ADDRSTRLEN);
+		o->tls.ips[o->tls.nips++] = b->ips[n++];
+	}
+	freeifaddrs(ifs);
+}
+
+/* The names and addresses the generated serving certificate covers. */
+static void tls_sans(struct options *o, const struct berth_api *api,
+		     struct san_bufs *b)
+{
+	static const char *const dns[] = {
+		"localhost", "kubernetes", "kubernetes.default",
+		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"
+	};
+	const char *colon = strrchr(o->listen, ':');
+	size_t i;
+
+	snprintf(b->bind, sizeof(b->bind), "%.*s",
+		 (int)(colon ? colon - o->listen : 0), o->listen);
+	o->tls.ips[o->tls.nips++] = "127.0.0.1";
+	if (!strcmp(b->bind, "0.0.0.0"))
+		local_ips(o, b);
+	else if (*b->bind && strcmp(b->bind, "127.0.0.1"))
+		o->tls.ips[o->tls.nips++] = b->bind;
+	inet_ntop(AF_INET, &(struct in_addr){ htonl(api->svc_net + 1) },
+		  b->svc, sizeof(b->svc));
+	o->tls.ips[o->tls.nips++] = b->svc;
+	for (i = 0; i < sizeof(dns) / sizeof(dns[0]); i++)
+		o->tls.dns[o->tls.ndns++] = dns[i];
+	if (!gethostname(b->host, sizeof(b->host) - 1) && *b->host &&
+	    strcmp(b->host, "localhost"))
+		o->tls.dns[o->tls.ndns++] = b->host;
+}
+
+/* Authenticators and RBAC (with its bootstrap roles made later). */
+static int open_auth(const struct options *o, struct berth_api *api)
+{
+	int err = berth_authn_new(o->token_file, o->anonymous, &api->authn);
+
+	if (err)
+		return err;
+	api->authz_always_allow = o->always_allow;
+	if (o->always_allow)
+		return 0;
+	err = berth_rbac_new(api->store, &api->rbac);
+	if (err)
+		pr_err("rbac: watch the roles: %s", strerror(-err));
+	return err;
+}
+
+static int start_insecure(const struct options *o, struct berth_api *api,
+			  struct berth_http **http)
+{
+	char addr[128], url[160], path[4096];
+	int err;
+
+	if (o->insecure_port < 0)
+		return 0;
+	snprintf(addr, sizeof(addr), "%s:%ld", o->insecure_addr,
+		 o->insecure_port);
+	err = berth_http_start_insecure(http, addr, berth_api_handle, api);
+	if (err == -EPERM || err == -EINVAL) {
+		pr_err("--insecure-bind-address %s: plain HTTP is served on a loopback address (127.0.0.0/8) only",
+		       o->insecure_addr);
+		return err;
+	}
+	if (err) {
+		pr_err("insecure listener on %s: %s", addr, strerror(-err));
+		return err;
+	}
+	snprintf(url, sizeof(url), "http://%s:%u", o->insecure_addr,
+		 berth_http_port(*http));
+	snprintf(path, sizeof(path), "%s/kubeconfig-insecure", o->data_dir);
+	err = write_kubeconfig(path, url, NULL);
+	if (err)
+		pr_err("write %s: %s", path, strerror(-err));
+	else
+		pr_warn("plain HTTP on %s: every request there is system:masters",
+			url + 7);
+	return err;
+}
+
+static int start_https(struct options *o, struct berth_api *api,
+		       struct berth_tls *tls, struct berth_http **http)
+{
+	static struct san_bufs sans;
+	struct berth_http_tls ht;
+	int err;
+
+	tls_sans(o, api, &sans);
+	err = berth_tls_setup(o->data_dir, &o->tls, tls);
+	if (err)
+		return err;
+	ht.cert = tls->cert;
+	ht.key = tls->key;
+	ht.trust = tls->trust;
+	err = berth_http_start_tls(http, o->listen, &ht, berth_api_handle, api);
+	if (err)
+		pr_err("listen on %s: %s", o->listen, strerror(-err));
+	return err;
+}
+
 int main(int argc, char **argv)
 {
+	struct berth_http *http = NULL, *insecure = NULL;
 	struct berth_store *store = NULL;
-	struct berth_http *http = NULL;
 	struct berth_ctl *ctl = NULL;
 	static struct berth_api api;
+	static struct berth_tls tls;
 	struct options o = { 0 };
-	char host[40];
+	char host[40], url[128], path[4096];
 	const char *colon;
 	sigset_t set;
 	int err, sig;
@@ -353,13 +584,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	err = open_sa_key(&o, &api);
+	if (!err)
+		err = open_auth(&o, &api);
+	if (!err)
+		err = start_https(&o, &api, &tls, &http);
 	if (err)
 		goto out;
-	err = berth_http_start(&http, o.listen, berth_api_handle, &api);
-	if (err) {
-		pr_err("listen on %s: %s", o.listen, strerror(-err));
-		goto out;
-	}
 	colon = strrchr(o.listen, ':');
 	snprintf(host, sizeof(host), "%.*s",
 		 (int)(colon ? colon - o.listen : 0), o.listen);
@@ -372,9 +602,17 @@ int main(int argc, char **argv)
 		pr_err("create the default namespaces: %s", strerror(-err));
 		goto out;
 	}
-	err = write_kubeconfig(o.data_dir, api.server_addr);
+	err = berth_rbac_bootstrap(&api);
+	if (err)
+		goto out;
+	err = start_insecure(&o, &api, &insecure);
+	if (err)
+		goto out;
+	snprintf(url, sizeof(url), "https://%s", api.server_addr);
+	snprintf(path, sizeof(path), "%s/kubeconfig", o.data_dir);
+	err = write_kubeconfig(path, url, &tls);
 	if (err) {
-		pr_err("write %s/kubeconfig: %s", o.data_dir, strerror(-err));
+		pr_err("write %s: %s", path, strerror(-err));
 		goto out;
 	}
 	if (!o.controllers || strcmp(o.controllers, "none")) {
@@ -400,17 +638,23 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	pr_info("berth-server on http://%s, store %s", api.server_addr,
+	pr_info("berth-server on https://%s, store %s", api.server_addr,
 		berth_store_backend(store));
 	sig = serve(store, &set, o.compact_secs);
 	pr_info("signal %d: draining", sig);
 	berth_http_quiesce(http);
+	if (insecure)
+		berth_http_quiesce(insecure);
 	atomic_store(&api.stopping, true);
 	sleep(1); /* watch streams notice within a second */
 	err = 0;
 out:
 	berth_ctl_stop(ctl);
 	berth_http_stop(http);
+	berth_http_stop(insecure);
+	berth_rbac_free(api.rbac);
+	berth_authn_free(api.authn);
+	berth_tls_free(&tls);
 	berth_sa_key_free(api.sa_key);
 	if (api.store)
 		berth_api_fini(&api);

@@ -12,6 +12,7 @@
 
 #include "../store/store.h"
 #include "api.h"
+#include "authz.h"
 #include "discovery.h"
 #include "jsonutil.h"
 #include "metrics.h"
@@ -281,8 +282,15 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 	double start = berth_prom_now();
 	char buf[MAX_PATH], *segs[MAX_SEGS];
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+	struct berth_authz_req *ar = malloc(sizeof(*ar));
 	int n = split(req->path, buf, segs);
 
+	if (!ar) {
+		berth_resp_error(resp, 500, NULL, "out of memory");
+		return;
+	}
+	if (berth_authz_gate(api, req, resp, ar))
+		goto out;
 	if (n < 0) {
 		not_found(resp);
 		goto out;
@@ -340,7 +348,9 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 	} else {
 		not_found(resp);
 	}
+	berth_authz_after(api, ar, resp);
 out:
 	berth_apimetrics_request(req, resp, &ri, start);
+	free(ar);
 	pr_debug("%s %s -> %d", req->method, req->path, resp->code);
 }

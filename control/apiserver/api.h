@@ -18,6 +18,8 @@
 
 struct berth_store;
 struct berth_sa_key;
+struct berth_authn;
+struct berth_rbac;
 
 struct berth_api {
 	struct berth_store *store;
@@ -32,6 +34,10 @@ struct berth_api {
 	struct berth_sa_key *sa_key;
 	char sa_issuer[256]; /* iss of every token, audience by default */
 	int64_t sa_max_expiration_s; /* longer requests are shortened */
+	/* the request chain (authz.c); NULL: every request passes */
+	struct berth_authn *authn;
+	struct berth_rbac *rbac; /* NULL: RBAC off */
+	bool authz_always_allow; /* --authorization-mode AlwaysAllow */
 };
 
 /* "10.96.0.0/12" -> *net, *bits; -EINVAL if malformed. */

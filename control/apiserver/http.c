@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include <berth/log.h>
@@ -21,6 +23,8 @@ struct berth_http {
 	void *ctx;
 	uint16_t port;
 	int listen_fd; /* after quiesce, ours to close */
+	bool tls;
+	bool trusted; /* the loopback plain-HTTP listener */
 };
 
 struct req_ctx {
@@ -66,6 +70,83 @@ const char *berth_http_header(const struct berth_http_req *req, const char *key)
 	if (!req->conn)
 		return local_lookup(req->headers, key, true);
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+struct each_ctx {
+	const char *key;
+	int (*cb)(void *arg, const char *value);
+	void *arg;
+	int ret;
+};
+
+static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind,
+				  const char *key, const char *value)
+{
+	struct each_ctx *e = cls;
+
+	(void)kind;
+	if (strcasecmp(key, e->key) || !value)
+		return MHD_YES;
+	e->ret = e->cb(e->arg, value);
+	return e->ret ? MHD_NO : MHD_YES;
+}
+
+int berth_http_header_each(const struct berth_http_req *req, const char *key,
+			   int (*cb)(void *arg, const char *value), void *arg)
+{
+	struct each_ctx e = { key, cb, arg, 0 };
+	const char *const *kv;
+
+	if (!req->conn) {
+		for (kv = req->headers; kv && kv[0] && kv[1]; kv += 2)
+			if (!strcasecmp(kv[0], key) && (e.ret = cb(arg, kv[1])))
+				break;
+		return e.ret;
+	}
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_value, &e);
+	return e.ret;
+}
+
+int berth_http_peer_cert(const struct berth_http_req *req, const void **der,
+			 size_t *len)
+{
+	const union MHD_ConnectionInfo *ci, *sc;
+	const gnutls_datum_t *certs;
+	unsigned int status, n = 0;
+	gnutls_session_t s;
+	int *verdict;
+	bool ok;
+
+	if (!req->conn || !req->tls)
+		return -ENOENT;
+	ci = MHD_get_connection_info(req->conn,
+				     MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return -ENOENT;
+	s = ci->tls_session;
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (!certs || !n)
+		return -ENOENT;
+	sc = MHD_get_connection_info(req->conn,
+				     MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	verdict = sc && sc->socket_context ? sc->socket_context : NULL;
+	/*
+	 * Chain and validity against the trust list (--client-ca-file), once
+	 * per connection: the peer cannot change within the TLS session.
+	 */
+	if (!verdict || !*verdict) {
+		ok = gnutls_certificate_verify_peers2(s, &status) >= 0 &&
+		     !status;
+		if (verdict)
+			*verdict = ok ? 1 : -1;
+	} else {
+		ok = *verdict > 0;
+	}
+	if (!ok)
+		return -EACCES;
+	*der = certs[0].data;
+	*len = certs[0].size;
+	return 0;
 }
 
 int berth_http_fd(const struct berth_http_req *req)
@@ -222,6 +303,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.body = rc->body ? rc->body : "";
 	req.body_len = rc->len;
 	req.too_large = rc->too_large;
+	req.tls = h->tls;
+	req.trusted = h->trusted;
 	h->handler(h->ctx, &req, &resp);
 	return send_resp(conn, &resp);
 }
@@ -239,6 +322,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(rc);
 	}
 	*con_cls = NULL;
+}
+
+/* Per TLS connection: the client certificate's verdict, 0 until checked. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(int));
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -274,8 +372,46 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa)
 	return 0;
 }
 
-int berth_http_start(struct berth_http **out, const char *addr,
-		     berth_http_handler handler, void *ctx)
+static bool is_loopback(const struct sockaddr_in *sa)
+{
+	return (ntohl(sa->sin_addr.s_addr) >> 24) == 127;
+}
+
+static struct MHD_Daemon *start_daemon(struct berth_http *h,
+				       const struct sockaddr_in *sa,
+				       const struct berth_http_tls *tls)
+{
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION |
+			     MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			     MHD_USE_ITC;
+	struct MHD_OptionItem o[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? (void *)tls->cert : NULL },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? (void *)tls->key : NULL },
+		/* asks (not requires) for a client certificate */
+		{ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+		  tls ? (void *)tls->trust : NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+
+	if (tls)
+		flags |= MHD_USE_TLS;
+	if (!tls || !tls->trust)
+		o[2].option = MHD_OPTION_END;
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_ARRAY,
+		tls ? o : o + 3, MHD_OPTION_END);
+}
+
+static int start(struct berth_http **out, const char *addr,
+		 const struct berth_http_tls *tls, bool trusted,
+		 berth_http_handler handler, void *ctx)
 {
 	const union MHD_DaemonInfo *di;
 	struct sockaddr_in sa, bound;
@@ -286,21 +422,19 @@ int berth_http_start(struct berth_http **out, const char *addr,
 	err = parse_addr(addr, &sa);
 	if (err)
 		return err;
+	if (trusted && !is_loopback(&sa))
+		return -EPERM;
+	if (tls && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+		return -EOPNOTSUPP;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->handler = handler;
 	h->ctx = ctx;
 	h->listen_fd = -1;
-	h->daemon = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-			MHD_USE_ERROR_LOG | MHD_USE_ITC,
-		0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+	h->tls = tls != NULL;
+	h->trusted = trusted;
+	h->daemon = start_daemon(h, &sa, tls);
 	if (!h->daemon) {
 		free(h);
 		return -EADDRINUSE;
@@ -310,6 +444,25 @@ int berth_http_start(struct berth_http **out, const char *addr,
 		h->port = ntohs(bound.sin_port);
 	*out = h;
 	return 0;
+}
+
+int berth_http_start(struct berth_http **out, const char *addr,
+		     berth_http_handler handler, void *ctx)
+{
+	return start(out, addr, NULL, false, handler, ctx);
+}
+
+int berth_http_start_tls(struct berth_http **out, const char *addr,
+			 const struct berth_http_tls *tls,
+			 berth_http_handler handler, void *ctx)
+{
+	return start(out, addr, tls, false, handler, ctx);
+}
+
+int berth_http_start_insecure(struct berth_http **out, const char *addr,
+			      berth_http_handler handler, void *ctx)
+{
+	return start(out, addr, NULL, true, handler, ctx);
 }
 
 uint16_t berth_http_port(const struct berth_http *h)

@@ -23,6 +23,12 @@ struct berth_http_req {
 	const char *body; /* NUL-terminated, body_len bytes */
 	size_t body_len;
 	bool too_large; /* body over BERTH_HTTP_MAX_BODY, dropped */
+	bool tls; /* came over HTTPS: see berth_http_peer_cert */
+	/*
+	 * Came over the loopback plain-HTTP listener (--insecure-port): no
+	 * credentials, served as system:masters like the old insecure port.
+	 */
+	bool trusted;
 	/*
 	 * A request made inside the server (conn NULL): query arguments and
 	 * headers as name, value, ..., NULL lists.
@@ -57,6 +63,16 @@ const char *berth_http_query(const struct berth_http_req *req, const char *key);
 bool berth_http_has_query(const struct berth_http_req *req, const char *key);
 const char *berth_http_header(const struct berth_http_req *req,
 			      const char *key);
+/* cb for every value of header key (repeated headers); stops at cb != 0. */
+int berth_http_header_each(const struct berth_http_req *req, const char *key,
+			   int (*cb)(void *arg, const char *value), void *arg);
+/*
+ * The client certificate of an HTTPS request, verified (chain, validity)
+ * against the listener's trust list: its DER in *der, *len (valid for the
+ * request). -ENOENT: none sent; -EACCES: it does not verify.
+ */
+int berth_http_peer_cert(const struct berth_http_req *req, const void **der,
+			 size_t *len);
 /* The connection's socket, to notice a client that went away; -1 if unknown. */
 int berth_http_fd(const struct berth_http_req *req);
 
@@ -65,6 +81,18 @@ struct berth_http;
 /* addr "IP:PORT" (IPv4); port 0 picks one, see berth_http_port. */
 int berth_http_start(struct berth_http **out, const char *addr,
 		     berth_http_handler handler, void *ctx);
+/* PEM texts for HTTPS; trust NULL: no client certificates asked for. */
+struct berth_http_tls {
+	const char *cert;
+	const char *key;
+	const char *trust;
+};
+int berth_http_start_tls(struct berth_http **out, const char *addr,
+			 const struct berth_http_tls *tls,
+			 berth_http_handler handler, void *ctx);
+/* Plain HTTP whose requests are trusted: loopback addr only, else -EPERM. */
+int berth_http_start_insecure(struct berth_http **out, const char *addr,
+			      berth_http_handler handler, void *ctx);
 uint16_t berth_http_port(const struct berth_http *h);
 /* Stop accepting connections; those open go on. */
 void berth_http_quiesce(struct berth_http *h);

@@ -307,6 +307,86 @@ static const struct msg token_req_msg = { (const struct field[]){
 	{ 2, "spec", F_MSG, &token_req_spec, false },
 	END } };
 
+/* authentication/authorization.k8s.io/v1: kubectl auth whoami, auth can-i */
+static const struct msg self_subject_review_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	END } };
+
+static const struct msg resource_attrs = { (const struct field[]){
+	{ 1, "namespace", F_STR, NULL, false },
+	{ 2, "verb", F_STR, NULL, false },
+	{ 3, "group", F_STR, NULL, false },
+	{ 4, "version", F_STR, NULL, false },
+	{ 5, "resource", F_STR, NULL, false },
+	{ 6, "subresource", F_STR, NULL, false },
+	{ 7, "name", F_STR, NULL, false },
+	END } };
+
+static const struct msg non_resource_attrs = { (const struct field[]){
+	{ 1, "path", F_STR, NULL, false },
+	{ 2, "verb", F_STR, NULL, false },
+	END } };
+
+static const struct msg access_review_spec = { (const struct field[]){
+	{ 1, "resourceAttributes", F_MSG, &resource_attrs, false },
+	{ 2, "nonResourceAttributes", F_MSG, &non_resource_attrs, false },
+	{ 3, "user", F_STR, NULL, false },
+	{ 4, "groups", F_REP_STR, NULL, false },
+	{ 6, "uid", F_STR, NULL, false },
+	END } };
+
+static const struct msg access_review_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "spec", F_MSG, &access_review_spec, false },
+	END } };
+
+static const struct msg rules_review_spec = { (const struct field[]){
+	{ 1, "namespace", F_STR, NULL, false },
+	END } };
+
+static const struct msg rules_review_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "spec", F_MSG, &rules_review_spec, false },
+	END } };
+
+/* rbac.authorization.k8s.io/v1: kubectl create role/clusterrole/...binding */
+static const struct msg policy_rule = { (const struct field[]){
+	{ 1, "verbs", F_REP_STR, NULL, false },
+	{ 2, "apiGroups", F_REP_STR, NULL, false },
+	{ 3, "resources", F_REP_STR, NULL, false },
+	{ 4, "resourceNames", F_REP_STR, NULL, false },
+	{ 5, "nonResourceURLs", F_REP_STR, NULL, false },
+	END } };
+
+static const struct msg aggregation_rule = { (const struct field[]){
+	{ 1, "clusterRoleSelectors", F_REP_MSG, &label_selector, false },
+	END } };
+
+static const struct msg role_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "rules", F_REP_MSG, &policy_rule, false },
+	{ 3, "aggregationRule", F_MSG, &aggregation_rule, false },
+	END } };
+
+static const struct msg rbac_subject = { (const struct field[]){
+	{ 1, "kind", F_STR, NULL, false },
+	{ 2, "apiGroup", F_STR, NULL, false },
+	{ 3, "name", F_STR, NULL, false },
+	{ 4, "namespace", F_STR, NULL, false },
+	END } };
+
+static const struct msg role_ref = { (const struct field[]){
+	{ 1, "apiGroup", F_STR, NULL, false },
+	{ 2, "kind", F_STR, NULL, false },
+	{ 3, "name", F_STR, NULL, false },
+	END } };
+
+static const struct msg role_binding_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "subjects", F_REP_MSG, &rbac_subject, false },
+	{ 3, "roleRef", F_MSG, &role_ref, false },
+	END } };
+
 static const struct {
 	const char *api_version, *kind;
 	const struct msg *msg;
@@ -320,6 +400,19 @@ static const struct {
 	{ "apps/v1", "Deployment", &deployment_msg },
 	{ "batch/v1", "Job", &job_msg },
 	{ "authentication.k8s.io/v1", "TokenRequest", &token_req_msg },
+	{ "authentication.k8s.io/v1", "SelfSubjectReview",
+	  &self_subject_review_msg },
+	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview",
+	  &access_review_msg },
+	{ "authorization.k8s.io/v1", "SubjectAccessReview",
+	  &access_review_msg },
+	{ "authorization.k8s.io/v1", "SelfSubjectRulesReview",
+	  &rules_review_msg },
+	{ "rbac.authorization.k8s.io/v1", "Role", &role_msg },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRole", &role_msg },
+	{ "rbac.authorization.k8s.io/v1", "RoleBinding", &role_binding_msg },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
+	  &role_binding_msg },
 };
 
 struct rd {

@@ -2,11 +2,9 @@
 /* RS256 JWTs for ServiceAccount tokens: key handling, signing, verifying. */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -125,34 +123,14 @@ static int generate_key(const char *path)
 {
 	gnutls_x509_privkey_t x;
 	gnutls_datum_t pem = { 0 };
-	char tmp[4200];
-	ssize_t w;
-	int fd, ret = -EIO;
+	int ret = -EIO;
 
 	if (gnutls_x509_privkey_init(&x) < 0)
 		return -ENOMEM;
 	if (gnutls_x509_privkey_generate(x, GNUTLS_PK_RSA, BERTH_SA_KEY_BITS,
-					 0) < 0 ||
-	    gnutls_x509_privkey_export2(x, GNUTLS_X509_FMT_PEM, &pem) < 0)
-		goto out;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		ret = -ENAMETOOLONG;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	w = write(fd, pem.data, pem.size);
-	ret = w == (ssize_t)pem.size && !fsync(fd) ? 0 : -EIO;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-out:
+					 0) >= 0 &&
+	    gnutls_x509_privkey_export2(x, GNUTLS_X509_FMT_PEM, &pem) >= 0)
+		ret = berth_write_file_atomic(path, pem.data, pem.size, 0600);
 	gnutls_free(pem.data);
 	gnutls_x509_privkey_deinit(x);
 	return ret;

@@ -21,4 +21,11 @@ static inline int berth_read_file(const char *path, char **out, size_t *len)
 	return berth_read_file_max(path, 0, out, len);
 }
 
+/*
+ * Write len bytes to path.tmp (mode), fsync, rename over path: a reader
+ * (or a crash) never sees half a file. 0 or -errno.
+ */
+int berth_write_file_atomic(const char *path, const void *data, size_t len,
+			    mode_t mode);
+
 #endif

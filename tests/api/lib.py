@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """Raw-HTTP test helpers: a berth-server on a free loopback port with a
-temporary data dir (stopped and removed at exit), and a tiny client."""
+temporary data dir (stopped and removed at exit), and a tiny client: HTTPS
+with the CA and admin certificate (system:masters) of data/kubeconfig."""
 import atexit
+import base64
 import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -82,7 +85,7 @@ class Server:
         self.log = open(os.path.join(self.tmp, "server.log"), "w")
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", os.path.join(self.tmp, "data"),
-             "--listen", "127.0.0.1:0", *args],
+             "--listen", "127.0.0.1:0", "--insecure-port", "0", *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         kc = os.path.join(self.tmp, "data", "kubeconfig")
@@ -94,10 +97,32 @@ class Server:
             time.sleep(0.05)
         else:
             fail("no kubeconfig after 5s")
-        with open(kc) as f:
+        self.read_ports()
+
+    def read_ports(self):
+        """host/port of the HTTPS listener (https_port: the same, the
+        kubernetes Service's port) from data/kubeconfig, and a TLS context
+        with its CA and admin client certificate; http_port: the loopback
+        plain-HTTP listener (system:masters), for tests that put their own
+        front before the server."""
+        with open(os.path.join(self.tmp, "data", "kubeconfig-insecure")) as f:
             url = [l.split()[1] for l in f if "server:" in l][0]
-        self.host, port = url[len("http://"):].split(":")
-        self.port = int(port)
+        self.http_port = int(url.rsplit(":", 1)[1])
+        kc = os.path.join(self.tmp, "data", "kubeconfig")
+        fields = {}
+        with open(kc) as f:
+            for line in f:
+                k, _, v = line.strip().partition(": ")
+                fields[k] = v
+        self.host, port = fields["server"][len("https://"):].split(":")
+        self.port = self.https_port = int(port)
+        files = {}
+        for k in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
+            files[k] = os.path.join(self.tmp, k + ".pem")
+            with open(files[k], "wb") as f:
+                f.write(base64.b64decode(fields[k]))
+        self.ssl = ssl.create_default_context(cafile=files["certificate-authority-data"])
+        self.ssl.load_cert_chain(files["client-certificate-data"], files["client-key-data"])
 
     def stop(self):
         if self.stopped:
@@ -121,12 +146,14 @@ class Server:
             self.etcd.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def conn(self, timeout=20):
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+    def conn(self, timeout=20, ctx=None):
+        """ctx: another TLS context (other credentials), else the admin's"""
+        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                           context=ctx or self.ssl)
 
-    def req(self, method, path, body=None, ctype="application/json", headers=None):
+    def req(self, method, path, body=None, ctype="application/json", headers=None, ctx=None):
         """-> (status, parsed JSON or text, headers)"""
-        c = self.conn()
+        c = self.conn(ctx=ctx)
         h = dict(headers or {})
         if body is not None:
             if not isinstance(body, (bytes, str)):

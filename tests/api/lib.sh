@@ -61,6 +61,7 @@ start_server() {
 	[ -f "$TMP/data/kubeconfig" ] || fail "no kubeconfig after 5s"
 	export KUBECONFIG=$TMP/data/kubeconfig
 	export KUBECACHEDIR=$TMP/cache
+	# HTTPS: the kubeconfig holds the server's CA and the admin certificate
 	SERVER_URL=$(awk '/server:/ {print $2}' "$KUBECONFIG")
 }
 

@@ -187,7 +187,16 @@ spec:
         env: [{name: A, value: "1"}]
 YAML
 expect_match "apply --server-side creates" "$(k apply --server-side -f "$TMP/ssa.yaml")" 'deployment.apps/s serverside-applied'
-rv=$(k get deploy s -n ssa -o jsonpath='{.metadata.resourceVersion}')
+# the controllers write the new Deployment's status (ReplicaSet, pods, then
+# the replica counts): wait until they are done, so that only the apply
+# could change it
+rv=
+for _ in $(seq 20); do
+	prev=$rv
+	rv=$(k get deploy s -n ssa -o jsonpath='{.metadata.resourceVersion}')
+	[ "$rv" = "$prev" ] && break
+	sleep 0.5
+done
 k apply --server-side -f "$TMP/ssa.yaml" >/dev/null
 expect_eq "a repeated apply changes nothing" "$(k get deploy s -n ssa -o jsonpath='{.metadata.resourceVersion}')" "$rv"
 expect_eq "managedFields records the manager" "$(k get deploy s -n ssa --show-managed-fields -o jsonpath='{.metadata.managedFields[0].manager}/{.metadata.managedFields[0].operation}')" "kubectl/Apply"
@@ -196,11 +205,17 @@ k apply --server-side -f "$TMP/ssa.yaml" >/dev/null
 expect_eq "fields no longer applied are removed" \
 	"$(k get deploy s -n ssa -o jsonpath='{.spec.replicas} {.metadata.labels.owner}{.spec.template.spec.containers[0].env}')" "4 "
 
-# deleting a namespace is not instant: it is Terminating until emptied
+# deleting a namespace is not instant: it is Terminating until emptied. A
+# finalizer on one ConfigMap holds it there while we look (else the
+# namespace controller may empty it before the next kubectl runs)
+k create configmap hold -n demo >/dev/null
+k patch configmap hold -n demo --type=merge -p '{"metadata":{"finalizers":["example.com/hold"]}}' >/dev/null
 k delete ns demo --wait=false >/dev/null
 out=$(k create configmap late -n demo --from-literal=a=b 2>&1 || true)
 expect_match "no new content in a Terminating namespace" "$out" 'being terminated'
-out=$(k delete -f "$TMP/app2.yaml" --wait --timeout=20s 2>&1 || true)
+out=$(k delete -f "$TMP/app2.yaml" --wait=false 2>&1 || true)
 expect_match "delete -f after the namespace went Terminating" "$out" 'deployment.apps "web" deleted'
+k patch configmap hold -n demo --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
+k wait --for=delete namespace/demo --timeout=20s >/dev/null 2>&1 || true
 expect_eq "namespace gone" "$(k get ns demo -o name 2>/dev/null || true)" ""
 echo PASS

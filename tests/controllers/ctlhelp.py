@@ -30,7 +30,7 @@ def restart(s, *args):
     data = os.path.join(s.tmp, "data")
     kc = os.path.join(data, "kubeconfig")
     os.remove(kc)
-    cmd = [SERVER, "--data-dir", data, "--listen", "127.0.0.1:0", *args]
+    cmd = [SERVER, "--data-dir", data, "--listen", "127.0.0.1:0", "--insecure-port", "0", *args]
     if s.etcd:
         cmd += ["--etcd", s.etcd.url]
     s.log = open(os.path.join(s.tmp, "server-restarted.log"), "w")
@@ -40,5 +40,4 @@ def restart(s, *args):
         if time.monotonic() > deadline or s.proc.poll() is not None:
             fail("the restarted server did not come up")
         time.sleep(0.05)
-    with open(kc) as f:
-        s.port = int([l.split()[1] for l in f if "server:" in l][0].rsplit(":", 1)[1])
+    s.read_ports()

@@ -22,17 +22,14 @@ def restart(s):
     kc = os.path.join(s.tmp, "data", "kubeconfig")
     os.remove(kc)
     s.proc = subprocess.Popen([s.proc.args[0], "--data-dir", os.path.join(s.tmp, "data"),
-                               "--listen", "127.0.0.1:0", *ARGS],
+                               "--listen", "127.0.0.1:0", "--insecure-port", "0", *ARGS],
                               stdout=s.log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while not os.path.exists(kc) or "server:" not in open(kc).read():
         if time.monotonic() > deadline or s.proc.poll() is not None:
             fail("server did not come back")
         time.sleep(0.05)
-    with open(kc) as f:
-        url = [line.split()[1] for line in f if "server:" in line][0]
-    s.host, port = url[len("http://"):].split(":")
-    s.port = int(port)
+    s.read_ports()
 
 
 def add(name):

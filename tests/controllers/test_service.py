@@ -35,16 +35,16 @@ ep = wait_for("Endpoints default/kubernetes",
               lambda: (lambda r: r[1] if r[0] == 200 else None)(
                   s.req("GET", "/api/v1/namespaces/default/endpoints/kubernetes")), 5)
 check(ep["subsets"] == [{"addresses": [{"ip": s.host}],
-                         "ports": [{"name": "https", "port": s.port, "protocol": "TCP"}]}],
+                         "ports": [{"name": "https", "port": s.https_port, "protocol": "TCP"}]}],
       "kubernetes Endpoints: %s" % ep["subsets"])
 st, sl, _ = s.req("GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes")
-check(st == 200 and sl["endpoints"][0]["addresses"] == [s.host] and sl["ports"][0]["port"] == s.port
+check(st == 200 and sl["endpoints"][0]["addresses"] == [s.host] and sl["ports"][0]["port"] == s.https_port
       and sl["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes",
       "kubernetes EndpointSlice points at the server")
 env = dict(os.environ, KUBECONFIG=os.path.join(s.tmp, "data", "kubeconfig"))
 out = subprocess.run(["kubectl", "get", "endpoints", "kubernetes"], env=env, capture_output=True, text=True,
                      timeout=20)
-check("%s:%d" % (s.host, s.port) in out.stdout, "kubectl get endpoints kubernetes:\n" + out.stdout + out.stderr)
+check("%s:%d" % (s.host, s.https_port) in out.stdout, "kubectl get endpoints kubernetes:\n" + out.stdout + out.stderr)
 st, _, _ = s.req("DELETE", "/api/v1/namespaces/default/endpoints/kubernetes")
 wait_for("kubernetes Endpoints made again after deletion",
          lambda: s.req("GET", "/api/v1/namespaces/default/endpoints/kubernetes")[0] == 200, 5)

@@ -2,7 +2,8 @@
 """The kubeconfig's TLS and token settings reach the server through
 libcurl: certificate-authority(-data), client-certificate(-data),
 client-key(-data), token, insecure-skip-tls-verify, current-context and
---context. berth-server speaks plain HTTP here, so an HTTPS front made by
+--context. berth-server is reached on its loopback plain-HTTP listener
+here, so an HTTPS front made by
 this test (Python's ssl, certificates from openssl, client certificates
 required) forwards to it and records the client's certificate and
 Authorization header."""
@@ -70,7 +71,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         seen.append((cn, self.headers.get("Authorization")))
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
-        c = http.client.HTTPConnection(s.host, s.port, timeout=20)
+        c = http.client.HTTPConnection(s.host, s.http_port, timeout=20)
         hdrs = {k: v for k, v in self.headers.items()
                 if k.lower() in ("accept", "content-type", "authorization")}
         c.request(self.command, self.path, body=body, headers=hdrs)
@@ -122,7 +123,7 @@ users:
 %s
 - name: nobody
   user: {}
-""" % (URL, cluster, s.host, s.port, extra_ctx, user)
+""" % (URL, cluster, s.host, s.http_port, extra_ctx, user)
     p = path(name)
     with open(p, "w") as f:
         f.write(text)

@@ -7,6 +7,7 @@ kubectl top prints through the same front."""
 import http.client
 import http.server
 import json
+import os
 import threading
 
 from ctllib import Tools, check
@@ -63,7 +64,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         (the front adds a group to the former only)"""
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
-        c = http.client.HTTPConnection(s.host, s.port, timeout=20)
+        c = http.client.HTTPConnection(s.host, s.http_port, timeout=20)
         h = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "content-type")}
         if plain:
             h["Accept"] = "application/json"
@@ -109,10 +110,12 @@ threading.Thread(target=front.serve_forever, daemon=True).start()
 
 t = Tools(s)
 kc = t.kubeconfig + ".front"
-with open(t.kubeconfig) as f:
+# the front speaks plain HTTP to the server's loopback plain-HTTP listener
+with open(os.path.join(s.tmp, "data", "kubeconfig-insecure")) as f:
     text = f.read()
 with open(kc, "w") as f:
-    f.write(text.replace("http://%s:%d" % (s.host, s.port), "http://127.0.0.1:%d" % front.server_address[1]))
+    f.write(text.replace("http://%s:%d" % (s.host, s.http_port),
+                         "http://127.0.0.1:%d" % front.server_address[1]))
 t.env["KUBECONFIG"] = kc
 
 for args in (["top", "nodes"], ["top", "pods"], ["top", "pods", "-A"],

@@ -4,7 +4,7 @@ underlay bridge, each running its own berth-agent, one berth-server for all.
 Used by the multi-node e2e tests and by `make demo`.
 
     underlay netns P-ul: bridge br0 10.200.0.253/24 ("outside")
-      P-srv  eth0 10.200.0.254  berth-server (HTTP :6443, node IPAM)
+      P-srv  eth0 10.200.0.254  berth-server (HTTPS :6443, node IPAM)
       P-n1   eth0 10.200.0.1    berth-agent --node-name P-node1
       P-n2   eth0 10.200.0.2    berth-agent --node-name P-node2 ...
       P-ext  eth0 10.200.0.200  external client
@@ -376,11 +376,13 @@ class Cluster:
     def start_server(self):
         d = os.path.join(self.state, "server")
         os.makedirs(d, exist_ok=True)
-        with open(self.kubeconfig, "w") as f:
-            f.write("apiVersion: v1\nkind: Config\ncurrent-context: berth\n"
-                    "clusters:\n- name: berth\n  cluster:\n    server: http://%s:%d\n"
-                    "contexts:\n- name: berth\n  context: {cluster: berth, user: admin}\n"
-                    "users:\n- name: admin\n  user: {}\n" % (SERVER_IP, API_PORT))
+        # HTTPS on a non-loopback address: the server's own admin
+        # kubeconfig (CA + client certificate, CN=berth-admin,
+        # O=system:masters), which kubectl and, until the node CSR
+        # bootstrap, every agent use
+        made = os.path.join(d, "kubeconfig")
+        if os.path.exists(made):
+            os.remove(made)
         cmd = nsexec(self.srv, os.path.join(BIN, "berth-server"), "--data-dir", d,
                      "--listen", "%s:%d" % (SERVER_IP, API_PORT),
                      "--cluster-cidr", CLUSTER_CIDR, "--node-cidr-mask-size", "24",
@@ -388,6 +390,8 @@ class Cluster:
         pid = self.daemon(cmd, os.path.join(self.state, "server.log"))
         with open(os.path.join(self.state, "server.pid"), "w") as f:
             f.write("%d\n" % pid)
+        wait_for("berth-server writes %s" % made, lambda: os.path.exists(made), 20)
+        shutil.copyfile(made, self.kubeconfig)
         wait_for("berth-server answers on %s:%d" % (SERVER_IP, API_PORT),
                  lambda: self.kubectl("get", "--raw", "/healthz", check=False).returncode == 0,
                  20)

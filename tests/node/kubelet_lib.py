@@ -88,7 +88,7 @@ class Node:
         self.nsh("ip", "link", "set", "node0", "up")
         self.nsh("ip", "link", "set", "node1", "up")
         self.port = self.free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "https://127.0.0.1:%d" % self.port
         slog = open(os.path.join(self.tmp, "server.log"), "w")
         self.logs.append(slog)
         self.server = subprocess.Popen(
@@ -96,12 +96,11 @@ class Node:
              "--data-dir", os.path.join(self.tmp, "data"),
              "--listen", "127.0.0.1:%d" % self.port, *server_args],
             stdout=slog, stderr=subprocess.STDOUT)
-        self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
-        with open(self.kubeconfig, "w") as f:
-            f.write("apiVersion: v1\nkind: Config\ncurrent-context: t\n"
-                    "clusters:\n- name: t\n  cluster:\n    server: %s\n"
-                    "contexts:\n- name: t\n  context: {cluster: t, user: u}\n"
-                    "users:\n- name: u\n  user: {}\n" % self.url)
+        # HTTPS: kubectl and the agent use the server's admin kubeconfig
+        # (its CA and a system:masters client certificate)
+        self.kubeconfig = os.path.join(self.tmp, "data", "kubeconfig")
+        wait_for("berth-server writes its kubeconfig",
+                 lambda: os.path.exists(self.kubeconfig) or self.server.poll() is not None, 20)
         wait_for("berth-server answers", lambda: self.kubectl("get", "--raw", "/healthz",
                                                                check_rc=False).returncode == 0, 20)
         self.agent_args = list(agent_args)

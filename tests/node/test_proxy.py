@@ -267,7 +267,8 @@ def main():
 
     s = Server("--controllers", "endpointslice")
     atexit.register(stop_agent)  # before the server stops (atexit is LIFO)
-    url = "http://%s:%d" % (s.host, s.port)
+    # the agent reads the server's admin kubeconfig: HTTPS, CA, client cert
+    url = os.path.join(s.tmp, "data", "kubeconfig")
     os.makedirs(root, exist_ok=True)
     start_agent(url)
     wait_for("the agent's first sync (both lists complete)",

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* mkdir -p and whole-file reads. */
+/* mkdir -p, whole-file reads and atomic writes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -99,5 +99,28 @@ int berth_read_file_max(const char *path, size_t max, char **out,
 out:
 	free(buf);
 	close(fd);
+	return ret;
+}
+
+int berth_write_file_atomic(const char *path, const void *data, size_t len,
+			    mode_t mode)
+{
+	char tmp[PATH_MAX];
+	ssize_t w;
+	int fd, ret;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	w = write(fd, data, len);
+	ret = w == (ssize_t)len && !fsync(fd) ? 0 : -EIO;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
 	return ret;
 }
