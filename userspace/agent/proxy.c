@@ -224,6 +224,7 @@ static int convert_port(const struct svc_common *c, json_object *port,
 	out->affinity = c->affinity;
 	out->affinity_timeout = c->affinity_timeout;
 	out->algo = c->algo;
+	out->local = f->local;
 	out->ports = calloc(1, sizeof(*out->ports));
 	if (!out->ports)
 		return -ENOMEM;
