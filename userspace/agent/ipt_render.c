@@ -475,9 +475,17 @@ static void stale(struct sbuf *b, const char *name, bool decl,
 	}
 }
 
+/* Only per-Service chains are ever stale: the dispatch chains are always
+ * rendered, and others (BERTH-POD-MASQ) belong to someone else. */
 static bool is_ours(const char *name)
 {
-	return !strncmp(name, "BERTH-", 6);
+	static const char *const kinds[] = { "BERTH-SVC-", "BERTH-SEP-",
+					     "BERTH-EXT-", "BERTH-XLB-" };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(name, kinds[i], strlen(kinds[i])))
+			return true;
+	return false;
 }
 
 /* Chains to delete: what we had (and, full, what the kernel has) minus

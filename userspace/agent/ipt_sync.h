@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The iptables dataplane's applier: ipt_render's text through one
+ * `iptables-nft-restore -w --noflush` per sync (fork/exec, text on stdin),
+ * in the caller's network namespace.
+ *
+ * - A failed restore is logged with iptables' own message and the sync is
+ *   tried again at once as a full one (every chain written); if that fails
+ *   too, the error goes back to the caller, who retries later.
+ * - A full sync also lists the BERTH- chains in the kernel (iptables-save)
+ *   so stale ones go, and checks (-C) the jumps from the built-in chains,
+ *   inserting what is missing. Full syncs run when due (every full_sync_s)
+ *   or when asked: that repairs rules someone else deleted.
+ * - After a good sync, UDP flows to endpoints that left a frontend are
+ *   deleted from conntrack (`conntrack -D`), so clients do not keep
+ *   sending to a gone pod.
+ *
+ * iptables-nft, not iptables-legacy: Debian 12's default, and the legacy
+ * x_tables kernel side is optional in recent kernels (IP_NF_IPTABLES_LEGACY);
+ * one backend throughout, since rules of one are invisible to the other.
+ */
+#ifndef BERTH_AGENT_IPT_SYNC_H
+#define BERTH_AGENT_IPT_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <berth/service.h>
+
+#include "ipt_render.h"
+
+#define BERTH_IPT_FULL_SYNC_S 60 /* repairs what others deleted */
+#define BERTH_IPT_EXEC_TIMEOUT_MS 30000 /* iptables -w waits for the lock */
+
+struct berth_ipt_sync_opts {
+	uint32_t node_ip; /* network order; 0: no NodePort frontends */
+	unsigned int full_sync_s; /* 0: BERTH_IPT_FULL_SYNC_S */
+};
+
+struct berth_ipt_sync_stats {
+	struct berth_ipt_stats render;
+	bool full;
+	unsigned int restores; /* 1, or 2 when a retry was needed */
+	unsigned int jumps_added;
+	unsigned int ct_flushed; /* conntrack -D runs */
+};
+
+struct berth_ipt_sync;
+
+/* -ENOENT if iptables-nft-restore is not installed. */
+int berth_ipt_sync_new(const struct berth_ipt_sync_opts *opts,
+		       struct berth_ipt_sync **out);
+void berth_ipt_sync_free(struct berth_ipt_sync *s);
+
+/* Programs @set. Error text in err (iptables' message). */
+int berth_ipt_sync_apply(struct berth_ipt_sync *s,
+			 const struct berth_service_set *set,
+			 struct berth_ipt_sync_stats *st, char *err,
+			 size_t errlen);
+/* The next apply is a full one. */
+void berth_ipt_sync_request_full(struct berth_ipt_sync *s);
+/* Milliseconds until a full sync is due (0: now). */
+long berth_ipt_sync_full_due_ms(const struct berth_ipt_sync *s);
+
+/* --uninstall: the jumps and every BERTH- chain go. */
+int berth_ipt_uninstall(void);
+
+/*
+ * Run argv (argv[0] looked up in PATH) with @in on stdin; its stdout
+ * (malloc'ed, NUL-terminated) in *out if out is not NULL; stderr's first
+ * line in err. Exit status, or -errno when it could not run or ran over
+ * BERTH_IPT_EXEC_TIMEOUT_MS (then it is killed).
+ */
+int berth_ipt_exec(const char *const *argv, const char *in, char **out,
+		   char *err, size_t errlen);
+
+#endif
