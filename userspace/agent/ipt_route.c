@@ -258,9 +258,11 @@ static int neigh_op(struct berth_iptroute *r, int family, uint32_t ip,
 
 	if (n && ll && dst) {
 		rtnl_neigh_set_ifindex(n, r->tun_ifindex);
+		/* dst first: libnl takes the family from it and refuses an
+		 * IPv4 dst once the family (AF_BRIDGE) is set */
+		rtnl_neigh_set_dst(n, dst);
 		rtnl_neigh_set_family(n, family);
 		rtnl_neigh_set_lladdr(n, ll);
-		rtnl_neigh_set_dst(n, dst);
 		rtnl_neigh_set_state(n, NUD_PERMANENT);
 		if (family == AF_BRIDGE)
 			rtnl_neigh_set_flags(n, NTF_SELF);
@@ -268,6 +270,9 @@ static int neigh_op(struct berth_iptroute *r, int family, uint32_t ip,
 					 NLM_F_CREATE | NLM_F_REPLACE) :
 			  rtnl_neigh_delete(r->sk, n, 0);
 	}
+	if (e < 0 && add)
+		pr_warn("%s %s: %s", family == AF_BRIDGE ? "fdb" : "neighbour",
+			inet_ntoa((struct in_addr){ ip }), nl_geterror(e));
 	nl_addr_put(ll);
 	nl_addr_put(dst);
 	rtnl_neigh_put(n);
@@ -323,6 +328,8 @@ static int node_add(struct berth_iptroute *r, const struct berth_node_route *n)
 		return -ENOMEM;
 	e = rtnl_route_add(r->sk, rt, NLM_F_CREATE | NLM_F_REPLACE);
 	rtnl_route_put(rt);
+	if (e < 0)
+		pr_warn("route to %s: %s", n->name, nl_geterror(e));
 	return nl_err(e);
 }
 
