@@ -8,7 +8,8 @@ wired Calico-style) and checks: no pins and no tc filters; ClusterIP TCP
 reaches both backends; NodePort on --node-ip reaches both through a
 masquerading BERTH-EXT- chain; ClientIP affinity
 keeps a client on one backend; a Service without endpoints is refused at
-once (REJECT); an endpoint going unready leaves the rules; rules deleted
+once (REJECT); an endpoint going unready leaves the rules, and a UDP
+flow to it leaves conntrack; rules deleted
 behind the agent's back (a per-Service chain flushed, the jump from
 PREROUTING removed) come back with the periodic full sync and with SIGHUP;
 a restarted agent keeps the same chain names; --uninstall removes every
@@ -239,7 +240,8 @@ def main():
         add_pod(ns, hif, ip)
         ready = os.path.join(tmp, name + ".ready")
         procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, PEER,
-                                       "serve", name, "--tcp", "8080", "--ready", ready]))
+                                       "serve", name, "--tcp", "8080", "--udp", "5353",
+                                       "--ready", ready]))
         wait_for("peer %s listens" % name, lambda r=ready: os.path.exists(r), 10)
 
     s = Server("--controllers", "endpointslice")
@@ -304,6 +306,35 @@ def main():
           "traffic only to be1: %s" % res["counts"])
     make_pod(s, "web-2", BES[1][2], True)
     wait_for("web-2 ready again",
+             lambda: endpoints_in_rules(svc_chain(vip, 80)) == both, 10)
+
+    # UDP: the conntrack entry of a client flow to an endpoint that goes
+    # is deleted, so the next datagram picks a live endpoint
+    udp = service(s, "dns", selector={"app": "web"},
+                  ports=[{"name": "dns", "port": 53, "targetPort": 5353, "protocol": "UDP"}])
+    uvip = udp["clusterIP"]
+    wait_for("dns's rules", lambda: svc_chain(uvip, 53) and
+             len(endpoints_in_rules(svc_chain(uvip, 53))) == 2, 10)
+    sh("ip", "netns", "exec", CLI, sys.executable, "-c",
+       "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+       "s.bind(('0.0.0.0', 40053)); s.settimeout(2); s.sendto(b'x', ('%s', 53)); "
+       "print(s.recv(64))" % uvip)
+
+    def flow_backend():
+        r = sh("conntrack", "-L", "-p", "udp", "--orig-dst", uvip, "--sport", "40053",
+               check_rc=False)
+        m = re.search(r"src=(10\.244\.0\.1\d) dst=%s" % CLI_IP, r.stdout)
+        return m.group(1) if m else None
+    be = flow_backend()
+    check(be in (BES[0][2], BES[1][2]), "UDP flow to %s:53 in conntrack, to %s" % (uvip, be))
+    gone = [b for b in BES if b[2] == be][0]
+    make_pod(s, "web-%s" % gone[3][-1], be, False)
+    wait_for("the flow to the unready %s leaves conntrack" % be,
+             lambda: flow_backend() is None, 10)
+    check(True, "conntrack -D removed the UDP flow to %s" % be)
+    make_pod(s, "web-%s" % gone[3][-1], be, True)
+    api(s, "DELETE", "/api/v1/namespaces/default/services/dns")
+    wait_for("web's rules back to both endpoints",
              lambda: endpoints_in_rules(svc_chain(vip, 80)) == both, 10)
 
     # repairs: a per-Service chain flushed and the PREROUTING jump deleted

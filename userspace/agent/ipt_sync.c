@@ -374,6 +374,15 @@ static int udp_snapshot(const struct berth_service_set *set,
 	return 0;
 }
 
+static const struct udp_fe *udp_find(const struct udp_fe *v, size_t n,
+				     uint32_t vip, uint16_t port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].vip == vip && v[i].port == port)
+			return &v[i];
+	return NULL;
+}
+
 static bool has_ip(const struct udp_fe *v, size_t n, uint32_t vip,
 		   uint16_t port, uint32_t ip)
 {
@@ -400,6 +409,8 @@ static void ct_delete(struct berth_ipt_sync *s, uint32_t vip, uint16_t port,
 	inet_ntop(AF_INET, &vip, v, sizeof(v));
 	inet_ntop(AF_INET, &ip, e, sizeof(e));
 	snprintf(p, sizeof(p), "%u", port);
+	if (!ip)
+		argv[8] = NULL; /* every flow to the frontend */
 	ret = berth_ipt_exec(argv, NULL, NULL, err, sizeof(err));
 	if (ret == -ENOENT && !s->ct_missing_logged) {
 		pr_warn("conntrack tool not installed: UDP flows to removed endpoints stay until they time out");
@@ -425,6 +436,16 @@ static void flush_udp(struct berth_ipt_sync *s,
 				    s->udp[i].ips[k]))
 				ct_delete(s, s->udp[i].vip, s->udp[i].port,
 					  s->udp[i].ips[k], count);
+	/* a frontend that had no endpoint gets one: datagrams sent while it
+	 * had none made conntrack entries without DNAT, which would keep
+	 * the client's flow from ever being translated */
+	for (size_t i = 0; i < n; i++) {
+		const struct udp_fe *old =
+			udp_find(s->udp, s->nudp, now[i].vip, now[i].port);
+
+		if (old && !old->n && now[i].n)
+			ct_delete(s, now[i].vip, now[i].port, 0, count);
+	}
 	udp_free(s->udp, s->nudp);
 	s->udp = now;
 	s->nudp = n;
