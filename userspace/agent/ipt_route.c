@@ -5,7 +5,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -31,6 +30,7 @@
 #include "ipt_route.h"
 #include "ipt_sync.h"
 #include "kview.h"
+#include "nlutil.h"
 #include "node.h"
 #include "nodesync.h"
 #include "routing.h" /* BERTH_RTPROT */
@@ -58,78 +58,12 @@ struct berth_iptroute {
 	pthread_t thread;
 };
 
-static struct nl_sock *nl_open(void)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-
-	if (sk && nl_connect(sk, NETLINK_ROUTE) < 0) {
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
-}
-
-static int nl_err(int e)
-{
-	switch (-e) {
-	case 0:
-		return 0;
-	case NLE_OBJ_NOTFOUND:
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
 /* Every node computes every other node's tunnel MAC from its IP. */
 static void node_mac(uint32_t ip, uint8_t mac[6])
 {
 	mac[0] = 0x02;
 	mac[1] = 0xbe;
 	memcpy(mac + 2, &ip, 4);
-}
-
-static int device_of(uint32_t ip, char *name, size_t len)
-{
-	struct ifaddrs *ifs, *i;
-	int ret = -ENODEV;
-
-	if (getifaddrs(&ifs))
-		return -errno;
-	for (i = ifs; i; i = i->ifa_next) {
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
-			    ip) {
-			snprintf(name, len, "%s", i->ifa_name);
-			ret = 0;
-			break;
-		}
-	}
-	freeifaddrs(ifs);
-	return ret;
-}
-
-static int sysctl_set(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(val, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (err)
-		pr_warn("sysctl %s=%s: %s", path, val, strerror(-err));
-	return err;
 }
 
 /* ---- the tunnel device ---- */
@@ -177,7 +111,7 @@ static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
 	nl_addr_put(local);
 	nl_addr_put(a);
 	rtnl_link_put(l);
-	return nl_err(e);
+	return berth_nl_errno(e);
 }
 
 static int tunnel_up(struct berth_iptroute *r)
@@ -191,7 +125,7 @@ static int tunnel_up(struct berth_iptroute *r)
 	/* IPv4 only: no link-local chatter into the tunnel */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
 		 BERTH_TUNNEL_DEV);
-	sysctl_set(path, "1");
+	berth_sysctl_set(path, "1");
 	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e >= 0) {
 		rtnl_link_set_flags(ch, IFF_UP);
@@ -200,7 +134,7 @@ static int tunnel_up(struct berth_iptroute *r)
 		rtnl_link_put(l);
 	}
 	rtnl_link_put(ch);
-	return nl_err(e);
+	return berth_nl_errno(e);
 }
 
 static int ensure_tunnel(struct berth_iptroute *r)
@@ -221,7 +155,7 @@ static int ensure_tunnel(struct berth_iptroute *r)
 		}
 		rtnl_link_put(l);
 		if (e < 0)
-			return nl_err(e);
+			return berth_nl_errno(e);
 		for (int i = 0; why && i < LINK_WAIT_MS / 10 &&
 				if_nametoindex(BERTH_TUNNEL_DEV);
 		     i++)
@@ -276,7 +210,7 @@ static int neigh_op(struct berth_iptroute *r, int family, uint32_t ip,
 	nl_addr_put(ll);
 	nl_addr_put(dst);
 	rtnl_neigh_put(n);
-	return nl_err(e);
+	return berth_nl_errno(e);
 }
 
 static struct rtnl_route *route_of(struct berth_iptroute *r,
@@ -330,7 +264,7 @@ static int node_add(struct berth_iptroute *r, const struct berth_node_route *n)
 	rtnl_route_put(rt);
 	if (e < 0)
 		pr_warn("route to %s: %s", n->name, nl_geterror(e));
-	return nl_err(e);
+	return berth_nl_errno(e);
 }
 
 static void node_del(struct berth_iptroute *r, const struct berth_node_route *n)
@@ -437,28 +371,6 @@ static int apply_nodes(struct berth_iptroute *r,
 
 /* ---- the Node watch ---- */
 
-static time_t mono_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
-}
-
-static struct timespec after_ms(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 static void on_node(struct berth_kview *v, enum berth_kube_event ev,
 		    json_object *obj, void *arg)
 {
@@ -489,7 +401,7 @@ static int node_sync(struct berth_iptroute *r)
 	/* heartbeats change nothing: skip unless due for a full pass */
 	if (r->prev && nw == r->nprev &&
 	    !memcmp(want, r->prev, nw * sizeof(*want)) &&
-	    mono_s() - r->last_full < (time_t)r->opts.full_sync_s) {
+	    berth_mono_s() - r->last_full < (time_t)r->opts.full_sync_s) {
 		free(want);
 		return 0;
 	}
@@ -499,7 +411,7 @@ static int node_sync(struct berth_iptroute *r)
 	free(r->prev);
 	r->prev = want;
 	r->nprev = nw;
-	r->last_full = err ? 0 : mono_s();
+	r->last_full = err ? 0 : berth_mono_s();
 	pr_info("node routes (kernel vxlan): %zu nodes%s", nw,
 		err ? ", with errors" : "");
 	return err;
@@ -514,14 +426,14 @@ static void *sync_thread(void *arg)
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop) {
 		if (!r->dirty || !r->nodes.listed) {
-			until = after_ms(r->opts.full_sync_s * 1000L);
+			until = berth_after_ms(r->opts.full_sync_s * 1000L);
 			if (pthread_cond_timedwait(&r->cv, &r->mu, &until) ==
 				    ETIMEDOUT &&
 			    r->nodes.listed)
 				r->dirty = true; /* the periodic full pass */
 			continue;
 		}
-		until = after_ms(DEBOUNCE_MS);
+		until = berth_after_ms(DEBOUNCE_MS);
 		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
 							  &until) != ETIMEDOUT)
 			;
@@ -531,7 +443,7 @@ static void *sync_thread(void *arg)
 		if (err) {
 			pr_warn("node routes: %s; again in %d ms",
 				strerror(-err), RETRY_MS);
-			until = after_ms(RETRY_MS);
+			until = berth_after_ms(RETRY_MS);
 			while (!r->stop &&
 			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
 				       ETIMEDOUT)
@@ -572,7 +484,7 @@ static int find_underlay(struct berth_iptroute *r)
 
 	if (r->opts.device)
 		snprintf(r->under, sizeof(r->under), "%s", r->opts.device);
-	else if (device_of(r->node_ip, r->under, sizeof(r->under))) {
+	else if (berth_device_of(r->node_ip, r->under, sizeof(r->under))) {
 		pr_err("no device holds the node IP %s (give --device)",
 		       r->node_ip_s);
 		return -ENODEV;
@@ -618,7 +530,7 @@ static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 		return -EINVAL;
 	}
 	r->node_ip = a.s_addr;
-	r->sk = nl_open();
+	r->sk = berth_nl_open();
 	return r->sk ? 0 : -ENOMEM;
 }
 
@@ -638,10 +550,10 @@ int berth_iptroute_start(const struct berth_iptroute_opts *opts,
 		err = ensure_tunnel(r);
 	if (err)
 		goto fail;
-	sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
+	berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
 		 BERTH_TUNNEL_DEV);
-	sysctl_set(path, "0");
+	berth_sysctl_set(path, "0");
 	pr_info("node %s: %s on %s (mtu %u), tunnel %s (vxlan id %d), pods mtu %u, no BPF",
 		r->node_name, r->node_ip_s, r->under, r->under_mtu,
 		BERTH_TUNNEL_DEV, BERTH_IPT_VNI, berth_iptroute_pod_mtu(r));
