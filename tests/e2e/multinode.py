@@ -200,8 +200,25 @@ def client_ip(body):
     return m.group(1) if m else body
 
 
+def kernel_tunnel_cidrs(node):
+    """iptables dataplane: the pod CIDRs routed into berth_vxlan -> the node
+    IP the FDB sends them to (route gateway -> neighbour MAC -> FDB dst)."""
+    def j(*cmd):
+        r = node.sh(*cmd, check=False)
+        return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
+    mac = {n["dst"]: n.get("lladdr") for n in j("ip", "-j", "neigh", "show", "dev",
+                                               "berth_vxlan")}
+    dst = {f["mac"]: f.get("dst") for f in j("bridge", "-j", "fdb", "show", "dev",
+                                             "berth_vxlan")}
+    return {r["dst"]: dst.get(mac.get(r.get("gateway")))
+            for r in j("ip", "-j", "route", "show", "dev", "berth_vxlan", "proto", "190")}
+
+
 def ipcache_cidrs(node):
-    """The ipcache's keys as "a.b.c.d/len" -> {cidr: tunnel IP or None}."""
+    """The ipcache's keys as "a.b.c.d/len" -> {cidr: tunnel IP or None};
+    iptables dataplane: the kernel's tunnel routes (other nodes only)."""
+    if iptables():
+        return kernel_tunnel_cidrs(node)
     r = C.run("bpftool", "map", "dump", "pinned", os.path.join(node.pin_dir, "ipcache"),
               "-j", check=False)
     if r.returncode != 0:
@@ -268,7 +285,11 @@ def _require_kernel_routes(c, nodes, peers):
 def backend_ips(node):
     """Addresses of the backends some Service slot of a node's BPF maps
     names (a backend left in the backends map flagged terminating, for the
-    flows it still has, is not one)."""
+    flows it still has, is not one); iptables: the DNAT targets of its nat
+    table."""
+    if iptables():
+        return set(re.findall(r"--to-destination (\d+\.\d+\.\d+\.\d+):",
+                              "\n".join(nat_rules(node))))
     ctl = os.path.join(C.BIN, "berthctl")
     r = C.run(ctl, "bpf", "backends", "--node", node.name, check=False)
     ip_of = dict(re.findall(r"^(\d+)\s+(\d+\.\d+\.\d+\.\d+)", r.stdout, re.M))
