@@ -205,6 +205,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
 	bench/api.sh
+	bench/dataplanes.py
 	bench/sched.sh
 	@$(MAKE) --no-print-directory test-image
 	bench/pods.py

@@ -3,6 +3,7 @@
  * an incremental render writes after a change. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +41,8 @@ static void setup(void)
 	fx.ports[0] = (struct berth_svc_port){ "http", 80, 8080, IPPROTO_TCP };
 	fx.ports[1] = (struct berth_svc_port){ "dns", 53, 53, IPPROTO_UDP };
 	fx.ports[2] = (struct berth_svc_port){ "", 80, 80, IPPROTO_TCP };
-	fx.ports[3] = (struct berth_svc_port){ "http", 30080, 8080,
-					       IPPROTO_TCP };
+	fx.ports[3] =
+		(struct berth_svc_port){ "http", 30080, 8080, IPPROTO_TCP };
 	fx.web[0] = (struct berth_endpoint){ .ip = ip4("10.244.0.11"),
 					     .port = 8080 };
 	fx.web[1] = (struct berth_endpoint){ .ip = ip4("10.244.1.12"),
@@ -49,19 +50,33 @@ static void setup(void)
 	fx.web[2] = (struct berth_endpoint){ .ip = ip4("10.244.1.13"),
 					     .port = 8080 };
 	fx.sticky[0] = (struct berth_endpoint){ .ip = ip4("10.244.0.30") };
-	fx.svcs[0] = (struct berth_service){ "default", "web",
-		.cluster_ip = ip4("10.96.0.10"), .ports = &fx.ports[0],
-		.nports = 1, .endpoints = fx.web, .nendpoints = 3 };
+	fx.svcs[0] = (struct berth_service){ "default",
+					     "web",
+					     .cluster_ip = ip4("10.96.0.10"),
+					     .ports = &fx.ports[0],
+					     .nports = 1,
+					     .endpoints = fx.web,
+					     .nendpoints = 3 };
 	fx.svcs[1] = (struct berth_service){ "kube-system", "dns",
-		.cluster_ip = ip4("10.96.0.53"), .ports = &fx.ports[1],
-		.nports = 1 };
-	fx.svcs[2] = (struct berth_service){ "default", "sticky",
-		.cluster_ip = ip4("10.96.0.20"), .affinity = true,
-		.affinity_timeout = 600, .ports = &fx.ports[2], .nports = 1,
-		.endpoints = fx.sticky, .nendpoints = 1 };
-	fx.svcs[3] = (struct berth_service){ "default", "web",
-		.cluster_ip = ip4("192.168.1.1"), .ports = &fx.ports[3],
-		.nports = 1, .endpoints = fx.web, .nendpoints = 3 };
+					     .cluster_ip = ip4("10.96.0.53"),
+					     .ports = &fx.ports[1],
+					     .nports = 1 };
+	fx.svcs[2] = (struct berth_service){ "default",
+					     "sticky",
+					     .cluster_ip = ip4("10.96.0.20"),
+					     .affinity = true,
+					     .affinity_timeout = 600,
+					     .ports = &fx.ports[2],
+					     .nports = 1,
+					     .endpoints = fx.sticky,
+					     .nendpoints = 1 };
+	fx.svcs[3] = (struct berth_service){ "default",
+					     "web",
+					     .cluster_ip = ip4("192.168.1.1"),
+					     .ports = &fx.ports[3],
+					     .nports = 1,
+					     .endpoints = fx.web,
+					     .nendpoints = 3 };
 	fx.set = (struct berth_service_set){ fx.svcs, 4 };
 	fx.cfg.node_ip = ip4("192.168.1.1");
 	cr_assert_eq(berth_ipt_render_new(&fx.r), 0);
@@ -77,8 +92,8 @@ static void render(bool full, const char *const *existing, size_t n)
 {
 	free(fx.text);
 	fx.text = NULL;
-	cr_assert_eq(berth_ipt_render(fx.r, &fx.cfg, &fx.set, full, existing,
-				      n, &fx.text, &fx.st),
+	cr_assert_eq(berth_ipt_render(fx.r, &fx.cfg, &fx.set, full, existing, n,
+				      &fx.text, &fx.st),
 		     0, "render");
 }
 
@@ -150,7 +165,8 @@ static const char full_text[] =
 
 /* web loses 10.244.1.13 (now terminating), its NodePort becomes
  * externalTrafficPolicy Local: sticky's chains are not written, web's
- * NodePort chain changes name, the endpoint's chain goes */
+ * NodePort chain changes name, the endpoint's chain goes (stale chains
+ * in name order) */
 static const char incr_text[] =
 	"*nat\n"
 	":BERTH-SERVICES - [0:0]\n"
@@ -159,8 +175,8 @@ static const char incr_text[] =
 	":BERTH-MARK-MASQ - [0:0]\n"
 	":BERTH-SVC-CDGGSHYLG3RE2FKL - [0:0]\n"
 	":BERTH-XLB-CDGGSHYLG3RE2FKL - [0:0]\n"
-	":BERTH-SEP-5QELHRCC7S7TONMB - [0:0]\n"
 	":BERTH-EXT-CDGGSHYLG3RE2FKL - [0:0]\n"
+	":BERTH-SEP-5QELHRCC7S7TONMB - [0:0]\n"
 	"-A BERTH-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web:http cluster IP\" -m tcp --dport 80 -j BERTH-SVC-CDGGSHYLG3RE2FKL\n"
 	"-A BERTH-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/sticky cluster IP\" -m tcp --dport 80 -j BERTH-SVC-BJWR5DPVIKTHVKZU\n"
 	"-A BERTH-SERVICES -m comment --comment \"berth service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j BERTH-NODEPORTS\n"
@@ -173,8 +189,8 @@ static const char incr_text[] =
 	"-A BERTH-SVC-CDGGSHYLG3RE2FKL -m comment --comment \"default/web:http -> 10.244.1.12:8080\" -j BERTH-SEP-BQ6CYJXGREWSNKJL\n"
 	"-A BERTH-XLB-CDGGSHYLG3RE2FKL -m comment --comment \"default/web:http -> 10.244.0.11:8080\" -m statistic --mode random --probability 0.5000000000 -j BERTH-SEP-QZSIC2ZS53EHPBVZ\n"
 	"-A BERTH-XLB-CDGGSHYLG3RE2FKL -m comment --comment \"default/web:http -> 10.244.1.12:8080\" -j BERTH-SEP-BQ6CYJXGREWSNKJL\n"
-	"-X BERTH-SEP-5QELHRCC7S7TONMB\n"
 	"-X BERTH-EXT-CDGGSHYLG3RE2FKL\n"
+	"-X BERTH-SEP-5QELHRCC7S7TONMB\n"
 	"COMMIT\n"
 	"*filter\n"
 	":BERTH-SERVICES - [0:0]\n"
@@ -248,9 +264,12 @@ Test(ipt_render, full_deletes_stale_kernel_chains)
 					 "OTHER-CHAIN" };
 
 	render(true, existing, 3);
-	cr_assert_not_null(strstr(fx.text, ":BERTH-SVC-AAAAAAAAAAAAAAAA - [0:0]\n"));
-	cr_assert_not_null(strstr(fx.text, "\n-X BERTH-SVC-AAAAAAAAAAAAAAAA\nCOMMIT\n*filter\n"),
-			   "deleted after every rule, before the nat COMMIT");
+	cr_assert_not_null(
+		strstr(fx.text, ":BERTH-SVC-AAAAAAAAAAAAAAAA - [0:0]\n"));
+	cr_assert_not_null(
+		strstr(fx.text,
+		       "\n-X BERTH-SVC-AAAAAAAAAAAAAAAA\nCOMMIT\n*filter\n"),
+		"deleted after every rule, before the nat COMMIT");
 	cr_assert_null(strstr(fx.text, "OTHER-CHAIN"), "not ours: untouched");
 	cr_assert_null(strstr(fx.text, "-X BERTH-SVC-CDGG"));
 	cr_assert_eq(fx.st.deleted, 1);
@@ -279,7 +298,58 @@ Test(ipt_render, all_terminating_rejects)
 	for (int i = 0; i < 3; i++)
 		fx.web[i].terminating = true;
 	render(false, NULL, 0);
-	cr_assert_not_null(strstr(fx.text, "-A BERTH-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n"));
-	cr_assert_not_null(strstr(fx.text, "-A BERTH-EXTERNAL-SERVICES -p tcp -m comment --comment \"default/web:http has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable\n"));
+	cr_assert_not_null(strstr(
+		fx.text,
+		"-A BERTH-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment \"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n"));
+	cr_assert_not_null(strstr(
+		fx.text,
+		"-A BERTH-EXTERNAL-SERVICES -p tcp -m comment --comment \"default/web:http has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable\n"));
 	cr_assert_null(strstr(fx.text, "BERTH-SVC-CDGG"));
+}
+
+/* Many chains: the index grows and every name stays findable (a Service
+ * renders its SEP chains while its SVC chain is being filled). */
+Test(ipt_render, many_services)
+{
+	enum { N = 3000 };
+	struct berth_service *s = calloc(N, sizeof(*s));
+	struct berth_endpoint *e = calloc(2 * N, sizeof(*e));
+	struct berth_service_set set = { s, N };
+	size_t svc = 0, sep = 0;
+
+	cr_assert(s && e);
+	for (int i = 0; i < N; i++) {
+		snprintf(s[i].namespace, BERTH_NAME_MAX, "bench");
+		snprintf(s[i].name, BERTH_NAME_MAX, "s%d", i);
+		s[i].cluster_ip = htonl(0x0a600000 + i);
+		s[i].ports = &fx.ports[0];
+		s[i].nports = 1;
+		e[2 * i] = (struct berth_endpoint){ .ip = htonl(0x0af40000 + i),
+						    .port = 8080 };
+		e[2 * i + 1] =
+			(struct berth_endpoint){ .ip = htonl(0x0af50000 + i),
+						 .port = 8080 };
+		s[i].endpoints = &e[2 * i];
+		s[i].nendpoints = 2;
+	}
+	free(fx.text);
+	fx.text = NULL;
+	cr_assert_eq(berth_ipt_render(fx.r, &fx.cfg, &set, false, NULL, 0,
+				      &fx.text, &fx.st),
+		     0);
+	for (char *l = fx.text; (l = strstr(l, "\n:BERTH-")); l++) {
+		svc += !strncmp(l + 2, "BERTH-SVC-", 10);
+		sep += !strncmp(l + 2, "BERTH-SEP-", 10);
+	}
+	cr_assert_eq(svc, N);
+	cr_assert_eq(sep, 2 * N);
+	cr_assert_eq(fx.st.chains, 3 * N + 7);
+	/* N dispatch + 7 fixed, 2 per SVC chain, 2 per SEP chain */
+	cr_assert_eq(fx.st.rules, N + 7 + 2 * N + 2 * 2 * N, "rules: %zu",
+		     fx.st.rules);
+	berth_ipt_render_done(fx.r, true);
+	render(false, NULL, 0); /* back to the 4 fixture Services */
+	cr_assert_eq(fx.st.deleted, 3 * N, "every bench chain deleted");
+	free(s);
+	free(e);
 }

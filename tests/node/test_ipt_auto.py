@@ -4,7 +4,9 @@
 datapath cannot load (here: a conntrack map larger than the kernel
 accepts, --max-ct 4294967295), --dataplane auto says why and programs the
 Service file as iptables rules instead, leaving no pins; --dataplane bpf
-exits 1 with the reason; an unknown mode is a usage error."""
+exits 1 with the reason; an unknown mode is a usage error;
+--iptables-backend legacy writes through iptables-legacy only, and
+--uninstall clears both backends."""
 import os
 import subprocess
 import sys
@@ -36,9 +38,9 @@ def agent(tmp, mode, *extra):
                            *extra], capture_output=True, text=True, timeout=60)
 
 
-def nat(table="nat"):
-    return subprocess.run(["ip", "netns", "exec", NS, "iptables-nft-save", "-t", table],
-                          capture_output=True, text=True).stdout
+def nat(table="nat", backend="nft"):
+    return subprocess.run(["ip", "netns", "exec", NS, "iptables-%s-save" % backend, "-t",
+                           table], capture_output=True, text=True).stdout
 
 
 def main():
@@ -66,10 +68,14 @@ def main():
         r = agent(tmp, "nft")
         check(r.returncode == 2 and "is not bpf, iptables or auto" in r.stderr,
               "unknown --dataplane: usage error (%d)" % r.returncode)
+        r = agent(tmp, "iptables", "--iptables-backend", "legacy")
+        check(r.returncode == 0 and ":BERTH-SVC-" in nat(backend="legacy"),
+              "--iptables-backend legacy: the Service in iptables-legacy's nat table")
         r = subprocess.run(["nsenter", "--net=/run/netns/" + NS, AGENT, "--node-name", NODE,
                             "--uninstall"], capture_output=True, text=True, timeout=60)
-        check(r.returncode == 0 and "BERTH-" not in nat() + nat("filter"),
-              "--uninstall removes the rules")
+        left = nat() + nat("filter") + nat(backend="legacy") + nat("filter", "legacy")
+        check(r.returncode == 0 and "BERTH-" not in left,
+              "--uninstall removes the rules of both backends")
     finally:
         subprocess.run(["ip", "netns", "del", NS])
         subprocess.run(["rm", "-rf", tmp, PIN])

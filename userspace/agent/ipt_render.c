@@ -70,9 +70,15 @@ struct chain {
 	struct sbuf rules;
 };
 
+/* The chains in render order, with an open-addressing index by (table,
+ * name): 10,000 Services make 20,000 chains, too many for a linear find.
+ * A chain's address changes when v grows: hold indexes, not pointers,
+ * across a chain_get(). */
 struct chains {
 	struct chain *v;
 	size_t n, cap;
+	uint32_t *slots; /* index + 1; 0: free */
+	size_t nslots; /* a power of two, > 2 n */
 };
 
 /* name + hash of what the kernel holds (nat per-service chains) */
@@ -126,37 +132,78 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h;
 }
 
-static struct chain *chain_find(struct chains *cs, const char *name, char table)
+static size_t slot_of(const struct chains *cs, const char *name, char table)
 {
-	for (size_t i = 0; i < cs->n; i++)
-		if (cs->v[i].table == table && !strcmp(cs->v[i].name, name))
-			return &cs->v[i];
-	return NULL;
+	size_t mask = cs->nslots - 1,
+	       i = (fnv1a(name, strlen(name)) ^ (uint8_t)table) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		uint32_t k = cs->slots[i];
+
+		if (!k || (cs->v[k - 1].table == table &&
+			   !strcmp(cs->v[k - 1].name, name)))
+			return i;
+	}
 }
 
-/* The chain, added empty if new; NULL on -ENOMEM. */
-static struct chain *chain_get(struct chains *cs, const char *name, char table,
-			       bool dispatch)
+static struct chain *chain_find(const struct chains *cs, const char *name,
+				char table)
+{
+	uint32_t k;
+
+	if (!cs->nslots)
+		return NULL;
+	k = cs->slots[slot_of(cs, name, table)];
+	return k ? &cs->v[k - 1] : NULL;
+}
+
+/* Room for one more chain in v and the index. */
+static int chains_grow(struct chains *cs)
+{
+	if (cs->n == cs->cap) {
+		size_t ncap = cs->cap ? 2 * cs->cap : 32;
+		struct chain *v = realloc(cs->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		cs->v = v;
+		cs->cap = ncap;
+	}
+	if (2 * (cs->n + 1) >= cs->nslots) {
+		size_t nslots = cs->nslots ? 2 * cs->nslots : 64;
+		uint32_t *old = cs->slots;
+
+		cs->slots = calloc(nslots, sizeof(*cs->slots));
+		if (!cs->slots) {
+			cs->slots = old;
+			return -ENOMEM;
+		}
+		free(old);
+		cs->nslots = nslots;
+		for (size_t i = 0; i < cs->n; i++)
+			cs->slots[slot_of(cs, cs->v[i].name, cs->v[i].table)] =
+				i + 1;
+	}
+	return 0;
+}
+
+/* The chain's index, the chain added empty if new; -ENOMEM. */
+static long chain_get(struct chains *cs, const char *name, char table,
+		      bool dispatch)
 {
 	struct chain *c = chain_find(cs, name, table);
 
 	if (c)
-		return c;
-	if (cs->n == cs->cap) {
-		size_t ncap = cs->cap ? 2 * cs->cap : 32;
-
-		c = realloc(cs->v, ncap * sizeof(*c));
-		if (!c)
-			return NULL;
-		cs->v = c;
-		cs->cap = ncap;
-	}
-	c = &cs->v[cs->n++];
+		return c - cs->v;
+	if (chains_grow(cs))
+		return -ENOMEM;
+	c = &cs->v[cs->n];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->table = table;
 	c->dispatch = dispatch;
-	return c;
+	cs->slots[slot_of(cs, name, table)] = cs->n + 1;
+	return cs->n++;
 }
 
 static void chains_free(struct chains *cs)
@@ -164,6 +211,7 @@ static void chains_free(struct chains *cs)
 	for (size_t i = 0; i < cs->n; i++)
 		free(cs->v[i].rules.p);
 	free(cs->v);
+	free(cs->slots);
 }
 
 /* ---- what one frontend renders ---- */
@@ -220,15 +268,17 @@ static int render_sep(struct chains *cs, const struct fe *f,
 	char ip[INET_ADDRSTRLEN], key[sizeof(f->key) + 24];
 	uint16_t port = ep_port(f->s, e);
 	struct chain *c;
+	long ci;
 
 	inet_ntop(AF_INET, &e->ip, ip, sizeof(ip));
 	snprintf(key, sizeof(key), "%s%s:%u", f->key, ip, port);
 	berth_ipt_chain_name("BERTH-SEP-", key, name);
 	if (chain_find(cs, name, 'n'))
 		return 0; /* the ClusterIP's and the NodePort's are one */
-	c = chain_get(cs, name, 'n', false);
-	if (!c)
-		return -ENOMEM;
+	ci = chain_get(cs, name, 'n', false);
+	if (ci < 0)
+		return ci;
+	c = &cs->v[ci];
 	sb_printf(
 		&c->rules,
 		"-A %s -s %s/32 -m comment --comment \"%s\" -j BERTH-MARK-MASQ\n",
@@ -245,9 +295,11 @@ static int render_sep(struct chains *cs, const struct fe *f,
 	return c->rules.err;
 }
 
-/* The rules choosing an endpoint, into chain c (named cname). */
-static int render_choice(struct chains *cs, struct chain *c, const struct fe *f)
+/* The rules choosing an endpoint, into chain ci. render_sep may move the
+ * chains: c is looked up again after it. */
+static int render_choice(struct chains *cs, long ci, const struct fe *f)
 {
+	struct chain *c;
 	const struct berth_service *s = f->s;
 	size_t n = ready_count(s), i = 0;
 	char sep[BERTH_IPT_CHAIN_MAX], ip[INET_ADDRSTRLEN];
@@ -263,6 +315,7 @@ static int render_choice(struct chains *cs, struct chain *c, const struct fe *f)
 		err = render_sep(cs, f, e, sep);
 		if (err)
 			return err;
+		c = &cs->v[ci];
 		inet_ntop(AF_INET, &e->ip, ip, sizeof(ip));
 		sb_printf(
 			&c->rules,
@@ -278,6 +331,7 @@ static int render_choice(struct chains *cs, struct chain *c, const struct fe *f)
 		err = render_sep(cs, f, e, sep);
 		if (err)
 			return err;
+		c = &cs->v[ci];
 		inet_ntop(AF_INET, &e->ip, ip, sizeof(ip));
 		sb_printf(&c->rules,
 			  "-A %s -m comment --comment \"%s -> %s:%u\"", c->name,
@@ -290,7 +344,7 @@ static int render_choice(struct chains *cs, struct chain *c, const struct fe *f)
 		sb_printf(&c->rules, " -j %s\n", sep);
 		i++;
 	}
-	return c->rules.err;
+	return cs->v[ci].rules.err;
 }
 
 /* The REJECT of a frontend without ready endpoints (filter). */
@@ -298,19 +352,22 @@ static int render_reject(struct chains *cs, const struct fe *f)
 {
 	const struct berth_service *s = f->s;
 	struct chain *c;
+	long ci;
 
 	if (f->nodeport) {
-		c = chain_get(cs, "BERTH-EXTERNAL-SERVICES", 'f', true);
-		if (!c)
-			return -ENOMEM;
+		ci = chain_get(cs, "BERTH-EXTERNAL-SERVICES", 'f', true);
+		if (ci < 0)
+			return ci;
+		c = &cs->v[ci];
 		sb_printf(
 			&c->rules,
 			"-A BERTH-EXTERNAL-SERVICES -p %s -m comment --comment \"%s has no endpoints\" -m addrtype --dst-type LOCAL -m %s --dport %u -j REJECT --reject-with icmp-port-unreachable\n",
 			f->proto, f->spn, f->proto, s->ports[0].port);
 	} else {
-		c = chain_get(cs, "BERTH-SERVICES", 'f', true);
-		if (!c)
-			return -ENOMEM;
+		ci = chain_get(cs, "BERTH-SERVICES", 'f', true);
+		if (ci < 0)
+			return ci;
+		c = &cs->v[ci];
 		sb_printf(
 			&c->rules,
 			"-A BERTH-SERVICES -d %s/32 -p %s -m comment --comment \"%s has no endpoints\" -m %s --dport %u -j REJECT --reject-with icmp-port-unreachable\n",
@@ -326,6 +383,7 @@ static int render_frontend(struct chains *cs, const struct berth_service *s,
 	const char *prefix, *disp;
 	struct chain *d, *c;
 	struct fe f;
+	long ci;
 
 	fe_init(&f, s, cfg);
 	if (!ready_count(s))
@@ -335,9 +393,10 @@ static int render_frontend(struct chains *cs, const struct berth_service *s,
 			       "BERTH-EXT-";
 	berth_ipt_chain_name(prefix, f.key, name);
 	disp = f.nodeport ? "BERTH-NODEPORTS" : "BERTH-SERVICES";
-	d = chain_get(cs, disp, 'n', true);
-	if (!d)
-		return -ENOMEM;
+	ci = chain_get(cs, disp, 'n', true);
+	if (ci < 0)
+		return ci;
+	d = &cs->v[ci];
 	if (f.nodeport)
 		sb_printf(
 			&d->rules,
@@ -351,9 +410,10 @@ static int render_frontend(struct chains *cs, const struct berth_service *s,
 			name);
 	if (d->rules.err)
 		return d->rules.err;
-	c = chain_get(cs, name, 'n', false);
-	if (!c)
-		return -ENOMEM;
+	ci = chain_get(cs, name, 'n', false);
+	if (ci < 0)
+		return ci;
+	c = &cs->v[ci];
 	/* externalTrafficPolicy Cluster: the endpoint may be on another
 	 * node, whose reply must come back here; Local keeps the source */
 	if (f.nodeport && !s->local)
@@ -361,7 +421,7 @@ static int render_frontend(struct chains *cs, const struct berth_service *s,
 			&c->rules,
 			"-A %s -m comment --comment \"masquerade traffic for %s external destinations\" -j BERTH-MARK-MASQ\n",
 			name, f.spn);
-	return render_choice(cs, c, &f);
+	return render_choice(cs, ci, &f);
 }
 
 /* The chains every render writes, in a fixed order. */
@@ -382,7 +442,7 @@ static int render_fixed(struct chains *cs)
 	struct chain *c;
 
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (!chain_get(cs, fixed[i].name, fixed[i].table, true))
+		if (chain_get(cs, fixed[i].name, fixed[i].table, true) < 0)
 			return -ENOMEM;
 	c = chain_find(cs, "BERTH-POSTROUTING", 'n');
 	sb_printf(
@@ -433,21 +493,25 @@ static int build(struct chains *cs, const struct berth_ipt_config *cfg,
 
 /* ---- incremental output ---- */
 
+static int rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rec *)a)->name,
+		      ((const struct rec *)b)->name);
+}
+
+/* v is sorted by name (keep_next) */
 static const struct rec *rec_find(const struct rec *v, size_t n,
 				  const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].name, name))
-			return &v[i];
-	return NULL;
+	struct rec key;
+
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return n ? bsearch(&key, v, n, sizeof(*v), rec_cmp) : NULL;
 }
 
 static bool wanted(const struct chains *cs, const char *name)
 {
-	for (size_t i = 0; i < cs->n; i++)
-		if (cs->v[i].table == 'n' && !strcmp(cs->v[i].name, name))
-			return true;
-	return false;
+	return chain_find(cs, name, 'n');
 }
 
 /* Is this chain (new or changed) written? */
@@ -550,6 +614,7 @@ static int keep_next(struct berth_ipt_render *r, const struct chains *cs)
 		memcpy(v[n].name, cs->v[i].name, sizeof(v[n].name));
 		v[n++].hash = cs->v[i].hash;
 	}
+	qsort(v, n, sizeof(*v), rec_cmp);
 	free(r->next);
 	r->next = v;
 	r->nnext = n;

@@ -603,58 +603,5 @@ const char *berth_iptroute_node_ip(const struct berth_iptroute *r)
 
 int berth_iptroute_set_pod_cidr(struct berth_iptroute *r, const char *cidr)
 {
-	const char *chain[] = { "iptables-nft",	  "-w", "-t", "nat", "-N",
-				"BERTH-POD-MASQ", NULL };
-	const char *rule[] = { "iptables-nft",
-			       "-w",
-			       "-t",
-			       "nat",
-			       "-C",
-			       "BERTH-POD-MASQ",
-			       "-s",
-			       cidr,
-			       "!",
-			       "-d",
-			       cidr,
-			       "!",
-			       "-o",
-			       BERTH_TUNNEL_DEV,
-			       "-m",
-			       "comment",
-			       "--comment",
-			       "berth pods leaving the cluster",
-			       "-j",
-			       "MASQUERADE",
-			       NULL };
-	const char *jump[] = { "iptables-nft",
-			       "-w",
-			       "-t",
-			       "nat",
-			       "-C",
-			       "POSTROUTING",
-			       "-m",
-			       "comment",
-			       "--comment",
-			       "berth pod masquerade",
-			       "-j",
-			       "BERTH-POD-MASQ",
-			       NULL };
-	char err[256];
-	int ret;
-
-	if (!r->opts.masquerade)
-		return 0;
-	berth_ipt_exec(chain, NULL, NULL, err, sizeof(err)); /* may exist */
-	ret = berth_ipt_exec(rule, NULL, NULL, err, sizeof(err));
-	if (ret) {
-		rule[4] = "-A";
-		ret = berth_ipt_exec(rule, NULL, NULL, err, sizeof(err));
-	}
-	if (!ret && berth_ipt_exec(jump, NULL, NULL, err, sizeof(err))) {
-		jump[4] = "-A";
-		ret = berth_ipt_exec(jump, NULL, NULL, err, sizeof(err));
-	}
-	if (ret)
-		pr_err("pod masquerade for %s: %s", cidr, err);
-	return ret ? -EIO : 0;
+	return r->opts.masquerade ? berth_ipt_pod_masquerade(cidr) : 0;
 }

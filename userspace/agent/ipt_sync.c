@@ -18,14 +18,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <berth/abi/route.h>
 #include <berth/log.h>
 
 #include "ipt_sync.h"
 
-#define IPT "iptables-nft"
-#define IPT_RESTORE "iptables-nft-restore"
-#define IPT_SAVE "iptables-nft-save"
+#define IPT berth_ipt_bin(BERTH_IPT_TOOL_IPTABLES)
+#define IPT_RESTORE berth_ipt_bin(BERTH_IPT_TOOL_RESTORE)
+#define IPT_SAVE berth_ipt_bin(BERTH_IPT_TOOL_SAVE)
 #define MAX_CHAINS 65536 /* of ours in the kernel: bounds a listing */
+
+static enum berth_ipt_backend backend; /* set before any thread runs */
+
+void berth_ipt_set_backend(enum berth_ipt_backend b)
+{
+	backend = b;
+}
+
+int berth_ipt_parse_backend(const char *s, enum berth_ipt_backend *out)
+{
+	if (!strcmp(s, "nft"))
+		*out = BERTH_IPT_NFT;
+	else if (!strcmp(s, "legacy"))
+		*out = BERTH_IPT_LEGACY;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *berth_ipt_bin(enum berth_ipt_tool t)
+{
+	static const char *const bins[2][3] = {
+		{ "iptables-nft", "iptables-nft-restore", "iptables-nft-save" },
+		{ "iptables-legacy", "iptables-legacy-restore",
+		  "iptables-legacy-save" },
+	};
+
+	return bins[backend == BERTH_IPT_LEGACY][t];
+}
 
 /* A jump from a built-in chain into ours; the rule after the chain name. */
 struct jump {
@@ -69,6 +99,13 @@ static const struct jump jumps[] = {
 	  { "-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
 	    "berth service portals", "-j", "BERTH-SERVICES" } },
 };
+
+/* ipt_route's pod masquerade (berth_ipt_pod_masquerade) */
+static const struct jump pod_masq_jump = { "nat",
+					   "POSTROUTING",
+					   { "-m", "comment", "--comment",
+					     "berth pod masquerade", "-j",
+					     "BERTH-POD-MASQ" } };
 
 /* A UDP frontend's endpoints, to see which ones left. */
 struct udp_fe {
@@ -313,6 +350,34 @@ static int jump_op(const struct jump *j, const char *op, char *err,
 		argv[n++] = j->rule[i];
 	argv[n] = NULL;
 	return berth_ipt_exec(argv, NULL, NULL, err, errlen);
+}
+
+/* The rule, appended unless -C finds it. */
+static int ensure_rule(const struct jump *j)
+{
+	char err[256];
+	int ret;
+
+	if (!jump_op(j, "-C", err, sizeof(err)))
+		return 0;
+	ret = jump_op(j, "-A", err, sizeof(err));
+	if (ret)
+		pr_err("%s -t %s -A %s: %s", IPT, j->table, j->chain, err);
+	return ret < 0 ? ret : ret ? -EIO : 0;
+}
+
+int berth_ipt_pod_masquerade(const char *cidr)
+{
+	const char *argv[] = { IPT, "-w", "-t", "nat", "-N", "BERTH-POD-MASQ",
+			       NULL };
+	const struct jump masq = { "nat",
+				   "BERTH-POD-MASQ",
+				   { "-s", cidr, "!", "-d", cidr, "!", "-o",
+				     BERTH_TUNNEL_DEV, "-j", "MASQUERADE" } };
+	char err[256];
+
+	berth_ipt_exec(argv, NULL, NULL, err, sizeof(err)); /* may exist */
+	return ensure_rule(&masq) ?: ensure_rule(&pod_masq_jump);
 }
 
 static int ensure_jumps(unsigned int *added)
@@ -614,7 +679,7 @@ static int remove_chains(const char *table)
 	return ret < 0 ? ret : ret ? -EIO : 0;
 }
 
-int berth_ipt_uninstall(void)
+static int uninstall_backend(void)
 {
 	char err[256];
 	int ret;
@@ -624,6 +689,22 @@ int berth_ipt_uninstall(void)
 		for (int k = 0;
 		     k < 16 && !jump_op(&jumps[i], "-C", err, sizeof(err)); k++)
 			jump_op(&jumps[i], "-D", err, sizeof(err));
+	for (int k = 0;
+	     k < 16 && !jump_op(&pod_masq_jump, "-C", err, sizeof(err)); k++)
+		jump_op(&pod_masq_jump, "-D", err, sizeof(err));
 	ret = remove_chains("nat");
 	return remove_chains("filter") ?: ret;
+}
+
+int berth_ipt_uninstall(void)
+{
+	enum berth_ipt_backend was = backend;
+	int err;
+
+	backend = BERTH_IPT_NFT;
+	err = uninstall_backend();
+	backend = BERTH_IPT_LEGACY;
+	err = uninstall_backend() ?: err;
+	backend = was;
+	return err;
 }

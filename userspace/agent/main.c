@@ -93,6 +93,7 @@ static void usage(FILE *f)
 		"                   [--proxy-server KUBECONFIG|URL] (kube-proxy only)\n"
 		"                   [--dataplane bpf|iptables|auto]\n"
 		"                   [--iptables-sync-period S]\n"
+		"                   [--iptables-backend nft|legacy]\n"
 		"                   [--device IF] [--nodeport-accel auto|tc|xdp]\n"
 		"                   [--masquerade=true|false]\n"
 		"                   [--service-node-port-range MIN-MAX] [--cgroup PATH]\n"
@@ -121,7 +122,9 @@ static void usage(FILE *f)
 		"                    rules, pods routed by the kernel over classic VXLAN;\n"
 		"                    auto: bpf, or iptables when BPF cannot load\n"
 		"  --iptables-sync-period  seconds between full iptables syncs, which\n"
-		"                    repair rules others deleted (default 60; SIGHUP: now)\n");
+		"                    repair rules others deleted (default 60; SIGHUP: now)\n"
+		"  --iptables-backend  nft (default, Debian's iptables) or legacy (much\n"
+		"                    faster iptables-restore with 10,000s of Services)\n");
 }
 
 static int parse_u32(const char *s, const char *what, uint32_t *out)
@@ -636,6 +639,7 @@ int main(int argc, char **argv)
 		{ "service-node-port-range", required_argument, NULL, 0x105 },
 		{ "cgroup", required_argument, NULL, 0x106 },
 		{ "iptables-sync-period", required_argument, NULL, 0x107 },
+		{ "iptables-backend", required_argument, NULL, 0x108 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -744,6 +748,18 @@ int main(int argc, char **argv)
 			if (parse_dataplane(optarg, &a.mode))
 				return 2;
 			break;
+		case 0x108: {
+			enum berth_ipt_backend b;
+
+			if (berth_ipt_parse_backend(optarg, &b)) {
+				fprintf(stderr,
+					"berth-agent: --iptables-backend: '%s' is not nft or legacy\n",
+					optarg);
+				return 2;
+			}
+			berth_ipt_set_backend(b);
+			break;
+		}
 		case 0x107:
 			if (parse_u32(optarg, "--iptables-sync-period",
 				      &a.ipt_sync_s) ||
