@@ -88,7 +88,7 @@ static void teardown(void)
 	berth_ipt_render_free(fx.r);
 }
 
-static void render(bool full, const char *const *existing, size_t n)
+static void render(bool full, const struct berth_ipt_kchain *existing, size_t n)
 {
 	free(fx.text);
 	fx.text = NULL;
@@ -259,9 +259,11 @@ Test(ipt_render, failed_apply_renders_everything)
 
 Test(ipt_render, full_deletes_stale_kernel_chains)
 {
-	const char *const existing[] = { "BERTH-SVC-AAAAAAAAAAAAAAAA",
-					 "BERTH-SVC-CDGGSHYLG3RE2FKL",
-					 "OTHER-CHAIN" };
+	const struct berth_ipt_kchain existing[] = {
+		{ "BERTH-POD-MASQ", 1 },
+		{ "BERTH-SVC-AAAAAAAAAAAAAAAA", 1 },
+		{ "BERTH-SVC-CDGGSHYLG3RE2FKL", 3 },
+	};
 
 	render(true, existing, 3);
 	cr_assert_not_null(
@@ -270,7 +272,8 @@ Test(ipt_render, full_deletes_stale_kernel_chains)
 		strstr(fx.text,
 		       "\n-X BERTH-SVC-AAAAAAAAAAAAAAAA\nCOMMIT\n*filter\n"),
 		"deleted after every rule, before the nat COMMIT");
-	cr_assert_null(strstr(fx.text, "OTHER-CHAIN"), "not ours: untouched");
+	cr_assert_null(strstr(fx.text, "BERTH-POD-MASQ"),
+		       "not a per-Service chain: untouched");
 	cr_assert_null(strstr(fx.text, "-X BERTH-SVC-CDGG"));
 	cr_assert_eq(fx.st.deleted, 1);
 }
@@ -352,4 +355,57 @@ Test(ipt_render, many_services)
 	cr_assert_eq(fx.st.deleted, 3 * N, "every bench chain deleted");
 	free(s);
 	free(e);
+}
+
+static int kchain_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct berth_ipt_kchain *)a)->name,
+		      ((const struct berth_ipt_kchain *)b)->name);
+}
+
+/* The periodic check: a chain flushed or a rule deleted behind our back
+ * (the kernel's count differs) and a chain deleted are rewritten, nothing
+ * else. */
+Test(ipt_render, verify_rewrites_what_the_kernel_lost)
+{
+	struct berth_ipt_kchain kernel[16];
+	size_t n = 0;
+	char *l;
+
+	render(false, NULL, 0);
+	berth_ipt_render_done(fx.r, true);
+	/* what the kernel holds: every nat chain as written, from the text */
+	for (l = fx.text; (l = strstr(l, "\n:BERTH-")) && n < 16; l++) {
+		size_t len = strcspn(l + 2, " ");
+		char pat[3 * BERTH_IPT_CHAIN_MAX];
+		unsigned int rules = 0;
+
+		snprintf(kernel[n].name, sizeof(kernel[n].name), "%.*s",
+			 (int)len, l + 2);
+		snprintf(pat, sizeof(pat), "\n-A %.28s ", kernel[n].name);
+		for (char *p = fx.text;
+		     (p = strstr(p, pat)) && p < strstr(fx.text, "*filter");
+		     p++)
+			rules++;
+		kernel[n++].rules = rules;
+		if (strstr(l + 1, "*filter") < strstr(l + 1, "\n:BERTH-"))
+			break; /* nat only */
+	}
+	qsort(kernel, n, sizeof(*kernel), kchain_cmp);
+	cr_assert_eq(berth_ipt_render_verify(fx.r, kernel, n), 0,
+		     "the kernel as written: nothing to repair");
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(kernel[i].name, "BERTH-SVC-CDGGSHYLG3RE2FKL"))
+			kernel[i].rules = 0; /* flushed */
+		if (!strcmp(kernel[i].name, "BERTH-SEP-3CZWYBS4BSICPEZG"))
+			kernel[i].rules--; /* one rule deleted */
+	}
+	cr_assert_eq(berth_ipt_render_verify(fx.r, kernel, n), 2);
+	render(false, kernel, n);
+	cr_assert_eq(fx.st.written, 7 + 2, "dispatch + the two repaired");
+	cr_assert_not_null(
+		strstr(fx.text, ":BERTH-SVC-CDGGSHYLG3RE2FKL - [0:0]\n"));
+	cr_assert_not_null(
+		strstr(fx.text, ":BERTH-SEP-3CZWYBS4BSICPEZG - [0:0]\n"));
+	cr_assert_eq(fx.st.deleted, 0);
 }

@@ -84,7 +84,8 @@ struct chains {
 /* name + hash of what the kernel holds (nat per-service chains) */
 struct rec {
 	char name[BERTH_IPT_CHAIN_MAX];
-	uint64_t hash;
+	uint64_t hash; /* 0: rewrite it (berth_ipt_render_verify) */
+	unsigned int rules;
 };
 
 struct berth_ipt_render {
@@ -555,22 +556,23 @@ static bool is_ours(const char *name)
 /* Chains to delete: what we had (and, full, what the kernel has) minus
  * what is rendered now. Called twice: declarations, then -X lines. */
 static void stale_all(const struct berth_ipt_render *r, const struct chains *cs,
-		      bool full, const char *const *existing, size_t nexisting,
+		      const struct berth_ipt_kchain *existing, size_t nexisting,
 		      struct sbuf *b, bool decl, struct berth_ipt_stats *st)
 {
 	for (size_t i = 0; i < r->ncur; i++)
 		if (!wanted(cs, r->cur[i].name))
 			stale(b, r->cur[i].name, decl, st);
-	for (size_t i = 0; full && i < nexisting; i++)
-		if (is_ours(existing[i]) && !wanted(cs, existing[i]) &&
-		    !rec_find(r->cur, r->ncur, existing[i]))
-			stale(b, existing[i], decl, st);
+	for (size_t i = 0; i < nexisting; i++)
+		if (is_ours(existing[i].name) &&
+		    !wanted(cs, existing[i].name) &&
+		    !rec_find(r->cur, r->ncur, existing[i].name))
+			stale(b, existing[i].name, decl, st);
 }
 
 static void emit_table(struct sbuf *b, const struct berth_ipt_render *r,
 		       const struct chains *cs, char table, bool full,
-		       const char *const *existing, size_t nexisting,
-		       struct berth_ipt_stats *st)
+		       const struct berth_ipt_kchain *existing,
+		       size_t nexisting, struct berth_ipt_stats *st)
 {
 	sb_printf(b, "*%s\n", table == 'n' ? "nat" : "filter");
 	for (size_t i = 0; i < cs->n; i++) {
@@ -585,7 +587,7 @@ static void emit_table(struct sbuf *b, const struct berth_ipt_render *r,
 		}
 	}
 	if (table == 'n')
-		stale_all(r, cs, full, existing, nexisting, b, true, st);
+		stale_all(r, cs, existing, nexisting, b, true, st);
 	for (size_t i = 0; i < cs->n; i++) {
 		const struct chain *c = &cs->v[i];
 
@@ -596,7 +598,7 @@ static void emit_table(struct sbuf *b, const struct berth_ipt_render *r,
 			st->rules += c->rules.p[k] == '\n';
 	}
 	if (table == 'n')
-		stale_all(r, cs, full, existing, nexisting, b, false, st);
+		stale_all(r, cs, existing, nexisting, b, false, st);
 	sb_printf(b, "COMMIT\n");
 }
 
@@ -612,7 +614,10 @@ static int keep_next(struct berth_ipt_render *r, const struct chains *cs)
 		if (cs->v[i].table != 'n')
 			continue;
 		memcpy(v[n].name, cs->v[i].name, sizeof(v[n].name));
-		v[n++].hash = cs->v[i].hash;
+		v[n].hash = cs->v[i].hash;
+		for (size_t k = 0; k < cs->v[i].rules.len; k++)
+			v[n].rules += cs->v[i].rules.p[k] == '\n';
+		n++;
 	}
 	qsort(v, n, sizeof(*v), rec_cmp);
 	free(r->next);
@@ -624,8 +629,8 @@ static int keep_next(struct berth_ipt_render *r, const struct chains *cs)
 int berth_ipt_render(struct berth_ipt_render *r,
 		     const struct berth_ipt_config *cfg,
 		     const struct berth_service_set *set, bool full,
-		     const char *const *existing, size_t nexisting, char **text,
-		     struct berth_ipt_stats *st)
+		     const struct berth_ipt_kchain *existing, size_t nexisting,
+		     char **text, struct berth_ipt_stats *st)
 {
 	struct chains cs = { 0 };
 	struct sbuf b = { 0 };
@@ -651,6 +656,32 @@ int berth_ipt_render(struct berth_ipt_render *r,
 	}
 	*text = b.p;
 	return 0;
+}
+
+static int kchain_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct berth_ipt_kchain *)a)->name,
+		      ((const struct berth_ipt_kchain *)b)->name);
+}
+
+size_t berth_ipt_render_verify(struct berth_ipt_render *r,
+			       const struct berth_ipt_kchain *kernel, size_t n)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < r->ncur; i++) {
+		struct berth_ipt_kchain key;
+		const struct berth_ipt_kchain *k;
+
+		memcpy(key.name, r->cur[i].name, sizeof(key.name));
+		k = n ? bsearch(&key, kernel, n, sizeof(*kernel), kchain_cmp) :
+			NULL;
+		if (!k || k->rules != r->cur[i].rules) {
+			r->cur[i].hash = 0;
+			bad++;
+		}
+	}
+	return bad;
 }
 
 void berth_ipt_render_done(struct berth_ipt_render *r, bool ok)

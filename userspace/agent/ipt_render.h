@@ -60,17 +60,33 @@ struct berth_ipt_render;
 int berth_ipt_render_new(struct berth_ipt_render **out);
 void berth_ipt_render_free(struct berth_ipt_render *r);
 
+/* A nat chain as the kernel holds it (iptables-save): its rule count. */
+struct berth_ipt_kchain {
+	char name[BERTH_IPT_CHAIN_MAX];
+	unsigned int rules;
+};
+
 /*
  * The text for one iptables-restore --noflush (*text malloc'ed, both
- * tables). Full when asked (@existing: BERTH- nat chains now in the kernel,
- * may be NULL) or when nothing has been applied yet. -ENOMEM or -EINVAL
- * (a name that does not fit) on error.
+ * tables). Full when asked or when nothing has been applied yet.
+ * @existing (may be NULL): the BERTH- nat chains now in the kernel, sorted
+ * by name; per-Service ones no longer rendered are deleted. -ENOMEM or
+ * -EINVAL (a name that does not fit) on error.
  */
 int berth_ipt_render(struct berth_ipt_render *r,
 		     const struct berth_ipt_config *cfg,
 		     const struct berth_service_set *set, bool full,
-		     const char *const *existing, size_t nexisting, char **text,
-		     struct berth_ipt_stats *st);
+		     const struct berth_ipt_kchain *existing, size_t nexisting,
+		     char **text, struct berth_ipt_stats *st);
+
+/*
+ * Compare what the last applied render wrote with the kernel's chains
+ * (@kernel sorted by name): a chain that is gone or holds another number
+ * of rules than written is rewritten by the next render. The cheap repair
+ * of the periodic check; returns how many chains are to be rewritten.
+ */
+size_t berth_ipt_render_verify(struct berth_ipt_render *r,
+			       const struct berth_ipt_kchain *kernel, size_t n);
 /* The last rendered text was applied (ok) or not: the next render is then
  * full. */
 void berth_ipt_render_done(struct berth_ipt_render *r, bool ok);

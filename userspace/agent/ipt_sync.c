@@ -119,7 +119,7 @@ struct berth_ipt_sync {
 	struct berth_ipt_sync_opts opts;
 	struct berth_ipt_render *r;
 	bool full_wanted;
-	struct timespec last_full; /* CLOCK_MONOTONIC */
+	struct timespec last_check; /* CLOCK_MONOTONIC; 0: never */
 	struct udp_fe *udp; /* after the last good sync */
 	size_t nudp;
 	bool ct_missing_logged;
@@ -296,10 +296,29 @@ int berth_ipt_exec(const char *const *argv, const char *in, char **out,
 /* ---- the kernel's view ---- */
 
 /* BERTH- chain names declared in `iptables-save -t table`. */
-static int list_chains(const char *table, char ***out, size_t *n)
+static int kchain_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct berth_ipt_kchain *)a)->name,
+		      ((const struct berth_ipt_kchain *)b)->name);
+}
+
+static struct berth_ipt_kchain *
+kchain_find(struct berth_ipt_kchain *v, size_t n, const char *name, size_t len)
+{
+	struct berth_ipt_kchain key;
+
+	snprintf(key.name, sizeof(key.name), "%.*s", (int)len, name);
+	return n ? bsearch(&key, v, n, sizeof(*v), kchain_cmp) : NULL;
+}
+
+/* The table's BERTH- chains with their rule counts, sorted by name
+ * (`iptables-save -t table`: ":NAME ..." declares, "-A NAME ..." adds). */
+static int list_chains(const char *table, struct berth_ipt_kchain **out,
+		       size_t *n)
 {
 	const char *argv[] = { IPT_SAVE, "-t", table, NULL };
-	char err[256], *text = NULL, **v = NULL;
+	char err[256], *text = NULL;
+	struct berth_ipt_kchain *v = NULL, *k;
 	size_t cnt = 0;
 	int ret;
 
@@ -309,34 +328,43 @@ static int list_chains(const char *table, char ***out, size_t *n)
 		free(text);
 		return ret < 0 ? ret : -EIO;
 	}
+	/* the declarations, sorted; then a pass counting the rules */
 	for (char *l = text; l && *l && cnt < MAX_CHAINS;) {
 		size_t len = strcspn(l, "\n");
 
 		if (!strncmp(l, ":BERTH-", 7)) {
-			size_t nl = strcspn(l + 1, " \n");
-			char **nv = realloc(v, (cnt + 1) * sizeof(*v));
-
-			if (!nv || !(nv[cnt] = strndup(l + 1, nl))) {
-				v = nv ? nv : v;
+			k = realloc(v, (cnt + 1) * sizeof(*v));
+			if (!k) {
 				ret = -ENOMEM;
 				break;
 			}
-			v = nv;
-			cnt++;
+			v = k;
+			snprintf(v[cnt].name, sizeof(v[cnt].name), "%.*s",
+				 (int)strcspn(l + 1, " \n"), l + 1);
+			v[cnt++].rules = 0;
+		}
+		l += len + (l[len] == '\n');
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), kchain_cmp);
+	for (char *l = text; !ret && l && *l;) {
+		size_t len = strcspn(l, "\n");
+
+		if (!strncmp(l, "-A BERTH-", 9)) {
+			k = kchain_find(v, cnt, l + 3, strcspn(l + 3, " \n"));
+			if (k)
+				k->rules++;
 		}
 		l += len + (l[len] == '\n');
 	}
 	free(text);
+	if (ret) {
+		free(v);
+		return ret;
+	}
 	*out = v;
 	*n = cnt;
-	return ret;
-}
-
-static void names_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	return 0;
 }
 
 /* iptables -w -t T OP CHAIN rule... */
@@ -518,28 +546,29 @@ static void flush_udp(struct berth_ipt_sync *s,
 
 /* ---- sync ---- */
 
-static bool full_due(const struct berth_ipt_sync *s)
-{
-	return s->full_wanted || berth_ipt_sync_full_due_ms(s) == 0;
-}
+/* What a sync writes: the chains that changed, those plus the ones the
+ * kernel lost or holds otherwise (the periodic check), or every chain. */
+enum sync_kind { SYNC_PARTIAL, SYNC_CHECK, SYNC_FULL };
 
 static int restore_once(struct berth_ipt_sync *s,
-			const struct berth_service_set *set, bool full,
-			struct berth_ipt_sync_stats *st, char *err,
-			size_t errlen)
+			const struct berth_service_set *set,
+			enum sync_kind kind, struct berth_ipt_sync_stats *st,
+			char *err, size_t errlen)
 {
 	const struct berth_ipt_config cfg = { .node_ip = s->opts.node_ip };
 	const char *argv[] = { IPT_RESTORE, "-w", "--noflush", NULL };
-	char **existing = NULL, *text = NULL;
-	size_t nexisting = 0;
+	struct berth_ipt_kchain *kernel = NULL;
+	size_t nkernel = 0;
+	char *text = NULL;
 	int ret;
 
-	if (full && list_chains("nat", &existing, &nexisting))
-		pr_warn("full sync without the kernel's chain list: stale chains of an earlier run may stay");
-	ret = berth_ipt_render(s->r, &cfg, set, full,
-			       (const char *const *)existing, nexisting, &text,
-			       &st->render);
-	names_free(existing, nexisting);
+	if (kind != SYNC_PARTIAL && list_chains("nat", &kernel, &nkernel))
+		pr_warn("sync without the kernel's chain list: stale chains of an earlier run may stay");
+	if (kind == SYNC_CHECK)
+		st->repaired = berth_ipt_render_verify(s->r, kernel, nkernel);
+	ret = berth_ipt_render(s->r, &cfg, set, kind == SYNC_FULL, kernel,
+			       nkernel, &text, &st->render);
+	free(kernel);
 	if (ret) {
 		snprintf(err, errlen, "render rules: %s", strerror(-ret));
 		return ret;
@@ -560,21 +589,24 @@ int berth_ipt_sync_apply(struct berth_ipt_sync *s,
 			 struct berth_ipt_sync_stats *st, char *err,
 			 size_t errlen)
 {
-	bool full = full_due(s);
+	enum sync_kind kind = s->full_wanted		     ? SYNC_FULL :
+			      !berth_ipt_sync_full_due_ms(s) ? SYNC_CHECK :
+							       SYNC_PARTIAL;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	ret = restore_once(s, set, full, st, err, errlen);
-	if (ret && !full) {
+	ret = restore_once(s, set, kind, st, err, errlen);
+	if (ret && kind != SYNC_FULL) {
 		pr_warn("%s failed (%s): retrying as a full sync", IPT_RESTORE,
 			err);
-		full = true;
-		ret = restore_once(s, set, true, st, err, errlen);
+		kind = SYNC_FULL;
+		ret = restore_once(s, set, kind, st, err, errlen);
 	}
-	st->full = full;
+	st->full = kind == SYNC_FULL;
+	st->checked = kind != SYNC_PARTIAL;
 	if (ret)
 		return ret;
-	if (full) {
+	if (kind != SYNC_PARTIAL) {
 		ret = ensure_jumps(&st->jumps_added);
 		if (ret) {
 			snprintf(err, errlen,
@@ -584,7 +616,7 @@ int berth_ipt_sync_apply(struct berth_ipt_sync *s,
 			return ret;
 		}
 		s->full_wanted = false;
-		clock_gettime(CLOCK_MONOTONIC, &s->last_full);
+		clock_gettime(CLOCK_MONOTONIC, &s->last_check);
 	}
 	flush_udp(s, set, &st->ct_flushed);
 	return 0;
@@ -599,9 +631,9 @@ long berth_ipt_sync_full_due_ms(const struct berth_ipt_sync *s)
 {
 	long left;
 
-	if (s->full_wanted || !s->last_full.tv_sec)
+	if (s->full_wanted || !s->last_check.tv_sec)
 		return 0;
-	left = (long)s->opts.full_sync_s * 1000 - ms_since(&s->last_full);
+	left = (long)s->opts.full_sync_s * 1000 - ms_since(&s->last_check);
 	return left > 0 ? left : 0;
 }
 
@@ -649,33 +681,34 @@ void berth_ipt_sync_free(struct berth_ipt_sync *s)
 static int remove_chains(const char *table)
 {
 	const char *argv[] = { IPT_RESTORE, "-w", "--noflush", NULL };
-	char **names = NULL, *text = NULL, err[256];
+	struct berth_ipt_kchain *names = NULL;
+	char *text = NULL, err[256];
 	size_t n = 0, len = 0;
 	FILE *f;
 	int ret;
 
 	ret = list_chains(table, &names, &n);
 	if (ret || !n) {
-		names_free(names, n);
+		free(names);
 		return ret;
 	}
 	f = open_memstream(&text, &len);
 	if (!f) {
-		names_free(names, n);
+		free(names);
 		return -ENOMEM;
 	}
 	fprintf(f, "*%s\n", table);
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, ":%s - [0:0]\n", names[i]);
+		fprintf(f, ":%s - [0:0]\n", names[i].name);
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "-X %s\n", names[i]);
+		fprintf(f, "-X %s\n", names[i].name);
 	fprintf(f, "COMMIT\n");
 	fclose(f);
 	ret = berth_ipt_exec(argv, text, NULL, err, sizeof(err));
 	if (ret)
 		pr_err("remove %s chains: %s", table, err);
 	free(text);
-	names_free(names, n);
+	free(names);
 	return ret < 0 ? ret : ret ? -EIO : 0;
 }
 

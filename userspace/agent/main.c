@@ -121,8 +121,9 @@ static void usage(FILE *f)
 		"                    iptables: no BPF at all: Services as iptables-nft\n"
 		"                    rules, pods routed by the kernel over classic VXLAN;\n"
 		"                    auto: bpf, or iptables when BPF cannot load\n"
-		"  --iptables-sync-period  seconds between full iptables syncs, which\n"
-		"                    repair rules others deleted (default 60; SIGHUP: now)\n"
+		"  --iptables-sync-period  seconds between checks of the kernel's rules:\n"
+		"                    a chain gone or changed is rewritten, missing jumps\n"
+		"                    put back (default 60); SIGHUP: a full sync now\n"
 		"  --iptables-backend  nft (default, Debian's iptables) or legacy (much\n"
 		"                    faster iptables-restore with 10,000s of Services)\n");
 }

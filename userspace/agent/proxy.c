@@ -623,10 +623,13 @@ static int ipt_apply(struct berth_ipt_sync *ipt,
 
 	st->writes = is.restores;
 	if (!ret)
-		pr_info("iptables %s sync: %zu chains, %zu written, %zu deleted, %zu rules, %u jumps added, %u conntrack flushes",
-			is.full ? "full" : "partial", is.render.chains,
-			is.render.written, is.render.deleted, is.render.rules,
-			is.jumps_added, is.ct_flushed);
+		pr_info("iptables %s sync: %zu chains, %zu written (%zu repaired), %zu deleted, %zu rules, %u jumps added, %u conntrack flushes",
+			is.full	   ? "full" :
+			is.checked ? "checked" :
+				     "partial",
+			is.render.chains, is.render.written, is.repaired,
+			is.render.deleted, is.render.rules, is.jumps_added,
+			is.ct_flushed);
 	return ret;
 }
 
