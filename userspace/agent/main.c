@@ -390,11 +390,12 @@ static int agent_loop(struct agent *a)
 					si.ssi_signo);
 				return 0;
 			}
-			if (a->ipt) {
-				/* on demand: rewrite every chain */
-				berth_ipt_sync_request_full(a->ipt);
+			/* iptables, on demand: rewrite every chain (the
+			 * proxy's thread owns a->ipt while it runs) */
+			if (a->ipt && a->proxy)
 				berth_proxy_resync(a->proxy);
-			}
+			else if (a->ipt)
+				berth_ipt_sync_request_full(a->ipt);
 			if (a->services_path)
 				agent_sync(a);
 		}
