@@ -504,7 +504,7 @@ static int rec_cmp(const void *a, const void *b)
 static const struct rec *rec_find(const struct rec *v, size_t n,
 				  const char *name)
 {
-	struct rec key;
+	struct rec key = { 0 };
 
 	snprintf(key.name, sizeof(key.name), "%s", name);
 	return n ? bsearch(&key, v, n, sizeof(*v), rec_cmp) : NULL;
@@ -670,7 +670,7 @@ size_t berth_ipt_render_verify(struct berth_ipt_render *r,
 	size_t bad = 0;
 
 	for (size_t i = 0; i < r->ncur; i++) {
-		struct berth_ipt_kchain key;
+		struct berth_ipt_kchain key = { 0 };
 		const struct berth_ipt_kchain *k;
 
 		memcpy(key.name, r->cur[i].name, sizeof(key.name));

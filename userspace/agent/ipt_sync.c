@@ -305,7 +305,7 @@ static int kchain_cmp(const void *a, const void *b)
 static struct berth_ipt_kchain *
 kchain_find(struct berth_ipt_kchain *v, size_t n, const char *name, size_t len)
 {
-	struct berth_ipt_kchain key;
+	struct berth_ipt_kchain key = { 0 };
 
 	snprintf(key.name, sizeof(key.name), "%.*s", (int)len, name);
 	return n ? bsearch(&key, v, n, sizeof(*v), kchain_cmp) : NULL;
