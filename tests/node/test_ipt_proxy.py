@@ -246,7 +246,9 @@ def main():
 
     s = Server("--controllers", "endpointslice")
     atexit.register(stop_agent)  # before the server stops (atexit is LIFO)
-    url = "http://%s:%d" % (s.host, s.port)
+    # the server's own kubeconfig: whatever it listens on (HTTP or HTTPS
+    # with client certificates), the agent finds it there
+    url = os.path.join(s.tmp, "data", "kubeconfig")
     os.makedirs(root, exist_ok=True)
     start_agent(url)
     wait_for("the agent's first sync",
