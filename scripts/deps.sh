@@ -10,9 +10,10 @@ PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libarchive-dev libnl-3-dev libnl-route-3-dev runc skopeo docker-registry
       containernetworking-plugins libgnutls28-dev python3-cryptography
       curl iperf3 netsniff-ng ethtool iptables)
-PKGS+=(ipset conntrack) # iptables dataplane: NetworkPolicy sets, UDP conntrack flush (issue 10)
 
 die() { echo "deps: $*" >&2; exit 1; }
+# iptables dataplane (issue 10): conntrack -D of gone UDP endpoints, ipset
+PKGS+=(ipset conntrack)
 
 missing=()
 for p in "${PKGS[@]}"; do
