@@ -107,6 +107,13 @@ static const struct jump pod_masq_jump = { "nat",
 					     "berth pod masquerade", "-j",
 					     "BERTH-POD-MASQ" } };
 
+/* ipt_netpol's NetworkPolicy chain, first in FORWARD */
+static const struct jump policy_jump = { "filter",
+					 "FORWARD",
+					 { "-m", "comment", "--comment",
+					   "berth network policy", "-j",
+					   "BERTH-POLICY" } };
+
 /* A UDP frontend's endpoints, to see which ones left. */
 struct udp_fe {
 	uint32_t vip;
@@ -313,8 +320,8 @@ kchain_find(struct berth_ipt_kchain *v, size_t n, const char *name, size_t len)
 
 /* The table's BERTH- chains with their rule counts, sorted by name
  * (`iptables-save -t table`: ":NAME ..." declares, "-A NAME ..." adds). */
-static int list_chains(const char *table, struct berth_ipt_kchain **out,
-		       size_t *n)
+int berth_ipt_list_chains(const char *table, struct berth_ipt_kchain **out,
+			  size_t *n)
 {
 	const char *argv[] = { IPT_SAVE, "-t", table, NULL };
 	char err[256], *text = NULL;
@@ -406,6 +413,54 @@ int berth_ipt_pod_masquerade(const char *cidr)
 
 	berth_ipt_exec(argv, NULL, NULL, err, sizeof(err)); /* may exist */
 	return ensure_rule(&masq) ?: ensure_rule(&pod_masq_jump);
+}
+
+int berth_ipt_policy_jump(void)
+{
+	char err[256];
+	int ret;
+
+	if (!jump_op(&policy_jump, "-C", err, sizeof(err)))
+		return 0;
+	ret = jump_op(&policy_jump, "-I", err, sizeof(err));
+	if (ret)
+		pr_err("%s -I FORWARD -j BERTH-POLICY: %s", IPT, err);
+	return ret < 0 ? ret : ret ? -EIO : 0;
+}
+
+/* The berth- ipsets (ipt_policy.h), for deleting what is no longer used. */
+int berth_ipt_list_sets(char ***out, size_t *n)
+{
+	const char *argv[] = { "ipset", "list", "-n", NULL };
+	char err[256], *text = NULL, **v = NULL;
+	size_t cnt = 0;
+	int ret = berth_ipt_exec(argv, NULL, &text, err, sizeof(err));
+
+	if (ret) {
+		free(text);
+		return ret < 0 ? ret : -EIO;
+	}
+	/* no output at all (no sets) leaves text NULL */
+	for (char *l = text; l && *l;) {
+		size_t len = strcspn(l, "\n");
+		char **nv;
+
+		if (!strncmp(l, "berth-", 6)) {
+			nv = realloc(v, (cnt + 1) * sizeof(*v));
+			if (!nv || !(nv[cnt] = strndup(l, len))) {
+				free(nv ? nv : v);
+				free(text);
+				return -ENOMEM;
+			}
+			v = nv;
+			cnt++;
+		}
+		l += len + (l[len] == '\n');
+	}
+	free(text);
+	*out = v;
+	*n = cnt;
+	return 0;
 }
 
 static int ensure_jumps(unsigned int *added)
@@ -562,7 +617,8 @@ static int restore_once(struct berth_ipt_sync *s,
 	char *text = NULL;
 	int ret;
 
-	if (kind != SYNC_PARTIAL && list_chains("nat", &kernel, &nkernel))
+	if (kind != SYNC_PARTIAL &&
+	    berth_ipt_list_chains("nat", &kernel, &nkernel))
 		pr_warn("sync without the kernel's chain list: stale chains of an earlier run may stay");
 	if (kind == SYNC_CHECK)
 		st->repaired = berth_ipt_render_verify(s->r, kernel, nkernel);
@@ -687,7 +743,7 @@ static int remove_chains(const char *table)
 	FILE *f;
 	int ret;
 
-	ret = list_chains(table, &names, &n);
+	ret = berth_ipt_list_chains(table, &names, &n);
 	if (ret || !n) {
 		free(names);
 		return ret;
@@ -725,6 +781,9 @@ static int uninstall_backend(void)
 	for (int k = 0;
 	     k < 16 && !jump_op(&pod_masq_jump, "-C", err, sizeof(err)); k++)
 		jump_op(&pod_masq_jump, "-D", err, sizeof(err));
+	for (int k = 0;
+	     k < 16 && !jump_op(&policy_jump, "-C", err, sizeof(err)); k++)
+		jump_op(&policy_jump, "-D", err, sizeof(err));
 	ret = remove_chains("nat");
 	return remove_chains("filter") ?: ret;
 }
@@ -734,10 +793,24 @@ int berth_ipt_uninstall(void)
 	enum berth_ipt_backend was = backend;
 	int err;
 
+	char **sets = NULL, e[256];
+	size_t n = 0;
+
 	backend = BERTH_IPT_NFT;
 	err = uninstall_backend();
 	backend = BERTH_IPT_LEGACY;
 	err = uninstall_backend() ?: err;
 	backend = was;
+	/* the sets, once no rule names them */
+	if (!berth_ipt_list_sets(&sets, &n)) {
+		for (size_t i = 0; i < n; i++) {
+			const char *argv[] = { "ipset", "destroy", sets[i],
+					       NULL };
+
+			berth_ipt_exec(argv, NULL, NULL, e, sizeof(e));
+			free(sets[i]);
+		}
+		free(sets);
+	}
 	return err;
 }

@@ -95,6 +95,16 @@ long berth_ipt_sync_full_due_ms(const struct berth_ipt_sync *s);
  * outside @cidr, is masqueraded (nat chain BERTH-POD-MASQ). */
 int berth_ipt_pod_masquerade(const char *cidr);
 
+/* The table's BERTH- chains and their rule counts (iptables-save), sorted
+ * by name; *out malloc'ed. */
+int berth_ipt_list_chains(const char *table, struct berth_ipt_kchain **out,
+			  size_t *n);
+
+/* FORWARD's first rule jumps to BERTH-POLICY (ipt_policy.h). */
+int berth_ipt_policy_jump(void);
+/* The names of the "berth-" ipsets; *out (each string too) malloc'ed. */
+int berth_ipt_list_sets(char ***out, size_t *n);
+
 /* --uninstall: the jumps and every BERTH- chain go, in both backends. */
 int berth_ipt_uninstall(void);
 

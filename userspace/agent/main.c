@@ -30,6 +30,7 @@
 #include <berth/socklb.h>
 
 #include "endpoint.h"
+#include "ipt_netpol.h" /* iptables dataplane: NetworkPolicy */
 #include "ipt_route.h" /* iptables dataplane: kernel VXLAN routing */
 #include "ipt_sync.h" /* iptables dataplane: Service rules */
 #include "kubelet.h"
@@ -76,6 +77,7 @@ struct agent {
 	unsigned int ipt_sync_s; /* --iptables-sync-period: full syncs */
 	struct berth_ipt_sync *ipt;
 	struct berth_iptroute *iroute;
+	struct berth_iptnetpol *netpol;
 };
 
 static void usage(FILE *f)
@@ -567,6 +569,19 @@ static int ipt_start_node(struct agent *a)
 	return berth_iptroute_set_pod_cidr(a->iroute, a->pod_cidr) ? -1 : 0;
 }
 
+/* NetworkPolicy as ipsets and filter chains (kubelet mode) */
+static int ipt_start_netpol(struct agent *a)
+{
+	struct berth_iptnetpol_opts o = {
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.node_ip = berth_iptroute_node_ip(a->iroute),
+		.full_sync_s = a->ipt_sync_s,
+	};
+
+	return berth_iptnetpol_start(&o, &a->netpol) ? -1 : 0;
+}
+
 static int run_iptables(struct agent *a, bool once)
 {
 	sigset_t hup;
@@ -580,7 +595,7 @@ static int run_iptables(struct agent *a, bool once)
 	pr_info("dataplane: iptables (iptables-nft rules, kernel routing; no BPF)");
 	if (a->nifaces || a->cgroup)
 		pr_warn("--interface and --cgroup attach BPF programs: ignored with the iptables dataplane");
-	if (a->kopts.kubeconfig && ipt_start_node(a))
+	if (a->kopts.kubeconfig && (ipt_start_node(a) || ipt_start_netpol(a)))
 		goto out;
 	if (a->cni_socket || a->pod_cidr) {
 		/* berth-cni's /32 routes and neighbours on the host veths
@@ -605,6 +620,7 @@ out:
 	berth_kubelet_stop(a->kubelet);
 	berth_endpoint_server_stop(a->eps);
 	berth_proxy_stop(a->proxy);
+	berth_iptnetpol_stop(a->netpol);
 	berth_iptroute_stop(a->iroute);
 	berth_ipt_sync_free(a->ipt);
 	return ret;
