@@ -38,6 +38,8 @@ CTL_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/ctl/*.c))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/unit/*.c))
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
 BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/*.c))
+# policy-bench: the datapath and the agent's policy modules
+POLICY_BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/policy/*.c))
 
 # berth-server's store, one library for both backends (SQLite, etcd)
 STORE_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/store/*.c))
@@ -74,7 +76,7 @@ endif
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
-all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/fuzz/fuzz_decode
+all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/bin/policy-bench $(OUTPUT)/fuzz/fuzz_decode
 
 help:
 	@echo "make [all]   build everything into $(OUTPUT)/"
@@ -124,10 +126,19 @@ $(OUTPUT)/tests/agent: $(AGENTT_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) |
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
 $(OUTPUT)/bin/berthctl: $(CTL_OBJS) $(LIB) | $(OUTPUT)/bin
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ -lcurl -ljson-c -lpthread $(LDLIBS) -o $@
+
+# berthctl completion bash prints completion.bash, compiled in as a string
+$(OUTPUT)/ctl/completion.inc: userspace/ctl/completion.bash
+	@mkdir -p $(@D)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(OUTPUT)/obj/userspace/ctl/completion.o: $(OUTPUT)/ctl/completion.inc
 
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/bin/policy-bench: $(POLICY_BENCH_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -o $@
 
 # the server's JWT module is tested here too (tests/unit/test_satoken.c)
 UNIT_SERVER_OBJS := $(OUTPUT)/obj/control/apiserver/satoken.o \
@@ -204,6 +215,7 @@ $(OUTPUT)/images/busybox/index.json: scripts/mkimage.sh
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/lb.sh
+	bench/policy.sh
 	bench/api.sh
 	bench/dataplanes.py
 	bench/sched.sh
@@ -232,6 +244,7 @@ vmtest-fallback: deps
 	vmtest/test-fallback.sh
 
 PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 CNI_BIN_DIR ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 install: $(BINS)
@@ -242,6 +255,15 @@ install: $(BINS)
 		install -m 0755 $(OUTPUT)/bin/berth-cni $(DESTDIR)$(CNI_BIN_DIR)/ && \
 		install -m 0644 cni/10-berth.conflist $(DESTDIR)$(CNI_CONF_DIR)/; \
 	fi
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)/etc/default $(DESTDIR)$(PREFIX)/share/doc/berth
+	for f in dist/systemd/*.service; do \
+		sed 's|/usr/local/|$(PREFIX)/|g' $$f >$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$${f##*/} && \
+		chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$${f##*/}; \
+	done
+	for f in dist/default/*; do \
+		[ -e $(DESTDIR)/etc/default/$${f##*/} ] || install -m 0644 $$f $(DESTDIR)/etc/default/; \
+	done
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/berth/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -7,12 +7,17 @@ the moment a watch sees it Ready, twice: all at once (a burst: the last
 pod waits for the CPU the 99 before it take), and paced at RATE pods/s
 (default 20, the creation throughput Kubernetes' pod startup SLO is
 measured at); then fills the node to 110 pods and reads the agent's RSS.
-Writes .output/bench/pods.json. Goals (issue 7): p99 <= 1 s, agent RSS
-<= 32 MB."""
+Before both, the floor under a burst on this machine: PODS bare `runc run
+-d` of a busybox sleep (own namespaces, nothing else: no API, no CNI, no
+status) started at once, each timed until runc returns; the burst's p99 is
+also reported as a ratio to that. Writes .output/bench/pods.json. Goals
+(issue 7): p99 <= 1 s, agent RSS <= 32 MB."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "node"))
@@ -76,6 +81,63 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] if xs else None
 
 
+def runc_burst(n):
+    """n bare runc containers started at once: seconds until each runc
+    run -d returned (the container's process is running)."""
+    base = tempfile.mkdtemp(prefix="berth-bench-runc-")
+    state = os.path.join(base, "state")
+    rootfs = os.path.join(base, "rootfs")
+    os.makedirs(os.path.join(rootfs, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    for tool in ("sh", "sleep"):
+        os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+    subprocess.run(["runc", "spec"], cwd=base, check=True)
+    with open(os.path.join(base, "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["sleep", "3600"]
+    spec["root"] = {"path": rootfs, "readonly": True}
+    names = ["berth-bench-%d-%d" % (os.getpid(), i) for i in range(n)]
+    lat = []
+    try:
+        for name in names:
+            d = os.path.join(base, name)
+            os.makedirs(d)
+            spec["linux"]["cgroupsPath"] = "/berth-bench/" + name
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(spec, f)
+        # the container inherits runc's stdio: a file, never a pipe someone waits on
+        errs = [open(os.path.join(base, name, "runc.log"), "w+") for name in names]
+        t0 = time.monotonic()
+        procs = [subprocess.Popen(["runc", "--root", state, "run", "-d", "--bundle",
+                                   os.path.join(base, name), name],
+                                  stdin=subprocess.DEVNULL, stdout=e, stderr=e)
+                 for name, e in zip(names, errs)]
+        left = set(range(n))
+        end = t0 + 300
+        while left and time.monotonic() < end:
+            for i in list(left):
+                if procs[i].poll() is not None:
+                    left.discard(i)
+                    lat.append(time.monotonic() - t0)
+                    if procs[i].returncode:
+                        errs[i].seek(0)
+                        raise RuntimeError("runc run: %s" % errs[i].read().strip())
+            time.sleep(0.002)
+        if left:
+            raise RuntimeError("runc run: %d containers not started in 300 s" % len(left))
+    finally:
+        for name in names:
+            subprocess.run(["runc", "--root", state, "delete", "-f", name],
+                           capture_output=True, timeout=60)
+        try:
+            os.rmdir("/sys/fs/cgroup/berth-bench")
+        except OSError:
+            pass
+        shutil.rmtree(base, ignore_errors=True)
+    return sorted(lat)
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for l in f:
@@ -89,6 +151,10 @@ wait_for("node Ready", lambda: any(c["type"] == "Ready" and c["status"] == "True
                                    (n.get("node", "bench-pods") or {}).get("status", {})
                                    .get("conditions", [])), 30)
 out = {"pods": PODS}
+lat = runc_burst(PODS)
+out["runc_burst"] = {"p50_s": pct(lat, 50), "p99_s": pct(lat, 99), "max_s": lat[-1]}
+print("bench/pods: floor: %d bare runc containers at once: p50 %.3f s, p99 %.3f s"
+      % (PODS, out["runc_burst"]["p50_s"], out["runc_burst"]["p99_s"]))
 made = 0
 for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
     r = n.nsh("python3", "-c", CLIENT, str(n.port), IMAGE, str(PODS), prefix, str(rate),
@@ -104,6 +170,8 @@ for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
                              res["ready"], out[mode]["p50_s"] or -1,
                              out[mode]["p99_s"] or -1, res["span_s"] or -1))
     if mode == "burst":
+        out[mode]["p99_vs_bare_runc"] = round(out[mode]["p99_s"] / out["runc_burst"]["p99_s"], 2)
+        print("bench/pods: burst p99 / bare runc p99: %.2f" % out[mode]["p99_vs_bare_runc"])
         # back to an empty node, so both runs start alike
         n.kubectl("delete", "pods", "-l", "bench=b", "--wait=true", "--timeout=120s",
                   check_rc=False)

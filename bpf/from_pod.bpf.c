@@ -16,6 +16,7 @@
 #include "lib/metrics.h"
 #include "lib/nat.h"
 #include "lib/parse.h"
+#include "lib/policy.h"
 #include "lib/reject.h"
 #include "lib/revnat.h"
 #include "lib/route.h"
@@ -36,12 +37,24 @@ static __always_inline int route(struct __sk_buff *skb, struct pkt4 *p,
 	struct berth_endpoint_info *ep;
 	struct berth_ipcache_val *ipc;
 	struct berth_node_cfg *cfg;
+	int ret;
 
 	ep = endpoint_lookup(p->daddr);
-	if (ep)
+	if (ep) {
+		/*
+		 * The pod's ingress policy, but not for replies of balanced
+		 * flows (the connection it opened passed its egress) nor a
+		 * pod reaching itself through a frontend (hairpin).
+		 */
+		if (!rev_nat && p->saddr != hairpin_ip()) {
+			ret = policy_ingress(skb, p, ep);
+			if (ret != TC_ACT_UNSPEC)
+				return ret;
+		}
 		/* TCP/UDP replies were reverse-NATed already */
-		return deliver_local(skb, p, ep, p->proto == IPPROTO_ICMP,
-				     BERTH_DIR_EGRESS);
+		return deliver_judged(skb, p, ep, p->proto == IPPROTO_ICMP,
+				      BERTH_DIR_EGRESS);
+	}
 	ipc = ipcache_lookup(p->daddr);
 	cfg = node_cfg();
 	if (ipc && ipc->tunnel_ip) {
@@ -49,9 +62,17 @@ static __always_inline int route(struct __sk_buff *skb, struct pkt4 *p,
 			return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_EGRESS);
 		return tunnel_to(skb, ipc->tunnel_ip, cfg, BERTH_DIR_EGRESS);
 	}
-	if (rev_nat && !ipc && cfg && p->saddr == cfg->node_ip)
+	if (rev_nat && !ipcache_in_cluster(ipc) && cfg &&
+	    p->saddr == cfg->node_ip)
 		return fib_out(skb, p->saddr, p->daddr, cfg, BERTH_DIR_EGRESS);
 	return TC_ACT_OK;
+}
+
+/* The sender's egress policy, on the real destination (after DNAT). */
+static __always_inline int egress_policy(struct __sk_buff *skb,
+					 const struct pkt4 *p)
+{
+	return policy_egress(skb, p, endpoint_lookup(p->saddr));
 }
 
 SEC("tc")
@@ -64,17 +85,29 @@ int from_pod(struct __sk_buff *skb)
 	ret = parse_or_verdict(skb, &p, BERTH_DIR_EGRESS);
 	if (ret != TC_ACT_UNSPEC)
 		return ret;
-	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) {
+		ret = egress_policy(skb, &p);
+		if (ret != TC_ACT_UNSPEC)
+			return ret;
 		return route(skb, &p, false);
+	}
 
 	svc = lb_lookup_service(&p);
 	if (svc) {
 		ret = svc_dnat(skb, &p, svc, BERTH_DIR_EGRESS);
 		if (ret != SVC_ROUTE)
 			return ret;
+		ret = egress_policy(skb, &p);
+		if (ret != TC_ACT_UNSPEC)
+			return ret;
 		if (hairpin_snat(skb, &p))
 			return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_EGRESS);
-	} else if (pkt_is_syn(&p)) {
+		return route(skb, &p, false);
+	}
+	ret = egress_policy(skb, &p);
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
+	if (pkt_is_syn(&p)) {
 		ct_retire_egress(&p);
 	} else if (!p.later_frag) {
 		/*

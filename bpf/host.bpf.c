@@ -66,7 +66,7 @@ static __always_inline bool masquerade_wanted(const struct pkt4 *p,
 	src = ipcache_lookup(p->saddr);
 	if (!src || (src->flags & want) != want)
 		return false;
-	return !ipcache_lookup(p->daddr);
+	return !ipcache_in_cluster(ipcache_lookup(p->daddr));
 }
 
 SEC("tc")

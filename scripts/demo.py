@@ -11,6 +11,7 @@ down: removes every namespace, link, pin, container, cgroup and process
       the demo made (also after a crash: it reads .output/demo/state).
 """
 import hashlib
+import shlex
 import os
 import stat
 import sys
@@ -48,14 +49,17 @@ CLIENT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
               "command": ["sh", "-c", "while :; do sleep 3600; done"]}]}}
 
 
+T0 = time.time()  # up() restarts it: each step says when it happened
+
+
 def say(msg):
-    print("demo: " + msg, flush=True)
+    print("demo: [%5.1fs] %s" % (time.time() - T0, msg), flush=True)
 
 
 def down(quiet=False):
     C.teardown(STATE)
     left = C.reap(PREFIX)
-    for f in ("kubeconfig", "kubectl"):
+    for f in ("kubeconfig", "kubectl", "env"):
         try:
             os.unlink(os.path.join(DEMO, f))
         except OSError:
@@ -87,7 +91,29 @@ def write_tools(c):
     return kc, wrapper
 
 
+def write_env(c, cip, nport, client):
+    """.output/demo/env: the demo's names for scripts (and the docs' tests)."""
+    env = {"DEMO_PREFIX": PREFIX, "DEMO_EXT": c.ext, "DEMO_STATE": STATE,
+           "DEMO_KUBECONFIG": os.path.join(DEMO, "kubeconfig"),
+           "DEMO_KUBECTL": os.path.join(DEMO, "kubectl"),
+           "DEMO_CLUSTER_IP": cip, "DEMO_NODEPORT": str(nport),
+           "DEMO_CLIENT_NODE": client["spec"]["nodeName"],
+           "DEMO_CLIENT_NETNS": c.node(client["spec"]["nodeName"]).pod_netns(
+               client["metadata"]["uid"])}
+    for i, n in enumerate(c.nodes, 1):
+        env["DEMO_NODE%d" % i] = n.name
+        env["DEMO_NODE%d_IP" % i] = n.ip
+        env["DEMO_NODE%d_NETNS" % i] = n.ns
+        env["DEMO_NODE%d_ROOT" % i] = n.root
+    with open(os.path.join(DEMO, "env"), "w") as f:
+        f.write("# source this: the names of the running berth demo\n")
+        for k, v in sorted(env.items()):
+            f.write("%s=%s\n" % (k, shlex.quote(v)))
+
+
 def up():
+    global T0
+    T0 = time.time()
     if os.path.exists(os.path.join(STATE, "cluster.json")) or C.reap(PREFIX):
         say("tearing down the previous demo first")
     down(quiet=True)
@@ -119,6 +145,7 @@ def up():
     svc = c.get("service", "web")["spec"]
     cip, nport = svc["clusterIP"], svc["ports"][0].get("nodePort")
     client = c.get("pod", "client")
+    write_env(c, cip, nport, client)
     print("$ curl http://%s/   # the ClusterIP, from the client pod's netns (%s), 4 times" %
           (cip, client["spec"]["nodeName"]))
     for _ in range(4):

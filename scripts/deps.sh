@@ -9,7 +9,9 @@ PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev etcd-server
       libarchive-dev libnl-3-dev libnl-route-3-dev runc skopeo docker-registry
       containernetworking-plugins libgnutls28-dev python3-cryptography
-      curl iperf3 netsniff-ng ethtool iptables)
+      curl iperf3 netsniff-ng ethtool iptables
+      python3-prometheus-client)
+PKGS+=(sqlite3) # docs: online backup of the store
 
 die() { echo "deps: $*" >&2; exit 1; }
 # iptables dataplane (issue 10): conntrack -D of gone UDP endpoints, ipset

@@ -92,6 +92,13 @@ echo "==== controllers: tests/controllers/run.sh"
 tests/controllers/run.sh
 record controllers $?
 
+echo "==== metrics: tests/metrics/run.sh"
+tests/metrics/run.sh
+record metrics $?
+echo "==== ctl: tests/ctl/run.sh"
+tests/ctl/run.sh
+record ctl $?
+
 if [ -x .output/tests/agent ]; then
 	echo "==== agent: .output/tests/agent"
 	.output/tests/agent
@@ -103,6 +110,11 @@ if compgen -G "tests/node/test_*" >/dev/null; then
 	tests/node/run.sh
 	record node $?
 fi
+
+# every `sh runnable` block of docs/ against a real make demo
+echo "==== docs: tests/docs/run_docs.py"
+timeout 1800 tests/docs/run_docs.py
+record docs $?
 
 echo "==== summary"
 printf '%s\n' "${results[@]}"

@@ -8,8 +8,10 @@
 #define BERTH_BPF_MAPS_H
 
 #include <berth/abi/ct.h>
+#include <berth/abi/events.h>
 #include <berth/abi/lb.h>
 #include <berth/abi/metrics.h>
+#include <berth/abi/policy.h>
 #include <berth/abi/route.h>
 
 /* {vip, port, proto, slot} -> service (slot 0) or backend id; agent writes */
@@ -119,5 +121,22 @@ struct {
 	__type(value, struct berth_nat_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nat SEC(".maps");
+
+/* {local pod, peer identity, dir, proto, port prefix} -> allow; agent writes */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BERTH_POLICY_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct berth_policy_key);
+	__type(value, struct berth_policy_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy SEC(".maps");
+
+/* struct berth_event records (drops for policy); programs write, agent reads */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, BERTH_EVENTS_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
 
 #endif

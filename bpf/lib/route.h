@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "parse.h"
+#include "policy.h"
 #include "revnat.h"
 
 #define AF_INET 2
@@ -51,6 +52,17 @@ static __always_inline struct berth_ipcache_val *ipcache_lookup(__be32 ip)
 	return bpf_map_lookup_elem(&ipcache, &key);
 }
 
+/*
+ * Does an ipcache entry place its address in the cluster (a pod or node
+ * address)? Entries of the policy sync alone (ipBlock prefixes) do not:
+ * such a destination is still outside, for routing and masquerade.
+ */
+static __always_inline bool
+ipcache_in_cluster(const struct berth_ipcache_val *v)
+{
+	return v && (v->flags & (BERTH_IPCACHE_F_POD | BERTH_IPCACHE_F_NODE));
+}
+
 static __always_inline struct berth_endpoint_info *endpoint_lookup(__be32 ip)
 {
 	return bpf_map_lookup_elem(&endpoints, &ip);
@@ -89,13 +101,14 @@ static __always_inline int ttl_decrement(struct __sk_buff *skb)
 }
 
 /*
- * Hand the packet to a pod of this node. It skips to_pod (the veth's egress
- * is never crossed), so everything to_pod does happens here: reverse NAT of
- * replies when rev_nat (callers that did it already pass false).
+ * Hand the packet to a pod of this node, its policy judged already. It
+ * skips to_pod (the veth's egress is never crossed), so everything to_pod
+ * does happens here: reverse NAT of replies when rev_nat (callers that did
+ * it already pass false).
  */
-static __always_inline int deliver_local(struct __sk_buff *skb, struct pkt4 *p,
-					 const struct berth_endpoint_info *ep,
-					 bool rev_nat, __u8 dir)
+static __always_inline int deliver_judged(struct __sk_buff *skb, struct pkt4 *p,
+					  const struct berth_endpoint_info *ep,
+					  bool rev_nat, __u8 dir)
 {
 	int ret;
 
@@ -108,6 +121,21 @@ static __always_inline int deliver_local(struct __sk_buff *skb, struct pkt4 *p,
 		return drop(skb, ret > 0 ? BERTH_DROP_TTL : BERTH_DROP_CSUM,
 			    dir);
 	return bpf_redirect_peer(ep->ifindex, 0);
+}
+
+/*
+ * The same after the pod's ingress policy, judged on p as it is (reverse
+ * NAT comes after: a reply is known by its flow's real addresses).
+ */
+static __always_inline int deliver_local(struct __sk_buff *skb, struct pkt4 *p,
+					 const struct berth_endpoint_info *ep,
+					 bool rev_nat, __u8 dir)
+{
+	int ret = policy_ingress(skb, p, ep);
+
+	if (ret != TC_ACT_UNSPEC)
+		return ret;
+	return deliver_judged(skb, p, ep, rev_nat, dir);
 }
 
 /*

@@ -8,10 +8,13 @@
 #include <string.h>
 
 #include <berth/log.h>
+#include <berth/prom.h>
 
+#include "../store/store.h"
 #include "api.h"
 #include "discovery.h"
 #include "jsonutil.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "registry.h"
 #include "rest.h"
@@ -199,7 +202,8 @@ static void not_found(struct berth_http_resp *resp)
 /* /api/v1/... or /apis/<g>/<v>/...: segs after the group/version. */
 static void resource_request(struct berth_api *api,
 			     const struct berth_http_req *req,
-			     struct berth_http_resp *resp, const char *group,
+			     struct berth_http_resp *resp,
+			     struct berth_req_info *ri, const char *group,
 			     const char *version, char **segs, int n)
 {
 	struct berth_call c = { .api = api, .req = req, .resp = resp };
@@ -227,7 +231,40 @@ static void resource_request(struct berth_api *api,
 		not_found(resp);
 		return;
 	}
+	*ri = (struct berth_req_info){ .group = c.res->group,
+				       .version = c.res->version,
+				       .resource = c.res->name,
+				       .subresource = c.sub,
+				       .named = c.name != NULL };
 	berth_rest_handle(&c);
+}
+
+/*
+ * GET /debug/store/snapshot: a consistent copy of the store for backups
+ * (the SQLite file locked by the server cannot be copied from outside).
+ */
+static void store_snapshot(struct berth_api *api, struct berth_http_resp *resp)
+{
+	void *buf;
+	size_t len;
+	int err = berth_store_snapshot(api->store, &buf, &len);
+
+	if (err == -EOPNOTSUPP) {
+		berth_resp_error(resp, 501, "NotImplemented",
+				 "the %s store has its own snapshot tool "
+				 "(etcdctl snapshot save)",
+				 berth_store_backend(api->store));
+		return;
+	}
+	if (err) {
+		berth_resp_error(resp, 500, NULL, "store snapshot: %s",
+				 strerror(-err));
+		return;
+	}
+	resp->code = 200;
+	resp->content_type = "application/vnd.sqlite3";
+	resp->body = buf;
+	resp->len = len;
 }
 
 static bool is_health(const char *s)
@@ -240,6 +277,8 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 		      struct berth_http_resp *resp)
 {
 	struct berth_api *api = ctx;
+	struct berth_req_info ri = { 0 };
+	double start = berth_prom_now();
 	char buf[MAX_PATH], *segs[MAX_SEGS];
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	int n = split(req->path, buf, segs);
@@ -255,10 +294,13 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 		goto out;
 	}
 	if (n >= 1 && n <= 2 && is_health(segs[0]) && get) {
-		if (!strcmp(segs[0], "readyz") && atomic_load(&api->stopping))
-			berth_resp_text(resp, 503, "shutting down");
-		else
-			berth_resp_text(resp, 200, "ok");
+		berth_apihealth_serve(api, req, resp, segs, n);
+	} else if (n == 1 && !strcmp(segs[0], "metrics") && get) {
+		berth_apimetrics_serve(resp);
+	} else if (n == 3 && !strcmp(segs[0], "debug") &&
+		   !strcmp(segs[1], "store") && !strcmp(segs[2], "snapshot") &&
+		   get) {
+		store_snapshot(api, resp);
 	} else if (n == 1 && !strcmp(segs[0], "version") && get) {
 		berth_discovery_version(resp);
 	} else if (n == 3 && !strcmp(segs[0], "openid") &&
@@ -277,8 +319,8 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 			if (berth_discovery_resources(resp, "", segs[1]))
 				not_found(resp);
 		} else if (n > 2 && !strcmp(segs[1], "v1"))
-			resource_request(api, req, resp, "", "v1", segs + 2,
-					 n - 2);
+			resource_request(api, req, resp, &ri, "", "v1",
+					 segs + 2, n - 2);
 		else
 			not_found(resp);
 	} else if (n >= 1 && !strcmp(segs[0], "apis")) {
@@ -291,13 +333,14 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 			if (berth_discovery_resources(resp, segs[1], segs[2]))
 				not_found(resp);
 		} else if (n > 3)
-			resource_request(api, req, resp, segs[1], segs[2],
-					 segs + 3, n - 3);
+			resource_request(api, req, resp, &ri, segs[1],
+					 segs[2], segs + 3, n - 3);
 		else
 			not_found(resp);
 	} else {
 		not_found(resp);
 	}
 out:
+	berth_apimetrics_request(req, resp, &ri, start);
 	pr_debug("%s %s -> %d", req->method, req->path, resp->code);
 }

@@ -48,6 +48,19 @@ const char *berth_http_query(const struct berth_http_req *req, const char *key)
 					   key);
 }
 
+bool berth_http_has_query(const struct berth_http_req *req, const char *key)
+{
+	const char *v;
+	size_t vlen;
+
+	if (!req->conn)
+		return local_lookup(req->args, key, false) != NULL;
+	/* "?verbose" has no value: the plain lookup answers NULL for it */
+	return MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND,
+					     key, strlen(key), &v,
+					     &vlen) == MHD_YES;
+}
+
 const char *berth_http_header(const struct berth_http_req *req, const char *key)
 {
 	if (!req->conn)

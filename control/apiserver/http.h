@@ -53,6 +53,8 @@ typedef void (*berth_http_handler)(void *ctx, const struct berth_http_req *req,
 				   struct berth_http_resp *resp);
 
 const char *berth_http_query(const struct berth_http_req *req, const char *key);
+/* Is key in the query, with or without a value ("?verbose")? */
+bool berth_http_has_query(const struct berth_http_req *req, const char *key);
 const char *berth_http_header(const struct berth_http_req *req,
 			      const char *key);
 /* The connection's socket, to notice a client that went away; -1 if unknown. */

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct proxy {
 	char err[MAX_ERR_BODY];
 	size_t errlen;
 	int refs; /* the thread and the response */
+	int client_fd; /* the client's connection, -1 if unknown */
 };
 
 static void proxy_put(struct proxy *p)
@@ -115,11 +117,32 @@ static void *transfer(void *arg)
 	return NULL;
 }
 
+/*
+ * The next bytes from the kubelet. Waits on the client's connection too: a
+ * client that hangs up on `logs -f` of a quiet container ends the stream
+ * now, not when the container next writes (a GET has nothing more to send,
+ * so readable there means closed).
+ */
 static ssize_t stream_read(void *ctx, char *buf, size_t max)
 {
 	struct proxy *p = ctx;
+	struct pollfd pf[2] = {
+		{ .fd = p->fds[0], .events = POLLIN },
+		{ .fd = p->client_fd, .events = POLLRDHUP },
+	};
 	ssize_t r;
 
+	for (;;) {
+		if (poll(pf, p->client_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -2;
+		}
+		if (pf[0].revents)
+			break;
+		if (pf[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+			return -2;
+	}
 	do
 		r = read(p->fds[0], buf, max);
 	while (r < 0 && errno == EINTR);
@@ -243,6 +266,7 @@ void berth_logproxy(const struct berth_http_req *req,
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->refs = 2;
+	p->client_fd = berth_http_fd(req);
 	curl_easy_setopt(p->c, CURLOPT_URL, url);
 	curl_easy_setopt(p->c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(p->c, CURLOPT_NOPROXY, "*");

@@ -4,10 +4,39 @@
  * a call through the backend's ops (store_impl.h), plus the kv helpers.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_impl.h"
+
+static _Atomic(berth_store_observer) observer;
+
+void berth_store_set_observer(berth_store_observer fn)
+{
+	atomic_store(&observer, fn);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* call (an op) timed for the observer, when one is set */
+#define TIMED(s, op, call)                                                    \
+	({                                                                    \
+		berth_store_observer o_ = atomic_load_explicit(               \
+			&observer, memory_order_relaxed);                     \
+		double t_ = o_ ? now_s() : 0;                                 \
+		int r_ = (call);                                              \
+		if (o_)                                                       \
+			o_(op, (s)->ops->name, r_, now_s() - t_);             \
+		r_;                                                           \
+	})
 
 static bool key_ok(const char *key)
 {
@@ -29,7 +58,7 @@ int berth_store_revision(struct berth_store *s, int64_t *rev)
 {
 	if (!s || !rev)
 		return -EINVAL;
-	return s->ops->revision(s, rev);
+	return TIMED(s, "revision", s->ops->revision(s, rev));
 }
 
 int berth_store_get(struct berth_store *s, const char *key,
@@ -40,7 +69,7 @@ int berth_store_get(struct berth_store *s, const char *key,
 	memset(out, 0, sizeof(*out));
 	if (!s || !key_ok(key))
 		return -EINVAL;
-	return s->ops->get(s, key, out);
+	return TIMED(s, "get", s->ops->get(s, key, out));
 }
 
 int berth_store_list(struct berth_store *s, const char *prefix,
@@ -57,16 +86,25 @@ int berth_store_list(struct berth_store *s, const char *prefix,
 		return -EINVAL;
 	if (start_after && !start_after[0])
 		start_after = NULL;
-	return s->ops->list(s, prefix ? prefix : "", start_after, limit, at_rev,
+	return TIMED(s, "list", s->ops->list(s, prefix ? prefix : "", start_after, limit, at_rev,
 			    out, rev ? rev : &dummy_rev,
-			    more ? more : &dummy_more);
+			    more ? more : &dummy_more));
+}
+
+int berth_store_snapshot(struct berth_store *s, void **buf, size_t *len)
+{
+	if (!s || !buf || !len)
+		return -EINVAL;
+	if (!s->ops->snapshot)
+		return -EOPNOTSUPP;
+	return s->ops->snapshot(s, buf, len);
 }
 
 int berth_store_count(struct berth_store *s, const char *prefix, size_t *n)
 {
 	if (!s || !n)
 		return -EINVAL;
-	return s->ops->count(s, prefix ? prefix : "", n);
+	return TIMED(s, "count", s->ops->count(s, prefix ? prefix : "", n));
 }
 
 /* A NULL value is only allowed with length 0; backends always get a pointer. */
@@ -88,8 +126,8 @@ int berth_store_create(struct berth_store *s, const char *key,
 
 	if (!s || !key_ok(key) || ttl_seconds < 0 || value_check(&value, len))
 		return -EINVAL;
-	return s->ops->create(s, key, value, len, ttl_seconds,
-			      rev ? rev : &dummy);
+	return TIMED(s, "create", s->ops->create(s, key, value, len, ttl_seconds,
+			      rev ? rev : &dummy));
 }
 
 int berth_store_update(struct berth_store *s, const char *key,
@@ -101,8 +139,8 @@ int berth_store_update(struct berth_store *s, const char *key,
 	if (!s || !key_ok(key) || ttl_seconds < 0 || expect_mod_rev < 0 ||
 	    value_check(&value, len))
 		return -EINVAL;
-	return s->ops->update(s, key, value, len, expect_mod_rev, ttl_seconds,
-			      rev ? rev : &dummy);
+	return TIMED(s, "update", s->ops->update(s, key, value, len, expect_mod_rev, ttl_seconds,
+			      rev ? rev : &dummy));
 }
 
 int berth_store_delete(struct berth_store *s, const char *key,
@@ -115,14 +153,14 @@ int berth_store_delete(struct berth_store *s, const char *key,
 		memset(prev, 0, sizeof(*prev));
 	if (!s || !key_ok(key) || expect_mod_rev < 0)
 		return -EINVAL;
-	return s->ops->del(s, key, expect_mod_rev, prev, rev ? rev : &dummy);
+	return TIMED(s, "delete", s->ops->del(s, key, expect_mod_rev, prev, rev ? rev : &dummy));
 }
 
 int berth_store_compact(struct berth_store *s, int64_t rev)
 {
 	if (!s || rev < 0)
 		return -EINVAL;
-	return s->ops->compact(s, rev);
+	return TIMED(s, "compact", s->ops->compact(s, rev));
 }
 
 int berth_store_watch(struct berth_store *s, const char *prefix,
@@ -133,7 +171,7 @@ int berth_store_watch(struct berth_store *s, const char *prefix,
 		*out = NULL;
 	if (!s || !cb || !out || from_rev < 0)
 		return -EINVAL;
-	return s->ops->watch(s, prefix ? prefix : "", from_rev, cb, ctx, out);
+	return TIMED(s, "watch", s->ops->watch(s, prefix ? prefix : "", from_rev, cb, ctx, out));
 }
 
 void berth_watch_cancel(struct berth_watch *w)

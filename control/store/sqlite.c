@@ -525,6 +525,35 @@ static int sql_count(struct berth_store *bs, const char *prefix, size_t *n)
 }
 
 /*
+ * The database as one file image, read in one transaction under the store
+ * lock (the file itself is locked EXCLUSIVE, so nothing outside the server
+ * can copy it while it runs).
+ */
+static int sql_snapshot(struct berth_store *bs, void **buf, size_t *len)
+{
+	struct sql_store *s = to_sql(bs);
+	sqlite3_int64 size = 0;
+	unsigned char *img;
+	void *copy;
+
+	pthread_mutex_lock(&s->lock);
+	img = sqlite3_serialize(s->db, "main", &size, 0);
+	pthread_mutex_unlock(&s->lock);
+	if (!img)
+		return -ENOMEM;
+	/* sqlite3_malloc'd: hand the caller plain malloc memory */
+	copy = malloc(size ? (size_t)size : 1);
+	if (copy)
+		memcpy(copy, img, (size_t)size);
+	sqlite3_free(img);
+	if (!copy)
+		return -ENOMEM;
+	*buf = copy;
+	*len = (size_t)size;
+	return 0;
+}
+
+/*
  * The key's current mod and create revisions, checked against the
  * expected one: 0, -ENOENT, -ECANCELED or -errno.
  */
@@ -1467,4 +1496,5 @@ static const struct store_ops sql_ops = {
 	.compact = sql_compact,
 	.watch = sql_watch,
 	.watch_cancel = sql_watch_cancel,
+	.snapshot = sql_snapshot,
 };

@@ -117,6 +117,23 @@ int berth_store_watch(struct berth_store *s, const char *prefix,
 /* Stop a watch; cb is not called once this returns. */
 void berth_watch_cancel(struct berth_watch *w);
 
+/*
+ * A consistent copy of the whole store as one file image (SQLite: the
+ * database file), for backups: *buf is malloc'd, the caller frees it.
+ * -EOPNOTSUPP for a backend that has its own snapshot tool (etcd).
+ */
+int berth_store_snapshot(struct berth_store *s, void **buf, size_t *len);
+
+/*
+ * Called after every operation of every store with its name ("get",
+ * "list", "count", "create", "update", "delete", "compact", "watch",
+ * "revision"), the backend's name, the result and the time it took; for
+ * metrics. NULL (the default) turns it off. Must be quick and thread-safe.
+ */
+typedef void (*berth_store_observer)(const char *op, const char *backend,
+				     int err, double seconds);
+void berth_store_set_observer(berth_store_observer fn);
+
 void berth_kv_free(struct berth_kv *kv);
 void berth_kv_list_free(struct berth_kv_list *l);
 

@@ -84,6 +84,8 @@ struct store_ops {
 		     int64_t from_rev, berth_watch_cb cb, void *ctx,
 		     struct berth_watch **out);
 	void (*watch_cancel)(struct berth_watch *w);
+	/* NULL: the backend has its own tool (etcd: etcdctl snapshot) */
+	int (*snapshot)(struct berth_store *s, void **buf, size_t *len);
 };
 
 /* Helpers in common.c for both backends. */

@@ -51,6 +51,10 @@ struct berth_dp {
 	struct berth_map ipcache;
 	struct berth_map node;
 	struct berth_map nat;
+	/* NetworkPolicy allows (include/berth/abi/policy.h) */
+	struct berth_map policy;
+	/* drop notifications (abi/events.h): a ring buffer, fd only */
+	struct berth_map events;
 };
 
 /* Route libbpf's messages through berth's log. */

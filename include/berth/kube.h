@@ -46,6 +46,10 @@ void berth_kube_free(struct berth_kube *k);
 const char *berth_kube_server(const struct berth_kube *k);
 /* per-request timeout in seconds (default 30) */
 void berth_kube_set_timeout(struct berth_kube *k, long seconds);
+/* Accept media type of the requests that follow (NULL: application/json);
+ * berthctl asks for server-side Tables with it. Not while other threads
+ * use the client. */
+int berth_kube_set_accept(struct berth_kube *k, const char *media);
 
 enum berth_kube_patch {
 	BERTH_KUBE_PATCH_MERGE, /* application/merge-patch+json */

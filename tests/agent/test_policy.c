@@ -749,10 +749,10 @@ Test(policy, identity_ipcache_entries)
 
 /* ---- the truth table's cases, against the e2e test's model ---- */
 
-/* tests/e2e/netpol_truth.py --dump-model, run from the repository */
+/* tests/e2e/test_mn_netpol.py --dump-model, run from the repository */
 static json_object *model_dump(void)
 {
-	const char *cmd = "python3 tests/e2e/netpol_truth.py --dump-model";
+	const char *cmd = "python3 tests/e2e/test_mn_netpol.py --dump-model";
 	size_t len = 0, cap = 1 << 20;
 	char *buf = malloc(cap);
 	FILE *f = popen(cmd, "r");
@@ -825,6 +825,9 @@ static size_t check_case(json_object *cs, json_object *const *ps, size_t np,
 			      berth_policy_allows(&r[sp->node[1] == '2'], s,
 						  BERTH_POLICY_EGRESS, dp->id,
 						  proto, port);
+		/* a pod to itself stays in its netns: no map is consulted */
+		if (s == d)
+			got = true;
 		if (got != want && bad++ < 5)
 			cr_log_error("case %s: %s/%s -> %s/%s %d/%d: model %d, compiler %d",
 				     name, sp ? sp->ns : "ext",

@@ -274,7 +274,7 @@ Test(policysync, agent_pass_from_api_objects)
 	struct berth_ipcache_key k = { 32, inet_addr("10.1.1.1") };
 	struct berth_ipcache_val v;
 
-	cr_assert_eq(berth_policyagent_sync(&o, "n1", &maps, &st), 0);
+	cr_assert_eq(berth_policyagent_sync(&o, "n1", &maps, NULL, &st), 0);
 	cr_expect_gt(st.policy_added, 0);
 	cr_expect_eq(flags_of("10.1.0.2"),
 		     BERTH_EP_F_INGRESS_ENFORCED | BERTH_EP_F_EGRESS_ENFORCED);

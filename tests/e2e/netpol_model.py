@@ -2,7 +2,7 @@
 """An independent model of networking.k8s.io/v1 NetworkPolicy: who may
 reach whom, written from the API's documentation alone (it shares no code
 or data layout with the agent's compiler, userspace/agent/policy.c), so the
-truth-table test (netpol_truth.py) can hold the dataplane against it.
+truth-table test (test_mn_netpol.py) can hold the dataplane against it.
 
 Choices where Kubernetes leaves room, the same ones berth documents:
 - ipBlock selects addresses outside the cluster only (pods and nodes are
@@ -11,6 +11,10 @@ Choices where Kubernetes leaves room, the same ones berth documents:
 - A named port is resolved on the pod that receives the connection: the
   selected pod for ingress, the destination pod for egress; addresses that
   are not pods have no port names.
+- A pod reaching its own address is always allowed: that traffic never
+  leaves the pod's network namespace (loopback), and Kubernetes states
+  that pods cannot block localhost access; the upstream conformance matrix
+  likewise allows every pod to itself (AllowLoopback).
 Pure Python, standard library only.
 """
 import ipaddress
@@ -174,6 +178,8 @@ class Model:
         """Can src (Pod or External) open a connection to dst (Pod) on
         proto ("TCP"/"UDP"/"SCTP") port? Replies of allowed connections
         always pass, so one verdict per connection."""
+        if isinstance(src, Pod) and src.ip == dst.ip:
+            return True
         if isinstance(src, Pod) and not self.direction_allows(
                 policies, src, "Egress", dst, proto, port, dst):
             return False

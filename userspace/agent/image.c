@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -367,11 +368,40 @@ int berth_image_config_get(struct berth_images *imgs, const char *id_or_ref,
 	return read_config(imgs, id, out);
 }
 
+struct pull_log {
+	const char *ref;
+	struct timespec last;
+};
+
+/* A pull without a progress callback of its own logs at most once a second. */
+static void log_progress(void *arg, const char *what, uint64_t done,
+			 uint64_t total)
+{
+	struct pull_log *pl = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done != total &&
+	    (now.tv_sec - pl->last.tv_sec) * 1000000000L + now.tv_nsec -
+			    pl->last.tv_nsec < 1000000000L)
+		return;
+	pl->last = now;
+	if (total)
+		pr_info("image: pulling %s: %.19s %llu/%llu bytes (%llu%%)",
+			pl->ref, what, (unsigned long long)done,
+			(unsigned long long)total,
+			(unsigned long long)(done * 100 / total));
+	else
+		pr_info("image: pulling %s: %.19s %llu bytes", pl->ref, what,
+			(unsigned long long)done);
+}
+
 int berth_image_pull(struct berth_images *imgs, const char *ref,
 		     const struct berth_pull_opts *opts, char *id_out, char *err,
 		     size_t errlen)
 {
-	static const struct berth_pull_opts defaults = { 0 };
+	struct berth_pull_opts logged = { 0 };
+	struct pull_log pl = { .ref = ref };
 	struct berth_image_ref r;
 	char why[1024] = "";
 	int ret;
@@ -382,7 +412,13 @@ int berth_image_pull(struct berth_images *imgs, const char *ref,
 		return -EINVAL;
 	}
 	berth_images_busy(imgs, 1);
-	ret = berth_registry_pull(imgs, &r, ref, opts ? opts : &defaults, id_out, why,
+	if (opts)
+		logged = *opts;
+	if (!logged.progress) {
+		logged.progress = log_progress;
+		logged.progress_arg = &pl;
+	}
+	ret = berth_registry_pull(imgs, &r, ref, &logged, id_out, why,
 				  sizeof(why));
 	berth_images_busy(imgs, -1);
 	if (ret)

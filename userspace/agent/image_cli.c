@@ -29,17 +29,14 @@ static void usage(FILE *f)
 		"ROOT is the agent's root (default /var/lib/berth); images live in ROOT/images.\n");
 }
 
-static void progress(void *arg, const char *what, uint64_t done, uint64_t total)
+/*
+ * --quiet: no progress lines. Without it the pull logs them as the
+ * kubelet's do (berth_image_pull: at most one a second).
+ */
+static void no_progress(void *arg, const char *what, uint64_t done,
+			uint64_t total)
 {
-	static uint64_t last;
-
-	(void)arg;
-	/* a line per 4 MB and at the end: enough to watch, little to log */
-	if (done == total || done - last >= (4 << 20) || done < last) {
-		fprintf(stderr, "%s: %llu/%llu bytes\n", what, (unsigned long long)done,
-			(unsigned long long)total);
-		last = done;
-	}
+	(void)arg, (void)what, (void)done, (void)total;
 }
 
 static void print_strv(const char *name, char **v)
@@ -157,7 +154,7 @@ int berth_image_cli(int argc, char **argv)
 		{ 0 },
 	};
 	const char *insecure[MAX_INSECURE + 1] = { 0 };
-	struct berth_pull_opts po = { .insecure_registries = insecure, .progress = progress };
+	struct berth_pull_opts po = { .insecure_registries = insecure };
 	const char *root = "/var/lib/berth";
 	struct berth_images *imgs;
 	char path[PATH_MAX];
@@ -180,7 +177,7 @@ int berth_image_cli(int argc, char **argv)
 			po.password = optarg;
 			break;
 		case 'q':
-			po.progress = NULL;
+			po.progress = no_progress;
 			break;
 		case 'h':
 			usage(stdout);

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "kubelet.h"
 #include "logserve.h"
+#include "metrics.h"
 #include "node.h"
 #include "podmgr.h"
 #include "runtime.h"
@@ -92,6 +93,8 @@ int berth_kubelet_start(const struct berth_kubelet_opts *opts,
 			goto err;
 		}
 	}
+	berth_agent_metrics_set_node(opts->node_name);
+	berth_agent_metrics_set_podmgr(kl->pm);
 	ret = berth_logserve_start(opts->node_ip, kl->opts.kubelet_port, kl->pm,
 				   kl->rt, &kl->ls);
 	if (ret) {
@@ -120,6 +123,7 @@ void berth_kubelet_stop(struct berth_kubelet *kl)
 	if (!kl)
 		return;
 	berth_logserve_stop(kl->ls);
+	berth_agent_metrics_set_podmgr(NULL);
 	berth_podmgr_stop(kl->pm);
 	berth_node_stop(kl->node);
 	if (kl->imgs)

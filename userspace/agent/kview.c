@@ -77,15 +77,107 @@ int berth_kview_init(struct berth_kview *v, const char *collection,
 	return v->cur ? 0 : -ENOMEM;
 }
 
+/* dst[name], made (as an empty object or array) if missing */
+static json_object *child_of(json_object *dst, const char *name,
+			     json_type type)
+{
+	json_object *c = berth_jget(dst, name);
+
+	if (c && json_object_is_type(c, type))
+		return c;
+	c = type == json_type_array ? json_object_new_array() :
+				      json_object_new_object();
+	if (c && json_object_object_add(dst, name, c)) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Copy path (dotted, "name[]" for each array element) of src into dst. */
+static int copy_path(json_object *dst, json_object *src, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	size_t len = dot ? (size_t)(dot - path) : strlen(path);
+	bool each = len > 2 && !strncmp(path + len - 2, "[]", 2);
+	char name[128];
+	json_object *s, *d, *copy = NULL;
+
+	if (len - (each ? 2 : 0) >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, path, len - (each ? 2 : 0));
+	name[len - (each ? 2 : 0)] = 0;
+	s = berth_jget(src, name);
+	if (!s)
+		return 0;
+	if (!dot) {
+		if (json_object_deep_copy(s, &copy, NULL))
+			return -ENOMEM;
+		return json_object_object_add(dst, name, copy) ? -ENOMEM : 0;
+	}
+	if (!each) {
+		if (!json_object_is_type(s, json_type_object))
+			return 0;
+		d = child_of(dst, name, json_type_object);
+		return d ? copy_path(d, s, dot + 1) : -ENOMEM;
+	}
+	if (!json_object_is_type(s, json_type_array))
+		return 0;
+	d = child_of(dst, name, json_type_array);
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < json_object_array_length(s); i++) {
+		json_object *se = json_object_array_get_idx(s, i);
+		json_object *de = json_object_array_get_idx(d, i);
+		int err;
+
+		if (!de) {
+			de = json_object_new_object();
+			if (!de || json_object_array_put_idx(d, i, de)) {
+				json_object_put(de);
+				return -ENOMEM;
+			}
+		}
+		err = copy_path(de, se, dot + 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+json_object *berth_json_pick(json_object *obj, const char *const *keep)
+{
+	json_object *out = json_object_new_object();
+
+	for (size_t i = 0; out && keep[i]; i++) {
+		if (copy_path(out, obj, keep[i])) {
+			json_object_put(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
 /*
  * A private copy: json-c's reference counts are not atomic, and the watch
  * thread drops its own tree without our lock. Every count change on a copy
- * happens under *mu.
+ * happens under *mu. With v->keep, only the fields the owner reads.
  */
-static void keep_object(json_object *dict, const char *key, json_object *obj)
+static void keep_object(struct berth_kview *v, json_object *dict,
+			const char *key, json_object *obj)
 {
 	json_object *copy = NULL;
 
+	if (v->keep) {
+		copy = berth_json_pick(obj, v->keep);
+		if (!copy) {
+			pr_warn("watch: copy %s: out of memory, keeping the old one",
+				key);
+			return;
+		}
+		json_object_object_add(dict, key, copy);
+		return;
+	}
 	if (json_object_deep_copy(obj, &copy, NULL)) {
 		pr_warn("watch: copy %s: out of memory, keeping the old one",
 			key);
@@ -126,7 +218,7 @@ static void on_event(enum berth_kube_event ev, json_object *obj, void *arg)
 		if (ev == BERTH_KUBE_DELETED)
 			json_object_object_del(dict, key);
 		else
-			keep_object(dict, key, obj);
+			keep_object(v, dict, key, obj);
 		if (v->cb)
 			v->cb(v, ev, obj, v->arg);
 		break;

@@ -37,7 +37,21 @@ struct berth_kview {
 	json_object *pending; /* a list in progress */
 	bool listed; /* a list has completed */
 	struct berth_kube_watch *w;
+	/*
+	 * NULL, or the only fields the owner reads (set before start): the
+	 * view keeps a copy with just these, not the whole object — a pod is
+	 * ~100 json-c objects of ~700 bytes each, the policy view of every
+	 * pod in the cluster needs a handful. Dotted paths; "name[]" walks
+	 * each element of an array: "spec.containers[].ports". NULL-ended.
+	 */
+	const char *const *keep;
 };
+
+/*
+ * A new object holding only the paths of keep (see berth_kview.keep) that
+ * obj has; NULL when out of memory.
+ */
+json_object *berth_json_pick(json_object *obj, const char *const *keep);
 
 /* Set up an empty view; 0 or -ENOMEM. */
 int berth_kview_init(struct berth_kview *v, const char *collection,

@@ -21,6 +21,7 @@
 #include <berth/log.h>
 
 #include "logserve.h"
+#include "metrics.h"
 #include "podmgr.h"
 #include "runtime.h"
 
@@ -202,6 +203,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      size_t *upload_size, void **con_cls)
 {
 	struct berth_logserve *ls = cls;
+	const char *ctype, *v;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *body;
+	size_t len;
+	int code;
 
 	(void)version, (void)upload_data, (void)upload_size;
 	if (!*con_cls) { /* headers only so far */
@@ -210,8 +217,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (strcmp(method, "GET"))
 		return reply(conn, 405, "method not allowed\n");
-	if (!strcmp(url, "/healthz"))
-		return reply(conn, 200, "ok");
+	/* /metrics, /healthz, /livez, /readyz[?verbose]: metrics.c */
+	code = berth_agent_http(url,
+				MHD_lookup_connection_value_n(
+					conn, MHD_GET_ARGUMENT_KIND, "verbose",
+					7, &v, &len) == MHD_YES,
+				&body, &len, &ctype);
+	if (code) {
+		resp = MHD_create_response_from_buffer(len, body,
+						       MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(body);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Content-Type", ctype);
+		ret = MHD_queue_response(conn, code, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
 	if (!strncmp(url, "/containerLogs/", 15))
 		return serve_logs(ls, conn, url + 15);
 	return reply(conn, 404, "not found\n");

@@ -34,6 +34,8 @@
 #include "ipt_route.h" /* iptables dataplane: kernel VXLAN routing */
 #include "ipt_sync.h" /* iptables dataplane: Service rules */
 #include "kubelet.h"
+#include "monitor.h" /* events ring buffer -> monitor.sock, Events */
+#include "policyagent.h" /* NetworkPolicy into the policy maps */
 #include "proxy.h" /* kube-proxy role */
 #include "routing.h" /* tunnel, node map, Node routes */
 #include "image.h"
@@ -72,9 +74,12 @@ struct agent {
 	struct berth_routing_opts ropts;
 	struct berth_routing *routing;
 	const char *cgroup; /* --cgroup: socket LB hook point */
+	/* NetworkPolicy (kubelet mode): policyagent.h */
+	struct berth_policyagent *policy;
+	struct berth_monitor *monitor;
 	/* iptables dataplane (--dataplane iptables, or auto without BPF) */
 	enum dataplane mode;
-	unsigned int ipt_sync_s; /* --iptables-sync-period: full syncs */
+	unsigned int ipt_sync_s; /* --iptables-sync-period: check period */
 	struct berth_ipt_sync *ipt;
 	struct berth_iptroute *iroute;
 	struct berth_iptnetpol *netpol;
@@ -626,6 +631,53 @@ out:
 	return ret;
 }
 
+/*
+ * NetworkPolicy: identities, endpoint flags and policy entries written into
+ * this datapath's maps from the API server's objects.
+ */
+static int start_policy(struct agent *a)
+{
+	struct berth_policyagent_opts o = {
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.root = a->root,
+		.maps = { .policy = &a->dp->policy,
+			  .endpoints = &a->dp->endpoints,
+			  .ipcache = &a->dp->ipcache },
+	};
+
+	return berth_policyagent_start(&o, &a->policy);
+}
+
+static bool monitor_pod_name(void *ctx, uint32_t ip, char *name, size_t len,
+			     char *uid, size_t uidlen)
+{
+	struct agent *a = ctx;
+
+	return berth_policyagent_pod(a->policy, ip, name, len, uid, uidlen);
+}
+
+/*
+ * Drop notifications: <root>/monitor.sock, and Kubernetes Events in
+ * kubelet mode. Without it the datapath runs the same, so a failure to
+ * start is only logged.
+ */
+static void start_monitor(struct agent *a)
+{
+	struct berth_monitor_opts o = {
+		.events_fd = a->dp->events.fd,
+		.root = a->root,
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.pod_name = monitor_pod_name,
+		.pod_ctx = a,
+	};
+
+	if (berth_monitor_start(&o, &a->monitor))
+		pr_warn("monitor: not started: no drop events on %s/monitor.sock",
+			a->root);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -898,6 +950,9 @@ int main(int argc, char **argv)
 		if (berth_endpoint_server_start(&ecfg, &a.eps))
 			goto out;
 	}
+	if (a.kopts.kubeconfig && start_policy(&a))
+		goto out;
+	start_monitor(&a);
 	berth_dp_lbmap_maps(a.dp, &maps);
 	if (a.cgroup && !berth_socklb_open(&a.socklb, a.dp->pin_dir) &&
 	    berth_socklb_can_destroy(a.socklb)) {
@@ -936,6 +991,8 @@ int main(int argc, char **argv)
 	}
 	ret = agent_loop(&a);
 out:
+	berth_monitor_stop(a.monitor);
+	berth_policyagent_stop(a.policy);
 	berth_kubelet_stop(a.kubelet);
 	berth_endpoint_server_stop(a.eps);
 	berth_proxy_stop(a.proxy);

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "image.h"
 #include "node.h"
 #include "podmgr.h"
+#include "metrics.h"
 #include "probe.h"
 #include "runtime.h"
 #include "satokens.h"
@@ -85,6 +87,8 @@ struct pod {
 	bool taken; /* the worker has its spec; under pm->lock */
 	long grace_s; /* deletion grace period; under pm->lock */
 	bool deleting, gone, stop, seen, is_static, exited;
+	/* the phase last reported (a static string), for metrics */
+	_Atomic(const char *) phase;
 	bool mirror_lost; /* under pm->lock */
 	char mirror_del[64]; /* uid of a mirror pod being deleted; pm->lock */
 	bool wake;
@@ -347,6 +351,7 @@ static json_object *pod_status(struct pod *p)
 	bool init_done = true, all_ready = p->nctrs > p->ninit;
 	const char *phase = pod_phase(p);
 
+	atomic_store(&p->phase, phase);
 	for (int i = 0; i < p->ninit; i++)
 		init_done &= p->ctrs[i].done;
 	for (int i = p->ninit; i < p->nctrs; i++)
@@ -619,6 +624,7 @@ static int start_container(struct pod *p, struct ctr *c)
 			berth_image_rootfs_release(pm->o.imgs, odir);
 		berth_container_remove(pm->o.rt, c->id);
 		c->restarts++;
+		berth_agent_metrics_restart();
 		c->have_id = false;
 	}
 	attempt = c->restarts;
@@ -752,6 +758,7 @@ static void run_probes(struct pod *p, struct ctr *c)
 			return;
 		ok = berth_probe_run(&c->startup, p->ip, exec_in, &ea, msg,
 				     sizeof(msg));
+		berth_agent_metrics_probe("Startup", ok);
 		berth_prober_record(&c->pstartup, ok, berth_now_ms());
 		if (c->pstartup.result) {
 			c->started = true;
@@ -772,12 +779,14 @@ static void run_probes(struct pod *p, struct ctr *c)
 	if (berth_prober_due(&c->pready, now)) {
 		ok = berth_probe_run(&c->readyp, p->ip, exec_in, &ea, msg,
 				     sizeof(msg));
+		berth_agent_metrics_probe("Readiness", ok);
 		berth_prober_record(&c->pready, ok, berth_now_ms());
 		c->ready = c->pready.result;
 	}
 	if (berth_prober_due(&c->plive, now)) {
 		ok = berth_probe_run(&c->live, p->ip, exec_in, &ea, msg,
 				     sizeof(msg));
+		berth_agent_metrics_probe("Liveness", ok);
 		if (berth_prober_record(&c->plive, ok, berth_now_ms()) &&
 		    !c->plive.result) {
 			long grace = c->live.termination_grace_s >= 0 ?
@@ -1282,6 +1291,19 @@ static void pod_free(struct pod *p)
 	json_object_put(p->spec_pod);
 	pthread_cond_destroy(&p->cond);
 	free(p);
+}
+
+void berth_podmgr_phases(struct berth_podmgr *pm,
+			 void (*cb)(const char *phase, void *arg), void *arg)
+{
+	pthread_mutex_lock(&pm->lock);
+	for (struct pod *p = pm->pods; p; p = p->next) {
+		const char *ph = atomic_load(&p->phase);
+
+		if (!p->exited)
+			cb(ph ? ph : "Pending", arg);
+	}
+	pthread_mutex_unlock(&pm->lock);
 }
 
 /* join and free workers that finished (lock held) */

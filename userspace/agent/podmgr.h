@@ -33,6 +33,9 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 		       struct berth_podmgr **out);
 /* Stops watching and the workers; containers keep running. */
 void berth_podmgr_stop(struct berth_podmgr *pm);
+/* cb once per pod with the phase last reported ("Pending" before any). */
+void berth_podmgr_phases(struct berth_podmgr *pm,
+			 void (*cb)(const char *phase, void *arg), void *arg);
 
 /* Where a container's log is, for the logs endpoint. */
 struct berth_log_target {

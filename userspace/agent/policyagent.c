@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Watches -> compiled NetworkPolicy -> maps: see policyagent.h. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
 
 #include <berth/kube.h>
 #include <berth/log.h>
@@ -29,9 +32,46 @@ static const char *const collections[V_MAX] = {
 	"/api/v1/nodes",
 };
 
+/*
+ * What the compiler, identities and names read of each kind (kview.keep):
+ * the view holds every pod of the cluster, so it keeps a handful of fields
+ * rather than ~100 json-c objects per pod. Policies are kept whole.
+ */
+static const char *const pod_fields[] = {
+	"metadata.name",   "metadata.namespace",      "metadata.uid",
+	"metadata.labels", "spec.nodeName",	      "spec.hostNetwork",
+	"status.phase",	   "spec.containers[].ports", "status.podIP",
+	"status.podIPs",   NULL,
+};
+static const char *const namespace_fields[] = {
+	"metadata.name",
+	"metadata.labels",
+	NULL,
+};
+static const char *const node_fields[] = {
+	"metadata.name", "spec.podCIDR", "spec.podCIDRs", "status.addresses",
+	NULL,
+};
+static const char *const *const view_fields[V_MAX] = {
+	[V_PODS] = pod_fields,
+	[V_NAMESPACES] = namespace_fields,
+	[V_NODES] = node_fields,
+};
+
+struct pod_name {
+	uint32_t ip;
+	char name[256]; /* ns/name */
+	char uid[64];
+};
+
 struct berth_policyagent {
 	struct berth_policyagent_opts opts;
 	char node_name[254];
+	char state_path[PATH_MAX]; /* <root>/policy.json, or "" */
+	/* pods by address for berth_policyagent_pod (monitor thread) */
+	pthread_mutex_t names_mu;
+	struct pod_name *names; /* sorted by ip */
+	size_t nnames;
 	struct berth_kube *kube;
 	pthread_mutex_t mu; /* views, dirty, stop */
 	pthread_cond_t cv;
@@ -41,10 +81,178 @@ struct berth_policyagent {
 	pthread_t thread;
 };
 
+static json_object *ip_json(uint32_t ip)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = ip };
+
+	return json_object_new_string(inet_ntop(AF_INET, &a, buf, sizeof(buf)));
+}
+
+static json_object *state_identities(const struct berth_idtable *ids,
+				     const struct berth_policy_result *r)
+{
+	json_object *arr = json_object_new_array(), *o;
+	char cidr[INET_ADDRSTRLEN + 4];
+
+	for (size_t i = 0; i < ids->n; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id",
+				       json_object_new_int64(ids->ids[i].id));
+		json_object_object_add(o, "namespace",
+				       json_object_new_string(ids->ids[i].ns));
+		json_object_object_add(o, "labels",
+				       json_object_get(ids->ids[i].labels));
+		json_object_array_add(arr, o);
+	}
+	for (size_t i = 0; i < r->ncidrs; i++) {
+		struct in_addr a = { .s_addr = r->cidrs[i].net };
+
+		inet_ntop(AF_INET, &a, cidr, INET_ADDRSTRLEN);
+		snprintf(cidr + strlen(cidr), 5, "/%u", r->cidrs[i].prefix);
+		o = json_object_new_object();
+		json_object_object_add(o, "id",
+				       json_object_new_int64(r->cidrs[i].id));
+		json_object_object_add(o, "cidr", json_object_new_string(cidr));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *state_pods(const struct berth_idtable *ids)
+{
+	json_object *arr = json_object_new_array(), *o;
+
+	for (size_t i = 0; i < ids->npods; i++) {
+		const struct berth_ident_pod *p = &ids->pods[i];
+
+		o = json_object_new_object();
+		json_object_object_add(o, "ip", ip_json(p->ip));
+		json_object_object_add(o, "namespace",
+				       json_object_new_string(p->ns));
+		json_object_object_add(o, "name",
+				       json_object_new_string(p->name));
+		json_object_object_add(
+			o, "node",
+			json_object_new_string(p->node ? p->node : ""));
+		json_object_object_add(o, "identity",
+				       json_object_new_int64(p->id));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/*
+ * <root>/policy.json: what identity numbers and pod addresses stand for,
+ * for `berthctl bpf policy` (the maps hold numbers only). Replaced whole.
+ */
+static int state_write(const char *path, const struct berth_idtable *ids,
+		       const struct berth_policy_result *r)
+{
+	json_object *o = json_object_new_object();
+	char tmp[PATH_MAX];
+	int err = 0;
+
+	json_object_object_add(o, "identities", state_identities(ids, r));
+	json_object_object_add(o, "pods", state_pods(ids));
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		err = -ENAMETOOLONG;
+	else if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN))
+		err = -EIO;
+	else if (rename(tmp, path))
+		err = -errno;
+	if (err)
+		pr_warn("network policy: write %s: %s", path, strerror(-err));
+	json_object_put(o);
+	return err;
+}
+
+static int cmp_name_ip(const void *a, const void *b)
+{
+	const struct pod_name *x = a, *y = b;
+
+	return (x->ip > y->ip) - (x->ip < y->ip);
+}
+
+/* Every pod's ns/name and uid by address; NULL when out of memory. */
+static struct pod_name *names_build(const struct berth_idtable *ids)
+{
+	struct pod_name *n = calloc(ids->npods ? ids->npods : 1, sizeof(*n));
+	json_object *meta, *uid;
+
+	for (size_t i = 0; n && i < ids->npods; i++) {
+		const struct berth_ident_pod *p = &ids->pods[i];
+
+		n[i].ip = p->ip;
+		snprintf(n[i].name, sizeof(n[i].name), "%s/%s", p->ns, p->name);
+		if (json_object_object_get_ex(p->obj, "metadata", &meta) &&
+		    json_object_object_get_ex(meta, "uid", &uid))
+			snprintf(n[i].uid, sizeof(n[i].uid), "%s",
+				 json_object_get_string(uid));
+	}
+	if (n && ids->npods)
+		qsort(n, ids->npods, sizeof(*n), cmp_name_ip);
+	return n;
+}
+
+static void names_set(struct berth_policyagent *pa,
+		      const struct berth_idtable *ids)
+{
+	struct pod_name *n = names_build(ids), *old;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&pa->names_mu);
+	old = pa->names;
+	pa->names = n;
+	pa->nnames = ids->npods;
+	pthread_mutex_unlock(&pa->names_mu);
+	free(old);
+}
+
+bool berth_policyagent_pod(struct berth_policyagent *pa, uint32_t ip,
+			   char *name, size_t len, char *uid, size_t uidlen)
+{
+	struct pod_name key = { .ip = ip }, *f = NULL;
+
+	if (!pa)
+		return false;
+	pthread_mutex_lock(&pa->names_mu);
+	if (pa->nnames)
+		f = bsearch(&key, pa->names, pa->nnames, sizeof(key),
+			    cmp_name_ip);
+	if (f) {
+		snprintf(name, len, "%s", f->name);
+		if (uid)
+			snprintf(uid, uidlen, "%s", f->uid);
+	}
+	pthread_mutex_unlock(&pa->names_mu);
+	return f;
+}
+
+static int policy_pass_sync(const struct berth_policy_objects *o,
+			    const char *self,
+			    const struct berth_policy_maps *maps,
+			    const char *state_path,
+			    struct berth_policyagent *pa,
+			    struct berth_policysync_stats *st);
+
 int berth_policyagent_sync(const struct berth_policy_objects *o,
 			   const char *self,
 			   const struct berth_policy_maps *maps,
+			   const char *state_path,
 			   struct berth_policysync_stats *st)
+{
+	return policy_pass_sync(o, self, maps, state_path, NULL, st);
+}
+
+/* berth_policyagent_sync, and pa's pod names when pa */
+static int policy_pass_sync(const struct berth_policy_objects *o,
+			    const char *self,
+			    const struct berth_policy_maps *maps,
+			    const char *state_path,
+			    struct berth_policyagent *pa,
+			    struct berth_policysync_stats *st)
 {
 	struct berth_policy_result r = { 0 };
 	struct berth_ipcache_entry *ipc = NULL;
@@ -74,6 +282,11 @@ int berth_policyagent_sync(const struct berth_policy_objects *o,
 						&ipc, &nipc);
 	if (!err)
 		err = berth_policy_sync(maps, &r, &ids, ipc, nipc, st);
+	/* a failed write costs berthctl its names, not the node its policy */
+	if (!err && state_path)
+		state_write(state_path, &ids, &r);
+	if (!err && pa)
+		names_set(pa, &ids);
 	free(ipc);
 	free(nodes);
 	berth_policy_result_free(&r);
@@ -133,8 +346,9 @@ static int sync_views(struct berth_policyagent *pa)
 			n[V_POLICIES], n[V_NODES],
 		};
 
-		err = berth_policyagent_sync(&o, pa->node_name, &pa->opts.maps,
-					     &st);
+		err = policy_pass_sync(
+			&o, pa->node_name, &pa->opts.maps,
+			pa->state_path[0] ? pa->state_path : NULL, pa, &st);
 	}
 	for (int i = 0; i < V_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
@@ -195,6 +409,7 @@ static int start_watches(struct berth_policyagent *pa)
 				       on_change, pa);
 		if (err)
 			return err;
+		pa->views[i].keep = view_fields[i];
 		pa->inited[i] = true;
 	}
 	err = berth_kube_open(&pa->kube, pa->opts.kubeconfig);
@@ -225,7 +440,12 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 	snprintf(pa->node_name, sizeof(pa->node_name), "%s",
 		 opts->node_name ? opts->node_name : "");
 	pa->opts.node_name = pa->node_name;
+	if (opts->root)
+		snprintf(pa->state_path, sizeof(pa->state_path),
+			 "%s/policy.json", opts->root);
+	pa->opts.root = NULL; /* the caller's string: not kept */
 	pthread_mutex_init(&pa->mu, NULL);
+	pthread_mutex_init(&pa->names_mu, NULL);
 	err = start_watches(pa);
 	if (err) {
 		pr_warn("network policy: start watching: %s", strerror(-err));
@@ -256,5 +476,7 @@ void berth_policyagent_stop(struct berth_policyagent *pa)
 			berth_kview_free(&pa->views[i]);
 	berth_kube_free(pa->kube);
 	pthread_mutex_destroy(&pa->mu);
+	pthread_mutex_destroy(&pa->names_mu);
+	free(pa->names);
 	free(pa);
 }

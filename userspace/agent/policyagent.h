@@ -8,7 +8,9 @@
 #ifndef BERTH_AGENT_POLICYAGENT_H
 #define BERTH_AGENT_POLICYAGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -17,6 +19,8 @@
 struct berth_policyagent_opts {
 	const char *kubeconfig;
 	const char *node_name;
+	/* <root>/policy.json: identities, endpoints, entries (berthctl); NULL: none */
+	const char *root;
 	struct berth_policy_maps maps; /* NULL members: not written */
 };
 
@@ -27,6 +31,13 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 			    struct berth_policyagent **out);
 void berth_policyagent_stop(struct berth_policyagent *pa);
 
+/*
+ * The pod with address ip (network order) as of the last sync: "ns/name"
+ * into name, its uid into uid (may be NULL). Any thread; false if none.
+ */
+bool berth_policyagent_pod(struct berth_policyagent *pa, uint32_t ip,
+			   char *name, size_t len, char *uid, size_t uidlen);
+
 /* The objects the API holds, each collection as an array of json-c. */
 struct berth_policy_objects {
 	json_object *const *pods, *const *namespaces, *const *policies,
@@ -35,12 +46,18 @@ struct berth_policy_objects {
 };
 
 /*
- * One pass: objects -> identities -> compiled policy -> maps. What the
- * thread runs on the views; for tests. 0 or the first -errno.
+ * One pass: objects -> identities -> compiled policy -> maps, and the
+ * names of identities and pods into state_path (JSON, NULL: none): what
+ * the thread runs on the views; for tests. 0 or the first -errno.
+ *
+ * state_path holds {"identities": [{"id", "namespace", "labels"} or
+ * {"id", "cidr"}], "pods": [{"ip", "namespace", "name", "node",
+ * "identity"}]}.
  */
 int berth_policyagent_sync(const struct berth_policy_objects *o,
 			   const char *self,
 			   const struct berth_policy_maps *maps,
+			   const char *state_path,
 			   struct berth_policysync_stats *st);
 
 #endif

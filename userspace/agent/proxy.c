@@ -18,6 +18,7 @@
 
 #include "ipt_sync.h"
 #include "kview.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "status.h"
 
@@ -683,12 +684,17 @@ static int proxy_sync(struct berth_proxy *p)
 	p->status.latency_us = ts_us(&t1) - ts_us(&first);
 	if (!p->status.latency_us)
 		p->status.latency_us = 1;
+	berth_agent_metrics_sync(ret == 0, p->status.latency_us / 1e6,
+				 st.writes);
 	if (ret)
 		pr_err("proxy sync failed, maps unchanged: %s", err);
 	else
-		pr_info("proxy sync: %zu services, %zu frontends, %lu map writes, %lu us after the first change",
+		pr_info("proxy sync: %zu services, %zu frontends, %lu map writes in %lu us, %lu us after the first change",
 			p->status.services, n, (unsigned long)st.writes,
+			(unsigned long)p->status.duration_us,
 			(unsigned long)p->status.latency_us);
+	if (!ret)
+		berth_agent_health_set("proxy-sync", true, NULL);
 	if (p->root)
 		berth_status_write(p->root, &p->status);
 	p->syncs++;
@@ -720,6 +726,8 @@ static void health_check(struct berth_proxy *p, bool *down)
 	else if (st >= 0 && *down)
 		pr_info("proxy: API server %s is back", berth_kube_server(p->kube));
 	*down = st < 0;
+	berth_agent_health_set("apiserver", st >= 0,
+			       st < 0 ? strerror(-st) : NULL);
 }
 
 static void *sync_thread(void *arg)
@@ -847,6 +855,9 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 		p->own_kube = true;
 		berth_kube_set_timeout(p->kube, HEALTH_TIMEOUT_S);
 	}
+	/* /readyz of the agent: both turn ok once seen to work */
+	berth_agent_health_set("proxy-sync", false, "no full sync yet");
+	berth_agent_health_set("apiserver", false, "not checked yet");
 	err = pthread_create(&p->thread, NULL, sync_thread, p);
 	if (err) {
 		err = -err;

@@ -191,6 +191,8 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 		size_map((skel)->maps.endpoints, (cfg)->pin_dir, 0);      \
 		size_map((skel)->maps.ipcache, (cfg)->pin_dir, 0);        \
 		size_map((skel)->maps.nat, (cfg)->pin_dir, 0);            \
+		size_map((skel)->maps.policy, (cfg)->pin_dir, 0);         \
+		size_map((skel)->maps.events, (cfg)->pin_dir, 0);         \
 	} while (0)
 
 /*
@@ -236,6 +238,8 @@ static void init_maps(struct berth_dp *dp)
 			  bpf_map__fd(s->maps.ipcache));
 	berth_map_init_fd(&dp->node, "node", bpf_map__fd(s->maps.node));
 	berth_map_init_fd(&dp->nat, "nat", bpf_map__fd(s->maps.nat));
+	berth_map_init_fd(&dp->policy, "policy", bpf_map__fd(s->maps.policy));
+	berth_map_init_fd(&dp->events, "events", bpf_map__fd(s->maps.events));
 }
 
 int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
@@ -455,7 +459,8 @@ int berth_dp_unpin(const char *pin_dir)
 		BERTH_MAP_SERVICES, BERTH_MAP_BACKENDS,	 BERTH_MAP_REV_NAT,
 		BERTH_MAP_AFFINITY, BERTH_MAP_MAGLEV,	 BERTH_MAP_CT,
 		BERTH_MAP_METRICS,  BERTH_MAP_ENDPOINTS, BERTH_MAP_IPCACHE,
-		BERTH_MAP_NODE,	    BERTH_MAP_NAT,
+		BERTH_MAP_NODE,	    BERTH_MAP_NAT,	 BERTH_MAP_POLICY,
+		BERTH_MAP_EVENTS,
 	};
 	char path[PATH_MAX];
 	int ret = 0;
@@ -522,6 +527,9 @@ int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
 			have_stale = true;
 			continue;
 		}
+		/* a flow policy judged names no backend */
+		if (key.dir == BERTH_CT_POLICY)
+			continue;
 		if (u->n == cap) {
 			uint32_t *ids = realloc(u->ids, 2 * cap * sizeof(*ids));
 

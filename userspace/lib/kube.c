@@ -30,6 +30,7 @@
 struct berth_kube {
 	struct berth_kube_config cfg;
 	char *auth; /* "Authorization: Bearer ..." */
+	char *accept; /* "Accept: ..." header, NULL: application/json */
 	long timeout;
 };
 
@@ -402,6 +403,7 @@ void berth_kube_free(struct berth_kube *k)
 		return;
 	berth_kube_config_free(&k->cfg);
 	free(k->auth);
+	free(k->accept);
 	free(k);
 }
 
@@ -413,6 +415,17 @@ const char *berth_kube_server(const struct berth_kube *k)
 void berth_kube_set_timeout(struct berth_kube *k, long seconds)
 {
 	k->timeout = seconds;
+}
+
+int berth_kube_set_accept(struct berth_kube *k, const char *media)
+{
+	char *h = NULL;
+
+	if (media && asprintf(&h, "Accept: %s", media) < 0)
+		return -ENOMEM;
+	free(k->accept);
+	k->accept = h;
+	return 0;
 }
 
 struct membuf {
@@ -456,7 +469,7 @@ static CURL *easy(struct berth_kube *k, const char *path,
 	free(url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	*hdrs = curl_slist_append(NULL, "Accept: application/json");
+	*hdrs = curl_slist_append(NULL, k->accept ?: "Accept: application/json");
 	if (k->auth)
 		*hdrs = curl_slist_append(*hdrs, k->auth);
 	if (content_type) {

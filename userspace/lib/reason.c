@@ -15,6 +15,7 @@ static const char *const names[BERTH_REASON_MAX] = {
 	[BERTH_DROP_NO_ROUTE] = "no route to destination",
 	[BERTH_DROP_NAT_NO_PORT] = "no free SNAT port",
 	[BERTH_DROP_TTL] = "TTL expired",
+	[BERTH_DROP_POLICY] = "denied by network policy",
 };
 
 const char *berth_reason_str(unsigned int reason)

@@ -19,12 +19,21 @@ enum {
 	BERTH_CT_SERVICE = 1,
 	/* client -> backend after DNAT; replies find their rev_nat id here */
 	BERTH_CT_EGRESS = 2,
+	/*
+	 * a flow NetworkPolicy judged (bpf/lib/policy.h), keyed by the tuple
+	 * of its first packet after DNAT: later packets and replies pass
+	 * without a policy lookup. Only for endpoints policy selects.
+	 */
+	BERTH_CT_POLICY = 5,
 };
 
 /* berth_ct_val.flags */
 enum {
 	BERTH_CT_F_CLOSING = 1 << 0, /* FIN or RST seen */
 	BERTH_CT_F_SEEN_REPLY = 1 << 1,
+	/* BERTH_CT_POLICY: the sides of the flow this node judged */
+	BERTH_CT_F_POL_INGRESS = 1 << 2, /* delivery to the destination pod */
+	BERTH_CT_F_POL_EGRESS = 1 << 3, /* departure from the source pod */
 };
 
 /* ct (LRU): 5-tuple as sent by the client + dir -> translation. Written by from_pod. */

@@ -19,6 +19,7 @@ enum berth_reason {
 	BERTH_DROP_NO_ROUTE = 8, /* no tunnel, device or FIB entry to send by */
 	BERTH_DROP_NAT_NO_PORT = 9, /* SNAT found no free source port */
 	BERTH_DROP_TTL = 10, /* TTL expired while routed */
+	BERTH_DROP_POLICY = 11, /* denied by NetworkPolicy (abi/policy.h) */
 	BERTH_REASON_MAX,
 };
 

@@ -16,6 +16,8 @@
 #define BERTH_MAP_IPCACHE "ipcache"
 #define BERTH_MAP_NODE "node"
 #define BERTH_MAP_NAT "nat"
+#define BERTH_MAP_POLICY "policy"
+#define BERTH_MAP_EVENTS "events"
 
 /* tc filter identity on clsact, so a restarted agent replaces its own filters. */
 #define BERTH_TC_HANDLE 0xbe27

@@ -45,7 +45,7 @@ struct berth_endpoint_info {
 	__u32 identity; /* security identity, BERTH_ID_UNKNOWN until assigned */
 	__u8 mac[6]; /* the pod's interface */
 	__u8 host_mac[6]; /* the host side: frames to the pod come from it */
-	__u32 flags; /* reserved, 0 */
+	__u32 flags; /* BERTH_EP_F_* (policy.h) */
 };
 BERTH_ABI_SIZE(struct berth_endpoint_info, 24);
 

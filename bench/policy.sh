@@ -1,0 +1,23 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# `make bench`: run policy-bench (from_pod ns/packet for a selected pod with
+# 1 to 10,000 policies' entries; policy change to maps at 1,000 pods), print
+# its table and keep the numbers in .output/bench/policy.json.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bin=.output/bin/policy-bench
+out=.output/bench
+if [ ! -x "$bin" ]; then
+	echo "$bin is missing: run make first" >&2
+	exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "policy-bench loads BPF programs: run as root" >&2
+	exit 1
+fi
+mkdir -p "$out"
+"$bin" --json "$out/policy.json.tmp"
+mv "$out/policy.json.tmp" "$out/policy.json"
+echo
+echo "results: $out/policy.json"
