@@ -217,6 +217,7 @@ bench: deps
 	bench/lb.sh
 	bench/policy.sh
 	bench/api.sh
+	bench/dataplanes.py
 	bench/sched.sh
 	@$(MAKE) --no-print-directory test-image
 	bench/pods.py

@@ -14,6 +14,8 @@ PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
 PKGS+=(sqlite3) # docs: online backup of the store
 
 die() { echo "deps: $*" >&2; exit 1; }
+# iptables dataplane (issue 10): conntrack -D of gone UDP endpoints, ipset
+PKGS+=(ipset conntrack)
 
 missing=()
 for p in "${PKGS[@]}"; do

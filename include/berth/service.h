@@ -36,6 +36,9 @@ struct berth_service {
 	bool affinity; /* sessionAffinity: ClientIP */
 	uint32_t affinity_timeout; /* seconds */
 	enum berth_lb_algo algo;
+	/* only this node's endpoints (traffic policy Local): a NodePort
+	 * frontend keeps the client's address (iptables dataplane) */
+	bool local;
 	struct berth_svc_port *ports;
 	size_t nports;
 	struct berth_endpoint *endpoints;

@@ -178,6 +178,7 @@ class Node:
                      "--node-ip", self.ip, "--root", self.root,
                      "--cni-bin-dir", BIN + ":" + REF_CNI, "--cni-conf-dir", conf,
                      "--pod-log-dir", os.path.join(self.root, "logs"),
+                     "--dataplane", self.c.dataplane,
                      *self.c.common_agent_args, *self.extra_args)
         pid = self.c.daemon(cmd, self.logfile)
         with open(self.pidfile, "w") as f:
@@ -211,7 +212,8 @@ class Node:
 class Cluster:
     """Start with up(); stop with down() (or teardown(state) from anywhere)."""
 
-    def __init__(self, state, prefix, nodes=2, server_args=(), agent_args=None):
+    def __init__(self, state, prefix, nodes=2, server_args=(), agent_args=None,
+                 dataplane=None):
         if len(prefix) > 12:
             raise ClusterError("prefix %r: at most 12 characters" % prefix)
         self.state = os.path.abspath(state)
@@ -224,6 +226,11 @@ class Cluster:
         # BERTH_AGENT_ARGS: more arguments for every agent (e.g. a flag a
         # newer agent needs); agent_args: {k: [args]} per node (1-based)
         self.common_agent_args = os.environ.get("BERTH_AGENT_ARGS", "").split()
+        # every agent's --dataplane: bpf (default) or iptables, the same
+        # tests in both modes (BERTH_DATAPLANE or the argument)
+        self.dataplane = dataplane or os.environ.get("BERTH_DATAPLANE", "bpf")
+        if self.dataplane not in ("bpf", "iptables"):
+            raise ClusterError("dataplane %r: bpf or iptables" % self.dataplane)
         for k, args in (agent_args or {}).items():
             self.nodes[k - 1].extra_args = list(args)
         self.kubeconfig = os.path.join(self.state, "kubeconfig")
@@ -505,6 +512,12 @@ class Cluster:
             w("---- %s: ip -d link\n%s%s" % (n.name, r.stdout, r.stderr))
             r = n.sh("ip", "route", check=False)
             w("---- %s: ip route\n%s" % (n.name, r.stdout))
+            if self.dataplane == "iptables":
+                r = n.sh("iptables-nft-save", check=False)
+                w("---- %s: iptables-nft-save\n%s%s" % (n.name, r.stdout, r.stderr))
+                r = n.sh("bridge", "fdb", "show", "dev", "berth_vxlan", check=False)
+                w("---- %s: bridge fdb show dev berth_vxlan\n%s" % (n.name, r.stdout))
+                continue
             for m in ("ipcache", "endpoints"):
                 p = os.path.join(n.pin_dir, m)
                 if not os.path.exists(p):

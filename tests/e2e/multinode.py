@@ -17,6 +17,9 @@ import cluster as C  # noqa: E402
 
 TEST = os.path.splitext(os.path.basename(sys.argv[0]))[0]
 WAIT = int(os.environ.get("E2E_WAIT", "10"))
+# the agents' --dataplane (cluster.py): tests look at BPF maps or at
+# iptables rules accordingly, with the same traffic assertions
+DATAPLANE = os.environ.get("BERTH_DATAPLANE", "bpf")
 _cluster = None
 
 
@@ -63,7 +66,7 @@ def cluster(nodes=2, agent_args=None, server_args=()):
         skip("needs root")
     prefix = os.environ.get("E2E_PREFIX", "b%d" % os.getpid())
     c = C.Cluster("/tmp/berth-e2e-" + prefix, prefix, nodes=nodes,
-                  agent_args=agent_args, server_args=server_args)
+                  agent_args=agent_args, server_args=server_args, dataplane=DATAPLANE)
     try:
         c.check_prereqs()
     except C.ClusterError as e:
@@ -76,8 +79,34 @@ def cluster(nodes=2, agent_args=None, server_args=()):
         c.up(timeout=60, progress=log)
     except (C.ClusterError, subprocess.SubprocessError) as e:
         fail("cluster up: %s" % e)
-    log("cluster up: %s" % ", ".join("%s=%s" % (n.name, n.ip) for n in c.nodes))
+    log("cluster up (%s dataplane): %s" % (DATAPLANE, ", ".join(
+        "%s=%s" % (n.name, n.ip) for n in c.nodes)))
     return c
+
+
+def iptables():
+    return DATAPLANE == "iptables"
+
+
+def nat_rules(node):
+    """The node's nat table (iptables dataplane), iptables-save lines."""
+    return node.sh("iptables-nft-save", "-t", "nat", check=False).stdout.splitlines()
+
+
+def nodeport_rule(node, port):
+    """A BERTH-NODEPORTS rule for port in the node's nat table?"""
+    return any(ln.startswith("-A BERTH-NODEPORTS ") and "--dport %d " % port in ln
+               for ln in nat_rules(node))
+
+
+def no_bpf(node):
+    """The iptables dataplane leaves no trace of BPF on a node."""
+    check(not os.path.exists(node.pin_dir), "%s: no BPF pin directory" % node.name)
+    for dev in ("eth0", "berth_vxlan"):
+        r = node.sh("ip", "-d", "link", "show", "dev", dev, check=False).stdout
+        tc = node.sh("tc", "filter", "show", "dev", dev, "ingress", check=False).stdout
+        check("prog/xdp" not in r and not tc.strip(),
+              "%s: no XDP or tc program on %s" % (node.name, dev))
 
 
 def agent_has_flag(flag):
@@ -171,8 +200,25 @@ def client_ip(body):
     return m.group(1) if m else body
 
 
+def kernel_tunnel_cidrs(node):
+    """iptables dataplane: the pod CIDRs routed into berth_vxlan -> the node
+    IP the FDB sends them to (route gateway -> neighbour MAC -> FDB dst)."""
+    def j(*cmd):
+        r = node.sh(*cmd, check=False)
+        return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
+    mac = {n["dst"]: n.get("lladdr") for n in j("ip", "-j", "neigh", "show", "dev",
+                                               "berth_vxlan")}
+    dst = {f["mac"]: f.get("dst") for f in j("bridge", "-j", "fdb", "show", "dev",
+                                             "berth_vxlan")}
+    return {r["dst"]: dst.get(mac.get(r.get("gateway")))
+            for r in j("ip", "-j", "route", "show", "dev", "berth_vxlan", "proto", "190")}
+
+
 def ipcache_cidrs(node):
-    """The ipcache's keys as "a.b.c.d/len" -> {cidr: tunnel IP or None}."""
+    """The ipcache's keys as "a.b.c.d/len" -> {cidr: tunnel IP or None};
+    iptables dataplane: the kernel's tunnel routes (other nodes only)."""
+    if iptables():
+        return kernel_tunnel_cidrs(node)
     r = C.run("bpftool", "map", "dump", "pinned", os.path.join(node.pin_dir, "ipcache"),
               "-j", check=False)
     if r.returncode != 0:
@@ -199,6 +245,8 @@ def require_crossnode(c, nodes=None, peers=None):
     nodes: those to look at (all); peers: ipcache entries each must hold."""
     lacking = []
     peers = peers or len(c.nodes)
+    if iptables():
+        return _require_kernel_routes(c, nodes, peers)
     for n in nodes or c.nodes:
         def has_dev(n=n):
             return n.sh("ip", "link", "show", "dev", "berth_vxlan", check=False).returncode == 0
@@ -216,10 +264,32 @@ def require_crossnode(c, nodes=None, peers=None):
         missing("; ".join(lacking), "cross-node routing")
 
 
+def _require_kernel_routes(c, nodes, peers):
+    """iptables dataplane: the classic VXLAN device and a route per other
+    node's pod CIDR through it (protocol 0xbe, berth's)."""
+    lacking = []
+    for n in nodes or c.nodes:
+        def routes(n=n):
+            r = n.sh("ip", "route", "show", "dev", "berth_vxlan", "proto", "190",
+                     check=False)
+            return r.returncode == 0 and len(r.stdout.splitlines()) >= peers - 1
+        try:
+            C.wait_for("kernel routes", routes, 5)
+        except C.ClusterError:
+            lacking.append("%s: berth_vxlan with %d pod CIDR routes (ip route: %s)" % (
+                n.name, peers - 1, n.sh("ip", "route", check=False).stdout.strip()))
+    if lacking:
+        missing("; ".join(lacking), "cross-node routing, iptables dataplane")
+
+
 def backend_ips(node):
     """Addresses of the backends some Service slot of a node's BPF maps
     names (a backend left in the backends map flagged terminating, for the
-    flows it still has, is not one)."""
+    flows it still has, is not one); iptables: the DNAT targets of its nat
+    table."""
+    if iptables():
+        return set(re.findall(r"--to-destination (\d+\.\d+\.\d+\.\d+):",
+                              "\n".join(nat_rules(node))))
     ctl = os.path.join(C.BIN, "berthctl")
     r = C.run(ctl, "bpf", "backends", "--node", node.name, check=False)
     ip_of = dict(re.findall(r"^(\d+)\s+(\d+\.\d+\.\d+\.\d+)", r.stdout, re.M))

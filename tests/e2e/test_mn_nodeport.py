@@ -49,6 +49,8 @@ for s in ("lo-on2", "lo-on1"):
 
 
 def frontend_present(n, p):
+    if M.iptables():
+        return M.nodeport_rule(n, p)
     r = C.run(C.os.path.join(C.BIN, "berthctl"), "bpf", "services", "--node", n.name,
               check=False)
     return ("%s:%d" % (n.ip, p)) in r.stdout
@@ -66,18 +68,24 @@ for n in c.nodes:
             n.ip, ",".join(str(p) for p in cluster_ports), n.name),
             "helper B: the agent's proxy writes them")
 
+if M.iptables():  # --nodeport-accel is BPF's: nothing attached at all
+    for n in c.nodes:
+        M.no_bpf(n)
 xdp = n1.sh("ip", "-d", "link", "show", "dev", "eth0").stdout
-if "prog/xdp" not in xdp:
+if M.iptables():
+    pass
+elif "prog/xdp" not in xdp:
     M.missing("an XDP program on %s eth0 with --nodeport-accel xdp (ip -d link: %s)" %
               (n1.name, xdp.strip()), "helper A: xdp_nodeport.bpf.c; helper B: attach")
-M.log("ok: XDP program on %s eth0" % n1.name)
-M.check("prog/xdp" not in n2.sh("ip", "-d", "link", "show", "dev", "eth0").stdout,
-        "no XDP program on %s eth0 with --nodeport-accel tc" % n2.name)
-tc = n2.sh("tc", "filter", "show", "dev", "eth0", "ingress").stdout
-if not tc.strip():
-    M.missing("a tc ingress program (host.bpf.c) on %s eth0" % n2.name,
-              "helper A: host.bpf.c; helper B: attach")
-M.log("ok: tc ingress program on %s eth0" % n2.name)
+else:
+    M.log("ok: XDP program on %s eth0" % n1.name)
+    M.check("prog/xdp" not in n2.sh("ip", "-d", "link", "show", "dev", "eth0").stdout,
+            "no XDP program on %s eth0 with --nodeport-accel tc" % n2.name)
+    tc = n2.sh("tc", "filter", "show", "dev", "eth0", "ingress").stdout
+    if not tc.strip():
+        M.missing("a tc ingress program (host.bpf.c) on %s eth0" % n2.name,
+                  "helper A: host.bpf.c; helper B: attach")
+    M.log("ok: tc ingress program on %s eth0" % n2.name)
 
 
 def through(node, svc, path="/cgi-bin/ip", tries=5):
@@ -140,6 +148,8 @@ UDP_N = 1000
 
 
 def xdp_sent(n):
+    if M.iptables():
+        return 0  # no XDP: only the arrival below counts
     r = C.run(C.os.path.join(C.BIN, "berthctl"), "bpf", "metrics", "--node", n.name,
               "-o", "json")
     return sum(m["packets"] for m in json.loads(r.stdout)
@@ -170,8 +180,9 @@ got = M.wait("the UDP receiver's count",
              lambda: [l for l in recv_lines() if l.startswith("got ")])[0]
 n, took = int(got.split()[1]), float(got.split()[3])
 sent = xdp_sent(n1) - before
-M.check(sent >= UDP_N * 0.9, "UDP NodePort %s:%d (xdp): %d of %d datagrams sent by XDP" %
-        (n1.ip, pu, sent, UDP_N))
+if not M.iptables():  # no XDP there: only the arrival counts
+    M.check(sent >= UDP_N * 0.9, "UDP NodePort %s:%d (xdp): %d of %d datagrams sent by XDP" %
+            (n1.ip, pu, sent, UDP_N))
 M.check(n >= UDP_N * 0.9 and took < 1.0,
         "UDP NodePort %s:%d (xdp) to web-2-1 on %s: %d of %d datagrams arrived in %.3f s" %
         (n1.ip, pu, n2.name, n, UDP_N, took))

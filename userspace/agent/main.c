@@ -30,6 +30,9 @@
 #include <berth/socklb.h>
 
 #include "endpoint.h"
+#include "ipt_netpol.h" /* iptables dataplane: NetworkPolicy */
+#include "ipt_route.h" /* iptables dataplane: kernel VXLAN routing */
+#include "ipt_sync.h" /* iptables dataplane: Service rules */
 #include "kubelet.h"
 #include "monitor.h" /* events ring buffer -> monitor.sock, Events */
 #include "policyagent.h" /* NetworkPolicy into the policy maps */
@@ -40,6 +43,9 @@
 #include "status.h"
 
 #define MAX_IFACES 256
+
+/* --dataplane: auto tries BPF and falls back to iptables */
+enum dataplane { DP_BPF, DP_IPTABLES, DP_AUTO };
 
 struct agent {
 	const char *node;
@@ -71,6 +77,12 @@ struct agent {
 	/* NetworkPolicy (kubelet mode): policyagent.h */
 	struct berth_policyagent *policy;
 	struct berth_monitor *monitor;
+	/* iptables dataplane (--dataplane iptables, or auto without BPF) */
+	enum dataplane mode;
+	unsigned int ipt_sync_s; /* --iptables-sync-period: check period */
+	struct berth_ipt_sync *ipt;
+	struct berth_iptroute *iroute;
+	struct berth_iptnetpol *netpol;
 };
 
 static void usage(FILE *f)
@@ -86,7 +98,9 @@ static void usage(FILE *f)
 		"                    [--cni-bin-dir DIR] [--cni-conf-dir DIR]\n"
 		"                    [--pod-log-dir DIR]]\n"
 		"                   [--proxy-server KUBECONFIG|URL] (kube-proxy only)\n"
-		"                   [--dataplane bpf]\n"
+		"                   [--dataplane bpf|iptables|auto]\n"
+		"                   [--iptables-sync-period S]\n"
+		"                   [--iptables-backend nft|legacy]\n"
 		"                   [--device IF] [--nodeport-accel auto|tc|xdp]\n"
 		"                   [--masquerade=true|false]\n"
 		"                   [--service-node-port-range MIN-MAX] [--cgroup PATH]\n"
@@ -109,7 +123,16 @@ static void usage(FILE *f)
 		"  --masquerade      SNAT pod traffic leaving the cluster to the node IP\n"
 		"                    (default true)\n"
 		"  --service-node-port-range  NodePort range (default 30000-32767)\n"
-		"  --cgroup PATH     cgroup v2 where socket-level Service LB is attached\n");
+		"  --cgroup PATH     cgroup v2 where socket-level Service LB is attached\n"
+		"  --dataplane       bpf: the BPF datapath or exit saying why (default);\n"
+		"                    iptables: no BPF at all: Services as iptables-nft\n"
+		"                    rules, pods routed by the kernel over classic VXLAN;\n"
+		"                    auto: bpf, or iptables when BPF cannot load\n"
+		"  --iptables-sync-period  seconds between checks of the kernel's rules:\n"
+		"                    a chain gone or changed is rewritten, missing jumps\n"
+		"                    put back (default 60); SIGHUP: a full sync now\n"
+		"  --iptables-backend  nft (default, Debian's iptables) or legacy (much\n"
+		"                    faster iptables-restore with 10,000s of Services)\n");
 }
 
 static int parse_u32(const char *s, const char *what, uint32_t *out)
@@ -159,6 +182,22 @@ static int parse_accel(const char *s, enum berth_nodeport_accel *out)
 	return 0;
 }
 
+static int parse_dataplane(const char *s, enum dataplane *out)
+{
+	static const char *const names[] = { "bpf", "iptables", "auto" };
+
+	for (int i = 0; i < 3; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	fprintf(stderr,
+		"berth-agent: --dataplane: '%s' is not bpf, iptables or auto\n",
+		s);
+	return -1;
+}
+
 static int parse_bool(const char *s, const char *what, bool *out)
 {
 	if (!strcmp(s, "true") || !strcmp(s, "1"))
@@ -194,7 +233,14 @@ static int agent_sync(struct agent *a)
 			 strerror(-ret));
 		goto out;
 	}
-	ret = berth_lbmap_sync(a->lb, fe, n, &st, err, sizeof(err));
+	if (a->ipt) {
+		struct berth_ipt_sync_stats is;
+
+		ret = berth_ipt_sync_apply(a->ipt, &set, &is, err, sizeof(err));
+		st.writes = is.restores;
+	} else {
+		ret = berth_lbmap_sync(a->lb, fe, n, &st, err, sizeof(err));
+	}
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	a->status.seq++;
@@ -320,8 +366,9 @@ static int agent_loop(struct agent *a)
 		pr_err("signalfd/timerfd: %s", strerror(errno));
 		return 1;
 	}
-	its.it_value.tv_sec = a->gc_interval;
-	its.it_interval.tv_sec = a->gc_interval;
+	/* iptables: no BPF to collect; the timer drives full syncs */
+	its.it_value.tv_sec = a->ipt ? 1 : a->gc_interval;
+	its.it_interval.tv_sec = a->ipt ? 1 : a->gc_interval;
 	timerfd_settime(tfd, 0, &its, NULL);
 	pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
@@ -350,14 +397,25 @@ static int agent_loop(struct agent *a)
 					si.ssi_signo);
 				return 0;
 			}
+			/* iptables, on demand: rewrite every chain (the
+			 * proxy's thread owns a->ipt while it runs) */
+			if (a->ipt && a->proxy)
+				berth_proxy_resync(a->proxy);
+			else if (a->ipt)
+				berth_ipt_sync_request_full(a->ipt);
 			if (a->services_path)
 				agent_sync(a);
 		}
 		if (pfd[1].revents & POLLIN) {
 			uint64_t ticks;
 
-			if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+				continue;
+			if (!a->ipt)
 				agent_gc(a);
+			else if (a->services_path &&
+				 !berth_ipt_sync_full_due_ms(a->ipt))
+				agent_sync(a); /* the periodic full sync */
 		}
 		if (ifd >= 0 && (pfd[2].revents & POLLIN) &&
 		    file_changed(ifd, name))
@@ -445,6 +503,9 @@ static int uninstall(const char *node)
 	err = berth_routing_uninstall();
 	if (err)
 		pr_warn("remove %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
+	err = berth_ipt_uninstall();
+	if (err)
+		pr_warn("remove iptables rules: %s", strerror(-err));
 	err = berth_dp_unpin(pin_dir);
 	if (err) {
 		pr_err("remove pins in %s: %s", pin_dir, strerror(-err));
@@ -452,6 +513,122 @@ static int uninstall(const char *node)
 	}
 	pr_info("detached berth filters and removed %s", pin_dir);
 	return 0;
+}
+
+/* ---- --dataplane iptables: no BPF program, map or pin ---- */
+
+static int ipt_start_services(struct agent *a)
+{
+	/* kube-proxy alone (--proxy-server) serves NodePorts on --node-ip */
+	const char *node_ip = a->iroute ? berth_iptroute_node_ip(a->iroute) :
+					  a->kopts.node_ip;
+	struct berth_ipt_sync_opts o = { .full_sync_s = a->ipt_sync_s };
+	struct in_addr ip = { 0 };
+
+	if (node_ip && inet_pton(AF_INET, node_ip, &ip) != 1) {
+		pr_err("--node-ip '%s' is not an IPv4 address", node_ip);
+		return -1;
+	}
+	o.node_ip = ip.s_addr;
+	if (berth_ipt_sync_new(&o, &a->ipt))
+		return -1;
+	if ((a->proxy_server || a->kopts.kubeconfig) && !a->services_path) {
+		struct berth_proxy_opts popts = {
+			.kubeconfig = a->proxy_server ? a->proxy_server :
+							a->kopts.kubeconfig,
+			.node_name = a->node,
+			.root = a->root,
+			.node_ip = node_ip,
+			.ipt = a->ipt,
+		};
+
+		if (berth_proxy_start(&popts, &a->proxy))
+			return -1;
+	}
+	return 0;
+}
+
+static int ipt_start_node(struct agent *a)
+{
+	struct berth_iptroute_opts ro = {
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.node_ip = a->kopts.node_ip,
+		.device = a->ropts.device,
+		.masquerade = a->ropts.masquerade,
+		.full_sync_s = a->ipt_sync_s,
+	};
+
+	if (berth_iptroute_start(&ro, &a->iroute))
+		return -1;
+	a->kopts.node_name = a->node;
+	a->kopts.root = a->root;
+	a->kopts.cni_socket = a->cni_socket;
+	if (berth_kubelet_start(&a->kopts, &a->kubelet))
+		return -1;
+	if (!a->pod_cidr) {
+		if (wait_pod_cidr(a))
+			return -1;
+		a->pod_cidr = a->kube_pod_cidr;
+	}
+	return berth_iptroute_set_pod_cidr(a->iroute, a->pod_cidr) ? -1 : 0;
+}
+
+/* NetworkPolicy as ipsets and filter chains (kubelet mode) */
+static int ipt_start_netpol(struct agent *a)
+{
+	struct berth_iptnetpol_opts o = {
+		.kubeconfig = a->kopts.kubeconfig,
+		.node_name = a->node,
+		.node_ip = berth_iptroute_node_ip(a->iroute),
+		.full_sync_s = a->ipt_sync_s,
+	};
+
+	return berth_iptnetpol_start(&o, &a->netpol) ? -1 : 0;
+}
+
+static int run_iptables(struct agent *a, bool once)
+{
+	sigset_t hup;
+	int ret = 1;
+
+	/* SIGHUP (a full sync) is for agent_loop's signalfd: threads started
+	 * before it must not take it, or its default action ends the agent */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
+	pr_info("dataplane: iptables (iptables-nft rules, kernel routing; no BPF)");
+	if (a->nifaces || a->cgroup)
+		pr_warn("--interface and --cgroup attach BPF programs: ignored with the iptables dataplane");
+	if (a->kopts.kubeconfig && (ipt_start_node(a) || ipt_start_netpol(a)))
+		goto out;
+	if (a->cni_socket || a->pod_cidr) {
+		/* berth-cni's /32 routes and neighbours on the host veths
+		 * are all a pod needs: nothing to attach */
+		struct berth_endpoint_config ecfg = {
+			.root = a->root,
+			.socket_path = a->cni_socket,
+			.pod_cidr = a->pod_cidr,
+			.mtu = a->iroute ? berth_iptroute_pod_mtu(a->iroute) :
+					   0,
+		};
+
+		if (berth_endpoint_server_start(&ecfg, &a->eps))
+			goto out;
+	}
+	if (ipt_start_services(a))
+		goto out;
+	if (a->services_path && agent_sync(a) && once)
+		goto out;
+	ret = once ? 0 : agent_loop(a);
+out:
+	berth_kubelet_stop(a->kubelet);
+	berth_endpoint_server_stop(a->eps);
+	berth_proxy_stop(a->proxy);
+	berth_iptnetpol_stop(a->netpol);
+	berth_iptroute_stop(a->iroute);
+	berth_ipt_sync_free(a->ipt);
+	return ret;
 }
 
 /*
@@ -547,6 +724,8 @@ int main(int argc, char **argv)
 		{ "masquerade", required_argument, NULL, 0x104 },
 		{ "service-node-port-range", required_argument, NULL, 0x105 },
 		{ "cgroup", required_argument, NULL, 0x106 },
+		{ "iptables-sync-period", required_argument, NULL, 0x107 },
+		{ "iptables-backend", required_argument, NULL, 0x108 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -652,12 +831,26 @@ int main(int argc, char **argv)
 			a.proxy_server = optarg;
 			break;
 		case 0x101:
-			/* the iptables fallback is issue 10's; say so, run nothing */
-			if (strcmp(optarg, "bpf")) {
-				pr_err("--dataplane %s: this build has the bpf dataplane only",
-				       optarg);
+			if (parse_dataplane(optarg, &a.mode))
+				return 2;
+			break;
+		case 0x108: {
+			enum berth_ipt_backend b;
+
+			if (berth_ipt_parse_backend(optarg, &b)) {
+				fprintf(stderr,
+					"berth-agent: --iptables-backend: '%s' is not nft or legacy\n",
+					optarg);
 				return 2;
 			}
+			berth_ipt_set_backend(b);
+			break;
+		}
+		case 0x107:
+			if (parse_u32(optarg, "--iptables-sync-period",
+				      &a.ipt_sync_s) ||
+			    !a.ipt_sync_s)
+				return 2;
 			break;
 		case 'V':
 			a.kopts.pod_log_dir = optarg;
@@ -714,14 +907,26 @@ int main(int argc, char **argv)
 		pr_err("create root %s: %s", a.root, strerror(-err));
 		return 1;
 	}
-	if (probe_features(&a))
-		return 1;
-	a.dp_cfg.pin_dir = pin_dir;
-	/* rev_nat holds one entry per frontend: as many as services */
-	a.dp_cfg.max_rev_nat = a.dp_cfg.max_services;
-	err = berth_dp_open(&a.dp, &a.dp_cfg);
-	if (err)
-		return 1;
+	if (a.mode != DP_IPTABLES) {
+		a.dp_cfg.pin_dir = pin_dir;
+		/* rev_nat holds one entry per frontend: as many as services */
+		a.dp_cfg.max_rev_nat = a.dp_cfg.max_services;
+		err = probe_features(&a) ? -EOPNOTSUPP :
+					   berth_dp_open(&a.dp, &a.dp_cfg);
+		if (err && a.mode == DP_BPF) {
+			pr_err("BPF datapath: %s (see above; --dataplane iptables or auto runs without BPF)",
+			       strerror(-err));
+			return 1;
+		}
+		if (err) {
+			pr_warn("--dataplane auto: BPF datapath unavailable (%s, see above): falling back to iptables",
+				strerror(-err));
+			berth_dp_unpin(pin_dir);
+			a.mode = DP_IPTABLES;
+		}
+	}
+	if (a.mode == DP_IPTABLES)
+		return run_iptables(&a, once);
 	for (int i = 0; i < a.nifaces; i++) {
 		if (berth_dp_attach(a.dp, a.ifaces[i]))
 			goto out;

@@ -16,6 +16,7 @@
 #include <berth/kube.h>
 #include <berth/log.h>
 
+#include "ipt_sync.h"
 #include "kview.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -225,6 +226,7 @@ static int convert_port(const struct svc_common *c, json_object *port,
 	out->affinity = c->affinity;
 	out->affinity_timeout = c->affinity_timeout;
 	out->algo = c->algo;
+	out->local = f->local;
 	out->ports = calloc(1, sizeof(*out->ports));
 	if (!out->ports)
 		return -ENOMEM;
@@ -502,6 +504,7 @@ struct berth_proxy {
 	struct berth_hc
 		*hc; /* healthCheckNodePort servers, NULL without node_ip */
 	struct berth_lbmap *lb;
+	struct berth_ipt_sync *ipt; /* instead of lb (iptables dataplane) */
 	pthread_mutex_t lb_lock;
 
 	pthread_mutex_t mu; /* everything below */
@@ -611,6 +614,26 @@ static void update_health(struct berth_proxy *p, json_object **svcs,
 	free(hs);
 }
 
+/* The iptables dataplane's sync; restores count as writes. */
+static int ipt_apply(struct berth_ipt_sync *ipt,
+		     const struct berth_service_set *set,
+		     struct berth_sync_stats *st, char *err, size_t errlen)
+{
+	struct berth_ipt_sync_stats is;
+	int ret = berth_ipt_sync_apply(ipt, set, &is, err, errlen);
+
+	st->writes = is.restores;
+	if (!ret)
+		pr_info("iptables %s sync: %zu chains, %zu written (%zu repaired), %zu deleted, %zu rules, %u jumps added, %u conntrack flushes",
+			is.full	   ? "full" :
+			is.checked ? "checked" :
+				     "partial",
+			is.render.chains, is.render.written, is.repaired,
+			is.render.deleted, is.render.rules, is.jumps_added,
+			is.ct_flushed);
+	return ret;
+}
+
 /* Called with mu held; drops it while converting and writing. */
 static int proxy_sync(struct berth_proxy *p)
 {
@@ -641,7 +664,9 @@ static int proxy_sync(struct berth_proxy *p)
 			 strerror(-ret));
 	} else {
 		pthread_mutex_lock(&p->lb_lock);
-		ret = berth_lbmap_sync(p->lb, fe, n, &st, err, sizeof(err));
+		ret = p->ipt ? ipt_apply(p->ipt, &set, &st, err, sizeof(err)) :
+			       berth_lbmap_sync(p->lb, fe, n, &st, err,
+						sizeof(err));
 		pthread_mutex_unlock(&p->lb_lock);
 		update_health(p, svcs, nsvcs, slices, nslices);
 	}
@@ -726,6 +751,19 @@ static void *sync_thread(void *arg)
 			continue;
 		}
 		deadline = next_health;
+		if (p->ipt && ready && !p->dirty) {
+			/* iptables: a full sync when due repairs what
+			 * others deleted */
+			long due = berth_ipt_sync_full_due_ms(p->ipt);
+			struct timespec at = ts_add_ms(t, due);
+
+			if (!due) {
+				mark_dirty(p);
+				continue;
+			}
+			if (ts_before(&at, &deadline))
+				deadline = at;
+		}
 		if (p->dirty && ready) {
 			struct timespec quiet, cap;
 
@@ -769,7 +807,7 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 	pthread_condattr_t ca;
 	int err;
 
-	if (!opts->lb || (!opts->kube && !opts->kubeconfig))
+	if ((!opts->lb && !opts->ipt) || (!opts->kube && !opts->kubeconfig))
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -781,6 +819,7 @@ int berth_proxy_start(const struct berth_proxy_opts *opts,
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	p->lb = opts->lb;
+	p->ipt = opts->ipt;
 	p->node = opts->node_name ? strdup(opts->node_name) : NULL;
 	p->root = opts->root ? strdup(opts->root) : NULL;
 	if ((opts->node_name && !p->node) || (opts->root && !p->root)) {
@@ -868,6 +907,18 @@ void berth_proxy_unlock(struct berth_proxy *p)
 {
 	if (p)
 		pthread_mutex_unlock(&p->lb_lock);
+}
+
+void berth_proxy_resync(struct berth_proxy *p)
+{
+	if (!p || !p->ipt)
+		return;
+	pthread_mutex_lock(&p->lb_lock);
+	berth_ipt_sync_request_full(p->ipt);
+	pthread_mutex_unlock(&p->lb_lock);
+	pthread_mutex_lock(&p->mu);
+	mark_dirty(p);
+	pthread_mutex_unlock(&p->mu);
 }
 
 uint64_t berth_proxy_syncs(struct berth_proxy *p)

@@ -72,6 +72,9 @@ struct berth_proxy_opts {
 	const char *node_ip;
 	/* NodePort XDP mode for ROOT/sync-status.json; NULL: left out */
 	const char *xdp_mode;
+	/* iptables dataplane (ipt_sync.h): used instead of lb, which may
+	 * then be NULL; its periodic full syncs run on the sync thread */
+	struct berth_ipt_sync *ipt;
 };
 
 /* Starts the watches and the sync thread. */
@@ -83,6 +86,10 @@ void berth_proxy_stop(struct berth_proxy *p);
 /* Exclusive use of opts->lb (e.g. for berth_lbmap_gc). NULL p: no-op. */
 void berth_proxy_lock(struct berth_proxy *p);
 void berth_proxy_unlock(struct berth_proxy *p);
+
+/* A full sync now (iptables dataplane: every chain rewritten, missing
+ * jumps put back); a no-op for BPF. */
+void berth_proxy_resync(struct berth_proxy *p);
 
 /* Completed syncs so far (tests). */
 uint64_t berth_proxy_syncs(struct berth_proxy *p);

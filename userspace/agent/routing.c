@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <limits.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -32,6 +31,7 @@
 
 #include "kview.h"
 #include "node.h"
+#include "nlutil.h"
 #include "nodesync.h"
 #include "routing.h"
 
@@ -86,26 +86,6 @@ static int netdev_info(struct netdev *d)
 	return err;
 }
 
-/* The device holding ip (network order). */
-static int device_of(uint32_t ip, char *name, size_t len)
-{
-	struct ifaddrs *ifs, *i;
-	int ret = -ENODEV;
-
-	if (getifaddrs(&ifs))
-		return -errno;
-	for (i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr != ip)
-			continue;
-		snprintf(name, len, "%s", i->ifa_name);
-		ret = 0;
-		break;
-	}
-	freeifaddrs(ifs);
-	return ret;
-}
-
 static int find_underlay(struct berth_routing *r)
 {
 	int err;
@@ -115,8 +95,8 @@ static int find_underlay(struct berth_routing *r)
 			     r->opts.device) >= (int)sizeof(r->under.name))
 			return -ENAMETOOLONG;
 	} else {
-		err = device_of(r->node_ip, r->under.name,
-				sizeof(r->under.name));
+		err = berth_device_of(r->node_ip, r->under.name,
+				      sizeof(r->under.name));
 		if (err) {
 			pr_err("no device holds the node IP %s (give --device)",
 			       r->node_ip_s);
@@ -134,40 +114,6 @@ static int find_underlay(struct berth_routing *r)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static struct nl_sock *nl_open(void)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-	int e;
-
-	if (!sk)
-		return NULL;
-	e = nl_connect(sk, NETLINK_ROUTE);
-	if (e < 0) {
-		pr_err("netlink: %s", nl_geterror(e));
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
-}
-
-/* libnl's error as -errno */
-static int nl_errno(int e)
-{
-	switch (-e) {
-	case NLE_OBJ_NOTFOUND:
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
 }
 
 /* Does the existing link have every setting we want? why gets the first
@@ -213,24 +159,7 @@ static int tunnel_create(struct nl_sock *sk, uint32_t mtu, const uint8_t *mac)
 	}
 	nl_addr_put(a);
 	rtnl_link_put(l);
-	return e < 0 ? nl_errno(e) : 0;
-}
-
-/* /proc/sys/net is the netns of the process that opens it: the agent's. */
-static int sysctl_set(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(val, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (err)
-		pr_warn("sysctl %s=%s: %s", path, val, strerror(-err));
-	return err;
+	return e < 0 ? berth_nl_errno(e) : 0;
 }
 
 /*
@@ -246,7 +175,7 @@ static void tunnel_no_ipv6(void)
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
 		 BERTH_TUNNEL_DEV);
-	err = sysctl_set(path, "1");
+	err = berth_sysctl_set(path, "1");
 	if (err == -ENOENT)
 		pr_debug("tunnel %s: no IPv6 in this kernel", BERTH_TUNNEL_DEV);
 	else if (err)
@@ -261,7 +190,7 @@ static int tunnel_up(struct nl_sock *sk)
 
 	e = rtnl_link_get_kernel(sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e < 0)
-		return nl_errno(e);
+		return berth_nl_errno(e);
 	tunnel_no_ipv6();
 	e = 0;
 	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
@@ -277,7 +206,7 @@ static int tunnel_up(struct nl_sock *sk)
 	rtnl_link_put(l);
 	if (e < 0) {
 		pr_warn("set %s up: %s", BERTH_TUNNEL_DEV, nl_geterror(e));
-		return nl_errno(e);
+		return berth_nl_errno(e);
 	}
 	return 0;
 }
@@ -312,7 +241,7 @@ static int ensure_tunnel(struct berth_routing *r)
 		if (e < 0) {
 			pr_err("delete %s: %s", BERTH_TUNNEL_DEV,
 			       nl_geterror(e));
-			return nl_errno(e);
+			return berth_nl_errno(e);
 		}
 		wait_link_gone(BERTH_TUNNEL_DEV);
 	}
@@ -340,12 +269,12 @@ static int sysctls(void)
 	char path[128];
 	int err;
 
-	err = sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
+	err = berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
 		 BERTH_TUNNEL_DEV);
 	/* decapsulated packets come from pod IPs no route points back into
 	 * the tunnel for; strict reverse-path filtering would drop them */
-	return sysctl_set(path, "0") ?: err;
+	return berth_sysctl_set(path, "0") ?: err;
 }
 
 /* ---- node map and programs ---- */
@@ -470,7 +399,7 @@ static int rt_list(void *ctx, struct berth_hostroute **out, size_t *n)
 
 	e = rtnl_route_alloc_cache(r->sk, AF_INET, 0, &cache);
 	if (e < 0)
-		return nl_errno(e);
+		return berth_nl_errno(e);
 	nl_cache_foreach(cache, list_one, &l);
 	nl_cache_free(cache);
 	if (l.err) {
@@ -525,7 +454,7 @@ static int rt_replace(void *ctx, const struct berth_hostroute *h)
 	e = rtnl_route_add(((struct berth_routing *)ctx)->sk, rt,
 			   NLM_F_CREATE | NLM_F_REPLACE);
 	rtnl_route_put(rt);
-	return e < 0 ? nl_errno(e) : 0;
+	return e < 0 ? berth_nl_errno(e) : 0;
 }
 
 static int rt_del(void *ctx, const struct berth_hostroute *h)
@@ -537,7 +466,7 @@ static int rt_del(void *ctx, const struct berth_hostroute *h)
 		return -ENOMEM;
 	e = rtnl_route_delete(((struct berth_routing *)ctx)->sk, rt, 0);
 	rtnl_route_put(rt);
-	return e == -NLE_OBJ_NOTFOUND ? 0 : e < 0 ? nl_errno(e) : 0;
+	return e == -NLE_OBJ_NOTFOUND ? 0 : e < 0 ? berth_nl_errno(e) : 0;
 }
 
 /* ---- ROOT/routing.json ---- */
@@ -592,35 +521,13 @@ static void on_node(struct berth_kview *v, enum berth_kube_event ev,
 	}
 }
 
-static struct timespec after_ms(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-static time_t mono_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
-}
-
 /* Same nodes as the last good sync, and that was not long ago? */
 static bool unchanged(const struct berth_routing *r,
 		      const struct berth_node_route *routes, size_t n)
 {
 	return r->prev && !r->last_err && n == r->nprev &&
 	       !memcmp(routes, r->prev, n * sizeof(*routes)) &&
-	       mono_s() - r->last_full < FULL_SYNC_S;
+	       berth_mono_s() - r->last_full < FULL_SYNC_S;
 }
 
 /* Called with mu held; drops it while writing. */
@@ -654,7 +561,7 @@ static void node_sync(struct berth_routing *r)
 	r->nprev = err ? 0 : nr;
 	if (err)
 		free(routes);
-	r->last_full = mono_s();
+	r->last_full = berth_mono_s();
 	r->syncs++;
 	r->last = st;
 	r->last_err = err;
@@ -682,7 +589,7 @@ static void *sync_thread(void *arg)
 			continue;
 		}
 		/* let a burst of Node updates (heartbeats) land first */
-		until = after_ms(DEBOUNCE_MS);
+		until = berth_after_ms(DEBOUNCE_MS);
 		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
 							  &until) != ETIMEDOUT)
 			;
@@ -690,7 +597,7 @@ static void *sync_thread(void *arg)
 			break;
 		node_sync(r);
 		if (r->last_err) {
-			until = after_ms(RETRY_MS);
+			until = berth_after_ms(RETRY_MS);
 			while (!r->stop &&
 			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
 				       ETIMEDOUT)
@@ -759,7 +666,7 @@ static int routing_init(struct berth_routing *r,
 		return -EINVAL;
 	}
 	r->node_ip = a.s_addr;
-	r->sk = nl_open();
+	r->sk = berth_nl_open();
 	return r->sk ? 0 : -ENOMEM;
 }
 
@@ -843,7 +750,7 @@ const char *berth_routing_xdp_mode(const struct berth_routing *r)
 
 int berth_routing_uninstall(void)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = berth_nl_open();
 	struct rtnl_link *l = NULL;
 	int e;
 
@@ -859,7 +766,7 @@ int berth_routing_uninstall(void)
 	rtnl_link_put(l);
 	nl_socket_free(sk);
 	if (e < 0)
-		return nl_errno(e);
+		return berth_nl_errno(e);
 	pr_info("removed %s and the routes through it", BERTH_TUNNEL_DEV);
 	return 0;
 }

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* NetworkPolicy watches -> ipsets and filter chains (ipt_netpol.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <berth/kube.h>
+#include <berth/log.h>
+
+#include "identity.h"
+#include "ipt_netpol.h"
+#include "ipt_policy.h"
+#include "ipt_sync.h"
+#include "kview.h"
+#include "nlutil.h"
+#include "nodesync.h"
+#include "policy.h"
+
+#define DEBOUNCE_MS 50
+#define RETRY_MS 1000
+
+enum { V_PODS, V_NAMESPACES, V_POLICIES, V_NODES, V_MAX };
+
+static const char *const collections[V_MAX] = {
+	"/api/v1/pods",
+	"/api/v1/namespaces",
+	"/apis/networking.k8s.io/v1/networkpolicies",
+	"/api/v1/nodes",
+};
+
+struct berth_iptnetpol {
+	struct berth_iptnetpol_opts opts;
+	char node_name[254];
+	uint32_t self_ip;
+	struct berth_kube *kube;
+	pthread_mutex_t mu; /* views, dirty, stop */
+	pthread_cond_t cv;
+	struct berth_kview views[V_MAX];
+	bool inited[V_MAX];
+	bool dirty, stop, started;
+	pthread_t thread;
+};
+
+/* ---- applying ---- */
+
+static int run_tool(const char *const *argv, const char *in, const char *what)
+{
+	char err[256];
+	int ret = berth_ipt_exec(argv, in, NULL, err, sizeof(err));
+
+	if (ret)
+		pr_err("network policy: %s: %s", what, err);
+	return ret < 0 ? ret : ret ? -EIO : 0;
+}
+
+/* BERTH-PI-/PE- chains in the kernel: the render deletes the unused. */
+static int stale_chains(char ***out, size_t *n)
+{
+	struct berth_ipt_kchain *k = NULL;
+	size_t nk = 0, m = 0;
+	char **v;
+	int err = berth_ipt_list_chains("filter", &k, &nk);
+
+	if (err)
+		return err;
+	v = calloc(nk ? nk : 1, sizeof(*v));
+	for (size_t i = 0; v && i < nk; i++)
+		if (berth_ipt_policy_chain(k[i].name) &&
+		    !(v[m++] = strdup(k[i].name)))
+			err = -ENOMEM;
+	free(k);
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	*n = m;
+	return err;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Sets in the kernel that no rule names any more go. */
+static void destroy_unused_sets(const char *rules)
+{
+	char **sets = NULL, pat[64];
+	size_t n = 0;
+
+	if (berth_ipt_list_sets(&sets, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[] = { "ipset", "destroy", sets[i], NULL };
+
+		snprintf(pat, sizeof(pat), "--match-set %s ", sets[i]);
+		if (!strstr(rules, pat))
+			run_tool(argv, NULL, "ipset destroy");
+	}
+	strv_free(sets, n);
+}
+
+static int apply(struct berth_iptnetpol *p, const struct berth_policy_result *r,
+		 const struct berth_idtable *ids, const uint32_t *node_ips,
+		 size_t nnode)
+{
+	const struct berth_ipt_policy_in in = { .r = r,
+						.ids = ids,
+						.node_ips = node_ips,
+						.nnode_ips = nnode,
+						.self_ip = p->self_ip };
+	const char *ipset[] = { "ipset", "restore", NULL };
+	const char *restore[] = { berth_ipt_bin(BERTH_IPT_TOOL_RESTORE), "-w",
+				  "--noflush", NULL };
+	char **stale = NULL, *sets = NULL, *rules = NULL;
+	size_t nstale = 0;
+	int err;
+
+	err = stale_chains(&stale, &nstale);
+	if (!err)
+		err = berth_ipt_policy_render(&in, (const char *const *)stale,
+					      nstale, &sets, &rules);
+	strv_free(stale, nstale);
+	if (err)
+		return err;
+	/* sets before the rules that name them; the jump last, so a first
+	 * sync never sends traffic into a chain that is not there */
+	err = run_tool(ipset, sets, "ipset restore");
+	if (!err)
+		err = run_tool(restore, rules, "iptables-restore");
+	if (!err)
+		err = berth_ipt_policy_jump();
+	if (!err)
+		destroy_unused_sets(rules);
+	free(sets);
+	free(rules);
+	return err;
+}
+
+/* Called with mu held; drops it while compiling and applying. */
+static int netpol_sync(struct berth_iptnetpol *p)
+{
+	json_object **o[V_MAX] = { 0 };
+	size_t n[V_MAX] = { 0 }, nnodes = 0;
+	struct berth_policy_result r = { 0 };
+	struct berth_idtable ids = { 0 };
+	struct berth_node_route *nodes = NULL;
+	uint32_t *ips = NULL;
+	int err = 0;
+
+	p->dirty = false;
+	for (int i = 0; i < V_MAX && !err; i++)
+		err = berth_kview_objects(&p->views[i], &o[i], &n[i]);
+	pthread_mutex_unlock(&p->mu);
+	if (!err)
+		err = berth_nodes_parse(o[V_NODES], n[V_NODES], p->node_name,
+					&nodes, &nnodes);
+	if (!err)
+		err = berth_identities_build(o[V_PODS], n[V_PODS], &ids);
+	if (!err) {
+		struct berth_policy_input in = {
+			.policies = o[V_POLICIES],
+			.npolicies = n[V_POLICIES],
+			.namespaces = o[V_NAMESPACES],
+			.nnamespaces = n[V_NAMESPACES],
+			.ids = &ids,
+			.self = p->node_name,
+		};
+
+		err = berth_policy_compile(&in, &r);
+	}
+	ips = calloc(nnodes ? nnodes : 1, sizeof(*ips));
+	for (size_t i = 0; ips && i < nnodes; i++)
+		ips[i] = nodes[i].ip;
+	if (!err)
+		err = ips ? apply(p, &r, &ids, ips, nnodes) : -ENOMEM;
+	if (!err)
+		pr_info("network policy (iptables): %zu policies, %zu local pods, %zu allows",
+			n[V_POLICIES], r.neps, r.n);
+	free(ips);
+	free(nodes);
+	berth_policy_result_free(&r);
+	berth_identities_free(&ids);
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < V_MAX; i++)
+		berth_kview_put(o[i], n[i]);
+	return err;
+}
+
+static void on_change(struct berth_kview *v, enum berth_kube_event ev,
+		      json_object *obj, void *arg)
+{
+	struct berth_iptnetpol *p = arg;
+
+	(void)obj;
+	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
+		p->dirty = true;
+		pthread_cond_signal(&p->cv);
+	}
+}
+
+static bool all_listed(const struct berth_iptnetpol *p)
+{
+	for (int i = 0; i < V_MAX; i++)
+		if (!p->views[i].listed)
+			return false;
+	return true;
+}
+
+/* Sleep until stop or ms have passed; with mu held. */
+static void pause_ms(struct berth_iptnetpol *p, long ms)
+{
+	struct timespec until = berth_after_ms(ms);
+
+	while (!p->stop &&
+	       pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
+		;
+}
+
+static void *sync_thread(void *arg)
+{
+	struct berth_iptnetpol *p = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		if (!p->dirty || !all_listed(p)) {
+			/* the periodic pass repairs what others removed */
+			until = berth_after_ms(p->opts.full_sync_s * 1000L);
+			if (pthread_cond_timedwait(&p->cv, &p->mu, &until) ==
+			    ETIMEDOUT)
+				p->dirty = true;
+			continue;
+		}
+		pause_ms(p, DEBOUNCE_MS);
+		if (p->stop)
+			break;
+		if (netpol_sync(p)) {
+			pause_ms(p, RETRY_MS);
+			p->dirty = true;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static int start(struct berth_iptnetpol *p)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	for (int i = 0; i < V_MAX; i++) {
+		err = berth_kview_init(&p->views[i], collections[i], &p->mu,
+				       on_change, p);
+		if (err)
+			return err;
+		p->inited[i] = true;
+	}
+	err = berth_kube_open(&p->kube, p->opts.kubeconfig);
+	if (err)
+		return err;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&p->thread, NULL, sync_thread, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return err;
+	p->started = true;
+	for (int i = 0; i < V_MAX && !err; i++)
+		err = berth_kview_start(&p->views[i], p->kube);
+	return err;
+}
+
+int berth_iptnetpol_start(const struct berth_iptnetpol_opts *opts,
+			  struct berth_iptnetpol **out)
+{
+	struct berth_iptnetpol *p = calloc(1, sizeof(*p));
+	struct in_addr a = { 0 };
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	p->opts = *opts;
+	if (!p->opts.full_sync_s)
+		p->opts.full_sync_s = BERTH_IPT_FULL_SYNC_S;
+	snprintf(p->node_name, sizeof(p->node_name), "%s",
+		 opts->node_name ? opts->node_name : "");
+	if (opts->node_ip && inet_pton(AF_INET, opts->node_ip, &a) != 1) {
+		free(p);
+		return -EINVAL;
+	}
+	p->self_ip = a.s_addr;
+	err = start(p);
+	if (err) {
+		pr_err("network policy (iptables): start: %s", strerror(-err));
+		berth_iptnetpol_stop(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+void berth_iptnetpol_stop(struct berth_iptnetpol *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < V_MAX; i++)
+		if (p->inited[i])
+			berth_kview_stop(&p->views[i]);
+	if (p->started) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+	}
+	for (int i = 0; i < V_MAX; i++)
+		if (p->inited[i])
+			berth_kview_free(&p->views[i]);
+	berth_kube_free(p->kube);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}

@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Kernel VXLAN routing between nodes for the iptables dataplane: device,
+ * per-node neighbour + FDB + route, pod masquerade (ipt_route.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/vxlan.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/route/route.h>
+
+#include <berth/abi/route.h>
+#include <berth/kube.h>
+#include <berth/log.h>
+#include <berth/netdev.h>
+
+#include "ipt_route.h"
+#include "ipt_sync.h"
+#include "kview.h"
+#include "nlutil.h"
+#include "node.h"
+#include "nodesync.h"
+#include "routing.h" /* BERTH_RTPROT */
+
+#define DEBOUNCE_MS 50 /* Node heartbeats coalesce this long */
+#define RETRY_MS 1000
+#define LINK_WAIT_MS 2000
+
+struct berth_iptroute {
+	struct berth_iptroute_opts opts;
+	char node_name[254], node_ip_s[INET_ADDRSTRLEN], under[IFNAMSIZ];
+	uint32_t node_ip; /* network order */
+	int under_ifindex, tun_ifindex;
+	uint32_t under_mtu;
+	struct nl_sock *sk; /* the sync thread's, after start */
+	struct berth_kube *kube;
+
+	pthread_mutex_t mu; /* the view, dirty, stop, prev */
+	pthread_cond_t cv;
+	struct berth_kview nodes;
+	bool dirty, stop, started;
+	struct berth_node_route *prev; /* the last synced remote nodes */
+	size_t nprev;
+	time_t last_full;
+	pthread_t thread;
+};
+
+/* Every node computes every other node's tunnel MAC from its IP. */
+static void node_mac(uint32_t ip, uint8_t mac[6])
+{
+	mac[0] = 0x02;
+	mac[1] = 0xbe;
+	memcpy(mac + 2, &ip, 4);
+}
+
+/* ---- the tunnel device ---- */
+
+static const char *tunnel_wrong(struct berth_iptroute *r, struct rtnl_link *l,
+				const uint8_t *mac)
+{
+	struct nl_addr *a = rtnl_link_get_addr(l);
+	uint32_t id = 0, port = 0;
+
+	if (!rtnl_link_is_vxlan(l))
+		return "not a vxlan device";
+	if (rtnl_link_vxlan_get_collect_metadata(l) == 1)
+		return "in external mode (the BPF dataplane's)";
+	if (rtnl_link_vxlan_get_id(l, &id) || id != BERTH_IPT_VNI)
+		return "wrong VNI";
+	if (rtnl_link_vxlan_get_port(l, &port) || port != BERTH_VXLAN_PORT)
+		return "wrong dstport";
+	if (rtnl_link_get_mtu(l) != r->under_mtu - BERTH_TUNNEL_OVERHEAD)
+		return "wrong MTU";
+	if (!a || nl_addr_get_len(a) != 6 ||
+	    memcmp(nl_addr_get_binary_addr(a), mac, 6))
+		return "wrong MAC";
+	return NULL;
+}
+
+static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
+{
+	struct rtnl_link *l = rtnl_link_vxlan_alloc();
+	struct nl_addr *a = nl_addr_build(AF_LLC, mac, 6);
+	struct nl_addr *local = nl_addr_build(AF_INET, &r->node_ip, 4);
+	int e = -NLE_NOMEM;
+
+	if (l && a && local) {
+		rtnl_link_set_name(l, BERTH_TUNNEL_DEV);
+		rtnl_link_vxlan_set_id(l, BERTH_IPT_VNI);
+		rtnl_link_vxlan_set_port(l, BERTH_VXLAN_PORT);
+		rtnl_link_vxlan_set_local(l, local);
+		rtnl_link_vxlan_set_learning(l, 0);
+		rtnl_link_set_link(l, r->under_ifindex);
+		rtnl_link_set_mtu(l, r->under_mtu - BERTH_TUNNEL_OVERHEAD);
+		rtnl_link_set_addr(l, a);
+		e = rtnl_link_add(r->sk, l, NLM_F_CREATE | NLM_F_EXCL);
+	}
+	nl_addr_put(local);
+	nl_addr_put(a);
+	rtnl_link_put(l);
+	return berth_nl_errno(e);
+}
+
+static int tunnel_up(struct berth_iptroute *r)
+{
+	struct rtnl_link *l = NULL, *ch = rtnl_link_alloc();
+	char path[128];
+	int e;
+
+	if (!ch)
+		return -ENOMEM;
+	/* IPv4 only: no link-local chatter into the tunnel */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 BERTH_TUNNEL_DEV);
+	berth_sysctl_set(path, "1");
+	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
+	if (e >= 0) {
+		rtnl_link_set_flags(ch, IFF_UP);
+		e = rtnl_link_change(r->sk, l, ch, 0);
+		r->tun_ifindex = rtnl_link_get_ifindex(l);
+		rtnl_link_put(l);
+	}
+	rtnl_link_put(ch);
+	return berth_nl_errno(e);
+}
+
+static int ensure_tunnel(struct berth_iptroute *r)
+{
+	struct rtnl_link *l = NULL;
+	const char *why = NULL;
+	uint8_t mac[6];
+	int e, err;
+
+	node_mac(r->node_ip, mac);
+	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
+	if (e >= 0) {
+		why = tunnel_wrong(r, l, mac);
+		if (why) {
+			pr_info("tunnel %s: %s, re-creating it",
+				BERTH_TUNNEL_DEV, why);
+			e = rtnl_link_delete(r->sk, l);
+		}
+		rtnl_link_put(l);
+		if (e < 0)
+			return berth_nl_errno(e);
+		for (int i = 0; why && i < LINK_WAIT_MS / 10 &&
+				if_nametoindex(BERTH_TUNNEL_DEV);
+		     i++)
+			usleep(10000);
+	}
+	if (e < 0 || why) {
+		err = tunnel_create(r, mac);
+		if (err) {
+			pr_err("create %s (vxlan id %d dstport %d dev %s): %s",
+			       BERTH_TUNNEL_DEV, BERTH_IPT_VNI,
+			       BERTH_VXLAN_PORT, r->under, strerror(-err));
+			return err;
+		}
+		pr_info("tunnel %s: created (vxlan id %d, dstport %d, dev %s)",
+			BERTH_TUNNEL_DEV, BERTH_IPT_VNI, BERTH_VXLAN_PORT,
+			r->under);
+	}
+	err = tunnel_up(r);
+	if (err)
+		pr_err("set %s up: %s", BERTH_TUNNEL_DEV, strerror(-err));
+	return err;
+}
+
+/* ---- per-node entries ---- */
+
+/* neighbour (AF_INET: gateway -> MAC) or FDB (AF_BRIDGE: MAC -> node) */
+static int neigh_op(struct berth_iptroute *r, int family, uint32_t ip,
+		    const uint8_t *mac, bool add)
+{
+	struct rtnl_neigh *n = rtnl_neigh_alloc();
+	struct nl_addr *ll = nl_addr_build(AF_LLC, mac, 6);
+	struct nl_addr *dst = nl_addr_build(AF_INET, &ip, 4);
+	int e = -NLE_NOMEM;
+
+	if (n && ll && dst) {
+		rtnl_neigh_set_ifindex(n, r->tun_ifindex);
+		/* dst first: libnl takes the family from it and refuses an
+		 * IPv4 dst once the family (AF_BRIDGE) is set */
+		rtnl_neigh_set_dst(n, dst);
+		rtnl_neigh_set_family(n, family);
+		rtnl_neigh_set_lladdr(n, ll);
+		rtnl_neigh_set_state(n, NUD_PERMANENT);
+		if (family == AF_BRIDGE)
+			rtnl_neigh_set_flags(n, NTF_SELF);
+		e = add ? rtnl_neigh_add(r->sk, n,
+					 NLM_F_CREATE | NLM_F_REPLACE) :
+			  rtnl_neigh_delete(r->sk, n, 0);
+	}
+	if (e < 0 && add)
+		pr_warn("%s %s: %s", family == AF_BRIDGE ? "fdb" : "neighbour",
+			inet_ntoa((struct in_addr){ ip }), nl_geterror(e));
+	nl_addr_put(ll);
+	nl_addr_put(dst);
+	rtnl_neigh_put(n);
+	return berth_nl_errno(e);
+}
+
+static struct rtnl_route *route_of(struct berth_iptroute *r,
+				   const struct berth_node_route *n)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *d = nl_addr_build(AF_INET, &n->net, 4);
+	struct nl_addr *gw = nl_addr_build(AF_INET, &n->net, 4);
+
+	if (!rt || !nh || !d || !gw) {
+		rtnl_route_put(rt);
+		rtnl_route_nh_free(nh);
+		nl_addr_put(d);
+		nl_addr_put(gw);
+		return NULL;
+	}
+	nl_addr_set_prefixlen(d, n->prefix);
+	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_table(rt, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(rt, BERTH_RTPROT);
+	rtnl_route_set_type(rt, RTN_UNICAST);
+	rtnl_route_set_dst(rt, d);
+	rtnl_route_nh_set_ifindex(nh, r->tun_ifindex);
+	rtnl_route_nh_set_gateway(nh, gw);
+	/* the gateway is the node's pod network address, only a name for
+	 * its MAC: no route leads to it but this one */
+	rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
+	rtnl_route_add_nexthop(rt, nh);
+	nl_addr_put(d);
+	nl_addr_put(gw);
+	return rt;
+}
+
+static int node_add(struct berth_iptroute *r, const struct berth_node_route *n)
+{
+	struct rtnl_route *rt;
+	uint8_t mac[6];
+	int err, e;
+
+	node_mac(n->ip, mac);
+	err = neigh_op(r, AF_BRIDGE, n->ip, mac, true);
+	if (!err)
+		err = neigh_op(r, AF_INET, n->net, mac, true);
+	if (err)
+		return err;
+	rt = route_of(r, n);
+	if (!rt)
+		return -ENOMEM;
+	e = rtnl_route_add(r->sk, rt, NLM_F_CREATE | NLM_F_REPLACE);
+	rtnl_route_put(rt);
+	if (e < 0)
+		pr_warn("route to %s: %s", n->name, nl_geterror(e));
+	return berth_nl_errno(e);
+}
+
+static void node_del(struct berth_iptroute *r, const struct berth_node_route *n)
+{
+	struct rtnl_route *rt = route_of(r, n);
+	uint8_t mac[6];
+
+	if (rt) {
+		rtnl_route_delete(r->sk, rt, 0);
+		rtnl_route_put(rt);
+	}
+	node_mac(n->ip, mac);
+	neigh_op(r, AF_INET, n->net, mac, false);
+	neigh_op(r, AF_BRIDGE, n->ip, mac, false);
+}
+
+static bool same_node(const struct berth_node_route *a,
+		      const struct berth_node_route *b)
+{
+	return a->ip == b->ip && a->net == b->net && a->prefix == b->prefix;
+}
+
+static bool listed(const struct berth_node_route *v, size_t n,
+		   const struct berth_node_route *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].self && same_node(&v[i], x))
+			return true;
+	return false;
+}
+
+/* Our routes on the tunnel no Node asks for (left by an earlier run). */
+struct stale_arg {
+	struct berth_iptroute *r;
+	const struct berth_node_route *want;
+	size_t n;
+	struct rtnl_route *del[64];
+	int ndel;
+};
+
+static void stale_one(struct nl_object *o, void *arg)
+{
+	struct rtnl_route *rt = (struct rtnl_route *)o;
+	struct stale_arg *s = arg;
+	struct nl_addr *d = rtnl_route_get_dst(rt);
+	struct rtnl_nexthop *nh;
+	struct berth_node_route x = { 0 };
+
+	if (rtnl_route_get_protocol(rt) != BERTH_RTPROT ||
+	    rtnl_route_get_nnexthops(rt) != 1 || s->ndel == 64 || !d ||
+	    nl_addr_get_len(d) != 4)
+		return;
+	nh = rtnl_route_nexthop_n(rt, 0);
+	if (!nh || rtnl_route_nh_get_ifindex(nh) != s->r->tun_ifindex)
+		return;
+	memcpy(&x.net, nl_addr_get_binary_addr(d), 4);
+	x.prefix = nl_addr_get_prefixlen(d);
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->want[i].self && s->want[i].net == x.net &&
+		    s->want[i].prefix == x.prefix)
+			return;
+	nl_object_get(o);
+	s->del[s->ndel++] = rt;
+}
+
+static void remove_stale_routes(struct berth_iptroute *r,
+				const struct berth_node_route *want, size_t n)
+{
+	struct stale_arg s = { .r = r, .want = want, .n = n };
+	struct nl_cache *cache;
+
+	if (rtnl_route_alloc_cache(r->sk, AF_INET, 0, &cache) < 0)
+		return;
+	nl_cache_foreach(cache, stale_one, &s);
+	nl_cache_free(cache);
+	for (int i = 0; i < s.ndel; i++) {
+		rtnl_route_delete(r->sk, s.del[i], 0);
+		rtnl_route_put(s.del[i]);
+	}
+}
+
+/* Outside mu. Returns the first error; keeps going. */
+static int apply_nodes(struct berth_iptroute *r,
+		       const struct berth_node_route *want, size_t n,
+		       const struct berth_node_route *prev, size_t nprev)
+{
+	int err = 0, e;
+
+	for (size_t i = 0; i < nprev; i++)
+		if (!listed(want, n, &prev[i]))
+			node_del(r, &prev[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (want[i].self)
+			continue;
+		e = node_add(r, &want[i]);
+		if (e)
+			pr_warn("node %s: route/neighbour/fdb: %s",
+				want[i].name, strerror(-e));
+		err = err ?: e;
+	}
+	remove_stale_routes(r, want, n);
+	return err;
+}
+
+/* ---- the Node watch ---- */
+
+static void on_node(struct berth_kview *v, enum berth_kube_event ev,
+		    json_object *obj, void *arg)
+{
+	struct berth_iptroute *r = arg;
+
+	(void)obj;
+	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
+		r->dirty = true;
+		pthread_cond_signal(&r->cv);
+	}
+}
+
+/* Called with mu held; drops it while writing. */
+static int node_sync(struct berth_iptroute *r)
+{
+	struct berth_node_route *want = NULL;
+	json_object **objs = NULL;
+	size_t n = 0, nw = 0;
+	int err;
+
+	r->dirty = false;
+	err = berth_kview_objects(&r->nodes, &objs, &n);
+	if (!err)
+		err = berth_nodes_parse(objs, n, r->node_name, &want, &nw);
+	berth_kview_put(objs, n);
+	if (err)
+		return err;
+	/* heartbeats change nothing: skip unless due for a full pass */
+	if (r->prev && nw == r->nprev &&
+	    !memcmp(want, r->prev, nw * sizeof(*want)) &&
+	    berth_mono_s() - r->last_full < (time_t)r->opts.full_sync_s) {
+		free(want);
+		return 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	err = apply_nodes(r, want, nw, r->prev, r->nprev);
+	pthread_mutex_lock(&r->mu);
+	free(r->prev);
+	r->prev = want;
+	r->nprev = nw;
+	r->last_full = err ? 0 : berth_mono_s();
+	pr_info("node routes (kernel vxlan): %zu nodes%s", nw,
+		err ? ", with errors" : "");
+	return err;
+}
+
+static void *sync_thread(void *arg)
+{
+	struct berth_iptroute *r = arg;
+	struct timespec until;
+	int err;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		if (!r->dirty || !r->nodes.listed) {
+			until = berth_after_ms(r->opts.full_sync_s * 1000L);
+			if (pthread_cond_timedwait(&r->cv, &r->mu, &until) ==
+				    ETIMEDOUT &&
+			    r->nodes.listed)
+				r->dirty = true; /* the periodic full pass */
+			continue;
+		}
+		until = berth_after_ms(DEBOUNCE_MS);
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
+							  &until) != ETIMEDOUT)
+			;
+		if (r->stop)
+			break;
+		err = node_sync(r);
+		if (err) {
+			pr_warn("node routes: %s; again in %d ms",
+				strerror(-err), RETRY_MS);
+			until = berth_after_ms(RETRY_MS);
+			while (!r->stop &&
+			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
+				       ETIMEDOUT)
+				;
+			r->dirty = true;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static int start_watch(struct berth_iptroute *r)
+{
+	sigset_t all, old;
+	int err;
+
+	err = berth_kview_init(&r->nodes, "/api/v1/nodes", &r->mu, on_node, r);
+	if (!err)
+		err = berth_kube_open(&r->kube, r->opts.kubeconfig);
+	if (err)
+		return err;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&r->thread, NULL, sync_thread, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return err;
+	r->started = true;
+	return berth_kview_start(&r->nodes, r->kube);
+}
+
+/* ---- start/stop ---- */
+
+static int find_underlay(struct berth_iptroute *r)
+{
+	uint8_t mac[6];
+	int mtu = 0, err;
+
+	if (r->opts.device)
+		snprintf(r->under, sizeof(r->under), "%s", r->opts.device);
+	else if (berth_device_of(r->node_ip, r->under, sizeof(r->under))) {
+		pr_err("no device holds the node IP %s (give --device)",
+		       r->node_ip_s);
+		return -ENODEV;
+	}
+	r->under_ifindex = if_nametoindex(r->under);
+	err = r->under_ifindex ? berth_netdev_mac_mtu(r->under, mac, &mtu) :
+				 -errno;
+	if (err) {
+		pr_err("underlay device %s: %s", r->under, strerror(-err));
+		return err;
+	}
+	if (mtu <= BERTH_TUNNEL_OVERHEAD + 68) {
+		pr_err("underlay device %s: MTU %d leaves no room for the tunnel",
+		       r->under, mtu);
+		return -EINVAL;
+	}
+	r->under_mtu = mtu;
+	return 0;
+}
+
+static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
+{
+	struct in_addr a;
+	pthread_condattr_t ca;
+
+	r->opts = *o;
+	if (!r->opts.full_sync_s)
+		r->opts.full_sync_s = BERTH_IPT_FULL_SYNC_S;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	snprintf(r->node_name, sizeof(r->node_name), "%s",
+		 o->node_name ? o->node_name : "");
+	if (o->node_ip)
+		snprintf(r->node_ip_s, sizeof(r->node_ip_s), "%s", o->node_ip);
+	else if (berth_node_first_ip(r->node_ip_s, sizeof(r->node_ip_s)))
+		r->node_ip_s[0] = '\0';
+	if (inet_pton(AF_INET, r->node_ip_s, &a) != 1) {
+		pr_err("node IP '%s' is not an IPv4 address (give --node-ip)",
+		       r->node_ip_s);
+		return -EINVAL;
+	}
+	r->node_ip = a.s_addr;
+	r->sk = berth_nl_open();
+	return r->sk ? 0 : -ENOMEM;
+}
+
+int berth_iptroute_start(const struct berth_iptroute_opts *opts,
+			 struct berth_iptroute **out)
+{
+	struct berth_iptroute *r = calloc(1, sizeof(*r));
+	char path[128];
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	err = init(r, opts);
+	if (!err)
+		err = find_underlay(r);
+	if (!err)
+		err = ensure_tunnel(r);
+	if (err)
+		goto fail;
+	berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
+		 BERTH_TUNNEL_DEV);
+	berth_sysctl_set(path, "0");
+	pr_info("node %s: %s on %s (mtu %u), tunnel %s (vxlan id %d), pods mtu %u, no BPF",
+		r->node_name, r->node_ip_s, r->under, r->under_mtu,
+		BERTH_TUNNEL_DEV, BERTH_IPT_VNI, berth_iptroute_pod_mtu(r));
+	if (opts->kubeconfig) {
+		err = start_watch(r);
+		if (err)
+			goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	berth_iptroute_stop(r);
+	return err;
+}
+
+void berth_iptroute_stop(struct berth_iptroute *r)
+{
+	if (!r)
+		return;
+	berth_kview_stop(&r->nodes);
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = true;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+	}
+	berth_kview_free(&r->nodes);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r->prev);
+	berth_kube_free(r->kube);
+	if (r->sk)
+		nl_socket_free(r->sk);
+	free(r);
+}
+
+uint32_t berth_iptroute_pod_mtu(const struct berth_iptroute *r)
+{
+	return r->under_mtu - BERTH_TUNNEL_OVERHEAD;
+}
+
+const char *berth_iptroute_node_ip(const struct berth_iptroute *r)
+{
+	return r->node_ip_s;
+}
+
+int berth_iptroute_set_pod_cidr(struct berth_iptroute *r, const char *cidr)
+{
+	return r->opts.masquerade ? berth_ipt_pod_masquerade(cidr) : 0;
+}
