@@ -16,6 +16,7 @@ PKGS+=(sqlite3) # docs: online backup of the store
 die() { echo "deps: $*" >&2; exit 1; }
 # iptables dataplane (issue 10): conntrack -D of gone UDP endpoints, ipset
 PKGS+=(ipset conntrack)
+PKGS+=(gnuplot-nox) # make bench: the dataplanes plot
 
 missing=()
 for p in "${PKGS[@]}"; do
