@@ -99,8 +99,9 @@ cmd = [ST, "run", spec, "--url", url, "--checks", "not_a_server_error,response_s
 for h in headers:
     cmd += ["--header", h]
 print("run: " + " ".join(cmd), flush=True)
+# in the server's temporary dir: schemathesis leaves a .schemathesis/ cache
 p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                   timeout=seconds + 60)
+                   cwd=s.tmp, timeout=seconds + 60)
 out = p.stdout
 print(out)
 tested = re.search(r"Tested: (\d+)", out)
