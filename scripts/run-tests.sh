@@ -37,11 +37,13 @@ echo "==== bpf-route: tests/bpf/route_netns.sh"; tests/bpf/route_netns.sh; recor
 criterion store-sqlite .output/tests/store-sqlite --jobs 1
 criterion store-etcd .output/tests/store-etcd --jobs 1
 
-# Every libFuzzer target (tests/fuzz/fuzz_<name>.c), FUZZ_SECONDS (20) each,
-# on a copy of its committed corpus (tests/fuzz/corpus/<name>) so that the
-# corpus does not grow; any crash, leak or UB fails it and its input is
-# kept in .output/fuzz/crashes/<name>/. The final stats line gives the count
-# of inputs tried.
+# Every libFuzzer target (tests/fuzz/fuzz_<name>.c): first the reproducers
+# of fixed crashes (tests/fuzz/regress/<name>, each run once: some are slow
+# on purpose, a copy bomb, and would starve the fuzzing), then FUZZ_SECONDS
+# (20) of fuzzing on a copy of its committed corpus (tests/fuzz/corpus/<name>)
+# so that the corpus does not grow; any crash, leak or UB fails it and its
+# input is kept in .output/fuzz/crashes/<name>/. The final stats line gives
+# the count of inputs tried.
 fuzz_one() { # NAME
 	local name=$1 bin=.output/fuzz/fuzz_$1 dir rc=0 secs=${FUZZ_SECONDS:-20}
 	local dict=()
@@ -54,6 +56,12 @@ fuzz_one() { # NAME
 	dir=$(mktemp -d /tmp/berth-fuzz.XXXXXX)
 	cp tests/fuzz/corpus/"$name"/* "$dir/"
 	mkdir "$dir/crashes"
+	if compgen -G "tests/fuzz/regress/$name/*" >/dev/null &&
+		! "$bin" -rss_limit_mb=1024 -timeout=10 -artifact_prefix="$dir/crashes/" \
+			tests/fuzz/regress/"$name"/* >"$dir/regress.log" 2>&1; then
+		grep -E '^(==[0-9]+==ERROR|SUMMARY)|runtime error|^Running: ' "$dir/regress.log" | tail -n 5
+		cp tests/fuzz/regress/"$name"/* "$dir/crashes/" # which one: above
+	fi
 	[ -f tests/fuzz/"$name".dict ] && dict=(-dict=tests/fuzz/"$name".dict)
 	"$bin" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 "${dict[@]}" \
 		-print_final_stats=1 -artifact_prefix="$dir/crashes/" "$dir" 2>&1 |
