@@ -630,7 +630,8 @@ static struct json_object *request_body(const char *verb, const char *schema)
 		for (i = 0; i < 3; i++) {
 			ct = json_object_new_object();
 			s = json_object_new_object();
-			berth_json_set_str(s, "type", i == 2 ? "array" : "object");
+			berth_json_set_str(s, "type",
+					   i == 2 ? "array" : "object");
 			json_object_object_add(ct, "schema", s);
 			json_object_object_add(content, patch_types[i], ct);
 		}

@@ -270,9 +270,10 @@ static int apply_op(struct json_object **doc, struct json_object *op,
 				berth_json_str(v, &len);
 				*copied += len;
 				if (*copied > PATCH_MAX_COPY) {
-					snprintf(err, errsize,
-						 "json patch copies more than %d bytes",
-						 PATCH_MAX_COPY);
+					snprintf(
+						err, errsize,
+						"json patch copies more than %d bytes",
+						PATCH_MAX_COPY);
 					return -EINVAL;
 				}
 				v = berth_json_copy(v);

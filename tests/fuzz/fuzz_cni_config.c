@@ -68,8 +68,10 @@ static void add_result(struct berth_cni_conf *conf, const char *args,
 	if (conf->pod_cidr[0] &&
 	    berth_cni_parse_cidr(conf->pod_cidr, &net, &prefix))
 		abort(); /* the parser accepted it */
-	res = (struct berth_cni_ifaces){ .host = host, .host_mac = mac,
-					 .ifname = ifname, .mac = mac,
+	res = (struct berth_cni_ifaces){ .host = host,
+					 .host_mac = mac,
+					 .ifname = ifname,
+					 .mac = mac,
 					 .netns = "/var/run/netns/fuzz",
 					 .ip = net + 2 };
 	ours = berth_cni_result(conf->cni_version, &res);
@@ -95,8 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o = json_tokener_parse(part[0]);
 	if (o)
 		json_object_object_get_ex(o, "cniVersion", &v);
-	check_print(berth_cni_version_reply(v ? json_object_get_string(v) :
-						NULL));
+	check_print(
+		berth_cni_version_reply(v ? json_object_get_string(v) : NULL));
 	json_object_put(o);
 	if (berth_cni_conf_parse(part[0], &conf, &err)) {
 		if (conf.root)

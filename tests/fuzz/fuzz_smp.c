@@ -60,8 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2 || size > (1 << 20))
 		return 0;
-	sel = data[0] == 'S' ? 0 : data[0] == 'M' ? 1 : data[0] == 'J' ? 2 :
-							       data[0] % 3;
+	sel = data[0] == 'S' ? 0 :
+	      data[0] == 'M' ? 1 :
+	      data[0] == 'J' ? 2 :
+			       data[0] % 3;
 	fn = fns[sel];
 	/* the server only patches stored objects */
 	nl = memchr(text, '\n', size - 1);
