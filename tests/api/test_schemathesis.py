@@ -27,8 +27,9 @@ examples = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
 
 
 def target(s):
-    """Where schemathesis sends its requests, and the headers it adds: the
-    one place that knows how the test server is reached."""
+    """Where schemathesis sends its requests and the options that reach it
+    (e.g. --header "Authorization: Bearer ..." or --tls-verify CA): the one
+    place that knows how the test server is reached."""
     return "http://%s:%d" % (s.host, s.port), []
 
 
@@ -82,7 +83,7 @@ def aid_generation(doc):
 
 
 s = Server()
-url, headers = target(s)
+url, reach = target(s)
 doc = merged_openapi(s)
 seed_objects(s)
 aid_generation(doc)
@@ -96,8 +97,7 @@ cmd = [ST, "run", spec, "--url", url, "--checks", "not_a_server_error,response_s
        "--generation-database", "none", "--seed", os.environ.get("SCHEMATHESIS_SEED", "5"),
        "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
        "--report", "junit", "--report-junit-path", report]
-for h in headers:
-    cmd += ["--header", h]
+cmd += reach
 print("run: " + " ".join(cmd), flush=True)
 # in the server's temporary dir: schemathesis leaves a .schemathesis/ cache
 p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
