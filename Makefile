@@ -76,7 +76,7 @@ endif
 	clean format deps help vmtest-fallback
 .DELETE_ON_ERROR:
 
-all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/bin/policy-bench $(OUTPUT)/fuzz/fuzz_decode
+all: $(BINS) $(TESTS) $(OUTPUT)/bin/lb-bench $(OUTPUT)/bin/policy-bench
 
 help:
 	@echo "make [all]   build everything into $(OUTPUT)/"
@@ -163,23 +163,43 @@ $(OUTPUT)/tests/store-%: $(STORET_OBJS) $(OUTPUT)/obj/tests/store/fixture_%.o \
 		$(STORE_LIB) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(STORE_LDLIBS) $(LDLIBS) -lcriterion -o $@
 
-# libFuzzer target over the API server's decode + validation path: the
-# apiserver sources again, built with clang and the fuzzer's sanitizers.
+# libFuzzer targets (tests/fuzz/fuzz_<name>.c), each with the sources it
+# exercises built again with clang and the fuzzer's sanitizers: the API
+# server's decode path and PATCH engines, berth-cni's config parsing, the
+# image store's manifest/config parsers.
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror \
 	       -Wno-missing-field-initializers -Iinclude -I$(OUTPUT) -MMD -MP \
-	       -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
-FUZZ_OBJS := $(patsubst %.c,$(OUTPUT)/fuzz/obj/%.o,\
-	     $(wildcard control/apiserver/*.c) tests/fuzz/fuzz_decode.c)
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	       -fno-omit-frame-pointer
+FUZZ_TARGETS := decode smp cni_config manifest
+FUZZ_BINS := $(addprefix $(OUTPUT)/fuzz/fuzz_,$(FUZZ_TARGETS))
+fuzzobj = $(patsubst %.c,$(OUTPUT)/fuzz/obj/%.o,$(1))
+FUZZ_SERVER_OBJS := $(call fuzzobj,$(wildcard control/apiserver/*.c))
+FUZZ_CNI_OBJS := $(call fuzzobj,cni/config.c cni/result.c)
+FUZZ_IMAGE_OBJS := $(call fuzzobj,$(addprefix userspace/agent/,\
+		   image_manifest.c image_sha256.c layer.c))
 
 $(OUTPUT)/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/fuzz/fuzz_decode: $(FUZZ_OBJS) $(STORE_LIB) $(LIB)
+$(OUTPUT)/fuzz/fuzz_decode $(OUTPUT)/fuzz/fuzz_smp: $(OUTPUT)/fuzz/fuzz_%: \
+		$(OUTPUT)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_SERVER_OBJS) \
+		$(STORE_LIB) $(LIB)
 	$(CLANG) -fsanitize=fuzzer,address,undefined $^ $(SERVER_LDLIBS) \
 		$(LDLIBS) -o $@
 
-fuzz: $(OUTPUT)/fuzz/fuzz_decode
+$(OUTPUT)/fuzz/fuzz_cni_config: $(OUTPUT)/fuzz/obj/tests/fuzz/fuzz_cni_config.o \
+		$(FUZZ_CNI_OBJS)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -ljson-c -o $@
+
+$(OUTPUT)/fuzz/fuzz_manifest: $(OUTPUT)/fuzz/obj/tests/fuzz/fuzz_manifest.o \
+		$(FUZZ_IMAGE_OBJS) $(LIB)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -larchive -ljson-c \
+		$(LDLIBS) -o $@
+
+all: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
 
 $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/bin $(OUTPUT)/tests:
 	@mkdir -p $@

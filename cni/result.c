@@ -86,7 +86,9 @@ static void append(json_object *dst, json_object *src, const char *key,
 	if (!json_object_object_get_ex(src, key, &a) ||
 	    !json_object_is_type(a, json_type_array))
 		return;
-	if (!json_object_object_get_ex(dst, key, &d)) {
+	/* a prevResult's field of the wrong type is replaced, not added to */
+	if (!json_object_object_get_ex(dst, key, &d) ||
+	    !json_object_is_type(d, json_type_array)) {
 		d = json_object_new_array();
 		json_object_object_add(dst, key, d);
 	}

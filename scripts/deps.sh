@@ -12,6 +12,7 @@ PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       curl iperf3 netsniff-ng ethtool iptables
       python3-prometheus-client)
 PKGS+=(sqlite3) # docs: online backup of the store
+PKGS+=(python3-venv) # tests/api/test_schemathesis.py's venv
 
 die() { echo "deps: $*" >&2; exit 1; }
 # iptables dataplane (issue 10): conntrack -D of gone UDP endpoints, ipset
@@ -39,4 +40,14 @@ if [ "$fstype" != bpf_fs ]; then
 	echo "deps: mounting bpffs at /sys/fs/bpf"
 	mkdir -p /sys/fs/bpf
 	mount -t bpf bpf /sys/fs/bpf || die "mount -t bpf bpf /sys/fs/bpf failed"
+fi
+
+# schemathesis (PyPI) for tests/api/test_schemathesis.py, in a venv of the
+# tree's own; without PyPI the test skips, so a failed install is a note.
+venv=$(cd "$(dirname "$0")/.." && pwd)/.output/venv
+if [ ! -x "$venv/bin/st" ]; then
+	echo "deps: installing schemathesis into $venv (pip)"
+	{ python3 -m venv "$venv" &&
+		timeout 300 "$venv/bin/pip" install -q schemathesis; } >/dev/null 2>&1 ||
+		echo "deps: could not install schemathesis (PyPI unreachable?); test_schemathesis will skip"
 fi

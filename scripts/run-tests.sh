@@ -37,31 +37,50 @@ echo "==== bpf-route: tests/bpf/route_netns.sh"; tests/bpf/route_netns.sh; recor
 criterion store-sqlite .output/tests/store-sqlite --jobs 1
 criterion store-etcd .output/tests/store-etcd --jobs 1
 
-# libFuzzer over the API server's decode path, 30 s, on a copy of the
-# committed corpus so that it does not grow; any crash fails the suite.
-fuzz() {
-	local bin=.output/fuzz/fuzz_decode dir rc=0
-	echo "==== fuzz: $bin (30s)"
+# Every libFuzzer target (tests/fuzz/fuzz_<name>.c): first the reproducers
+# of fixed crashes (tests/fuzz/regress/<name>, each run once: some are slow
+# on purpose, a copy bomb, and would starve the fuzzing), then FUZZ_SECONDS
+# (20) of fuzzing on a copy of its committed corpus (tests/fuzz/corpus/<name>)
+# so that the corpus does not grow; any crash, leak or UB fails it and its
+# input is kept in .output/fuzz/crashes/<name>/. The final stats line gives
+# the count of inputs tried.
+fuzz_one() { # NAME
+	local name=$1 bin=.output/fuzz/fuzz_$1 dir rc=0 secs=${FUZZ_SECONDS:-20}
+	local dict=()
+	echo "==== fuzz-$name: $bin (${secs}s)"
 	if [ ! -x "$bin" ]; then
 		echo "$bin is missing (make builds it)"
-		record fuzz 127
+		record "fuzz-$name" 127
 		return
 	fi
 	dir=$(mktemp -d /tmp/berth-fuzz.XXXXXX)
-	cp tests/fuzz/corpus/decode/* "$dir/"
+	cp tests/fuzz/corpus/"$name"/* "$dir/"
 	mkdir "$dir/crashes"
-	"$bin" -max_total_time=30 -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
-		-artifact_prefix="$dir/crashes/" "$dir" 2>&1 | tail -n 30 || rc=$?
+	if compgen -G "tests/fuzz/regress/$name/*" >/dev/null &&
+		! "$bin" -rss_limit_mb=1024 -timeout=10 -artifact_prefix="$dir/crashes/" \
+			tests/fuzz/regress/"$name"/* >"$dir/regress.log" 2>&1; then
+		grep -E '^(==[0-9]+==ERROR|SUMMARY)|runtime error|^Running: ' "$dir/regress.log" | tail -n 5
+		cp tests/fuzz/regress/"$name"/* "$dir/crashes/" # which one: above
+	fi
+	[ -f tests/fuzz/"$name".dict ] && dict=(-dict=tests/fuzz/"$name".dict)
+	"$bin" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 "${dict[@]}" \
+		-print_final_stats=1 -artifact_prefix="$dir/crashes/" "$dir" 2>&1 |
+		grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)|runtime error|Test unit written' |
+		head -n 20
+	rc=${PIPESTATUS[0]}
 	if [ -n "$(ls -A "$dir/crashes")" ]; then
-		mkdir -p .output/fuzz/crashes
-		cp "$dir"/crashes/* .output/fuzz/crashes/
-		echo "fuzz: crash inputs kept in .output/fuzz/crashes/"
+		mkdir -p .output/fuzz/crashes/"$name"
+		cp "$dir"/crashes/* .output/fuzz/crashes/"$name"/
+		echo "fuzz-$name: crash inputs kept in .output/fuzz/crashes/$name/"
 		[ "$rc" = 0 ] && rc=1
 	fi
 	rm -rf "$dir"
-	record fuzz "$rc"
+	record "fuzz-$name" "$rc"
 }
-fuzz
+for t in tests/fuzz/fuzz_*.c; do
+	t=${t#tests/fuzz/fuzz_}
+	fuzz_one "${t%.c}"
+done
 
 echo "==== e2e: tests/e2e/run.sh"
 out=$(mktemp /tmp/berth-e2e-out.XXXXXX)

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,6 +587,60 @@ static struct json_object *param(const char *name, const char *desc)
 	return p;
 }
 
+/* Path templating parameters must be declared (OpenAPI 3.0, "Path Templating"). */
+static struct json_object *path_params(const struct berth_resource *r,
+				       bool item)
+{
+	static const char *const names[] = { "namespace", "name" };
+	struct json_object *a = json_object_new_array(), *p, *s;
+	size_t i;
+
+	for (i = r->namespaced ? 0 : 1; i < (item ? 2u : 1u); i++) {
+		p = json_object_new_object();
+		berth_json_set_str(p, "name", names[i]);
+		berth_json_set_str(p, "in", "path");
+		json_object_object_add(p, "required",
+				       json_object_new_boolean(true));
+		s = json_object_new_object();
+		berth_json_set_str(s, "type", "string");
+		json_object_object_add(p, "schema", s);
+		json_object_array_add(a, p);
+	}
+	return a;
+}
+
+/* The body of a post/put (the object) or of a patch (by its type). */
+static struct json_object *request_body(const char *verb, const char *schema)
+{
+	static const char *const patch_types[] = {
+		"application/merge-patch+json",
+		"application/strategic-merge-patch+json",
+		"application/json-patch+json",
+	};
+	struct json_object *b = json_object_new_object(), *content, *ct, *s;
+	size_t i;
+
+	content = json_object_new_object();
+	if (strcmp(verb, "patch")) {
+		ct = json_object_new_object();
+		json_object_object_add(ct, "schema",
+				       ref(schema, strlen(schema)));
+		json_object_object_add(content, "application/json", ct);
+	} else {
+		for (i = 0; i < 3; i++) {
+			ct = json_object_new_object();
+			s = json_object_new_object();
+			berth_json_set_str(s, "type",
+					   i == 2 ? "array" : "object");
+			json_object_object_add(ct, "schema", s);
+			json_object_object_add(content, patch_types[i], ct);
+		}
+	}
+	json_object_object_add(b, "content", content);
+	json_object_object_add(b, "required", json_object_new_boolean(true));
+	return b;
+}
+
 static struct json_object *gvk(const struct berth_resource *r)
 {
 	struct json_object *o = json_object_new_object();
@@ -624,6 +679,8 @@ static struct json_object *operation(const struct berth_resource *r,
 			params,
 			param("fieldValidation",
 			      "Ignore, Warn or Strict handling of unknown fields."));
+		json_object_object_add(op, "requestBody",
+				       request_body(verb, schema));
 	}
 	if (!strcmp(action, "list") || !strcmp(action, "watch")) {
 		json_object_array_add(params, param("labelSelector",
@@ -690,6 +747,8 @@ static void add_paths(struct json_object *paths, const struct berth_resource *r)
 			       operation(r, "patch", "patch", def));
 	json_object_object_add(one, "delete",
 			       operation(r, "delete", "delete", def));
+	json_object_object_add(coll, "parameters", path_params(r, false));
+	json_object_object_add(one, "parameters", path_params(r, true));
 	json_object_object_add(paths, base, coll);
 	json_object_object_add(paths, item, one);
 }

@@ -10,6 +10,13 @@
 #include "patch.h"
 
 #define PATCH_MAX_PATH 512
+/*
+ * JSON patch "copy" can double the document with each operation (copy /a
+ * into /a/1, /a/2, ...): 40 operations would need 2^40 nodes. The bytes
+ * copied by one patch are capped at the request body's own limit (what
+ * kube-apiserver's AccumulatedCopySizeLimit does).
+ */
+#define PATCH_MAX_COPY (3 * 1024 * 1024)
 
 /* ---- JSON merge patch (RFC 7386) ---- */
 
@@ -200,8 +207,8 @@ fail:
 	return -ENOENT;
 }
 
-static int apply_op(struct json_object **doc, struct json_object *op, char *err,
-		    size_t errsize)
+static int apply_op(struct json_object **doc, struct json_object *op,
+		    size_t *copied, char *err, size_t errsize)
 {
 	const char *name = berth_json_get_str(op, "op");
 	const char *path = berth_json_get_str(op, "path");
@@ -257,8 +264,20 @@ static int apply_op(struct json_object **doc, struct json_object *op, char *err,
 					      -ENOENT;
 			else if (!ret)
 				ret = -ENOENT;
-			if (!ret)
+			if (!ret) {
+				size_t len = 0;
+
+				berth_json_str(v, &len);
+				*copied += len;
+				if (*copied > PATCH_MAX_COPY) {
+					snprintf(
+						err, errsize,
+						"json patch copies more than %d bytes",
+						PATCH_MAX_COPY);
+					return -EINVAL;
+				}
 				v = berth_json_copy(v);
+			}
 		}
 		if (!ret)
 			ret = op_add(*doc, path, v, false);
@@ -297,12 +316,39 @@ test_failed:
 	return -EINVAL;
 }
 
+/*
+ * Does v nest more than budget levels? json-c's tokener counts a scalar
+ * inside the deepest container as a level too. Recursion bounded by budget.
+ */
+static bool too_deep(struct json_object *v, int budget)
+{
+	size_t i, n;
+
+	if (budget <= 0)
+		return true;
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, c)
+		{
+			(void)k;
+			if (too_deep(c, budget - 1))
+				return true;
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			if (too_deep(json_object_array_get_idx(v, i),
+				     budget - 1))
+				return true;
+	}
+	return false;
+}
+
 struct json_object *berth_json_patch(struct json_object *doc,
 				     struct json_object *patch, char *err,
 				     size_t errsize)
 {
 	struct json_object *out;
-	size_t i, n;
+	size_t i, n, copied = 0;
 
 	if (!json_object_is_type(patch, json_type_array)) {
 		snprintf(err, errsize,
@@ -312,11 +358,20 @@ struct json_object *berth_json_patch(struct json_object *doc,
 	out = berth_json_copy(doc);
 	n = json_object_array_length(patch);
 	for (i = 0; i < n; i++) {
-		if (apply_op(&out, json_object_array_get_idx(patch, i), err,
-			     errsize)) {
+		if (apply_op(&out, json_object_array_get_idx(patch, i), &copied,
+			     err, errsize)) {
 			json_object_put(out);
 			return NULL;
 		}
+	}
+	/* paths reach into the document: a value added deep inside it can
+	 * nest past what the server parses back (the store, watches) */
+	if (too_deep(out, BERTH_JSON_MAX_DEPTH)) {
+		snprintf(err, errsize,
+			 "the patched object nests deeper than %d levels",
+			 BERTH_JSON_MAX_DEPTH);
+		json_object_put(out);
+		return NULL;
 	}
 	return out;
 }
