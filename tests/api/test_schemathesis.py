@@ -30,7 +30,11 @@ def target(s):
     """Where schemathesis sends its requests and the options that reach it
     (e.g. --header "Authorization: Bearer ..." or --tls-verify CA): the one
     place that knows how the test server is reached."""
-    return "http://%s:%d" % (s.host, s.port), []
+    pem = lambda k: os.path.join(s.tmp, k + ".pem")  # written by lib.Server
+    return "https://%s:%d" % (s.host, s.port), [
+        "--tls-verify", pem("certificate-authority-data"),
+        "--request-cert", pem("client-certificate-data"),
+        "--request-cert-key", pem("client-key-data")]
 
 
 def merged_openapi(s):
