@@ -18,6 +18,7 @@
 
 #include "apiserver/api.h"
 #include "apiserver/http.h"
+#include "apiserver/encrypt.h"
 #include "apiserver/satoken.h"
 #include "apiserver/tokenreq.h"
 #include "controllers/ctl.h"
@@ -38,6 +39,7 @@ struct options {
 	const char *sa_key_file; /* NULL: DATA_DIR/sa.key, made if missing */
 	const char *sa_issuer;
 	long long sa_max_exp_s;
+	const char *encryption_config; /* EncryptionConfiguration file */
 };
 
 static void usage(FILE *f)
@@ -63,7 +65,9 @@ static void usage(FILE *f)
 		"                  " BERTH_SA_DEFAULT_ISSUER "\n"
 		"  --service-account-max-token-expiration DURATION  longer\n"
 		"                  TokenRequests are shortened to it (e.g. 48h, 90m,\n"
-		"                  3600s), default 48h\n");
+		"                  3600s), default 48h\n"
+		"  --encryption-provider-config FILE  EncryptionConfiguration\n"
+		"                  (aesgcm, identity) for data at rest, e.g. Secrets\n");
 }
 
 /* A Go-style duration ("48h", "1h30m", "600s", or bare seconds) in s. */
@@ -119,6 +123,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "service-account-issuer", required_argument, NULL, 'I' },
 		{ "service-account-max-token-expiration", required_argument,
 		  NULL, 'X' },
+		{ "encryption-provider-config", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -188,6 +193,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 					optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'E':
+			o->encryption_config = optarg;
 			break;
 		case 'v':
 			berth_log_level = BERTH_LOG_DEBUG;
@@ -321,6 +329,7 @@ int main(int argc, char **argv)
 	struct berth_store *store = NULL;
 	struct berth_http *http = NULL;
 	struct berth_ctl *ctl = NULL;
+	struct berth_encryption *enc = NULL;
 	static struct berth_api api;
 	struct options o = { 0 };
 	char host[40];
@@ -346,6 +355,18 @@ int main(int argc, char **argv)
 		pr_err("open store (%s): %s", o.etcd ? o.etcd : "sqlite",
 		       strerror(-err));
 		return 1;
+	}
+	if (o.encryption_config) {
+		char msg[256];
+
+		err = berth_encryption_load(o.encryption_config, &enc, msg,
+					    sizeof(msg));
+		if (err) {
+			pr_err("--encryption-provider-config: %s", msg);
+			goto out;
+		}
+		berth_store_set_transformer(store,
+					    berth_encryption_transformer(enc));
 	}
 	err = berth_api_init(&api, store, o.service_cidr, o.cluster_cidr);
 	if (err) {
@@ -416,5 +437,6 @@ out:
 		berth_api_fini(&api);
 	if (store)
 		berth_store_close(store);
+	berth_encryption_free(enc);
 	return err ? 1 : 0;
 }
