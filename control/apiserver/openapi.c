@@ -255,6 +255,26 @@ static const struct def defs[] = {
 	  "secrets:[]object@name:Secrets the service account may use.\n"
 	  "imagePullSecrets:[]core.LocalObjectReference:Secrets for pulling images.\n"
 	  "automountServiceAccountToken:boolean:Mount the token into pods.\n" },
+	{ "core.ResourceQuota", "Limits on what a namespace may use.",
+	  TM OM "spec:core.ResourceQuotaSpec:The hard limits.\n"
+		"status:core.ResourceQuotaStatus:What is used, kept by the quota controller.\n" },
+	{ "core.ResourceQuotaSpec", "The hard limits of a quota.",
+	  "hard:map<quantity>:Limit per resource name (pods, requests.cpu, ...).\n"
+	  "scopes:[]string:Scopes the quota counts in.\n" },
+	{ "core.ResourceQuotaStatus", "What a quota allows and what is used.",
+	  "hard:map<quantity>:The limits in force.\n"
+	  "used:map<quantity>:What the namespace uses now.\n" },
+	{ "core.LimitRange", "Defaults and bounds for the resources of a namespace's containers.",
+	  TM OM "spec:core.LimitRangeSpec:The limits.\n" },
+	{ "core.LimitRangeSpec", "The limits of a LimitRange.",
+	  "limits:[]core.LimitRangeItem:One entry per object type.\n" },
+	{ "core.LimitRangeItem", "Limits for one type of object.",
+	  "type:string:Container, Pod or PersistentVolumeClaim.\n"
+	  "default:map<quantity>:Default limits.\n"
+	  "defaultRequest:map<quantity>:Default requests.\n"
+	  "min:map<quantity>:Minimum usage.\n"
+	  "max:map<quantity>:Maximum usage.\n"
+	  "maxLimitRequestRatio:map<quantity>:Largest limit/request ratio.\n" },
 	{ "core.Node", "A worker machine.",
 	  TM OM
 	  "spec:core.NodeSpec:Configuration of the node.\n"
