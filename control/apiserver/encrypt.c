@@ -308,6 +308,8 @@ static int add_provider(struct enc_entry *en, struct json_object *pj,
 	if (en->nproviders == PROVIDERS_MAX)
 		return fail(err, errlen, "too many providers", NULL);
 	p = &en->providers[en->nproviders];
+	if (!json_object_is_type(pj, json_type_object))
+		return fail(err, errlen, "a provider must be an object", NULL);
 	if (json_object_object_get_ex(pj, "identity", NULL)) {
 		en->nproviders++;
 		return 0;

@@ -141,15 +141,27 @@ static void add_msg(struct bounds *b, const char *fmt, const char *res,
 	b->n++;
 }
 
+/* item.key as an object to iterate: json-c's foreach needs one */
+static struct json_object *map_of(struct json_object *item, const char *key)
+{
+	static __thread struct json_object *empty;
+	struct json_object *m = berth_json_path(item, key);
+
+	if (json_object_is_type(m, json_type_object))
+		return m;
+	if (!empty)
+		empty = json_object_new_object();
+	return empty;
+}
+
 static void check_container(struct json_object *c, void *ctx)
 {
 	struct bounds *b = ctx;
 	struct json_object *req = berth_json_path(c, "resources.requests");
 	struct json_object *lim = berth_json_path(c, "resources.limits");
-	struct json_object *min = berth_json_path(b->item, "min");
-	struct json_object *max = berth_json_path(b->item, "max");
-	struct json_object *ratio =
-		berth_json_path(b->item, "maxLimitRequestRatio");
+	struct json_object *min = map_of(b->item, "min");
+	struct json_object *max = map_of(b->item, "max");
+	struct json_object *ratio = map_of(b->item, "maxLimitRequestRatio");
 	int64_t v, r, l;
 
 	json_object_object_foreach(min, k1, v1)

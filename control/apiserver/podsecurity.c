@@ -247,6 +247,8 @@ static void volumes(struct pod *p, bool restricted_types)
 		struct json_object *v = json_object_array_get_idx(vols, i);
 		const char *name = berth_json_get_str(v, "name");
 
+		if (!json_object_is_type(v, json_type_object))
+			continue;
 		if (!restricted_types) {
 			if (json_object_object_get_ex(v, "hostPath", NULL))
 				names_add(&hp, name);

@@ -322,6 +322,8 @@ static int charge_one(const struct berth_admission_req *rq,
 	size_t mo = 0;
 	int err;
 
+	if (!json_object_is_type(hard, json_type_object))
+		return 0;
 	nq = berth_json_copy(quota);
 	used = berth_json_obj(berth_json_obj(nq, "status"), "used");
 	json_object_object_foreach(hard, name, hv)
