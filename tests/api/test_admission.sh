@@ -131,6 +131,18 @@ expect_eq "concurrent creates take exactly the 2 pods left" "$created" 2
 expect_eq "pods in the namespace" "$(k get pods -n rq -o name | wc -l)" 3
 expect_match "the others were refused by the quota" "$(cat "$TMP"/race*.out)" 'exceeded quota: compute, requested: pods=1, used: pods=3, limited: pods=3'
 
+# kubectl create quota (protobuf) and describe
+k create namespace rq2 >/dev/null
+k create quota small -n rq2 --hard=pods=1,requests.memory=1Gi >/dev/null
+for _ in $(seq 50); do
+	[ -n "$(k get quota small -n rq2 -o jsonpath='{.status.used.pods}')" ] && break
+	sleep 0.1
+done
+expect_match "kubectl describe quota" "$(k describe quota small -n rq2)" 'requests.memory +0 +1Gi'
+pod m1 '{containers: [{name: c, image: busybox, resources: {requests: {memory: 768Mi}}}]}' | k apply -n rq2 -f - >/dev/null
+out=$(pod m2 '{containers: [{name: c, image: busybox, resources: {requests: {memory: 512Mi}}}]}' | err apply -n rq2 -f -)
+expect_match "memory in binary units" "$out" 'exceeded quota: small, requested: pods=1,requests.memory=512Mi, used: pods=1,requests.memory=768Mi, limited: pods=1,requests.memory=1Gi'
+
 ### PodSecurity
 k create namespace restricted >/dev/null
 k label namespace restricted pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
