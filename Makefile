@@ -138,6 +138,9 @@ $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 # the server's JWT module is tested here too (tests/unit/test_satoken.c)
 UNIT_SERVER_OBJS := $(OUTPUT)/obj/control/apiserver/satoken.o \
 		    $(OUTPUT)/obj/control/apiserver/jsonutil.o
+# and encryption at rest (tests/unit/test_encrypt.c)
+UNIT_SERVER_OBJS += $(OUTPUT)/obj/control/apiserver/encrypt.o \
+		    $(OUTPUT)/obj/control/apiserver/yaml.o
 $(OUTPUT)/tests/unit: $(UNIT_OBJS) $(UNIT_SERVER_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lgnutls -ljson-c -lcriterion -o $@
 
