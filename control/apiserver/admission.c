@@ -127,3 +127,21 @@ struct json_object *berth_admission_get(struct berth_api *api,
 	berth_kv_free(&kv);
 	return o;
 }
+
+void berth_admission_each_container(struct json_object *spec,
+				    void (*fn)(struct json_object *c,
+					       void *ctx),
+				    void *ctx)
+{
+	static const char *const lists[] = { "initContainers", "containers" };
+	size_t i, j;
+
+	for (i = 0; i < 2; i++) {
+		struct json_object *cs = berth_admission_array(spec, lists[i]);
+
+		for (j = 0; cs && j < json_object_array_length(cs); j++)
+			if (json_object_is_type(json_object_array_get_idx(cs, j),
+						json_type_object))
+				fn(json_object_array_get_idx(cs, j), ctx);
+	}
+}

@@ -82,4 +82,21 @@ struct json_object *berth_admission_get(struct berth_api *api,
 					const char *plural, const char *ns,
 					const char *name);
 
+/* o.k if it is an array, else NULL. */
+static inline struct json_object *berth_admission_array(struct json_object *o,
+							const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) &&
+			       json_object_is_type(v, json_type_array) ?
+		       v :
+		       NULL;
+}
+/* fn for each container of a pod spec: init containers, then containers. */
+void berth_admission_each_container(struct json_object *spec,
+				    void (*fn)(struct json_object *c,
+					       void *ctx),
+				    void *ctx);
+
 #endif

@@ -24,41 +24,26 @@
 				    * number so it is recognisable */
 #define MIRROR_ANNOTATION "kubernetes.io/config.mirror"
 
-static struct json_object *arr(struct json_object *o, const char *k)
+static void find_mount(struct json_object *c, void *found)
 {
-	struct json_object *v;
+	struct json_object *ms = berth_admission_array(c, "volumeMounts");
+	size_t k;
 
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_array) ?
-		       v :
-		       NULL;
+	for (k = 0; ms && k < json_object_array_length(ms); k++)
+		if (!strcmp(berth_json_get_str(json_object_array_get_idx(ms, k),
+					       "mountPath") ?:
+				    "",
+			    SA_MOUNT_PATH))
+			*(bool *)found = true;
 }
 
 /* Does any container already mount something at the token's path? */
 static bool has_mount(struct json_object *spec)
 {
-	static const char *const lists[] = { "initContainers", "containers" };
-	size_t i, j, k;
+	bool found = false;
 
-	for (i = 0; i < 2; i++) {
-		struct json_object *cs = arr(spec, lists[i]);
-
-		for (j = 0; cs && j < json_object_array_length(cs); j++) {
-			struct json_object *ms =
-				arr(json_object_array_get_idx(cs, j),
-				    "volumeMounts");
-
-			for (k = 0; ms && k < json_object_array_length(ms); k++)
-				if (!strcmp(berth_json_get_str(
-						    json_object_array_get_idx(
-							    ms, k),
-						    "mountPath") ?:
-						    "",
-					    SA_MOUNT_PATH))
-					return true;
-		}
-	}
-	return false;
+	berth_admission_each_container(spec, find_mount, &found);
+	return found;
 }
 
 static struct json_object *item(const char *key, const char *path)
@@ -110,34 +95,19 @@ static struct json_object *api_access_volume(const char *name)
 	return v;
 }
 
-static void add_mounts(struct json_object *spec, const char *vol)
+static void add_mount(struct json_object *c, void *vol)
 {
-	static const char *const lists[] = { "initContainers", "containers" };
-	size_t i, j;
+	struct json_object *ms = berth_admission_array(c, "volumeMounts");
+	struct json_object *m = json_object_new_object();
 
-	for (i = 0; i < 2; i++) {
-		struct json_object *cs = arr(spec, lists[i]);
-
-		for (j = 0; cs && j < json_object_array_length(cs); j++) {
-			struct json_object *c = json_object_array_get_idx(cs, j);
-			struct json_object *ms = arr(c, "volumeMounts");
-			struct json_object *m = json_object_new_object();
-
-			if (!json_object_is_type(c, json_type_object)) {
-				json_object_put(m);
-				continue;
-			}
-			if (!ms) {
-				ms = json_object_new_array();
-				json_object_object_add(c, "volumeMounts", ms);
-			}
-			berth_json_set_str(m, "name", vol);
-			json_object_object_add(m, "readOnly",
-					       json_object_new_boolean(1));
-			berth_json_set_str(m, "mountPath", SA_MOUNT_PATH);
-			json_object_array_add(ms, m);
-		}
+	if (!ms) {
+		ms = json_object_new_array();
+		json_object_object_add(c, "volumeMounts", ms);
 	}
+	berth_json_set_str(m, "name", vol);
+	json_object_object_add(m, "readOnly", json_object_new_boolean(1));
+	berth_json_set_str(m, "mountPath", SA_MOUNT_PATH);
+	json_object_array_add(ms, m);
 }
 
 static void random_suffix(char *buf)
@@ -220,12 +190,12 @@ struct json_object *berth_sa_admit(const struct berth_admission_req *rq)
 	json_object_put(sa);
 	memcpy(vol, SA_VOLUME_PREFIX, sizeof(SA_VOLUME_PREFIX));
 	random_suffix(vol + strlen(SA_VOLUME_PREFIX));
-	vols = arr(spec, "volumes");
+	vols = berth_admission_array(spec, "volumes");
 	if (!vols) {
 		vols = json_object_new_array();
 		json_object_object_add(spec, "volumes", vols);
 	}
 	json_object_array_add(vols, api_access_volume(vol));
-	add_mounts(spec, vol);
+	berth_admission_each_container(spec, add_mount, vol);
 	return NULL;
 }

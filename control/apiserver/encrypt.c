@@ -19,6 +19,7 @@
 #include <berth/log.h>
 
 #include "../store/store.h"
+#include "admission.h"
 #include "encrypt.h"
 #include "jsonutil.h"
 #include "yaml.h"
@@ -210,15 +211,6 @@ static int enc_from(void *ctx, const char *key, const void *in, size_t len,
 
 /* ---- configuration ---- */
 
-static struct json_object *get_array(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_array) ?
-		       v :
-		       NULL;
-}
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *arg)
 {
@@ -324,7 +316,7 @@ static int add_provider(struct enc_entry *en, struct json_object *pj,
 		}
 		return fail(err, errlen, "empty provider", NULL);
 	}
-	keys = get_array(a, "keys");
+	keys = berth_admission_array(a, "keys");
 	if (!keys || !json_object_array_length(keys))
 		return fail(err, errlen, "aesgcm: keys are required", NULL);
 	p->aesgcm = true;
@@ -340,8 +332,8 @@ static int add_provider(struct enc_entry *en, struct json_object *pj,
 static int add_entry(struct berth_encryption *e, struct json_object *rj,
 		     char *err, size_t errlen)
 {
-	struct json_object *res = get_array(rj, "resources");
-	struct json_object *prov = get_array(rj, "providers");
+	struct json_object *res = berth_admission_array(rj, "resources");
+	struct json_object *prov = berth_admission_array(rj, "providers");
 	struct enc_entry *en;
 	size_t i;
 	int r;
@@ -393,7 +385,7 @@ int berth_encryption_parse(const char *text, size_t len,
 			    "not an apiserver.config.k8s.io EncryptionConfiguration",
 			    NULL);
 	}
-	res = get_array(cfg, "resources");
+	res = berth_admission_array(cfg, "resources");
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		json_object_put(cfg);

@@ -13,16 +13,6 @@
 #include "jsonutil.h"
 #include "quota.h"
 
-static struct json_object *arr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_array) ?
-		       v :
-		       NULL;
-}
-
 static bool is_container_item(struct json_object *it)
 {
 	const char *t = berth_json_get_str(it, "type");
@@ -39,7 +29,7 @@ static void each_item(const struct berth_admission_req *rq,
 	size_t i, j;
 
 	for (i = 0; i < json_object_array_length(lrs); i++) {
-		struct json_object *items = arr(
+		struct json_object *items = berth_admission_array(
 			berth_json_path(json_object_array_get_idx(lrs, i),
 					"spec"),
 			"limits");
@@ -56,18 +46,7 @@ static void each_container(struct json_object *pod,
 			   void (*fn)(struct json_object *c, void *ctx),
 			   void *ctx)
 {
-	static const char *const lists[] = { "initContainers", "containers" };
-	struct json_object *spec = berth_json_path(pod, "spec");
-	size_t i, j;
-
-	for (i = 0; i < 2; i++) {
-		struct json_object *cs = arr(spec, lists[i]);
-
-		for (j = 0; cs && j < json_object_array_length(cs); j++)
-			if (json_object_is_type(json_object_array_get_idx(cs, j),
-						json_type_object))
-				fn(json_object_array_get_idx(cs, j), ctx);
-	}
+	berth_admission_each_container(berth_json_path(pod, "spec"), fn, ctx);
 }
 
 /* Copy the keys of from missing in res.<kind>. */

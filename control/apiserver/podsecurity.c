@@ -55,16 +55,6 @@ static void names_fmt(const struct names *n, const char *what,
 	sb_add(out, "%s%s %s", what, n->n > 1 ? "s" : "", n->b.s);
 }
 
-static struct json_object *arr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_array) ?
-		       v :
-		       NULL;
-}
-
 static bool is_true(struct json_object *o, const char *path)
 {
 	struct json_object *v = berth_json_path(o, path);
@@ -90,7 +80,7 @@ static size_t containers(struct json_object *spec, struct json_object **out)
 	size_t i, j, n = 0;
 
 	for (i = 0; i < 3; i++) {
-		struct json_object *cs = arr(spec, lists[i]);
+		struct json_object *cs = berth_admission_array(spec, lists[i]);
 
 		for (j = 0; cs && j < json_object_array_length(cs) &&
 			    n < MAX_CONTAINERS;
@@ -173,10 +163,10 @@ static void capabilities(struct pod *p)
 	int parts = 0;
 
 	for (i = 0; i < p->n; i++) {
-		struct json_object *add = arr(
+		struct json_object *add = berth_admission_array(
 			berth_json_path(p->cs[i], "securityContext.capabilities"),
 			"add");
-		struct json_object *drop = arr(
+		struct json_object *drop = berth_admission_array(
 			berth_json_path(p->cs[i], "securityContext.capabilities"),
 			"drop");
 		bool all = false;
@@ -237,7 +227,7 @@ static void volumes(struct pod *p, bool restricted_types)
 					  "emptyDir",  "ephemeral",
 					  "persistentVolumeClaim", "projected",
 					  "secret",    NULL };
-	struct json_object *vols = arr(p->spec, "volumes");
+	struct json_object *vols = berth_admission_array(p->spec, "volumes");
 	struct names hp = { 0 };
 	struct sbuf d = { 0 };
 	size_t i;
@@ -278,7 +268,7 @@ static void host_ports(struct pod *p)
 	int n = 0;
 
 	for (i = 0; i < p->n; i++) {
-		struct json_object *ports = arr(p->cs[i], "ports");
+		struct json_object *ports = berth_admission_array(p->cs[i], "ports");
 		struct sbuf nums = { 0 };
 		int k = 0;
 
@@ -482,7 +472,7 @@ static void sysctls(struct pod *p)
 		"net.ipv4.tcp_keepalive_probes",
 		NULL,
 	};
-	struct json_object *s = arr(p->psc, "sysctls");
+	struct json_object *s = berth_admission_array(p->psc, "sysctls");
 	struct sbuf d = { 0 };
 	size_t i;
 	int n = 0;

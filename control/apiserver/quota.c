@@ -155,16 +155,6 @@ int berth_quantity_get(struct json_object *map, const char *key,
 
 /* ---- usage ---- */
 
-static struct json_object *arr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_array) ?
-		       v :
-		       NULL;
-}
-
 /* One container's request and limit of cpu and memory; missing bits. */
 static void container_use(struct json_object *c, int64_t u[4],
 			  unsigned int *missing)
@@ -195,8 +185,8 @@ static void pod_use(struct json_object *spec, int64_t use[BERTH_Q_N],
 {
 	static const int idx[4] = { BERTH_Q_REQ_CPU, BERTH_Q_REQ_MEM,
 				    BERTH_Q_LIM_CPU, BERTH_Q_LIM_MEM };
-	struct json_object *cs = arr(spec, "containers");
-	struct json_object *ics = arr(spec, "initContainers");
+	struct json_object *cs = berth_admission_array(spec, "containers");
+	struct json_object *ics = berth_admission_array(spec, "initContainers");
 	int64_t sum[4] = { 0 }, init[4] = { 0 }, u[4];
 	size_t i;
 	int k;
@@ -237,7 +227,7 @@ bool berth_quota_usage(const char *kind, struct json_object *obj,
 		if (type && (!strcmp(type, "LoadBalancer") ||
 			     !strcmp(type, "NodePort"))) {
 			struct json_object *ps =
-				arr(berth_json_path(obj, "spec"), "ports");
+				berth_admission_array(berth_json_path(obj, "spec"), "ports");
 
 			use[BERTH_Q_NODEPORTS] +=
 				1000 * (ps ? json_object_array_length(ps) : 0);
