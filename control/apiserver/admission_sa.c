@@ -178,7 +178,8 @@ struct json_object *berth_sa_admit(const struct berth_admission_req *rq)
 		name = "default";
 	}
 	sa = account(rq, name);
-	if (!sa && !rq->dry)
+	/* a dry run makes nothing, not even "default" */
+	if (!sa && !(rq->dry && !strcmp(name, "default")))
 		return berth_admission_forbidden(
 			rq,
 			"error looking up service account %s/%s: serviceaccount \"%s\" not found",

@@ -48,6 +48,8 @@ expect_eq "its namespace file" "$(k get pod p1 -n sa -o jsonpath='{.spec.volumes
 expect_eq "mounted read-only where client libraries look" "$(k get pod p1 -n sa -o jsonpath='{.spec.containers[0].volumeMounts[0].name} {.spec.containers[0].volumeMounts[0].mountPath} {.spec.containers[0].volumeMounts[0].readOnly}')" "$vol /var/run/secrets/kubernetes.io/serviceaccount true"
 out=$(pod p2 '{serviceAccountName: robot, containers: [{name: c, image: busybox}]}' | err apply -n sa -f -)
 expect_match "a missing ServiceAccount is refused" "$out" 'Error from server \(Forbidden\).*pods "p2" is forbidden: error looking up service account sa/robot: serviceaccount "robot" not found'
+out=$(pod p2 '{serviceAccountName: robot, containers: [{name: c, image: busybox}]}' | err apply -n sa --dry-run=server -f -)
+expect_match "and so is its dry run" "$out" 'serviceaccount "robot" not found'
 k create serviceaccount robot -n sa >/dev/null
 pod p2 '{serviceAccountName: robot, containers: [{name: c, image: busybox}]}' | k apply -n sa -f - >/dev/null
 expect_eq "once it exists the pod is admitted" "$(k get pod p2 -n sa -o jsonpath='{.spec.serviceAccountName}')" robot
