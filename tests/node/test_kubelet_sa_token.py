@@ -66,9 +66,12 @@ r = n.kubectl("apply", "-f", "-", input=json.dumps(pod("nosa", sa="ghost")),
               check_rc=False)
 check(r.returncode != 0 and 'serviceaccount "ghost" not found' in r.stderr,
       "admission refuses a pod naming a missing ServiceAccount")
+# held off the node by a taint until its account is gone
+n.kubectl("taint", "node", "kt-satoken", "test/hold=1:NoSchedule")
 n.kubectl("create", "serviceaccount", "ghost")
 apply(pod("nosa", sa="ghost"))
 n.kubectl("delete", "serviceaccount", "ghost")
+n.kubectl("taint", "node", "kt-satoken", "test/hold-")
 
 
 def tokens():
