@@ -58,8 +58,8 @@ struct berth_encryption {
 	struct berth_store_transformer xf;
 };
 
-static const struct enc_entry *entry_for(const struct berth_encryption *e,
-					 const char *key)
+static struct enc_entry *entry_for(struct berth_encryption *e,
+				   const char *key)
 {
 	size_t i, j;
 
@@ -74,7 +74,7 @@ static const struct enc_entry *entry_for(const struct berth_encryption *e,
 static int enc_to(void *ctx, const char *key, const void *in, size_t len,
 		  char **out, size_t *outlen)
 {
-	const struct enc_entry *en = entry_for(ctx, key);
+	struct enc_entry *en = entry_for(ctx, key);
 	struct enc_key *k;
 	size_t hlen, clen;
 	char *buf;
@@ -82,7 +82,7 @@ static int enc_to(void *ctx, const char *key, const void *in, size_t len,
 
 	if (!en || !en->providers[0].aesgcm)
 		return 1; /* identity writes the value as it is */
-	k = (struct enc_key *)&en->providers[0].keys[0];
+	k = &en->providers[0].keys[0];
 	hlen = strlen(AESGCM_PREFIX) + strlen(k->name) + 1;
 	clen = len + TAG_LEN;
 	buf = malloc(hlen + NONCE_LEN + clen + 1);
@@ -109,20 +109,20 @@ static int enc_to(void *ctx, const char *key, const void *in, size_t len,
 	return 0;
 }
 
-static struct enc_key *find_key(const struct enc_entry *en, const char *name,
+static struct enc_key *find_key(struct enc_entry *en, const char *name,
 				size_t nlen, bool *primary)
 {
 	size_t i, j;
 
 	for (i = 0; i < en->nproviders; i++) {
-		const struct enc_provider *p = &en->providers[i];
+		struct enc_provider *p = &en->providers[i];
 
 		for (j = 0; p->aesgcm && j < p->nkeys; j++) {
 			if (strlen(p->keys[j].name) != nlen ||
 			    memcmp(p->keys[j].name, name, nlen))
 				continue;
 			*primary = i == 0 && j == 0;
-			return (struct enc_key *)&p->keys[j];
+			return &p->keys[j];
 		}
 	}
 	return NULL;
@@ -138,12 +138,11 @@ static bool has_identity(const struct enc_entry *en)
 	return false;
 }
 
-static int aesgcm_open(const struct enc_entry *en, const char *key,
-		       const char *in, size_t len, char **out, size_t *outlen,
-		       bool *stale)
+static int aesgcm_open(struct enc_entry *en, const char *key, const char *in,
+		       size_t len, char **out, size_t *outlen, bool *stale)
 {
 	size_t pl = strlen(AESGCM_PREFIX), nlen, plen;
-	const char *name = in + pl, *colon;
+	const char *name = in + pl, *colon, *end = in + len;
 	struct enc_key *k;
 	bool primary = false;
 	char *buf;
@@ -159,8 +158,8 @@ static int aesgcm_open(const struct enc_entry *en, const char *key,
 			(int)(nlen < NAME_MAX_LEN ? nlen : NAME_MAX_LEN), name);
 		return -EIO;
 	}
-	in = colon + 1;
-	len -= in - (name - pl);
+	in = colon + 1; /* nonce, then ciphertext and tag */
+	len = end - in;
 	if (len < NONCE_LEN + TAG_LEN)
 		return -EIO;
 	plen = len - NONCE_LEN;
@@ -187,7 +186,7 @@ static int aesgcm_open(const struct enc_entry *en, const char *key,
 static int enc_from(void *ctx, const char *key, const void *in, size_t len,
 		    char **out, size_t *outlen, bool *stale)
 {
-	const struct enc_entry *en = entry_for(ctx, key);
+	struct enc_entry *en = entry_for(ctx, key);
 	size_t pl = strlen(AESGCM_PREFIX);
 
 	if (!en)

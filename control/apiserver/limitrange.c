@@ -120,17 +120,55 @@ static void add_msg(struct bounds *b, const char *fmt, const char *res,
 	b->n++;
 }
 
-/* item.key as an object to iterate: json-c's foreach needs one */
-static struct json_object *map_of(struct json_object *item, const char *key)
+/* A min (request at least) or max (limit at most) map against have. */
+static void check_bound(struct bounds *b, struct json_object *bound,
+			struct json_object *have, bool min)
 {
-	static __thread struct json_object *empty;
-	struct json_object *m = berth_json_path(item, key);
+	int64_t v, h;
 
-	if (json_object_is_type(m, json_type_object))
-		return m;
-	if (!empty)
-		empty = json_object_new_object();
-	return empty;
+	if (!json_object_is_type(bound, json_type_object))
+		return;
+	json_object_object_foreach(bound, k, val)
+	{
+		(void)val;
+		if (berth_quantity_get(bound, k, &v))
+			continue;
+		if (berth_quantity_get(have, k, &h))
+			add_msg(b,
+				min ? "minimum %s usage per Container is %s.  No request is specified" :
+				      "maximum %s usage per Container is %s.  No limit is specified",
+				k, v, 0, false);
+		else if (min ? h < v : h > v)
+			add_msg(b,
+				min ? "minimum %s usage per Container is %s, but request is %s" :
+				      "maximum %s usage per Container is %s, but limit is %s",
+				k, v, h, true);
+	}
+}
+
+static void check_ratio(struct bounds *b, struct json_object *ratio,
+			struct json_object *req, struct json_object *lim)
+{
+	int64_t v, r, l;
+
+	if (!json_object_is_type(ratio, json_type_object))
+		return;
+	json_object_object_foreach(ratio, k, val)
+	{
+		(void)val;
+		if (berth_quantity_get(ratio, k, &v) ||
+		    berth_quantity_get(lim, k, &l) ||
+		    berth_quantity_get(req, k, &r) || !r)
+			continue;
+		if (l * 1000 / r > v && b->off < sizeof(b->msg)) {
+			b->off += snprintf(
+				b->msg + b->off, sizeof(b->msg) - b->off,
+				"%s%s max limit to request ratio per Container is %lld, but provided ratio is %f",
+				b->n ? ", " : "", k, (long long)(v / 1000),
+				(double)l / (double)r);
+			b->n++;
+		}
+	}
 }
 
 static void check_container(struct json_object *c, void *ctx)
@@ -138,55 +176,11 @@ static void check_container(struct json_object *c, void *ctx)
 	struct bounds *b = ctx;
 	struct json_object *req = berth_json_path(c, "resources.requests");
 	struct json_object *lim = berth_json_path(c, "resources.limits");
-	struct json_object *min = map_of(b->item, "min");
-	struct json_object *max = map_of(b->item, "max");
-	struct json_object *ratio = map_of(b->item, "maxLimitRequestRatio");
-	int64_t v, r, l;
 
-	json_object_object_foreach(min, k1, v1)
-	{
-		(void)v1;
-		if (berth_quantity_get(min, k1, &v))
-			continue;
-		if (berth_quantity_get(req, k1, &r))
-			add_msg(b,
-				"minimum %s usage per Container is %s.  No request is specified",
-				k1, v, 0, false);
-		else if (r < v)
-			add_msg(b,
-				"minimum %s usage per Container is %s, but request is %s",
-				k1, v, r, true);
-	}
-	json_object_object_foreach(max, k2, v2)
-	{
-		(void)v2;
-		if (berth_quantity_get(max, k2, &v))
-			continue;
-		if (berth_quantity_get(lim, k2, &l))
-			add_msg(b,
-				"maximum %s usage per Container is %s.  No limit is specified",
-				k2, v, 0, false);
-		else if (l > v)
-			add_msg(b,
-				"maximum %s usage per Container is %s, but limit is %s",
-				k2, v, l, true);
-	}
-	json_object_object_foreach(ratio, k3, v3)
-	{
-		(void)v3;
-		if (berth_quantity_get(ratio, k3, &v) ||
-		    berth_quantity_get(lim, k3, &l) ||
-		    berth_quantity_get(req, k3, &r) || !r)
-			continue;
-		if (l * 1000 / r > v && b->off < sizeof(b->msg)) {
-			b->off += snprintf(
-				b->msg + b->off, sizeof(b->msg) - b->off,
-				"%s%s max limit to request ratio per Container is %lld, but provided ratio is %f",
-				b->n ? ", " : "", k3, (long long)(v / 1000),
-				(double)l / (double)r);
-			b->n++;
-		}
-	}
+	check_bound(b, berth_json_path(b->item, "min"), req, true);
+	check_bound(b, berth_json_path(b->item, "max"), lim, false);
+	check_ratio(b, berth_json_path(b->item, "maxLimitRequestRatio"), req,
+		    lim);
 }
 
 struct validate_ctx {
