@@ -59,13 +59,20 @@ struct json_object *berth_admission_validate(const struct berth_admission_req *r
 
 	if (warn && wsize)
 		warn[0] = 0;
-	if (rq->op != BERTH_ADMIT_CREATE || rq->sub)
+	if (rq->sub)
 		return NULL;
-	if (is_kind(rq, "Pod")) {
-		st = berth_limitrange_validate(rq);
-		if (!st)
-			st = berth_podsecurity_admit(rq, warn, wsize);
+	if (is_kind(rq, "Namespace"))
+		return berth_podsecurity_namespace(rq, warn, wsize);
+	if (rq->op != BERTH_ADMIT_CREATE) {
+		/* pods are immutable where it matters; templates change */
+		return is_kind(rq, "Pod") ?
+			       NULL :
+			       berth_podsecurity_admit(rq, warn, wsize);
 	}
+	if (is_kind(rq, "Pod"))
+		st = berth_limitrange_validate(rq);
+	if (!st)
+		st = berth_podsecurity_admit(rq, warn, wsize);
 	if (!st && rq->res->namespaced)
 		st = berth_quota_admit(rq);
 	return st;

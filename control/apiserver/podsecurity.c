@@ -14,6 +14,7 @@
 #include "admission.h"
 #include "api.h"
 #include "jsonutil.h"
+#include "registry.h"
 
 #define PSA_LABEL "pod-security.kubernetes.io/"
 
@@ -555,30 +556,165 @@ static void check(struct pod *p, struct json_object *pod, enum level lv)
 		evaluate(p);
 }
 
+/* Add a warning to warn (several are '\n'-separated). */
+static void add_warning(char *warn, size_t wsize, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void add_warning(char *warn, size_t wsize, const char *fmt, ...)
+{
+	size_t off = strlen(warn);
+	va_list ap;
+
+	if (off && off + 1 < wsize)
+		warn[off++] = '\n';
+	if (off >= wsize)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(warn + off, wsize - off, fmt, ap);
+	va_end(ap);
+}
+
+/* The pod a request is about: a pod, or a workload's template. */
+static struct json_object *pod_of(const struct berth_admission_req *rq,
+				  bool *workload)
+{
+	static const char *const kinds[] = { "Deployment", "ReplicaSet",
+					     "StatefulSet", "DaemonSet", "Job",
+					     NULL };
+
+	*workload = in_list(rq->res->kind, kinds);
+	if (*workload)
+		return berth_json_path(rq->obj, "spec.template");
+	return !strcmp(rq->res->kind, "Pod") ? rq->obj : NULL;
+}
+
 struct json_object *berth_podsecurity_admit(const struct berth_admission_req *rq,
 					    char *warn, size_t wsize)
 {
-	struct json_object *ns, *labels, *st = NULL;
+	struct json_object *ns, *labels, *pod, *st = NULL;
 	static __thread struct pod p;
 	enum level lv;
+	bool workload, warned = false;
 	char name[64];
 
+	pod = pod_of(rq, &workload);
+	if (!json_object_is_type(pod, json_type_object))
+		return NULL;
 	ns = berth_admission_get(rq->api, "namespaces", NULL, rq->ns);
 	labels = berth_json_path(ns, "metadata.labels");
 	if (mode_level(labels, "enforce", &lv, name, sizeof(name))) {
-		check(&p, rq->obj, lv);
-		if (p.nviol)
+		check(&p, pod, lv);
+		/* a workload is not refused: its pods will be */
+		if (p.nviol && !workload)
 			st = berth_admission_forbidden(
 				rq, "violates PodSecurity \"%s\": %s", name,
 				p.out.s);
+		else if (p.nviol && warn) {
+			add_warning(warn, wsize,
+				    "would violate PodSecurity \"%s\": %s",
+				    name, p.out.s);
+			warned = true;
+		}
 	}
-	if (!st && warn && mode_level(labels, "warn", &lv, name, sizeof(name))) {
-		check(&p, rq->obj, lv);
+	if (!st && !warned && warn &&
+	    mode_level(labels, "warn", &lv, name, sizeof(name))) {
+		check(&p, pod, lv);
 		if (p.nviol)
-			snprintf(warn, wsize,
-				 "would violate PodSecurity \"%s\": %s", name,
-				 p.out.s);
+			add_warning(warn, wsize,
+				    "would violate PodSecurity \"%s\": %s",
+				    name, p.out.s);
 	}
 	json_object_put(ns);
 	return st;
+}
+
+/* The short list of a pod's violations: the check names alone. */
+static void check_names(const struct pod *p, char *buf, size_t size)
+{
+	const char *s = p->out.s;
+	size_t off = 0;
+	int depth = 0;
+
+	for (; *s && off + 1 < size; s++) {
+		if (*s == '(')
+			depth++;
+		else if (*s == ')')
+			depth--;
+		else if (!depth && !(*s == ' ' && s[1] == '('))
+			buf[off++] = *s;
+	}
+	buf[off] = 0;
+}
+
+static bool valid_labels(const struct berth_admission_req *rq,
+			 struct json_object *labels, struct json_object **st)
+{
+	static const char *const modes[] = { "enforce", "audit", "warn" };
+	static const char *const levels[] = { "privileged", "baseline",
+					      "restricted", NULL };
+	char key[96];
+	const char *v;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), PSA_LABEL "%s", modes[i]);
+		v = berth_json_get_str(labels, key);
+		if (v && !in_list(v, levels)) {
+			*st = berth_admission_forbidden(
+				rq,
+				"metadata.labels[%s]: Invalid value: \"%s\": must be one of privileged, baseline, restricted",
+				key, v);
+			return false;
+		}
+		snprintf(key, sizeof(key), PSA_LABEL "%s-version", modes[i]);
+		v = berth_json_get_str(labels, key);
+		if (v && strcmp(v, "latest") && strncmp(v, "v1.", 3)) {
+			*st = berth_admission_forbidden(
+				rq,
+				"metadata.labels[%s]: Invalid value: \"%s\": must be \"latest\" or \"v1.x\"",
+				key, v);
+			return false;
+		}
+	}
+	return true;
+}
+
+struct json_object *berth_podsecurity_namespace(const struct berth_admission_req *rq,
+						char *warn, size_t wsize)
+{
+	struct json_object *labels = berth_json_path(rq->obj, "metadata.labels");
+	struct json_object *pods, *st = NULL;
+	static __thread struct pod p;
+	char name[64], oname[64], short_[512];
+	enum level lv, olv;
+	size_t i;
+	int bad = 0;
+
+	if (!valid_labels(rq, labels, &st))
+		return st;
+	if (!warn || rq->op != BERTH_ADMIT_UPDATE ||
+	    !mode_level(labels, "enforce", &lv, name, sizeof(name)) ||
+	    lv == PRIVILEGED)
+		return NULL;
+	if (mode_level(berth_json_path(rq->old, "metadata.labels"), "enforce",
+		       &olv, oname, sizeof(oname)) &&
+	    !strcmp(oname, name))
+		return NULL; /* the level did not change */
+	pods = berth_admission_list(rq->api, "pods", rq->name);
+	for (i = 0; i < json_object_array_length(pods); i++) {
+		struct json_object *pod = json_object_array_get_idx(pods, i);
+
+		check(&p, pod, lv);
+		if (!p.nviol)
+			continue;
+		if (!bad++)
+			add_warning(warn, wsize,
+				    "existing pods in namespace \"%s\" violate the new PodSecurity enforce level \"%s\"",
+				    rq->name, name);
+		check_names(&p, short_, sizeof(short_));
+		add_warning(warn, wsize, "%s: %s",
+			    berth_json_path_str(pod, "metadata.name") ?: "",
+			    short_);
+	}
+	json_object_put(pods);
+	return NULL;
 }

@@ -328,17 +328,24 @@ static int body_object(struct berth_call *c, struct json_object **out,
 	return 0;
 }
 
-/* The Warning header (299, quoted) of the response: msg. */
+/*
+ * The Warning header of the response: each line of msg a 299 warning,
+ * quoted, comma-separated (client-go reads several from one header).
+ */
 static void set_warning(struct berth_call *c, const char *msg)
 {
 	size_t n = strlen(msg), i, o;
 
 	free(c->resp->warning);
-	c->resp->warning = malloc(2 * n + 16);
+	c->resp->warning = malloc(2 * n + 16 + 12 * n);
 	if (!c->resp->warning)
 		return;
 	o = sprintf(c->resp->warning, "299 - \"");
 	for (i = 0; i < n; i++) {
+		if (msg[i] == '\n') {
+			o += sprintf(c->resp->warning + o, "\", 299 - \"");
+			continue;
+		}
 		if (msg[i] == '"' || msg[i] == '\\')
 			c->resp->warning[o++] = '\\';
 		c->resp->warning[o++] = msg[i];

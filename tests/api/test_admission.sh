@@ -167,6 +167,16 @@ k label namespace open pod-security.kubernetes.io/enforce=privileged >/dev/null
 pod host '{hostNetwork: true, containers: [{name: c, image: busybox, securityContext: {privileged: true}}]}' | k apply -n open -f - >/dev/null
 echo "ok: privileged admits a privileged pod"
 
+# namespace labels: checked, and a new enforce level names the pods it would refuse
+out=$(err label namespace open pod-security.kubernetes.io/warn=strict)
+expect_match "a bad level is refused" "$out" 'namespaces "open" is forbidden: metadata.labels\[pod-security.kubernetes.io/warn\]: Invalid value: "strict": must be one of privileged, baseline, restricted'
+out=$(k label namespace open pod-security.kubernetes.io/enforce=baseline --overwrite 2>&1)
+expect_match "a stricter enforce level warns" "$out" '^Warning: existing pods in namespace "open" violate the new PodSecurity enforce level "baseline:latest"'
+expect_match "naming each pod and its checks" "$out" 'Warning: host: host namespaces, privileged'
+# a workload is admitted with a warning: its pods are what enforce refuses
+out=$(k create deployment web -n restricted --image=nginx 2>&1) || fail "a deployment was refused: $out"
+expect_match "a workload's template warns" "$out" '^Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "nginx"'
+
 # the raw Status: 403, reason Forbidden, details naming the pod
 out=$(curl -s -X POST -H 'Content-Type: application/json' "$SERVER_URL/api/v1/namespaces/restricted/pods" \
 	-d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"raw"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}')
