@@ -159,6 +159,19 @@ static bool automount(struct json_object *spec, struct json_object *sa)
 	return true;
 }
 
+/* A pod without imagePullSecrets gets its account's. */
+static void pull_secrets(struct json_object *spec, struct json_object *sa)
+{
+	struct json_object *ips = berth_admission_array(sa, "imagePullSecrets");
+	struct json_object *have =
+		berth_admission_array(spec, "imagePullSecrets");
+
+	if (ips && json_object_array_length(ips) &&
+	    !(have && json_object_array_length(have)))
+		json_object_object_add(spec, "imagePullSecrets",
+				       berth_json_copy(ips));
+}
+
 struct json_object *berth_sa_admit(const struct berth_admission_req *rq)
 {
 	struct json_object *spec, *sa, *vols;
@@ -184,6 +197,7 @@ struct json_object *berth_sa_admit(const struct berth_admission_req *rq)
 			rq,
 			"error looking up service account %s/%s: serviceaccount \"%s\" not found",
 			rq->ns, name, name);
+	pull_secrets(spec, sa);
 	if (!automount(spec, sa) || has_mount(spec)) {
 		json_object_put(sa);
 		return NULL;

@@ -53,6 +53,9 @@ expect_match "and so is its dry run" "$out" 'serviceaccount "robot" not found'
 k create serviceaccount robot -n sa >/dev/null
 pod p2 '{serviceAccountName: robot, containers: [{name: c, image: busybox}]}' | k apply -n sa -f - >/dev/null
 expect_eq "once it exists the pod is admitted" "$(k get pod p2 -n sa -o jsonpath='{.spec.serviceAccountName}')" robot
+k patch serviceaccount robot -n sa --type=merge -p '{"imagePullSecrets":[{"name":"regcred"}]}' >/dev/null
+pod p2b '{serviceAccountName: robot, containers: [{name: c, image: busybox}]}' | k apply -n sa -f - >/dev/null
+expect_eq "the account's imagePullSecrets reach the pod" "$(k get pod p2b -n sa -o jsonpath='{.spec.imagePullSecrets[0].name}')" regcred
 pod p3 '{automountServiceAccountToken: false, containers: [{name: c, image: busybox}]}' | k apply -n sa -f - >/dev/null
 expect_eq "automountServiceAccountToken: false on the pod: no volume" "$(k get pod p3 -n sa -o jsonpath='{.spec.volumes}')" ""
 k create serviceaccount quiet -n sa >/dev/null
