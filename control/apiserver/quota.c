@@ -242,10 +242,48 @@ bool berth_quota_usage(const char *kind, struct json_object *obj,
 	return true;
 }
 
+static bool best_effort(struct json_object *pod)
+{
+	int64_t use[BERTH_Q_N] = { 0 };
+	unsigned int missing = 0;
+
+	pod_use(berth_json_path(pod, "spec"), use, &missing);
+	return !use[BERTH_Q_REQ_CPU] && !use[BERTH_Q_REQ_MEM] &&
+	       !use[BERTH_Q_LIM_CPU] && !use[BERTH_Q_LIM_MEM];
+}
+
+bool berth_quota_matches(struct json_object *quota, const char *kind,
+			 struct json_object *obj)
+{
+	struct json_object *scopes =
+		berth_admission_array(berth_json_path(quota, "spec"), "scopes");
+	size_t i;
+
+	for (i = 0; scopes && i < json_object_array_length(scopes); i++) {
+		const char *sc = json_object_get_string(
+			json_object_array_get_idx(scopes, i));
+		bool term;
+
+		if (strcmp(kind, "Pod"))
+			return false; /* scopes are about pods */
+		term = berth_json_path(obj, "spec.activeDeadlineSeconds");
+		if (!sc || (!strcmp(sc, "Terminating") && !term) ||
+		    (!strcmp(sc, "NotTerminating") && term) ||
+		    (!strcmp(sc, "BestEffort") && !best_effort(obj)) ||
+		    (!strcmp(sc, "NotBestEffort") && best_effort(obj)))
+			return false;
+		if (strcmp(sc, "Terminating") && strcmp(sc, "NotTerminating") &&
+		    strcmp(sc, "BestEffort") && strcmp(sc, "NotBestEffort"))
+			return false; /* a scope berth does not know */
+	}
+	return true;
+}
+
 /* ---- admission ---- */
 
 /* What the namespace uses of res now, counted from the store. */
-static int64_t ns_usage(struct berth_api *api, const char *ns, int res)
+static int64_t ns_usage(struct berth_api *api, const char *ns,
+			struct json_object *quota, int res)
 {
 	int64_t use[BERTH_Q_N] = { 0 }, total = 0;
 	unsigned int missing = 0;
@@ -257,9 +295,12 @@ static int64_t ns_usage(struct berth_api *api, const char *ns, int res)
 
 		memset(use, 0, sizeof(use));
 		for (i = 0; i < json_object_array_length(a); i++)
-			berth_quota_usage(berth_quota_kinds[k][0],
-					  json_object_array_get_idx(a, i), use,
-					  &missing);
+			if (berth_quota_matches(quota, berth_quota_kinds[k][0],
+						json_object_array_get_idx(a, i)))
+				berth_quota_usage(
+					berth_quota_kinds[k][0],
+					json_object_array_get_idx(a, i), use,
+					&missing);
 		total += use[res];
 		json_object_put(a);
 	}
@@ -267,7 +308,6 @@ static int64_t ns_usage(struct berth_api *api, const char *ns, int res)
 }
 
 struct charge {
-	char msg[1024];
 	size_t off[3];
 	char part[3][400]; /* requested, used, limited */
 	bool over;
@@ -292,12 +332,13 @@ static void note_over(struct charge *ch, int res, int64_t req, int64_t used,
 }
 
 /*
- * Charge one quota (as read at rev); 0 done or nothing to charge,
+ * Check (and with write, charge) one quota as read; 0 done or nothing to
+ * charge,
  * -ECANCELED raced (retry), -EDQUOT refused (*st), other -errno.
  */
 static int charge_one(const struct berth_admission_req *rq,
 		      struct json_object *quota, const int64_t use[BERTH_Q_N],
-		      unsigned int missing, struct json_object **st)
+		      unsigned int missing, bool write, struct json_object **st)
 {
 	struct json_object *hard = berth_json_path(quota, "spec.hard");
 	struct json_object *sused = berth_json_path(quota, "status.used");
@@ -312,7 +353,8 @@ static int charge_one(const struct berth_admission_req *rq,
 	size_t mo = 0;
 	int err;
 
-	if (!json_object_is_type(hard, json_type_object))
+	if (!json_object_is_type(hard, json_type_object) ||
+	    !berth_quota_matches(quota, rq->res->kind, rq->obj))
 		return 0;
 	nq = berth_json_copy(quota);
 	used = berth_json_obj(berth_json_obj(nq, "status"), "used");
@@ -330,7 +372,7 @@ static int charge_one(const struct berth_admission_req *rq,
 			continue;
 		any = true;
 		if (berth_quantity_get(sused, name, &u))
-			u = ns_usage(rq->api, rq->ns, (int)res);
+			u = ns_usage(rq->api, rq->ns, quota, (int)res);
 		if (u + use[res] > h)
 			note_over(&ch, (int)res, use[res], u, h);
 		berth_quantity_format(u + use[res], is_bytes((int)res), q,
@@ -347,7 +389,7 @@ static int charge_one(const struct berth_admission_req *rq,
 			"exceeded quota: %s, requested: %s, used: %s, limited: %s",
 			qname, ch.part[0], ch.part[1], ch.part[2]);
 		err = -EDQUOT;
-	} else if (!any || rq->dry) {
+	} else if (!any || rq->dry || !write) {
 		err = 0;
 	} else {
 		const char *js;
@@ -369,28 +411,69 @@ static int charge_one(const struct berth_admission_req *rq,
 	return err;
 }
 
+static bool charged(struct json_object *done, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(done); i++)
+		if (!strcmp(json_object_get_string(
+				    json_object_array_get_idx(done, i)),
+			    name ?: ""))
+			return true;
+	return false;
+}
+
+/*
+ * Every quota must allow the object before any is charged; a charge that
+ * loses a race is retried on a fresh read, the ones that went through are
+ * not charged again.
+ */
+static int charge_all(const struct berth_admission_req *rq,
+		      struct json_object *quotas, const int64_t use[BERTH_Q_N],
+		      unsigned int missing, struct json_object *done,
+		      struct json_object **st)
+{
+	size_t i, n = json_object_array_length(quotas);
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		struct json_object *q = json_object_array_get_idx(quotas, i);
+
+		if (!charged(done, berth_json_path_str(q, "metadata.name")))
+			err = charge_one(rq, q, use, missing, false, st);
+	}
+	for (i = 0; !err && i < n; i++) {
+		struct json_object *q = json_object_array_get_idx(quotas, i);
+		const char *name = berth_json_path_str(q, "metadata.name");
+
+		if (charged(done, name))
+			continue;
+		err = charge_one(rq, q, use, missing, true, st);
+		if (!err)
+			json_object_array_add(done,
+					      json_object_new_string(name ?: ""));
+	}
+	return err;
+}
+
 struct json_object *berth_quota_admit(const struct berth_admission_req *rq)
 {
 	int64_t use[BERTH_Q_N] = { 0 };
-	struct json_object *quotas, *st = NULL;
+	struct json_object *quotas, *done, *st = NULL;
 	unsigned int missing = 0;
 	int attempt, err = 0;
-	size_t i;
 
 	if (!berth_quota_usage(rq->res->kind, rq->obj, use, &missing))
 		return NULL;
+	done = json_object_new_array();
 	for (attempt = 0; attempt < CHARGE_RETRIES; attempt++) {
 		quotas = berth_admission_list(rq->api, "resourcequotas", rq->ns);
-		err = 0;
-		/* quotas charged before a race stay charged: the controller
-		 * gives back what no object uses */
-		for (i = 0; !err && i < json_object_array_length(quotas); i++)
-			err = charge_one(rq, json_object_array_get_idx(quotas, i),
-					 use, missing, &st);
+		err = charge_all(rq, quotas, use, missing, done, &st);
 		json_object_put(quotas);
 		if (err != -ECANCELED)
 			break;
 	}
+	json_object_put(done);
 	if (st)
 		return st;
 	if (err)

@@ -39,6 +39,13 @@ const char *berth_quota_res_name(int res);
  */
 bool berth_quota_usage(const char *kind, struct json_object *obj,
 		       int64_t use[BERTH_Q_N], unsigned int *missing);
+/*
+ * Does quota count obj? Its scopes (Terminating, NotTerminating,
+ * BestEffort, NotBestEffort) select pods; a scoped quota counts nothing
+ * else, and a scope berth does not know matches nothing.
+ */
+bool berth_quota_matches(struct json_object *quota, const char *kind,
+			 struct json_object *obj);
 /* The kinds quota counts, and their plural names. */
 extern const char *const berth_quota_kinds[4][2];
 

@@ -74,9 +74,10 @@ static bool settled(struct quota_ctl *c, const char *key, int64_t rv)
 	return ok;
 }
 
-static void usage_of(struct quota_ctl *c, const char *ns,
+static void usage_of(struct quota_ctl *c, struct json_object *quota,
 		     int64_t use[BERTH_Q_N])
 {
+	const char *ns = berth_json_path_str(quota, "metadata.namespace");
 	unsigned int missing = 0;
 	size_t k, i;
 
@@ -85,10 +86,14 @@ static void usage_of(struct quota_ctl *c, const char *ns,
 		struct json_object *a =
 			berth_informer_list(c->objs[k], "namespace", ns);
 
-		for (i = 0; i < json_object_array_length(a); i++)
-			berth_quota_usage(berth_quota_kinds[k][0],
-					  json_object_array_get_idx(a, i), use,
-					  &missing);
+		for (i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *o = json_object_array_get_idx(a, i);
+
+			if (berth_quota_matches(quota, berth_quota_kinds[k][0],
+						o))
+				berth_quota_usage(berth_quota_kinds[k][0], o,
+						  use, &missing);
+		}
 		json_object_put(a);
 	}
 }
@@ -161,9 +166,8 @@ static int quota_sync(void *ctx, const char *ns)
 	int err = 0, r;
 	size_t i;
 
-	if (json_object_array_length(qs))
-		usage_of(c, ns, use);
 	for (i = 0; i < json_object_array_length(qs); i++) {
+		usage_of(c, json_object_array_get_idx(qs, i), use);
 		r = sync_quota(c, json_object_array_get_idx(qs, i), use);
 		if (r < 0)
 			err = r;

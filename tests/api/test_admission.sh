@@ -148,6 +148,22 @@ pod m1 '{containers: [{name: c, image: busybox, resources: {requests: {memory: 7
 out=$(pod m2 '{containers: [{name: c, image: busybox, resources: {requests: {memory: 512Mi}}}]}' | err apply -n rq2 -f -)
 expect_match "memory in binary units" "$out" 'exceeded quota: small, requested: pods=1,requests.memory=512Mi, used: pods=1,requests.memory=768Mi, limited: pods=1,requests.memory=1Gi'
 
+# two quotas: one that refuses charges neither (small is charged first)
+k patch quota small -n rq2 --type=merge -p '{"spec":{"hard":{"pods":"5"}}}' >/dev/null
+k create quota zcpu -n rq2 --hard=requests.cpu=1 >/dev/null
+out=$(pod m3 '{containers: [{name: c, image: busybox, resources: {requests: {cpu: "2", memory: 1Mi}}}]}' | err apply -n rq2 -f -)
+expect_match "the quota that refuses is named" "$out" 'exceeded quota: zcpu, requested: requests.cpu=2, used: requests.cpu=0, limited: requests.cpu=1'
+expect_eq "the other quota was not charged" "$(k get quota small -n rq2 -o jsonpath='{.status.used.pods} {.status.used.requests\.memory}')" "1 768Mi"
+
+# scopes: a BestEffort quota counts only pods without requests or limits
+k create namespace rq3 >/dev/null
+k create quota besteffort -n rq3 --hard=pods=1 --scopes=BestEffort >/dev/null
+pod be1 | k apply -n rq3 -f - >/dev/null
+out=$(pod be2 | err apply -n rq3 -f -)
+expect_match "a scoped quota counts the pods it selects" "$out" 'exceeded quota: besteffort, requested: pods=1, used: pods=1, limited: pods=1'
+pod burst '{containers: [{name: c, image: busybox, resources: {requests: {cpu: 10m}}}]}' | k apply -n rq3 -f - >/dev/null
+echo "ok: and not the others"
+
 ### PodSecurity
 k create namespace restricted >/dev/null
 k label namespace restricted pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
