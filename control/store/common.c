@@ -261,39 +261,51 @@ struct xf_watch {
 	void *ctx;
 };
 
+/* in's readable form in *out when the transformer changes it: 1 if so. */
 static int kv_copy_from(const struct berth_store_transformer *xf,
 			const struct berth_kv *in, struct berth_kv *out)
 {
-	int r = store_kv_fill(out, in->key, strlen(in->key), in->value,
-			      in->value_len, in->create_revision,
-			      in->mod_revision);
+	bool stale = false;
+	char *v;
+	size_t n;
+	int r;
 
-	if (!r && (r = kv_from(xf, out)))
-		berth_kv_free(out);
-	return r;
+	*out = *in;
+	if (!in->key || !in->value)
+		return 0;
+	r = xf->from(xf->ctx, in->key, in->value, in->value_len, &v, &n,
+		     &stale);
+	if (r < 0)
+		return r;
+	out->stale = stale;
+	if (r == 1)
+		return 0;
+	out->value = v;
+	out->value_len = n;
+	return 1;
 }
 
 static void xf_event(void *ctx, const struct berth_event *ev, int err)
 {
 	struct xf_watch *x = ctx;
 	struct berth_event e;
-	int r;
+	int rk = 0, rp = 0;
 
 	if (!ev) {
 		x->cb(x->ctx, ev, err);
 		return;
 	}
 	e = *ev;
-	memset(&e.kv, 0, sizeof(e.kv));
-	memset(&e.prev, 0, sizeof(e.prev));
-	r = kv_copy_from(x->xf, &ev->kv, &e.kv);
-	if (!r && ev->has_prev)
-		r = kv_copy_from(x->xf, &ev->prev, &e.prev);
+	rk = kv_copy_from(x->xf, &ev->kv, &e.kv);
+	if (rk >= 0 && ev->has_prev)
+		rp = kv_copy_from(x->xf, &ev->prev, &e.prev);
 	/* an event that cannot be read is dropped, never passed on raw */
-	if (!r)
+	if (rk >= 0 && rp >= 0)
 		x->cb(x->ctx, &e, err);
-	berth_kv_free(&e.kv);
-	berth_kv_free(&e.prev);
+	if (rk == 1)
+		free(e.kv.value);
+	if (rp == 1)
+		free(e.prev.value);
 }
 
 int berth_store_watch(struct berth_store *s, const char *prefix,
