@@ -20,7 +20,7 @@ static bool is_container_item(struct json_object *it)
 	return t && !strcmp(t, "Container");
 }
 
-/* Call fn for every Container item of every LimitRange of the namespace. */
+/* Call fn for every item of every LimitRange of the namespace. */
 static void each_item(const struct berth_admission_req *rq,
 		      void (*fn)(struct json_object *it, void *ctx), void *ctx)
 {
@@ -35,8 +35,7 @@ static void each_item(const struct berth_admission_req *rq,
 			"limits");
 
 		for (j = 0; items && j < json_object_array_length(items); j++)
-			if (is_container_item(json_object_array_get_idx(items, j)))
-				fn(json_object_array_get_idx(items, j), ctx);
+			fn(json_object_array_get_idx(items, j), ctx);
 	}
 	json_object_put(lrs);
 }
@@ -80,7 +79,8 @@ static void default_container(struct json_object *c, void *item)
 
 static void default_item(struct json_object *it, void *ctx)
 {
-	each_container(ctx, default_container, it);
+	if (is_container_item(it))
+		each_container(ctx, default_container, it);
 }
 
 struct json_object *berth_limitrange_default(const struct berth_admission_req *rq)
@@ -91,32 +91,31 @@ struct json_object *berth_limitrange_default(const struct berth_admission_req *r
 
 struct bounds {
 	struct json_object *item;
+	const char *what; /* "Container" or "Pod" */
 	char msg[1536];
 	size_t off;
 	int n;
 };
 
-static void add_msg(struct bounds *b, const char *fmt, const char *res,
-		    int64_t want, int64_t have, bool with_have)
+/* "minimum cpu usage per Container is 100m, but request is 50m" */
+static void add_msg(struct bounds *b, bool min, const char *res,
+		    int64_t want, const int64_t *have)
 {
 	char w[48], h[48];
 	bool bytes = !strcmp(res, "memory") || !strcmp(res, "ephemeral-storage");
 
 	berth_quantity_format(want, bytes, w, sizeof(w));
-	berth_quantity_format(have, bytes, h, sizeof(h));
-	if (b->off >= sizeof(b->msg))
-		return;
-	b->off += snprintf(b->msg + b->off, sizeof(b->msg) - b->off, "%s",
-			   b->n ? ", " : "");
-	if (b->off < sizeof(b->msg)) {
-		if (with_have)
-			b->off += snprintf(b->msg + b->off,
-					   sizeof(b->msg) - b->off, fmt, res, w,
-					   h);
-		else
-			b->off += snprintf(b->msg + b->off,
-					   sizeof(b->msg) - b->off, fmt, res, w);
-	}
+	if (have)
+		berth_quantity_format(*have, bytes, h, sizeof(h));
+	if (b->off < sizeof(b->msg))
+		b->off += snprintf(
+			b->msg + b->off, sizeof(b->msg) - b->off,
+			"%s%s %s usage per %s is %s%s%s%s", b->n ? ", " : "",
+			min ? "minimum" : "maximum", res, b->what, w,
+			have ? (min ? ", but request is " : ", but limit is ") :
+			       (min ? ".  No request is specified" :
+				      ".  No limit is specified"),
+			have ? h : "", "");
 	b->n++;
 }
 
@@ -134,15 +133,9 @@ static void check_bound(struct bounds *b, struct json_object *bound,
 		if (berth_quantity_get(bound, k, &v))
 			continue;
 		if (berth_quantity_get(have, k, &h))
-			add_msg(b,
-				min ? "minimum %s usage per Container is %s.  No request is specified" :
-				      "maximum %s usage per Container is %s.  No limit is specified",
-				k, v, 0, false);
+			add_msg(b, min, k, v, NULL);
 		else if (min ? h < v : h > v)
-			add_msg(b,
-				min ? "minimum %s usage per Container is %s, but request is %s" :
-				      "maximum %s usage per Container is %s, but limit is %s",
-				k, v, h, true);
+			add_msg(b, min, k, v, &h);
 	}
 }
 
@@ -163,8 +156,8 @@ static void check_ratio(struct bounds *b, struct json_object *ratio,
 		if (l * 1000 / r > v && b->off < sizeof(b->msg)) {
 			b->off += snprintf(
 				b->msg + b->off, sizeof(b->msg) - b->off,
-				"%s%s max limit to request ratio per Container is %lld, but provided ratio is %f",
-				b->n ? ", " : "", k, (long long)(v / 1000),
+				"%s%s max limit to request ratio per %s is %lld, but provided ratio is %f",
+				b->n ? ", " : "", k, b->what, (long long)(v / 1000),
 				(double)l / (double)r);
 			b->n++;
 		}
@@ -188,12 +181,87 @@ struct validate_ctx {
 	struct bounds b;
 };
 
+/*
+ * The pod's total of kind (requests, limits) for each resource every
+ * container names; a resource a container leaves out is left out.
+ */
+struct pod_sum {
+	struct json_object *bound; /* the resources asked about */
+	const char *kind;
+	int64_t sum[16];
+	bool missing[16];
+};
+
+static void sum_container(struct json_object *c, void *ctx)
+{
+	struct pod_sum *ps = ctx;
+	struct json_object *have = berth_json_path(
+		berth_json_path(c, "resources"), ps->kind);
+	int i = 0;
+	int64_t v;
+
+	json_object_object_foreach(ps->bound, k, val)
+	{
+		(void)val;
+		if (i == 16)
+			break;
+		if (berth_quantity_get(have, k, &v))
+			ps->missing[i] = true;
+		else
+			ps->sum[i] += v;
+		i++;
+	}
+}
+
+static struct json_object *pod_total(struct json_object *pod,
+				     struct json_object *bound,
+				     const char *kind)
+{
+	struct pod_sum ps = { .bound = bound, .kind = kind };
+	struct json_object *out = json_object_new_object(), *cs;
+	char q[48];
+	size_t j;
+	int i = 0;
+
+	if (!json_object_is_type(bound, json_type_object))
+		return out;
+	/* containers only: init containers run before them, alone */
+	cs = berth_admission_array(berth_json_path(pod, "spec"), "containers");
+	for (j = 0; cs && j < json_object_array_length(cs); j++)
+		sum_container(json_object_array_get_idx(cs, j), &ps);
+	json_object_object_foreach(bound, k, val)
+	{
+		(void)val;
+		if (i < 16 && !ps.missing[i]) {
+			berth_quantity_format(ps.sum[i], false, q, sizeof(q));
+			berth_json_set_str(out, k, q);
+		}
+		i++;
+	}
+	return out;
+}
+
 static void check_item(struct json_object *it, void *ctx)
 {
 	struct validate_ctx *vc = ctx;
+	const char *t = berth_json_get_str(it, "type");
+	struct json_object *req, *lim;
 
 	vc->b.item = it;
-	each_container(vc->pod, check_container, &vc->b);
+	if (is_container_item(it)) {
+		vc->b.what = "Container";
+		each_container(vc->pod, check_container, &vc->b);
+		return;
+	}
+	if (!t || strcmp(t, "Pod"))
+		return;
+	vc->b.what = "Pod";
+	req = pod_total(vc->pod, berth_json_path(it, "min"), "requests");
+	lim = pod_total(vc->pod, berth_json_path(it, "max"), "limits");
+	check_bound(&vc->b, berth_json_path(it, "min"), req, true);
+	check_bound(&vc->b, berth_json_path(it, "max"), lim, false);
+	json_object_put(req);
+	json_object_put(lim);
 }
 
 struct json_object *berth_limitrange_validate(const struct berth_admission_req *rq)

@@ -86,6 +86,22 @@ expect_match "LimitRange max" "$out" 'Error from server \(Forbidden\).*pods "d2"
 out=$(pod d3 '{containers: [{name: c, image: busybox, resources: {requests: {cpu: 50m}}}]}' | err apply -n lr -f -)
 expect_match "LimitRange min" "$out" 'pods "d3" is forbidden: minimum cpu usage per Container is 100m, but request is 50m'
 
+k create namespace lrpod >/dev/null
+k apply -n lrpod -f - >/dev/null <<'EOY'
+apiVersion: v1
+kind: LimitRange
+metadata: {name: per-pod}
+spec:
+  limits:
+  - type: Pod
+    max: {memory: 1Gi}
+EOY
+two='{containers: [{name: a, image: busybox, resources: {limits: {memory: 600Mi}}}, {name: b, image: busybox, resources: {limits: {memory: 600Mi}}}]}'
+out=$(pod big "$two" | err apply -n lrpod -f -)
+expect_match "LimitRange of type Pod sums the containers" "$out" 'pods "big" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1200Mi'
+out=$(pod nolimit | err apply -n lrpod -f -)
+expect_match "and wants every limit" "$out" 'maximum memory usage per Pod is 1Gi.  No limit is specified'
+
 ### ResourceQuota
 k create namespace rq >/dev/null
 k apply -n rq -f - >/dev/null <<'EOY'
