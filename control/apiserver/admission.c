@@ -23,8 +23,9 @@ static bool is_kind(const struct berth_admission_req *rq, const char *kind)
 	return rq->res && !strcmp(rq->res->kind, kind);
 }
 
-struct json_object *berth_admission_forbidden(const struct berth_admission_req *rq,
-					      const char *fmt, ...)
+struct json_object *
+berth_admission_forbidden(const struct berth_admission_req *rq, const char *fmt,
+			  ...)
 {
 	char msg[2048], q[128];
 	struct json_object *st;
@@ -52,8 +53,9 @@ struct json_object *berth_admission_mutate(const struct berth_admission_req *rq)
 	return st;
 }
 
-struct json_object *berth_admission_validate(const struct berth_admission_req *rq,
-					     char *warn, size_t wsize)
+struct json_object *
+berth_admission_validate(const struct berth_admission_req *rq, char *warn,
+			 size_t wsize)
 {
 	struct json_object *st = NULL;
 
@@ -147,7 +149,8 @@ void berth_admission_each_container(struct json_object *spec,
 		struct json_object *cs = berth_admission_array(spec, lists[i]);
 
 		for (j = 0; cs && j < json_object_array_length(cs); j++)
-			if (json_object_is_type(json_object_array_get_idx(cs, j),
+			if (json_object_is_type(json_object_array_get_idx(cs,
+									  j),
 						json_type_object))
 				fn(json_object_array_get_idx(cs, j), ctx);
 	}

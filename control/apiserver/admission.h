@@ -48,35 +48,42 @@ struct berth_admission_req {
  * reference) naming the plugin that refused. Warnings (PodSecurity) are
  * written to warn (may be NULL), one per line.
  */
-struct json_object *berth_admission_mutate(const struct berth_admission_req *rq);
-struct json_object *berth_admission_validate(const struct berth_admission_req *rq,
-					     char *warn, size_t wsize);
-struct json_object *berth_admission_delete(const struct berth_admission_req *rq);
+struct json_object *
+berth_admission_mutate(const struct berth_admission_req *rq);
+struct json_object *
+berth_admission_validate(const struct berth_admission_req *rq, char *warn,
+			 size_t wsize);
+struct json_object *
+berth_admission_delete(const struct berth_admission_req *rq);
 
 /* A 403 Forbidden Status: `KIND "name" is forbidden: MESSAGE`. */
-struct json_object *berth_admission_forbidden(const struct berth_admission_req *rq,
-					      const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+struct json_object *
+berth_admission_forbidden(const struct berth_admission_req *rq, const char *fmt,
+			  ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- the plugins (one file each) ---- */
 
 /* serviceaccount admission: mutate a pod on create. */
 struct json_object *berth_sa_admit(const struct berth_admission_req *rq);
 /* limitrange.c: defaults (mutate) and bounds (validate) of a new pod. */
-struct json_object *berth_limitrange_default(const struct berth_admission_req *rq);
-struct json_object *berth_limitrange_validate(const struct berth_admission_req *rq);
+struct json_object *
+berth_limitrange_default(const struct berth_admission_req *rq);
+struct json_object *
+berth_limitrange_validate(const struct berth_admission_req *rq);
 /*
  * podsecurity.c: a new pod (refused) or a workload's template (warned
  * about) against its namespace's pod-security labels.
  */
-struct json_object *berth_podsecurity_admit(const struct berth_admission_req *rq,
-					    char *warn, size_t wsize);
+struct json_object *
+berth_podsecurity_admit(const struct berth_admission_req *rq, char *warn,
+			size_t wsize);
 /*
  * Namespace labels: their values checked; a new enforce level warns about
  * the namespace's pods it would refuse.
  */
-struct json_object *berth_podsecurity_namespace(const struct berth_admission_req *rq,
-						char *warn, size_t wsize);
+struct json_object *
+berth_podsecurity_namespace(const struct berth_admission_req *rq, char *warn,
+			    size_t wsize);
 /* quota.c: charge a create against the namespace's ResourceQuotas. */
 struct json_object *berth_quota_admit(const struct berth_admission_req *rq);
 

@@ -20,7 +20,8 @@
 
 #define SA_MOUNT_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
 #define SA_VOLUME_PREFIX "kube-api-access-"
-#define SA_TOKEN_EXPIRATION_S 3607 /* kube-apiserver's default, an odd
+#define SA_TOKEN_EXPIRATION_S \
+	3607 /* kube-apiserver's default, an odd
 				    * number so it is recognisable */
 #define MIRROR_ANNOTATION "kubernetes.io/config.mirror"
 
@@ -30,8 +31,7 @@ static void find_mount(struct json_object *c, void *found)
 	size_t k;
 
 	for (k = 0; ms && k < json_object_array_length(ms); k++)
-		if (!strcmp(berth_json_get_str(json_object_array_get_idx(ms, k),
-					       "mountPath") ?:
+		if (!strcmp(berth_json_get_str(json_object_array_get_idx(ms, k), "mountPath") ?:
 				    "",
 			    SA_MOUNT_PATH))
 			*(bool *)found = true;
@@ -130,8 +130,8 @@ static void random_suffix(char *buf)
 static struct json_object *account(const struct berth_admission_req *rq,
 				   const char *name)
 {
-	struct json_object *sa = berth_admission_get(rq->api, "serviceaccounts",
-						      rq->ns, name);
+	struct json_object *sa =
+		berth_admission_get(rq->api, "serviceaccounts", rq->ns, name);
 
 	if (sa || strcmp(name, "default") || rq->dry)
 		return sa;
@@ -152,8 +152,7 @@ static bool automount(struct json_object *spec, struct json_object *sa)
 				      &v) &&
 	    json_object_is_type(v, json_type_boolean))
 		return json_object_get_boolean(v);
-	if (json_object_object_get_ex(sa, "automountServiceAccountToken",
-				      &v) &&
+	if (json_object_object_get_ex(sa, "automountServiceAccountToken", &v) &&
 	    json_object_is_type(v, json_type_boolean))
 		return json_object_get_boolean(v);
 	return true;
@@ -178,9 +177,9 @@ struct json_object *berth_sa_admit(const struct berth_admission_req *rq)
 	const char *name;
 	char vol[64];
 
-	if (json_object_object_get_ex(
-		    berth_json_path(rq->obj, "metadata.annotations"),
-		    MIRROR_ANNOTATION, NULL))
+	if (json_object_object_get_ex(berth_json_path(rq->obj,
+						      "metadata.annotations"),
+				      MIRROR_ANNOTATION, NULL))
 		return NULL; /* a static pod's mirror: the node made it */
 	spec = berth_json_path(rq->obj, "spec");
 	if (!json_object_is_type(spec, json_type_object))

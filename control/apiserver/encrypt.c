@@ -58,8 +58,7 @@ struct berth_encryption {
 	struct berth_store_transformer xf;
 };
 
-static struct enc_entry *entry_for(struct berth_encryption *e,
-				   const char *key)
+static struct enc_entry *entry_for(struct berth_encryption *e, const char *key)
 {
 	size_t i, j;
 
@@ -210,7 +209,6 @@ static int enc_from(void *ctx, const char *key, const void *in, size_t len,
 
 /* ---- configuration ---- */
 
-
 static int fail(char *err, size_t errlen, const char *fmt, const char *arg)
 {
 	snprintf(err, errlen, fmt, arg ? arg : "");
@@ -227,14 +225,15 @@ static int add_resource(struct enc_entry *en, const char *res, char *err,
 	if (en->nprefixes == RESOURCES_MAX)
 		return fail(err, errlen, "too many resources", NULL);
 	if (!res || !*res || strchr(res, '/') || strchr(res, '*'))
-		return fail(err, errlen,
-			    "resources: \"%s\" is not a resource name (wildcards are not supported)",
-			    res);
+		return fail(
+			err, errlen,
+			"resources: \"%s\" is not a resource name (wildcards are not supported)",
+			res);
 	p = en->prefixes[en->nprefixes++];
 	dot = strchr(res, '.');
 	if (dot)
-		snprintf(p, 128, "/registry/%s/%.*s/", dot + 1, (int)(dot - res),
-			 res);
+		snprintf(p, 128, "/registry/%s/%.*s/", dot + 1,
+			 (int)(dot - res), res);
 	else
 		snprintf(p, 128, "/registry/core/%s/", res);
 	return 0;
@@ -270,9 +269,10 @@ static int add_key(struct enc_provider *p, struct json_object *k, char *err,
 		if (raw)
 			gnutls_memset(raw, 0, n);
 		free(raw);
-		return fail(err, errlen,
-			    "aesgcm: key \"%s\" must be base64 of 16, 24 or 32 bytes",
-			    name);
+		return fail(
+			err, errlen,
+			"aesgcm: key \"%s\" must be base64 of 16, 24 or 32 bytes",
+			name);
 	}
 	ek = &p->keys[p->nkeys];
 	d = (gnutls_datum_t){ .data = (unsigned char *)raw,
@@ -288,8 +288,8 @@ static int add_key(struct enc_provider *p, struct json_object *k, char *err,
 	return 0;
 }
 
-static int add_provider(struct enc_entry *en, struct json_object *pj,
-			char *err, size_t errlen)
+static int add_provider(struct enc_entry *en, struct json_object *pj, char *err,
+			size_t errlen)
 {
 	struct json_object *a, *keys;
 	struct enc_provider *p;
@@ -309,9 +309,10 @@ static int add_provider(struct enc_entry *en, struct json_object *pj,
 		json_object_object_foreach(pj, k, v)
 		{
 			(void)v;
-			return fail(err, errlen,
-				    "provider %s is not supported (aesgcm, identity)",
-				    k);
+			return fail(
+				err, errlen,
+				"provider %s is not supported (aesgcm, identity)",
+				k);
 		}
 		return fail(err, errlen, "empty provider", NULL);
 	}
@@ -340,15 +341,16 @@ static int add_entry(struct berth_encryption *e, struct json_object *rj,
 	if (e->nentries == ENTRIES_MAX)
 		return fail(err, errlen, "too many resources entries", NULL);
 	if (!res || !prov || !json_object_array_length(prov))
-		return fail(err, errlen,
-			    "each resources entry needs resources and providers",
-			    NULL);
+		return fail(
+			err, errlen,
+			"each resources entry needs resources and providers",
+			NULL);
 	en = &e->entries[e->nentries++];
 	for (i = 0; i < json_object_array_length(res); i++) {
-		r = add_resource(
-			en,
-			json_object_get_string(json_object_array_get_idx(res, i)),
-			err, errlen);
+		r = add_resource(en,
+				 json_object_get_string(
+					 json_object_array_get_idx(res, i)),
+				 err, errlen);
 		if (r)
 			return r;
 	}
@@ -380,9 +382,10 @@ int berth_encryption_parse(const char *text, size_t len,
 	    strncmp(berth_json_get_str(cfg, "apiVersion") ?: "",
 		    "apiserver.config.k8s.io/", 24)) {
 		json_object_put(cfg);
-		return fail(err, errlen,
-			    "not an apiserver.config.k8s.io EncryptionConfiguration",
-			    NULL);
+		return fail(
+			err, errlen,
+			"not an apiserver.config.k8s.io EncryptionConfiguration",
+			NULL);
 	}
 	res = berth_admission_array(cfg, "resources");
 	e = calloc(1, sizeof(*e));

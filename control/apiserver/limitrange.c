@@ -83,7 +83,8 @@ static void default_item(struct json_object *it, void *ctx)
 		each_container(ctx, default_container, it);
 }
 
-struct json_object *berth_limitrange_default(const struct berth_admission_req *rq)
+struct json_object *
+berth_limitrange_default(const struct berth_admission_req *rq)
 {
 	each_item(rq, default_item, rq->obj);
 	return NULL;
@@ -98,11 +99,12 @@ struct bounds {
 };
 
 /* "minimum cpu usage per Container is 100m, but request is 50m" */
-static void add_msg(struct bounds *b, bool min, const char *res,
-		    int64_t want, const int64_t *have)
+static void add_msg(struct bounds *b, bool min, const char *res, int64_t want,
+		    const int64_t *have)
 {
 	char w[48], h[48];
-	bool bytes = !strcmp(res, "memory") || !strcmp(res, "ephemeral-storage");
+	bool bytes = !strcmp(res, "memory") ||
+		     !strcmp(res, "ephemeral-storage");
 
 	berth_quantity_format(want, bytes, w, sizeof(w));
 	if (have)
@@ -157,8 +159,8 @@ static void check_ratio(struct bounds *b, struct json_object *ratio,
 			b->off += snprintf(
 				b->msg + b->off, sizeof(b->msg) - b->off,
 				"%s%s max limit to request ratio per %s is %lld, but provided ratio is %f",
-				b->n ? ", " : "", k, b->what, (long long)(v / 1000),
-				(double)l / (double)r);
+				b->n ? ", " : "", k, b->what,
+				(long long)(v / 1000), (double)l / (double)r);
 			b->n++;
 		}
 	}
@@ -195,8 +197,8 @@ struct pod_sum {
 static void sum_container(struct json_object *c, void *ctx)
 {
 	struct pod_sum *ps = ctx;
-	struct json_object *have = berth_json_path(
-		berth_json_path(c, "resources"), ps->kind);
+	struct json_object *have =
+		berth_json_path(berth_json_path(c, "resources"), ps->kind);
 	int i = 0;
 	int64_t v;
 
@@ -213,9 +215,8 @@ static void sum_container(struct json_object *c, void *ctx)
 	}
 }
 
-static struct json_object *pod_total(struct json_object *pod,
-				     struct json_object *bound,
-				     const char *kind)
+static struct json_object *
+pod_total(struct json_object *pod, struct json_object *bound, const char *kind)
 {
 	struct pod_sum ps = { .bound = bound, .kind = kind };
 	struct json_object *out = json_object_new_object(), *cs;
@@ -264,7 +265,8 @@ static void check_item(struct json_object *it, void *ctx)
 	json_object_put(lim);
 }
 
-struct json_object *berth_limitrange_validate(const struct berth_admission_req *rq)
+struct json_object *
+berth_limitrange_validate(const struct berth_admission_req *rq)
 {
 	struct validate_ctx vc = { .pod = rq->obj };
 

@@ -50,8 +50,7 @@ static void names_add(struct names *n, const char *name)
 	n->n++;
 }
 
-static void names_fmt(const struct names *n, const char *what,
-		      struct sbuf *out)
+static void names_fmt(const struct names *n, const char *what, struct sbuf *out)
 {
 	sb_add(out, "%s%s %s", what, n->n > 1 ? "s" : "", n->b.s);
 }
@@ -150,14 +149,14 @@ static bool in_list(const char *s, const char *const *list)
 static void capabilities(struct pod *p)
 {
 	static const char *const baseline[] = {
-		"AUDIT_WRITE", "CHOWN",	 "DAC_OVERRIDE",     "FOWNER",
-		"FSETID",      "KILL",	 "MKNOD",	     "NET_BIND_SERVICE",
-		"SETFCAP",     "SETGID", "SETPCAP",	     "SETUID",
+		"AUDIT_WRITE", "CHOWN",	 "DAC_OVERRIDE", "FOWNER",
+		"FSETID",      "KILL",	 "MKNOD",	 "NET_BIND_SERVICE",
+		"SETFCAP",     "SETGID", "SETPCAP",	 "SETUID",
 		"SYS_CHROOT",  NULL,
 	};
 	static const char *const restricted[] = { "NET_BIND_SERVICE", NULL };
-	const char *const *allowed =
-		p->level == RESTRICTED ? restricted : baseline;
+	const char *const *allowed = p->level == RESTRICTED ? restricted :
+							      baseline;
 	struct sbuf d = { 0 };
 	struct names nodrop = { 0 };
 	size_t i, j;
@@ -165,19 +164,21 @@ static void capabilities(struct pod *p)
 
 	for (i = 0; i < p->n; i++) {
 		struct json_object *add = berth_admission_array(
-			berth_json_path(p->cs[i], "securityContext.capabilities"),
+			berth_json_path(p->cs[i],
+					"securityContext.capabilities"),
 			"add");
 		struct json_object *drop = berth_admission_array(
-			berth_json_path(p->cs[i], "securityContext.capabilities"),
+			berth_json_path(p->cs[i],
+					"securityContext.capabilities"),
 			"drop");
 		bool all = false;
 		struct names bad = { 0 };
 
 		for (j = 0; drop && j < json_object_array_length(drop); j++)
-			all |= !strcmp(json_object_get_string(
-					       json_object_array_get_idx(drop, j)) ?:
-					       "",
-				       "ALL");
+			all |= !strcmp(
+				json_object_get_string(json_object_array_get_idx(drop, j)) ?:
+					"",
+				"ALL");
 		if (p->level == RESTRICTED && !all)
 			names_add(&nodrop, cname(p->cs[i]));
 		for (j = 0; add && j < json_object_array_length(add); j++) {
@@ -188,7 +189,8 @@ static void capabilities(struct pod *p)
 				names_add(&bad, cap);
 		}
 		if (bad.n) {
-			sb_add(&d, "%scontainer \"%s\" must not include %s in securityContext.capabilities.add",
+			sb_add(&d,
+			       "%scontainer \"%s\" must not include %s in securityContext.capabilities.add",
 			       parts++ ? "; " : "", cname(p->cs[i]) ?: "",
 			       bad.b.s);
 		}
@@ -197,7 +199,8 @@ static void capabilities(struct pod *p)
 		struct sbuf full = { 0 };
 
 		names_fmt(&nodrop, "container", &full);
-		sb_add(&full, " must set securityContext.capabilities.drop=[\"ALL\"]%s%s",
+		sb_add(&full,
+		       " must set securityContext.capabilities.drop=[\"ALL\"]%s%s",
 		       parts ? "; " : "", d.s);
 		violation(p, "unrestricted capabilities", &full);
 	} else if (parts) {
@@ -224,10 +227,11 @@ static void host_namespaces(struct pod *p)
 
 static void volumes(struct pod *p, bool restricted_types)
 {
-	static const char *const ok[] = { "configMap", "csi", "downwardAPI",
-					  "emptyDir",  "ephemeral",
-					  "persistentVolumeClaim", "projected",
-					  "secret",    NULL };
+	static const char *const ok[] = {
+		"configMap", "csi",	  "downwardAPI",
+		"emptyDir",  "ephemeral", "persistentVolumeClaim",
+		"projected", "secret",	  NULL
+	};
 	struct json_object *vols = berth_admission_array(p->spec, "volumes");
 	struct names hp = { 0 };
 	struct sbuf d = { 0 };
@@ -250,7 +254,8 @@ static void volumes(struct pod *p, bool restricted_types)
 			(void)val;
 			if (!strcmp(k, "name") || in_list(k, ok))
 				continue;
-			sb_add(&d, "%svolume \"%s\" uses restricted volume type \"%s\"",
+			sb_add(&d,
+			       "%svolume \"%s\" uses restricted volume type \"%s\"",
 			       n++ ? "; " : "", name ?: "", k);
 		}
 	}
@@ -269,14 +274,15 @@ static void host_ports(struct pod *p)
 	int n = 0;
 
 	for (i = 0; i < p->n; i++) {
-		struct json_object *ports = berth_admission_array(p->cs[i], "ports");
+		struct json_object *ports =
+			berth_admission_array(p->cs[i], "ports");
 		struct sbuf nums = { 0 };
 		int k = 0;
 
 		for (j = 0; ports && j < json_object_array_length(ports); j++) {
 			int64_t hp = berth_json_get_int(
-				json_object_array_get_idx(ports, j),
-				"hostPort", 0);
+				json_object_array_get_idx(ports, j), "hostPort",
+				0);
 
 			if (hp)
 				sb_add(&nums, "%s%lld", k++ ? ", " : "",
@@ -302,7 +308,8 @@ static void proc_mount(struct pod *p)
 			p->cs[i], "securityContext.procMount");
 
 		if (pm && strcmp(pm, "Default"))
-			sb_add(&d, "%scontainer \"%s\" must not set securityContext.procMount to \"%s\"",
+			sb_add(&d,
+			       "%scontainer \"%s\" must not set securityContext.procMount to \"%s\"",
 			       n++ ? "; " : "", cname(p->cs[i]) ?: "", pm);
 	}
 	if (n)
@@ -317,7 +324,8 @@ static void run_as_non_root(struct pod *p)
 	size_t i;
 
 	if (is_false(p->psc, "runAsNonRoot"))
-		sb_add(&d, "pod must not set securityContext.runAsNonRoot=false");
+		sb_add(&d,
+		       "pod must not set securityContext.runAsNonRoot=false");
 	for (i = 0; i < p->n; i++) {
 		if (is_false(p->cs[i], "securityContext.runAsNonRoot"))
 			names_add(&falses, cname(p->cs[i]));
@@ -344,7 +352,8 @@ static bool root_uid(struct json_object *sc)
 	struct json_object *v;
 
 	return json_object_object_get_ex(sc, "runAsUser", &v) &&
-	       json_object_is_type(v, json_type_int) && !json_object_get_int64(v);
+	       json_object_is_type(v, json_type_int) &&
+	       !json_object_get_int64(v);
 }
 
 static void run_as_user(struct pod *p)
@@ -400,15 +409,19 @@ static void selinux(struct pod *p)
 	int n = 0;
 
 	if (selinux_bad(berth_json_path(p->psc, "seLinuxOptions"), &why))
-		sb_add(&d, "pod set forbidden securityContext.seLinuxOptions: %s",
-		       why.s), n++;
+		sb_add(&d,
+		       "pod set forbidden securityContext.seLinuxOptions: %s",
+		       why.s),
+			n++;
 	for (i = 0; i < p->n; i++) {
 		struct sbuf w = { 0 };
 
-		if (selinux_bad(berth_json_path(p->cs[i],
-						"securityContext.seLinuxOptions"),
-				&w))
-			sb_add(&d, "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
+		if (selinux_bad(
+			    berth_json_path(p->cs[i],
+					    "securityContext.seLinuxOptions"),
+			    &w))
+			sb_add(&d,
+			       "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
 			       n++ ? "; " : "", cname(p->cs[i]) ?: "", w.s);
 	}
 	if (n)
@@ -433,7 +446,8 @@ static void seccomp(struct pod *p)
 	size_t i;
 
 	if (pt && !strcmp(pt, "Unconfined"))
-		sb_add(&d, "pod must not set securityContext.seccompProfile.type to \"Unconfined\"");
+		sb_add(&d,
+		       "pod must not set securityContext.seccompProfile.type to \"Unconfined\"");
 	for (i = 0; i < p->n; i++) {
 		const char *ct = seccomp_type(
 			berth_json_path(p->cs[i], "securityContext"));
@@ -447,12 +461,14 @@ static void seccomp(struct pod *p)
 	if (unconf.n) {
 		sb_add(&d, "%s", d.off ? "; " : "");
 		names_fmt(&unconf, "container", &d);
-		sb_add(&d, " must not set securityContext.seccompProfile.type to \"Unconfined\"");
+		sb_add(&d,
+		       " must not set securityContext.seccompProfile.type to \"Unconfined\"");
 	}
 	if (unset.n && !(pt && !strcmp(pt, "Unconfined"))) {
 		sb_add(&d, "%spod or ", d.off ? "; " : "");
 		names_fmt(&unset, "container", &d);
-		sb_add(&d, " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"");
+		sb_add(&d,
+		       " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"");
 	}
 	if (d.off)
 		violation(p, "seccompProfile", &d);
@@ -494,9 +510,9 @@ static void evaluate(struct pod *p)
 	bool r = p->level == RESTRICTED;
 
 	if (r)
-		per_container(p, "allowPrivilegeEscalation != false",
-			      ape_not_false,
-			      "must set securityContext.allowPrivilegeEscalation=false");
+		per_container(
+			p, "allowPrivilegeEscalation != false", ape_not_false,
+			"must set securityContext.allowPrivilegeEscalation=false");
 	capabilities(p);
 	host_namespaces(p);
 	volumes(p, false);
@@ -577,9 +593,9 @@ static void add_warning(char *warn, size_t wsize, const char *fmt, ...)
 static struct json_object *pod_of(const struct berth_admission_req *rq,
 				  bool *workload)
 {
-	static const char *const kinds[] = { "Deployment", "ReplicaSet",
-					     "StatefulSet", "DaemonSet", "Job",
-					     NULL };
+	static const char *const kinds[] = { "Deployment",  "ReplicaSet",
+					     "StatefulSet", "DaemonSet",
+					     "Job",	    NULL };
 
 	*workload = in_list(rq->res->kind, kinds);
 	if (*workload)
@@ -587,8 +603,9 @@ static struct json_object *pod_of(const struct berth_admission_req *rq,
 	return !strcmp(rq->res->kind, "Pod") ? rq->obj : NULL;
 }
 
-struct json_object *berth_podsecurity_admit(const struct berth_admission_req *rq,
-					    char *warn, size_t wsize)
+struct json_object *
+berth_podsecurity_admit(const struct berth_admission_req *rq, char *warn,
+			size_t wsize)
 {
 	struct json_object *ns, *labels, *pod, *st = NULL;
 	static __thread struct pod p;
@@ -678,10 +695,12 @@ static bool valid_labels(const struct berth_admission_req *rq,
 	return true;
 }
 
-struct json_object *berth_podsecurity_namespace(const struct berth_admission_req *rq,
-						char *warn, size_t wsize)
+struct json_object *
+berth_podsecurity_namespace(const struct berth_admission_req *rq, char *warn,
+			    size_t wsize)
 {
-	struct json_object *labels = berth_json_path(rq->obj, "metadata.labels");
+	struct json_object *labels =
+		berth_json_path(rq->obj, "metadata.labels");
 	struct json_object *pods, *st = NULL;
 	static __thread struct pod p;
 	char name[64], oname[64], short_[512];
@@ -707,9 +726,10 @@ struct json_object *berth_podsecurity_namespace(const struct berth_admission_req
 		if (!p.nviol)
 			continue;
 		if (!bad++)
-			add_warning(warn, wsize,
-				    "existing pods in namespace \"%s\" violate the new PodSecurity enforce level \"%s\"",
-				    rq->name, name);
+			add_warning(
+				warn, wsize,
+				"existing pods in namespace \"%s\" violate the new PodSecurity enforce level \"%s\"",
+				rq->name, name);
 		check_names(&p, short_, sizeof(short_));
 		add_warning(warn, wsize, "%s: %s",
 			    berth_json_path_str(pod, "metadata.name") ?: "",

@@ -135,8 +135,7 @@ void berth_quantity_format(int64_t milli, bool bytes, char *buf, size_t size)
 	snprintf(buf, size, "%" PRId64, units);
 }
 
-int berth_quantity_get(struct json_object *map, const char *key,
-		       int64_t *milli)
+int berth_quantity_get(struct json_object *map, const char *key, int64_t *milli)
 {
 	struct json_object *v;
 
@@ -214,8 +213,8 @@ bool berth_quota_usage(const char *kind, struct json_object *obj,
 
 	if (!strcmp(kind, "Pod")) {
 		phase = berth_json_path_str(obj, "status.phase");
-		if (phase && (!strcmp(phase, "Succeeded") ||
-			      !strcmp(phase, "Failed")))
+		if (phase &&
+		    (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
 			return false;
 		use[BERTH_Q_PODS] += 1000;
 		pod_use(berth_json_path(obj, "spec"), use, missing);
@@ -226,8 +225,8 @@ bool berth_quota_usage(const char *kind, struct json_object *obj,
 			use[BERTH_Q_LBS] += 1000;
 		if (type && (!strcmp(type, "LoadBalancer") ||
 			     !strcmp(type, "NodePort"))) {
-			struct json_object *ps =
-				berth_admission_array(berth_json_path(obj, "spec"), "ports");
+			struct json_object *ps = berth_admission_array(
+				berth_json_path(obj, "spec"), "ports");
 
 			use[BERTH_Q_NODEPORTS] +=
 				1000 * (ps ? json_object_array_length(ps) : 0);
@@ -296,11 +295,12 @@ static int64_t ns_usage(struct berth_api *api, const char *ns,
 		memset(use, 0, sizeof(use));
 		for (i = 0; i < json_object_array_length(a); i++)
 			if (berth_quota_matches(quota, berth_quota_kinds[k][0],
-						json_object_array_get_idx(a, i)))
-				berth_quota_usage(
-					berth_quota_kinds[k][0],
-					json_object_array_get_idx(a, i), use,
-					&missing);
+						json_object_array_get_idx(a,
+									  i)))
+				berth_quota_usage(berth_quota_kinds[k][0],
+						  json_object_array_get_idx(a,
+									    i),
+						  use, &missing);
 		total += use[res];
 		json_object_put(a);
 	}
@@ -346,7 +346,8 @@ static int charge_one(const struct berth_admission_req *rq,
 	struct json_object *nq, *used;
 	struct charge ch = { 0 };
 	char key[KEY_MAX], q[64], miss[200] = "";
-	const char *rvs = berth_json_path_str(quota, "metadata.resourceVersion");
+	const char *rvs =
+		berth_json_path_str(quota, "metadata.resourceVersion");
 	/* the revision read: the compare of the compare-and-swap */
 	int64_t rev = rvs ? strtoll(rvs, NULL, 10) : 0;
 	bool any = false;
@@ -400,9 +401,9 @@ static int charge_one(const struct berth_admission_req *rq,
 		json_object_object_del(berth_json_obj(nq, "metadata"),
 				       "resourceVersion");
 		js = berth_json_str(nq, &len);
-		err = berth_resource_key(
-			berth_resource_find("", "v1", "resourcequotas"), rq->ns,
-			qname, key, sizeof(key));
+		err = berth_resource_key(berth_resource_find("", "v1",
+							     "resourcequotas"),
+					 rq->ns, qname, key, sizeof(key));
 		if (!err)
 			err = berth_store_update(rq->api->store, key, js, len,
 						 rev, 0, NULL);
@@ -450,8 +451,8 @@ static int charge_all(const struct berth_admission_req *rq,
 			continue;
 		err = charge_one(rq, q, use, missing, true, st);
 		if (!err)
-			json_object_array_add(done,
-					      json_object_new_string(name ?: ""));
+			json_object_array_add(
+				done, json_object_new_string(name ?: ""));
 	}
 	return err;
 }
@@ -467,7 +468,8 @@ struct json_object *berth_quota_admit(const struct berth_admission_req *rq)
 		return NULL;
 	done = json_object_new_array();
 	for (attempt = 0; attempt < CHARGE_RETRIES; attempt++) {
-		quotas = berth_admission_list(rq->api, "resourcequotas", rq->ns);
+		quotas =
+			berth_admission_list(rq->api, "resourcequotas", rq->ns);
 		err = charge_all(rq, quotas, use, missing, done, &st);
 		json_object_put(quotas);
 		if (err != -ECANCELED)

@@ -125,7 +125,8 @@ static int sync_quota(struct quota_ctl *c, struct json_object *quota,
 			if (res < 0)
 				continue;
 			now = use[res];
-			if (!berth_quantity_get(old, k, &before) && now < before) {
+			if (!berth_quantity_get(old, k, &before) &&
+			    now < before) {
 				if (!ok && !waiting)
 					ok = settled(c, key,
 						     berth_obj_rv(quota));
@@ -161,7 +162,8 @@ static int sync_quota(struct quota_ctl *c, struct json_object *quota,
 static int quota_sync(void *ctx, const char *ns)
 {
 	struct quota_ctl *c = ctx;
-	struct json_object *qs = berth_informer_list(c->quotas, "namespace", ns);
+	struct json_object *qs =
+		berth_informer_list(c->quotas, "namespace", ns);
 	int64_t use[BERTH_Q_N];
 	int err = 0, r;
 	size_t i;

@@ -59,7 +59,8 @@ static int refuse(const char *cfg)
 
 static char *seal(struct berth_encryption *e, const char *key, size_t *n)
 {
-	const struct berth_store_transformer *t = berth_encryption_transformer(e);
+	const struct berth_store_transformer *t =
+		berth_encryption_transformer(e);
 	char *out = NULL;
 
 	cr_assert_eq(t->to(t->ctx, key, VALUE, strlen(VALUE), &out, n), 0);
@@ -69,7 +70,8 @@ static char *seal(struct berth_encryption *e, const char *key, size_t *n)
 static int open_(struct berth_encryption *e, const char *key, const char *in,
 		 size_t n, char **out, bool *stale)
 {
-	const struct berth_store_transformer *t = berth_encryption_transformer(e);
+	const struct berth_store_transformer *t =
+		berth_encryption_transformer(e);
 	size_t len;
 
 	*stale = false;
@@ -84,7 +86,8 @@ Test(encrypt, aesgcm_round_trip)
 	bool stale;
 
 	cr_assert_eq(strncmp(c, "k8s:enc:aesgcm:v1:key1:", 23), 0);
-	cr_assert_eq(n, 23 + 12 + strlen(VALUE) + 16, "prefix, nonce, data, tag");
+	cr_assert_eq(n, 23 + 12 + strlen(VALUE) + 16,
+		     "prefix, nonce, data, tag");
 	cr_assert_null(memmem(c, n, "aHVudGVyMg", 10), "no plaintext stored");
 	cr_assert_eq(open_(e, SKEY, c, n, &p, &stale), 0);
 	cr_assert_str_eq(p, VALUE);
@@ -109,7 +112,8 @@ Test(encrypt, nonce_differs)
 Test(encrypt, other_resources_untouched)
 {
 	struct berth_encryption *e = load(AESGCM(KEY("key1", K1)));
-	const struct berth_store_transformer *t = berth_encryption_transformer(e);
+	const struct berth_store_transformer *t =
+		berth_encryption_transformer(e);
 	char *out = NULL;
 	size_t n;
 	bool stale;
@@ -209,6 +213,7 @@ Test(encrypt, bad_configurations)
 	cr_assert_eq(refuse(cfg), -EINVAL, "a colon in a key name");
 	snprintf(cfg, sizeof(cfg), "%s%s", head, "      - kms: {name: x}\n");
 	cr_assert_eq(refuse(cfg), -EINVAL, "an unsupported provider");
-	snprintf(cfg, sizeof(cfg), "%s%s", head, "      - aesgcm: {keys: []}\n");
+	snprintf(cfg, sizeof(cfg), "%s%s", head,
+		 "      - aesgcm: {keys: []}\n");
 	cr_assert_eq(refuse(cfg), -EINVAL, "aesgcm without keys");
 }
