@@ -313,22 +313,54 @@ struct charge {
 	bool over;
 };
 
-static void note_over(struct charge *ch, int res, int64_t req, int64_t used,
-		      int64_t hard)
+static void note_over(struct charge *ch, const char *name, bool bytes,
+		      int64_t req, int64_t used, int64_t hard)
 {
 	const int64_t v[3] = { req, used, hard };
 	char q[64];
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		berth_quantity_format(v[i], is_bytes(res), q, sizeof(q));
+		berth_quantity_format(v[i], bytes, q, sizeof(q));
 		if (ch->off[i] < sizeof(ch->part[i]))
 			ch->off[i] += snprintf(ch->part[i] + ch->off[i],
 					       sizeof(ch->part[i]) - ch->off[i],
 					       "%s%s=%s", ch->over ? "," : "",
-					       berth_quota_res_name(res), q);
+					       name, q);
 	}
 	ch->over = true;
+}
+
+const struct berth_resource *berth_quota_count_resource(const char *name)
+{
+	const char *r, *dot;
+	size_t i, n;
+
+	if (strncmp(name, "count/", 6))
+		return NULL;
+	r = name + 6;
+	dot = strchr(r, '.');
+	n = dot ? (size_t)(dot - r) : strlen(r);
+	for (i = 0; i < berth_nresources; i++) {
+		const struct berth_resource *x = &berth_resources[i];
+
+		if (strlen(x->name) == n && !strncmp(x->name, r, n) &&
+		    !strcmp(x->group, dot ? dot + 1 : "") && x->namespaced)
+			return x;
+	}
+	return NULL;
+}
+
+int64_t berth_quota_count_now(struct berth_store *store,
+			      const struct berth_resource *r, const char *ns)
+{
+	char prefix[KEY_MAX];
+	size_t n = 0;
+
+	if (berth_resource_key(r, ns, NULL, prefix, sizeof(prefix)) ||
+	    berth_store_count(store, prefix, &n))
+		return 0;
+	return (int64_t)n * 1000;
 }
 
 /*
@@ -361,23 +393,35 @@ static int charge_one(const struct berth_admission_req *rq,
 	used = berth_json_obj(berth_json_obj(nq, "status"), "used");
 	json_object_object_foreach(hard, name, hv)
 	{
-		int64_t h, u, res = berth_quota_res_find(name);
+		int64_t h, u, want, res = berth_quota_res_find(name);
+		const struct berth_resource *cr = NULL;
+		bool bytes = is_bytes((int)res);
 
 		(void)hv;
-		if (res < 0 || berth_quantity_get(hard, name, &h))
+		if (berth_quantity_get(hard, name, &h))
 			continue;
-		if ((missing & (1u << res)) && mo < sizeof(miss))
-			mo += snprintf(miss + mo, sizeof(miss) - mo, "%s%s",
-				       mo ? "," : "", name);
-		if (!use[res])
+		if (res < 0) {
+			/* count/<resource>[.<group>]: any namespaced kind */
+			cr = berth_quota_count_resource(name);
+			if (cr != rq->res)
+				continue;
+			want = 1000;
+		} else {
+			if ((missing & (1u << res)) && mo < sizeof(miss))
+				mo += snprintf(miss + mo, sizeof(miss) - mo,
+					       "%s%s", mo ? "," : "", name);
+			want = use[res];
+		}
+		if (!want)
 			continue;
 		any = true;
 		if (berth_quantity_get(sused, name, &u))
-			u = ns_usage(rq->api, rq->ns, quota, (int)res);
-		if (u + use[res] > h)
-			note_over(&ch, (int)res, use[res], u, h);
-		berth_quantity_format(u + use[res], is_bytes((int)res), q,
-				      sizeof(q));
+			u = cr ? berth_quota_count_now(rq->api->store, cr,
+						       rq->ns) :
+				 ns_usage(rq->api, rq->ns, quota, (int)res);
+		if (u + want > h)
+			note_over(&ch, name, bytes, want, u, h);
+		berth_quantity_format(u + want, bytes, q, sizeof(q));
 		berth_json_set_str(used, name, q);
 	}
 	if (*miss) {
@@ -464,7 +508,10 @@ struct json_object *berth_quota_admit(const struct berth_admission_req *rq)
 	unsigned int missing = 0;
 	int attempt, err = 0;
 
-	if (!berth_quota_usage(rq->res->kind, rq->obj, use, &missing))
+	/* a pod that has ended counts for nothing; other kinds still may
+	 * (count/<resource>) */
+	if (!berth_quota_usage(rq->res->kind, rq->obj, use, &missing) &&
+	    !strcmp(rq->res->kind, "Pod"))
 		return NULL;
 	done = json_object_new_array();
 	for (attempt = 0; attempt < CHARGE_RETRIES; attempt++) {

@@ -46,6 +46,13 @@ bool berth_quota_usage(const char *kind, struct json_object *obj,
  */
 bool berth_quota_matches(struct json_object *quota, const char *kind,
 			 struct json_object *obj);
+struct berth_resource;
+struct berth_store;
+/* "count/widgets.example.com" -> that namespaced resource, else NULL. */
+const struct berth_resource *berth_quota_count_resource(const char *name);
+/* How many objects of r are in ns now, in milli-units. */
+int64_t berth_quota_count_now(struct berth_store *store,
+			      const struct berth_resource *r, const char *ns);
 /* The kinds quota counts, and their plural names. */
 extern const char *const berth_quota_kinds[4][2];
 

@@ -16,6 +16,7 @@
 
 #include "../apiserver/jsonutil.h"
 #include "../apiserver/quota.h"
+#include "../apiserver/api.h"
 #include "ctl.h"
 #include "strmap.h"
 
@@ -122,9 +123,14 @@ static int sync_quota(struct quota_ctl *c, struct json_object *quota,
 
 			(void)v;
 			res = berth_quota_res_find(k);
-			if (res < 0)
+			if (res >= 0)
+				now = use[res];
+			else if (berth_quota_count_resource(k))
+				now = berth_quota_count_now(
+					c->api->store,
+					berth_quota_count_resource(k), ns);
+			else
 				continue;
-			now = use[res];
 			if (!berth_quantity_get(old, k, &before) &&
 			    now < before) {
 				if (!ok && !waiting)
@@ -180,6 +186,22 @@ static int quota_sync(void *ctx, const char *ns)
 	return err;
 }
 
+/*
+ * count/<resource> keys follow kinds no informer here watches: every
+ * RESYNC_MS each quota's namespace is looked at again.
+ */
+#define RESYNC_MS 10000
+static void resync(void *ctx)
+{
+	struct quota_ctl *c = ctx;
+	struct json_object *qs = berth_informer_list(c->quotas, NULL, NULL);
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(qs); i++)
+		ns_changed(c, json_object_array_get_idx(qs, i));
+	json_object_put(qs);
+}
+
 static int quota_init(struct berth_ctl *m, void **state)
 {
 	struct quota_ctl *c = calloc(1, sizeof(*c));
@@ -187,6 +209,7 @@ static int quota_init(struct berth_ctl *m, void **state)
 					    .update = ns_updated,
 					    .del = ns_changed };
 	size_t k;
+	int err;
 
 	if (!c)
 		return -ENOMEM;
@@ -202,6 +225,9 @@ static int quota_init(struct berth_ctl *m, void **state)
 		berth_informer_add_handler(c->objs[k], &h);
 	}
 	*state = c;
+	err = berth_ctl_every(m, "resourcequota-resync", RESYNC_MS, resync, c);
+	if (err)
+		return err;
 	return berth_ctl_workers(m, "resourcequota", c->q, 1, quota_sync, c);
 }
 

@@ -171,6 +171,12 @@ out=$(pod m3 '{containers: [{name: c, image: busybox, resources: {requests: {cpu
 expect_match "the quota that refuses is named" "$out" 'exceeded quota: zcpu, requested: requests.cpu=2, used: requests.cpu=0, limited: requests.cpu=1'
 expect_eq "the other quota was not charged" "$(k get quota small -n rq2 -o jsonpath='{.status.used.pods} {.status.used.requests\.memory}')" "1 768Mi"
 
+# count/<resource>.<group>: any namespaced kind
+k create quota objects -n rq2 --hard=count/deployments.apps=1 >/dev/null
+k create deployment one -n rq2 --image=busybox --replicas=0 >/dev/null
+out=$(err create deployment two -n rq2 --image=busybox --replicas=0)
+expect_match "count/deployments.apps" "$out" 'deployments.apps "two" is forbidden: exceeded quota: objects, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1'
+
 # scopes: a BestEffort quota counts only pods without requests or limits
 k create namespace rq3 >/dev/null
 k create quota besteffort -n rq3 --hard=pods=1 --scopes=BestEffort >/dev/null
