@@ -45,27 +45,45 @@ void berth_store_set_transformer(struct berth_store *s,
 		s->xf = t;
 }
 
+/* in's readable form in *out when the transformer changes it: 1 if so. */
+static int kv_copy_from(const struct berth_store_transformer *xf,
+			const struct berth_kv *in, struct berth_kv *out)
+{
+	bool stale = false;
+	char *v;
+	size_t n;
+	int r;
+
+	*out = *in;
+	if (!in->key || !in->value)
+		return 0;
+	r = xf->from(xf->ctx, in->key, in->value, in->value_len, &v, &n,
+		     &stale);
+	if (r < 0)
+		return r;
+	out->stale = stale;
+	if (r == 1)
+		return 0;
+	out->value = v;
+	out->value_len = n;
+	return 1;
+}
+
 /* kv's value in its readable form, in place; 0 or -errno. */
 static int kv_from(const struct berth_store_transformer *xf,
 		   struct berth_kv *kv)
 {
-	char *out;
-	size_t n;
-	bool stale = false;
+	struct berth_kv out;
 	int r;
 
-	if (!xf || !kv->key || !kv->value)
+	if (!xf)
 		return 0;
-	r = xf->from(xf->ctx, kv->key, kv->value, kv->value_len, &out, &n,
-		     &stale);
+	r = kv_copy_from(xf, kv, &out);
 	if (r < 0)
 		return r;
-	kv->stale = stale;
 	if (r == 1)
-		return 0;
-	free(kv->value);
-	kv->value = out;
-	kv->value_len = n;
+		free(kv->value);
+	*kv = out;
 	return 0;
 }
 
@@ -260,30 +278,6 @@ struct xf_watch {
 	berth_watch_cb cb;
 	void *ctx;
 };
-
-/* in's readable form in *out when the transformer changes it: 1 if so. */
-static int kv_copy_from(const struct berth_store_transformer *xf,
-			const struct berth_kv *in, struct berth_kv *out)
-{
-	bool stale = false;
-	char *v;
-	size_t n;
-	int r;
-
-	*out = *in;
-	if (!in->key || !in->value)
-		return 0;
-	r = xf->from(xf->ctx, in->key, in->value, in->value_len, &v, &n,
-		     &stale);
-	if (r < 0)
-		return r;
-	out->stale = stale;
-	if (r == 1)
-		return 0;
-	out->value = v;
-	out->value_len = n;
-	return 1;
-}
 
 static void xf_event(void *ctx, const struct berth_event *ev, int err)
 {
