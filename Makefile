@@ -143,6 +143,9 @@ $(OUTPUT)/bin/policy-bench: $(POLICY_BENCH_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJ
 # the server's JWT module is tested here too (tests/unit/test_satoken.c)
 UNIT_SERVER_OBJS := $(OUTPUT)/obj/control/apiserver/satoken.o \
 		    $(OUTPUT)/obj/control/apiserver/jsonutil.o
+# and encryption at rest (tests/unit/test_encrypt.c)
+UNIT_SERVER_OBJS += $(OUTPUT)/obj/control/apiserver/encrypt.o \
+		    $(OUTPUT)/obj/control/apiserver/yaml.o
 $(OUTPUT)/tests/unit: $(UNIT_OBJS) $(UNIT_SERVER_OBJS) $(LIB) | $(OUTPUT)/tests
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lgnutls -ljson-c -lcriterion -o $@
 

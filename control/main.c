@@ -27,6 +27,7 @@
 #include "apiserver/authn.h"
 #include "apiserver/http.h"
 #include "apiserver/rbac.h"
+#include "apiserver/encrypt.h"
 #include "apiserver/satoken.h"
 #include "apiserver/tls.h"
 #include "apiserver/tokenreq.h"
@@ -54,6 +55,7 @@ struct options {
 	const char *token_file; /* --token-auth-file */
 	bool anonymous; /* --anonymous-auth */
 	bool always_allow; /* --authorization-mode AlwaysAllow */
+	const char *encryption_config; /* EncryptionConfiguration file */
 };
 
 static void usage(FILE *f)
@@ -92,7 +94,9 @@ static void usage(FILE *f)
 		"  --insecure-port PORT  also serve plain HTTP, every request as\n"
 		"                  system:masters (0 picks a port; writes\n"
 		"                  DATA_DIR/kubeconfig-insecure); loopback only\n"
-		"  --insecure-bind-address IP  default 127.0.0.1; must be loopback\n");
+		"  --insecure-bind-address IP  default 127.0.0.1; must be loopback\n"
+		"  --encryption-provider-config FILE  EncryptionConfiguration\n"
+		"                  (aesgcm, identity) for data at rest, e.g. Secrets\n");
 }
 
 /* A Go-style duration ("48h", "1h30m", "600s", or bare seconds) in s. */
@@ -173,6 +177,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "authorization-mode", required_argument, NULL, 'Z' },
 		{ "insecure-port", required_argument, NULL, 'p' },
 		{ "insecure-bind-address", required_argument, NULL, 'b' },
+		{ "encryption-provider-config", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -275,6 +280,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'b':
 			o->insecure_addr = optarg;
+			break;
+		case 'E':
+			o->encryption_config = optarg;
 			break;
 		case 'v':
 			berth_log_level = BERTH_LOG_DEBUG;
@@ -551,6 +559,7 @@ int main(int argc, char **argv)
 	struct berth_http *http = NULL, *insecure = NULL;
 	struct berth_store *store = NULL;
 	struct berth_ctl *ctl = NULL;
+	struct berth_encryption *enc = NULL;
 	static struct berth_api api;
 	static struct berth_tls tls;
 	struct options o = { 0 };
@@ -577,6 +586,18 @@ int main(int argc, char **argv)
 		pr_err("open store (%s): %s", o.etcd ? o.etcd : "sqlite",
 		       strerror(-err));
 		return 1;
+	}
+	if (o.encryption_config) {
+		char msg[256];
+
+		err = berth_encryption_load(o.encryption_config, &enc, msg,
+					    sizeof(msg));
+		if (err) {
+			pr_err("--encryption-provider-config: %s", msg);
+			goto out;
+		}
+		berth_store_set_transformer(store,
+					    berth_encryption_transformer(enc));
 	}
 	err = berth_api_init(&api, store, o.service_cidr, o.cluster_cidr);
 	if (err) {
@@ -660,5 +681,6 @@ out:
 		berth_api_fini(&api);
 	if (store)
 		berth_store_close(store);
+	berth_encryption_free(enc);
 	return err ? 1 : 0;
 }

@@ -256,6 +256,26 @@ static const struct def defs[] = {
 	  "secrets:[]object@name:Secrets the service account may use.\n"
 	  "imagePullSecrets:[]core.LocalObjectReference:Secrets for pulling images.\n"
 	  "automountServiceAccountToken:boolean:Mount the token into pods.\n" },
+	{ "core.ResourceQuota", "Limits on what a namespace may use.",
+	  TM OM "spec:core.ResourceQuotaSpec:The hard limits.\n"
+		"status:core.ResourceQuotaStatus:What is used, kept by the quota controller.\n" },
+	{ "core.ResourceQuotaSpec", "The hard limits of a quota.",
+	  "hard:map<quantity>:Limit per resource name (pods, requests.cpu, ...).\n"
+	  "scopes:[]string:Scopes the quota counts in.\n" },
+	{ "core.ResourceQuotaStatus", "What a quota allows and what is used.",
+	  "hard:map<quantity>:The limits in force.\n"
+	  "used:map<quantity>:What the namespace uses now.\n" },
+	{ "core.LimitRange", "Defaults and bounds for the resources of a namespace's containers.",
+	  TM OM "spec:core.LimitRangeSpec:The limits.\n" },
+	{ "core.LimitRangeSpec", "The limits of a LimitRange.",
+	  "limits:[]core.LimitRangeItem:One entry per object type.\n" },
+	{ "core.LimitRangeItem", "Limits for one type of object.",
+	  "type:string:Container, Pod or PersistentVolumeClaim.\n"
+	  "default:map<quantity>:Default limits.\n"
+	  "defaultRequest:map<quantity>:Default requests.\n"
+	  "min:map<quantity>:Minimum usage.\n"
+	  "max:map<quantity>:Maximum usage.\n"
+	  "maxLimitRequestRatio:map<quantity>:Largest limit/request ratio.\n" },
 	{ "core.Node", "A worker machine.",
 	  TM OM
 	  "spec:core.NodeSpec:Configuration of the node.\n"
@@ -852,12 +872,54 @@ static void send_doc(struct berth_http_resp *resp, size_t i)
 	resp->content_type = "application/json";
 }
 
+/*
+ * /openapi/v2: an empty Swagger 2.0 document. kubectl validates a v1 List
+ * (`kubectl get ... -o json | kubectl replace -f -`) against v2 schemas,
+ * skipping kinds it finds none for; v3 has the real ones. Protobuf
+ * (gnostic's Document: swagger=1, info=2 {title=1, version=2}, paths=8)
+ * when asked for, as client-go asks.
+ */
+static void send_v2(const struct berth_http_req *req,
+		    struct berth_http_resp *resp)
+{
+	static const char pb[] = "\x0a\x03"
+				 "2.0"
+				 "\x12\x13"
+				 "\x0a\x0a"
+				 "Kubernetes"
+				 "\x12\x05"
+				 "v1.32"
+				 "\x42\x00";
+	const char *accept = berth_http_header(req, "Accept");
+
+	if (accept && strstr(accept, "protobuf")) {
+		resp->code = 200;
+		resp->body = malloc(sizeof(pb) - 1);
+		if (!resp->body) {
+			berth_resp_error(resp, 500, NULL, "out of memory");
+			return;
+		}
+		memcpy(resp->body, pb, sizeof(pb) - 1);
+		resp->len = sizeof(pb) - 1;
+		resp->content_type =
+			"application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+		return;
+	}
+	berth_resp_text(
+		resp, 200,
+		"{\"swagger\":\"2.0\",\"info\":{\"title\":\"Kubernetes\",\"version\":\"v1.32\"},\"paths\":{},\"definitions\":{}}");
+	resp->content_type = "application/json";
+}
+
 int berth_openapi_serve(const struct berth_http_req *req,
 			struct berth_http_resp *resp, char **segs, int n)
 {
 	size_t i;
 
-	(void)req;
+	if (n == 1 && !strcmp(segs[0], "v2")) {
+		send_v2(req, resp);
+		return 0;
+	}
 	if (n < 1 || strcmp(segs[0], "v3"))
 		return -ENOENT;
 	pthread_once(&docs_once, build_docs);

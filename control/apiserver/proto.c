@@ -122,6 +122,23 @@ static const struct msg serviceaccount_msg = { (const struct field[]){
 	{ 4, "automountServiceAccountToken", F_BOOL, NULL, true },
 	END } };
 
+static const struct msg quota_spec = { (const struct field[]){
+	{ 1, "hard", F_MAP_QTY, NULL, false },
+	{ 2, "scopes", F_REP_STR, NULL, false },
+	END } };
+
+static const struct msg quota_status = { (const struct field[]){
+	{ 1, "hard", F_MAP_QTY, NULL, false },
+	{ 2, "used", F_MAP_QTY, NULL, false },
+	END } };
+
+/* what `kubectl create quota` sends */
+static const struct msg quota_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "spec", F_MSG, &quota_spec, false },
+	{ 3, "status", F_MSG, &quota_status, false },
+	END } };
+
 static const struct msg empty_msg = { (const struct field[]){ END } };
 
 static const struct msg label_req = { (const struct field[]){
@@ -395,6 +412,7 @@ static const struct {
 	{ "v1", "ConfigMap", &configmap_msg },
 	{ "v1", "Secret", &secret_msg },
 	{ "v1", "ServiceAccount", &serviceaccount_msg },
+	{ "v1", "ResourceQuota", &quota_msg },
 	{ "v1", "Pod", &pod_msg },
 	{ "v1", "Service", &service_msg },
 	{ "apps/v1", "Deployment", &deployment_msg },

@@ -20,6 +20,7 @@
 #include <json-c/printbuf.h>
 
 #include "../store/store.h"
+#include "admission.h"
 #include "admit.h"
 #include "alloc.h"
 #include "apply.h"
@@ -327,13 +328,37 @@ static int body_object(struct berth_call *c, struct json_object **out,
 	return 0;
 }
 
+/*
+ * The Warning header of the response: each line of msg a 299 warning,
+ * quoted, comma-separated (client-go reads several from one header).
+ */
+static void set_warning(struct berth_call *c, const char *msg)
+{
+	size_t n = strlen(msg), i, o;
+
+	free(c->resp->warning);
+	c->resp->warning = malloc(2 * n + 16 + 12 * n);
+	if (!c->resp->warning)
+		return;
+	o = sprintf(c->resp->warning, "299 - \"");
+	for (i = 0; i < n; i++) {
+		if (msg[i] == '\n') {
+			o += sprintf(c->resp->warning + o, "\", 299 - \"");
+			continue;
+		}
+		if (msg[i] == '"' || msg[i] == '\\')
+			c->resp->warning[o++] = '\\';
+		c->resp->warning[o++] = msg[i];
+	}
+	strcpy(c->resp->warning + o, "\"");
+}
+
 /* fieldValidation: Strict rejects unknown fields, Warn (default) warns. */
 static int field_validation(struct berth_call *c, struct json_object *obj)
 {
 	const char *mode =
 		c->req ? berth_http_query(c->req, "fieldValidation") : NULL;
 	char msgs[1024];
-	size_t n, i, o = 0;
 
 	if (mode && *mode && strcmp(mode, "Strict") && strcmp(mode, "Warn") &&
 	    strcmp(mode, "Ignore")) {
@@ -355,18 +380,7 @@ static int field_validation(struct berth_call *c, struct json_object *obj)
 				 "strict decoding error: %s", msgs);
 		return -1;
 	}
-	n = strlen(msgs);
-	free(c->resp->warning);
-	c->resp->warning = malloc(2 * n + 16);
-	if (!c->resp->warning)
-		return 0;
-	o = sprintf(c->resp->warning, "299 - \"");
-	for (i = 0; i < n; i++) {
-		if (msgs[i] == '"' || msgs[i] == '\\')
-			c->resp->warning[o++] = '\\';
-		c->resp->warning[o++] = msgs[i];
-	}
-	strcpy(c->resp->warning + o, "\"");
+	set_warning(c, msgs);
 	return 0;
 }
 
@@ -1189,6 +1203,48 @@ static int create_prepare(struct berth_call *c, struct json_object *obj)
 	return 0;
 }
 
+/*
+ * Who makes the request, for admission; NULL (no limits) until the
+ * authenticator hands rest.c a user.
+ */
+static const struct berth_admit_user *call_user(struct berth_call *c)
+{
+	(void)c;
+	return NULL;
+}
+
+/* Admission of obj (old on update); 0, or -1 with the refusal answered. */
+static int admission(struct berth_call *c, enum berth_admit_op op,
+		     struct json_object *obj, struct json_object *old,
+		     bool validate, bool dry)
+{
+	struct berth_admission_req rq = {
+		.api = c->api,
+		.res = c->res,
+		.ns = c->ns,
+		.name = berth_json_path_str(obj, "metadata.name"),
+		.sub = c->sub,
+		.op = op,
+		.obj = obj,
+		.old = old,
+		.user = call_user(c),
+		.dry = dry,
+	};
+	struct json_object *st;
+	char warn[2048];
+
+	if (!c->api)
+		return 0;
+	st = validate ? berth_admission_validate(&rq, warn, sizeof(warn)) :
+			berth_admission_mutate(&rq);
+	if (validate && !st && *warn)
+		set_warning(c, warn);
+	if (!st)
+		return 0;
+	berth_resp_status(c->resp, st);
+	return -1;
+}
+
 /* Everything of a create after the body is read: obj reference taken. */
 static void create_object(struct berth_call *c, struct json_object *obj,
 			  bool dry)
@@ -1206,7 +1262,11 @@ static void create_object(struct berth_call *c, struct json_object *obj,
 	m = meta(obj);
 	gen = berth_json_get_str(m, "generateName");
 	name = berth_json_get_str(m, "name");
+	/* NamespaceLifecycle, then kube-apiserver's order: mutating
+	 * admission, defaulting and validation, validating admission */
 	if (c->res->namespaced && check_namespace(c, name))
+		goto out;
+	if (admission(c, BERTH_ADMIT_CREATE, obj, NULL, false, dry))
 		goto out;
 	berth_admit(c->res, obj, NULL, &ve);
 	if (ve.n) {
@@ -1214,6 +1274,8 @@ static void create_object(struct berth_call *c, struct json_object *obj,
 				  berth_verrs_status(&ve, c->res, name));
 		goto out;
 	}
+	if (admission(c, BERTH_ADMIT_CREATE, obj, NULL, true, dry))
+		goto out;
 	for (try = 0; try < GENERATE_RETRIES; try++) {
 		name = berth_json_path_str(obj, "metadata.name");
 		err = key_of(c, name, key);
@@ -1637,8 +1699,13 @@ static void do_update(struct berth_call *c, enum mutation m,
 			berth_managed_update(old, fin,
 					     field_manager(c, fm, sizeof(fm)),
 					     c->sub);
+		if (admission(c, BERTH_ADMIT_UPDATE, fin, old, false, dry))
+			goto out;
 		if (!c->sub || scale)
 			berth_admit(c->res, fin, old, &ve);
+		if (!ve.n &&
+		    admission(c, BERTH_ADMIT_UPDATE, fin, old, true, dry))
+			goto out;
 		if (!ve.n && !strcmp(c->res->kind, "Service")) {
 			pthread_mutex_lock(&c->api->alloc_lock);
 			locked = true;
@@ -1655,7 +1722,9 @@ static void do_update(struct berth_call *c, enum mutation m,
 			goto out;
 		}
 		json_object_object_del(meta(old), "resourceVersion");
-		if (berth_json_equal(old, fin)) {
+		/* a stale value (an older encryption key) is rewritten: that
+		 * is how keys rotate */
+		if (berth_json_equal(old, fin) && !kv.stale) {
 			/* nothing changed: no write, no event */
 			berth_obj_set_rv(fin, kv.mod_revision);
 			break;
@@ -1972,6 +2041,15 @@ static void delete_one(struct berth_call *c, const char *name,
 		has_fin = json_object_array_length(fins);
 		dying = berth_json_path(old, "metadata.deletionTimestamp");
 		if (!strcmp(c->res->kind, "Namespace")) {
+			struct berth_admission_req rq = {
+				.api = c->api, .res = c->res, .name = name,
+				.op = BERTH_ADMIT_DELETE, .old = old,
+				.user = call_user(c), .dry = o->dry,
+			};
+
+			*st = berth_admission_delete(&rq);
+			if (*st)
+				goto out;
 			err = terminate_namespace(c, key, &kv, old, o->dry,
 						  out);
 			if (err == -ECANCELED)

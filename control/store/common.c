@@ -38,6 +38,91 @@ static double now_s(void)
 		r_;                                                           \
 	})
 
+void berth_store_set_transformer(struct berth_store *s,
+				 const struct berth_store_transformer *t)
+{
+	if (s)
+		s->xf = t;
+}
+
+/* in's readable form in *out when the transformer changes it: 1 if so. */
+static int kv_copy_from(const struct berth_store_transformer *xf,
+			const struct berth_kv *in, struct berth_kv *out)
+{
+	bool stale = false;
+	char *v;
+	size_t n;
+	int r;
+
+	*out = *in;
+	if (!in->key || !in->value)
+		return 0;
+	r = xf->from(xf->ctx, in->key, in->value, in->value_len, &v, &n,
+		     &stale);
+	if (r < 0)
+		return r;
+	out->stale = stale;
+	if (r == 1)
+		return 0;
+	out->value = v;
+	out->value_len = n;
+	return 1;
+}
+
+/* kv's value in its readable form, in place; 0 or -errno. */
+static int kv_from(const struct berth_store_transformer *xf,
+		   struct berth_kv *kv)
+{
+	struct berth_kv out;
+	int r;
+
+	if (!xf)
+		return 0;
+	r = kv_copy_from(xf, kv, &out);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		free(kv->value);
+	*kv = out;
+	return 0;
+}
+
+static int list_from(const struct berth_store_transformer *xf,
+		     struct berth_kv_list *l)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; xf && i < l->n; i++) {
+		r = kv_from(xf, &l->items[i]);
+		if (r) {
+			berth_kv_list_free(l);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* The stored form of value in *buf (to free) or value itself; -errno. */
+static int value_to(struct berth_store *s, const char *key,
+		    const void **value, size_t *len, char **buf)
+{
+	size_t n;
+	int r;
+
+	*buf = NULL;
+	if (!s->xf)
+		return 0;
+	r = s->xf->to(s->xf->ctx, key, *value, *len, buf, &n);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		*value = *buf;
+		*len = n;
+	}
+	return 0;
+}
+
 static bool key_ok(const char *key)
 {
 	return key && key[0];
@@ -69,7 +154,11 @@ int berth_store_get(struct berth_store *s, const char *key,
 	memset(out, 0, sizeof(*out));
 	if (!s || !key_ok(key))
 		return -EINVAL;
-	return TIMED(s, "get", s->ops->get(s, key, out));
+	int r = TIMED(s, "get", s->ops->get(s, key, out));
+
+	if (!r && (r = kv_from(s->xf, out)))
+		berth_kv_free(out);
+	return r;
 }
 
 int berth_store_list(struct berth_store *s, const char *prefix,
@@ -86,9 +175,11 @@ int berth_store_list(struct berth_store *s, const char *prefix,
 		return -EINVAL;
 	if (start_after && !start_after[0])
 		start_after = NULL;
-	return TIMED(s, "list", s->ops->list(s, prefix ? prefix : "", start_after, limit, at_rev,
+	int r = TIMED(s, "list", s->ops->list(s, prefix ? prefix : "", start_after, limit, at_rev,
 			    out, rev ? rev : &dummy_rev,
 			    more ? more : &dummy_more));
+
+	return r ? r : list_from(s->xf, out);
 }
 
 int berth_store_snapshot(struct berth_store *s, void **buf, size_t *len)
@@ -123,11 +214,18 @@ int berth_store_create(struct berth_store *s, const char *key,
 		       int64_t *rev)
 {
 	int64_t dummy;
+	char *buf;
+	int r;
 
 	if (!s || !key_ok(key) || ttl_seconds < 0 || value_check(&value, len))
 		return -EINVAL;
-	return TIMED(s, "create", s->ops->create(s, key, value, len, ttl_seconds,
+	r = value_to(s, key, &value, &len, &buf);
+	if (r)
+		return r;
+	r = TIMED(s, "create", s->ops->create(s, key, value, len, ttl_seconds,
 			      rev ? rev : &dummy));
+	free(buf);
+	return r;
 }
 
 int berth_store_update(struct berth_store *s, const char *key,
@@ -135,12 +233,19 @@ int berth_store_update(struct berth_store *s, const char *key,
 		       int64_t ttl_seconds, int64_t *rev)
 {
 	int64_t dummy;
+	char *buf;
+	int r;
 
 	if (!s || !key_ok(key) || ttl_seconds < 0 || expect_mod_rev < 0 ||
 	    value_check(&value, len))
 		return -EINVAL;
-	return TIMED(s, "update", s->ops->update(s, key, value, len, expect_mod_rev, ttl_seconds,
+	r = value_to(s, key, &value, &len, &buf);
+	if (r)
+		return r;
+	r = TIMED(s, "update", s->ops->update(s, key, value, len, expect_mod_rev, ttl_seconds,
 			      rev ? rev : &dummy));
+	free(buf);
+	return r;
 }
 
 int berth_store_delete(struct berth_store *s, const char *key,
@@ -153,7 +258,11 @@ int berth_store_delete(struct berth_store *s, const char *key,
 		memset(prev, 0, sizeof(*prev));
 	if (!s || !key_ok(key) || expect_mod_rev < 0)
 		return -EINVAL;
-	return TIMED(s, "delete", s->ops->del(s, key, expect_mod_rev, prev, rev ? rev : &dummy));
+	int r = TIMED(s, "delete", s->ops->del(s, key, expect_mod_rev, prev, rev ? rev : &dummy));
+
+	if (!r && prev && prev->value && (r = kv_from(s->xf, prev)))
+		berth_kv_free(prev);
+	return r;
 }
 
 int berth_store_compact(struct berth_store *s, int64_t rev)
@@ -163,21 +272,71 @@ int berth_store_compact(struct berth_store *s, int64_t rev)
 	return TIMED(s, "compact", s->ops->compact(s, rev));
 }
 
+/* A watch through a transformer: events' values readable before cb. */
+struct xf_watch {
+	const struct berth_store_transformer *xf;
+	berth_watch_cb cb;
+	void *ctx;
+};
+
+static void xf_event(void *ctx, const struct berth_event *ev, int err)
+{
+	struct xf_watch *x = ctx;
+	struct berth_event e;
+	int rk = 0, rp = 0;
+
+	if (!ev) {
+		x->cb(x->ctx, ev, err);
+		return;
+	}
+	e = *ev;
+	rk = kv_copy_from(x->xf, &ev->kv, &e.kv);
+	if (rk >= 0 && ev->has_prev)
+		rp = kv_copy_from(x->xf, &ev->prev, &e.prev);
+	/* an event that cannot be read is dropped, never passed on raw */
+	if (rk >= 0 && rp >= 0)
+		x->cb(x->ctx, &e, err);
+	if (rk == 1)
+		free(e.kv.value);
+	if (rp == 1)
+		free(e.prev.value);
+}
+
 int berth_store_watch(struct berth_store *s, const char *prefix,
 		      int64_t from_rev, berth_watch_cb cb, void *ctx,
 		      struct berth_watch **out)
 {
+	struct xf_watch *x;
+	int r;
+
 	if (out)
 		*out = NULL;
 	if (!s || !cb || !out || from_rev < 0)
 		return -EINVAL;
-	return TIMED(s, "watch", s->ops->watch(s, prefix ? prefix : "", from_rev, cb, ctx, out));
+	if (!s->xf)
+		return TIMED(s, "watch", s->ops->watch(s, prefix ? prefix : "", from_rev, cb, ctx, out));
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	*x = (struct xf_watch){ .xf = s->xf, .cb = cb, .ctx = ctx };
+	r = TIMED(s, "watch", s->ops->watch(s, prefix ? prefix : "", from_rev, xf_event, x, out));
+	if (r) {
+		free(x);
+		return r;
+	}
+	(*out)->xf_watch = x;
+	return 0;
 }
 
 void berth_watch_cancel(struct berth_watch *w)
 {
-	if (w)
-		w->store->ops->watch_cancel(w);
+	void *x;
+
+	if (!w)
+		return;
+	x = w->xf_watch;
+	w->store->ops->watch_cancel(w);
+	free(x);
 }
 
 void berth_kv_free(struct berth_kv *kv)

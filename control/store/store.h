@@ -30,6 +30,7 @@ struct berth_kv {
 	size_t value_len;
 	int64_t create_revision;
 	int64_t mod_revision;
+	bool stale; /* read through a transformer, not in its write form */
 };
 
 struct berth_kv_list {
@@ -51,6 +52,24 @@ struct berth_event {
 
 struct berth_store;
 struct berth_watch;
+
+/*
+ * A value transformer (encryption at rest): to turns a value into its
+ * stored form, from turns it back; each returns 0 with a malloc'd *out
+ * (NUL-terminated, *outlen bytes), 1 to leave the value as it is (a key it
+ * does not cover), or -errno. from sets *stale when the stored form is not
+ * what to would write now (an older key), so a rewrite is worth it.
+ */
+struct berth_store_transformer {
+	int (*to)(void *ctx, const char *key, const void *in, size_t len,
+		  char **out, size_t *outlen);
+	int (*from)(void *ctx, const char *key, const void *in, size_t len,
+		    char **out, size_t *outlen, bool *stale);
+	void *ctx;
+};
+/* Set before any other use of s; t must outlive s. */
+void berth_store_set_transformer(struct berth_store *s,
+				 const struct berth_store_transformer *t);
 
 /* SQLite at path (created if missing), WAL mode. */
 int berth_store_open_sqlite(struct berth_store **out, const char *path);

@@ -55,10 +55,12 @@ struct store_ops;
 
 struct berth_store {
 	const struct store_ops *ops;
+	const struct berth_store_transformer *xf; /* NULL: values as given */
 };
 
 struct berth_watch {
 	struct berth_store *store; /* whose ops cancel it */
+	void *xf_watch; /* common.c's wrapper of cb when xf is set */
 };
 
 /* One op per function of store.h, same arguments, after common.c's checks. */

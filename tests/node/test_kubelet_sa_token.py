@@ -7,7 +7,8 @@ reads a token whose claims name this pod, its node, the audience and a
 is renewed in place (BERTH_TOKEN_MAX_AGE_S=6 stands for the kubelet's 24 h
 ceiling) while the container keeps running, and once a configMap source
 that vanished is back; a pod whose ServiceAccount does
-not exist stays ContainerCreating with FailedMount naming it."""
+not exist (deleted after admission, which refuses it) stays
+ContainerCreating with FailedMount naming it."""
 import base64
 import json
 import os
@@ -59,7 +60,18 @@ def pod(name, sa=None):
 
 
 apply(pod("tok"))
+# admission refuses a pod naming a missing ServiceAccount; one deleted
+# after its pod was admitted is what the kubelet must cope with
+r = n.kubectl("apply", "-f", "-", input=json.dumps(pod("nosa", sa="ghost")),
+              check_rc=False)
+check(r.returncode != 0 and 'serviceaccount "ghost" not found' in r.stderr,
+      "admission refuses a pod naming a missing ServiceAccount")
+# held off the node by a taint until its account is gone
+n.kubectl("taint", "node", "kt-satoken", "test/hold=1:NoSchedule")
+n.kubectl("create", "serviceaccount", "ghost")
 apply(pod("nosa", sa="ghost"))
+n.kubectl("delete", "serviceaccount", "ghost")
+n.kubectl("taint", "node", "kt-satoken", "test/hold-")
 
 
 def tokens():
