@@ -70,6 +70,18 @@ fail() {
 	exit 1
 }
 
+# curl_api ARGS...: curl as the admin, with the kubeconfig's CA and client
+# certificate (the server speaks HTTPS only).
+curl_api() {
+	local f
+	for f in certificate-authority-data client-certificate-data client-key-data; do
+		[ -s "$TMP/$f.pem" ] ||
+			awk -v k="$f:" '$1 == k {print $2}' "$KUBECONFIG" | base64 -d >"$TMP/$f.pem"
+	done
+	curl --cacert "$TMP/certificate-authority-data.pem" \
+		--cert "$TMP/client-certificate-data.pem" --key "$TMP/client-key-data.pem" "$@"
+}
+
 # k ARGS...: kubectl with a bounded request time.
 k() {
 	kubectl --request-timeout=20s "$@"

@@ -219,7 +219,7 @@ out=$(k create deployment web -n restricted --image=nginx 2>&1) || fail "a deplo
 expect_match "a workload's template warns" "$out" '^Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "nginx"'
 
 # the raw Status: 403, reason Forbidden, details naming the pod
-out=$(curl -s -X POST -H 'Content-Type: application/json' "$SERVER_URL/api/v1/namespaces/restricted/pods" \
+out=$(curl_api -s -X POST -H 'Content-Type: application/json' "$SERVER_URL/api/v1/namespaces/restricted/pods" \
 	-d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"raw"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}')
 expect_match "a Status with code 403" "$out" '"code": ?403'
 expect_match "reason Forbidden" "$out" '"reason": ?"Forbidden"'

@@ -115,15 +115,13 @@ def raw(key):
                   json.dumps({"key": base64.b64encode(key.encode()).decode()}))
         kvs = json.loads(c.getresponse().read()).get("kvs", [])
         return base64.b64decode(kvs[0]["value"]) if kvs else None
-    host, port = url[len("http://"):].split(":")
-    c = http.client.HTTPConnection(host, int(port), timeout=10)
-    c.request("GET", "/debug/store/snapshot")
-    r = c.getresponse()
-    if r.status != 200:
-        fail("snapshot: %d" % r.status)
+    p = subprocess.run(["kubectl", "--kubeconfig", KC, "get", "--raw", "/debug/store/snapshot"],
+                       capture_output=True, timeout=30)
+    if p.returncode:
+        fail("snapshot: %s" % p.stderr.decode().strip())
     snap = os.path.join(TMP, "snap.db")
     with open(snap, "wb") as f:
-        f.write(r.read())
+        f.write(p.stdout)
     db = sqlite3.connect(snap)
     row = db.execute("SELECT value FROM log WHERE key = ? ORDER BY rev DESC "
                      "LIMIT 1", (key,)).fetchone()
