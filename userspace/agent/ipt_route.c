@@ -9,7 +9,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "node.h"
 #include "nodesync.h"
 #include "routing.h" /* BERTH_RTPROT */
+#include "syncloop.h"
 
 #define DEBOUNCE_MS 50 /* Node heartbeats coalesce this long */
 #define RETRY_MS 1000
@@ -46,16 +46,11 @@ struct berth_iptroute {
 	int under_ifindex, tun_ifindex;
 	uint32_t under_mtu;
 	struct nl_sock *sk; /* the sync thread's, after start */
-	struct berth_kube *kube;
 
-	pthread_mutex_t mu; /* the view, dirty, stop, prev */
-	pthread_cond_t cv;
-	struct berth_kview nodes;
-	bool dirty, stop, started;
+	struct berth_syncloop loop; /* its mu: the view, prev */
 	struct berth_node_route *prev; /* the last synced remote nodes */
 	size_t nprev;
 	time_t last_full;
-	pthread_t thread;
 };
 
 /* Every node computes every other node's tunnel MAC from its IP. */
@@ -371,33 +366,21 @@ static int apply_nodes(struct berth_iptroute *r,
 
 /* ---- the Node watch ---- */
 
-static void on_node(struct berth_kview *v, enum berth_kube_event ev,
-		    json_object *obj, void *arg)
+/* Called with loop.mu held; drops it while writing. */
+static int node_sync(void *arg)
 {
 	struct berth_iptroute *r = arg;
-
-	(void)obj;
-	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
-		r->dirty = true;
-		pthread_cond_signal(&r->cv);
-	}
-}
-
-/* Called with mu held; drops it while writing. */
-static int node_sync(struct berth_iptroute *r)
-{
 	struct berth_node_route *want = NULL;
 	json_object **objs = NULL;
 	size_t n = 0, nw = 0;
 	int err;
 
-	r->dirty = false;
-	err = berth_kview_objects(&r->nodes, &objs, &n);
+	err = berth_kview_objects(&r->loop.views[0], &objs, &n);
 	if (!err)
 		err = berth_nodes_parse(objs, n, r->node_name, &want, &nw);
 	berth_kview_put(objs, n);
 	if (err)
-		return err;
+		goto out;
 	/* heartbeats change nothing: skip unless due for a full pass */
 	if (r->prev && nw == r->nprev &&
 	    !memcmp(want, r->prev, nw * sizeof(*want)) &&
@@ -405,74 +388,20 @@ static int node_sync(struct berth_iptroute *r)
 		free(want);
 		return 0;
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->loop.mu);
 	err = apply_nodes(r, want, nw, r->prev, r->nprev);
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->loop.mu);
 	free(r->prev);
 	r->prev = want;
 	r->nprev = nw;
 	r->last_full = err ? 0 : berth_mono_s();
 	pr_info("node routes (kernel vxlan): %zu nodes%s", nw,
 		err ? ", with errors" : "");
+out:
+	if (err)
+		pr_warn("node routes: %s; again in %d ms", strerror(-err),
+			RETRY_MS);
 	return err;
-}
-
-static void *sync_thread(void *arg)
-{
-	struct berth_iptroute *r = arg;
-	struct timespec until;
-	int err;
-
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		if (!r->dirty || !r->nodes.listed) {
-			until = berth_after_ms(r->opts.full_sync_s * 1000L);
-			if (pthread_cond_timedwait(&r->cv, &r->mu, &until) ==
-				    ETIMEDOUT &&
-			    r->nodes.listed)
-				r->dirty = true; /* the periodic full pass */
-			continue;
-		}
-		until = berth_after_ms(DEBOUNCE_MS);
-		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
-							  &until) != ETIMEDOUT)
-			;
-		if (r->stop)
-			break;
-		err = node_sync(r);
-		if (err) {
-			pr_warn("node routes: %s; again in %d ms",
-				strerror(-err), RETRY_MS);
-			until = berth_after_ms(RETRY_MS);
-			while (!r->stop &&
-			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
-				       ETIMEDOUT)
-				;
-			r->dirty = true;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
-}
-
-static int start_watch(struct berth_iptroute *r)
-{
-	sigset_t all, old;
-	int err;
-
-	err = berth_kview_init(&r->nodes, "/api/v1/nodes", &r->mu, on_node, r);
-	if (!err)
-		err = berth_kube_open(&r->kube, r->opts.kubeconfig);
-	if (err)
-		return err;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = -pthread_create(&r->thread, NULL, sync_thread, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return err;
-	r->started = true;
-	return berth_kview_start(&r->nodes, r->kube);
 }
 
 /* ---- start/stop ---- */
@@ -507,17 +436,23 @@ static int find_underlay(struct berth_iptroute *r)
 
 static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 {
+	struct berth_syncloop_opts lo = {
+		.debounce_ms = DEBOUNCE_MS,
+		.retry_ms = RETRY_MS,
+		.sync = node_sync,
+		.ctx = r,
+	};
+	const char *const nodes = "/api/v1/nodes";
 	struct in_addr a;
-	pthread_condattr_t ca;
+	int err;
 
 	r->opts = *o;
 	if (!r->opts.full_sync_s)
 		r->opts.full_sync_s = BERTH_IPT_FULL_SYNC_S;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	lo.idle_ms = r->opts.full_sync_s * 1000L; /* the periodic full pass */
+	err = berth_syncloop_init(&r->loop, &lo, &nodes, 1);
+	if (err)
+		return err;
 	snprintf(r->node_name, sizeof(r->node_name), "%s",
 		 o->node_name ? o->node_name : "");
 	if (o->node_ip)
@@ -558,7 +493,7 @@ int berth_iptroute_start(const struct berth_iptroute_opts *opts,
 		r->node_name, r->node_ip_s, r->under, r->under_mtu,
 		BERTH_TUNNEL_DEV, BERTH_IPT_VNI, berth_iptroute_pod_mtu(r));
 	if (opts->kubeconfig) {
-		err = start_watch(r);
+		err = berth_syncloop_start(&r->loop, opts->kubeconfig);
 		if (err)
 			goto fail;
 	}
@@ -573,19 +508,8 @@ void berth_iptroute_stop(struct berth_iptroute *r)
 {
 	if (!r)
 		return;
-	berth_kview_stop(&r->nodes);
-	if (r->started) {
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_signal(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->thread, NULL);
-	}
-	berth_kview_free(&r->nodes);
-	pthread_cond_destroy(&r->cv);
-	pthread_mutex_destroy(&r->mu);
+	berth_syncloop_stop(&r->loop);
 	free(r->prev);
-	berth_kube_free(r->kube);
 	if (r->sk)
 		nl_socket_free(r->sk);
 	free(r);

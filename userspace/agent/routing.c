@@ -10,7 +10,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "nlutil.h"
 #include "nodesync.h"
 #include "routing.h"
+#include "syncloop.h"
 
 #define DEBOUNCE_MS 50 /* Node events coalesce this long before a sync */
 #define RETRY_MS 1000 /* a failed sync is tried again after this */
@@ -57,19 +57,14 @@ struct berth_routing {
 	struct netdev under, tunnel;
 	const char *xdp_mode;
 	struct nl_sock *sk; /* route ops; only the sync thread uses it */
-	struct berth_kube *kube;
 
-	pthread_mutex_t mu; /* the view, dirty, stop, syncs, last */
-	pthread_cond_t cv;
-	struct berth_kview nodes;
-	bool dirty, stop, started;
+	struct berth_syncloop loop; /* its mu: the view, syncs, last, prev */
 	uint64_t syncs;
 	struct berth_nodesync_stats last;
 	int last_err;
 	struct berth_node_route *prev; /* the last synced nodes */
 	size_t nprev;
 	time_t last_full; /* CLOCK_MONOTONIC s */
-	pthread_t thread;
 };
 
 /* ---- devices ---- */
@@ -477,7 +472,7 @@ static void mac_str(const uint8_t *m, char *buf)
 		m[4], m[5]);
 }
 
-/* Called with mu held (or before the thread runs). */
+/* Called with loop.mu held (or before the thread runs). */
 static void write_state(struct berth_routing *r)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], um[18], tm[18];
@@ -509,18 +504,6 @@ static void write_state(struct berth_routing *r)
 
 /* ---- the Node watch ---- */
 
-static void on_node(struct berth_kview *v, enum berth_kube_event ev,
-		    json_object *obj, void *arg)
-{
-	struct berth_routing *r = arg;
-
-	(void)obj;
-	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
-		r->dirty = true;
-		pthread_cond_signal(&r->cv);
-	}
-}
-
 /* Same nodes as the last good sync, and that was not long ago? */
 static bool unchanged(const struct berth_routing *r,
 		      const struct berth_node_route *routes, size_t n)
@@ -530,9 +513,10 @@ static bool unchanged(const struct berth_routing *r,
 	       berth_mono_s() - r->last_full < FULL_SYNC_S;
 }
 
-/* Called with mu held; drops it while writing. */
-static void node_sync(struct berth_routing *r)
+/* Called with loop.mu held; drops it while writing. */
+static int node_sync(void *arg)
 {
+	struct berth_routing *r = arg;
 	const struct berth_route_ops ops = {
 		.list = rt_list, .replace = rt_replace, .del = rt_del, .ctx = r
 	};
@@ -542,20 +526,19 @@ static void node_sync(struct berth_routing *r)
 	size_t n = 0, nr = 0;
 	int err;
 
-	r->dirty = false;
-	err = berth_kview_objects(&r->nodes, &objs, &n);
+	err = berth_kview_objects(&r->loop.views[0], &objs, &n);
 	if (!err)
 		err = berth_nodes_parse(objs, n, r->node_name, &routes, &nr);
 	berth_kview_put(objs, n);
 	if (!err && unchanged(r, routes, nr)) {
 		free(routes);
-		return;
+		return 0;
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->loop.mu);
 	if (!err)
 		err = berth_nodesync(&r->opts.dp->ipcache, &ops, routes, nr,
 				     r->tunnel.mtu, &st);
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->loop.mu);
 	free(r->prev);
 	r->prev = err ? NULL : routes;
 	r->nprev = err ? 0 : nr;
@@ -575,65 +558,7 @@ static void node_sync(struct berth_routing *r)
 			st.routes_added, st.routes_deleted);
 	}
 	write_state(r);
-}
-
-static void *sync_thread(void *arg)
-{
-	struct berth_routing *r = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		if (!r->dirty || !r->nodes.listed) {
-			pthread_cond_wait(&r->cv, &r->mu);
-			continue;
-		}
-		/* let a burst of Node updates (heartbeats) land first */
-		until = berth_after_ms(DEBOUNCE_MS);
-		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
-							  &until) != ETIMEDOUT)
-			;
-		if (r->stop)
-			break;
-		node_sync(r);
-		if (r->last_err) {
-			until = berth_after_ms(RETRY_MS);
-			while (!r->stop &&
-			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
-				       ETIMEDOUT)
-				;
-			r->dirty = true;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
-}
-
-static int start_watch(struct berth_routing *r)
-{
-	pthread_condattr_t ca;
-	sigset_t all, old;
-	int err;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	err = berth_kview_init(&r->nodes, "/api/v1/nodes", &r->mu, on_node, r);
-	if (err)
-		return err;
-	err = berth_kube_open(&r->kube, r->opts.kubeconfig);
-	if (err)
-		return err;
-	/* signals stay with the agent's main thread (its signalfd) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = -pthread_create(&r->thread, NULL, sync_thread, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return err;
-	r->started = true;
-	return berth_kview_start(&r->nodes, r->kube);
+	return err;
 }
 
 /* ---- start/stop ---- */
@@ -643,8 +568,20 @@ static int routing_init(struct berth_routing *r,
 {
 	struct in_addr a;
 
+	const struct berth_syncloop_opts lo = {
+		/* let a burst of Node updates (heartbeats) land first */
+		.debounce_ms = DEBOUNCE_MS,
+		.retry_ms = RETRY_MS,
+		.sync = node_sync,
+		.ctx = r,
+	};
+	const char *const nodes = "/api/v1/nodes";
+	int err;
+
 	r->opts = *opts;
-	pthread_mutex_init(&r->mu, NULL);
+	err = berth_syncloop_init(&r->loop, &lo, &nodes, 1);
+	if (err)
+		return err;
 	snprintf(r->node_name, sizeof(r->node_name), "%s",
 		 opts->node_name ? opts->node_name : "");
 	snprintf(r->root, sizeof(r->root), "%s", opts->root ? opts->root : "");
@@ -700,7 +637,7 @@ int berth_routing_start(const struct berth_routing_opts *opts,
 		r->opts.masquerade ? "on" : "off");
 	write_state(r);
 	if (opts->kubeconfig) {
-		err = start_watch(r);
+		err = berth_syncloop_start(&r->loop, opts->kubeconfig);
 		if (err)
 			goto fail;
 	}
@@ -715,21 +652,10 @@ void berth_routing_stop(struct berth_routing *r)
 {
 	if (!r)
 		return;
-	berth_kview_stop(&r->nodes);
-	if (r->started) {
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_signal(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->thread, NULL);
-		pthread_cond_destroy(&r->cv);
-	}
-	berth_kview_free(&r->nodes);
+	berth_syncloop_stop(&r->loop);
 	free(r->prev);
-	berth_kube_free(r->kube);
 	if (r->sk)
 		nl_socket_free(r->sk);
-	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
