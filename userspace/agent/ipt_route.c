@@ -37,14 +37,13 @@
 
 #define DEBOUNCE_MS 50 /* Node heartbeats coalesce this long */
 #define RETRY_MS 1000
-#define LINK_WAIT_MS 2000
 
 struct berth_iptroute {
 	struct berth_iptroute_opts opts;
-	char node_name[254], node_ip_s[INET_ADDRSTRLEN], under[IFNAMSIZ];
+	char node_name[254], node_ip_s[INET_ADDRSTRLEN];
 	uint32_t node_ip; /* network order */
-	int under_ifindex, tun_ifindex;
-	uint32_t under_mtu;
+	struct berth_netdev_info under;
+	int tun_ifindex;
 	struct nl_sock *sk; /* the sync thread's, after start */
 
 	struct berth_syncloop loop; /* its mu: the view, prev */
@@ -77,7 +76,7 @@ static const char *tunnel_wrong(struct berth_iptroute *r, struct rtnl_link *l,
 		return "wrong VNI";
 	if (rtnl_link_vxlan_get_port(l, &port) || port != BERTH_VXLAN_PORT)
 		return "wrong dstport";
-	if (rtnl_link_get_mtu(l) != r->under_mtu - BERTH_TUNNEL_OVERHEAD)
+	if (rtnl_link_get_mtu(l) != r->under.mtu - BERTH_TUNNEL_OVERHEAD)
 		return "wrong MTU";
 	if (!a || nl_addr_get_len(a) != 6 ||
 	    memcmp(nl_addr_get_binary_addr(a), mac, 6))
@@ -98,8 +97,8 @@ static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
 		rtnl_link_vxlan_set_port(l, BERTH_VXLAN_PORT);
 		rtnl_link_vxlan_set_local(l, local);
 		rtnl_link_vxlan_set_learning(l, 0);
-		rtnl_link_set_link(l, r->under_ifindex);
-		rtnl_link_set_mtu(l, r->under_mtu - BERTH_TUNNEL_OVERHEAD);
+		rtnl_link_set_link(l, r->under.ifindex);
+		rtnl_link_set_mtu(l, r->under.mtu - BERTH_TUNNEL_OVERHEAD);
 		rtnl_link_set_addr(l, a);
 		e = rtnl_link_add(r->sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	}
@@ -112,15 +111,11 @@ static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
 static int tunnel_up(struct berth_iptroute *r)
 {
 	struct rtnl_link *l = NULL, *ch = rtnl_link_alloc();
-	char path[128];
 	int e;
 
 	if (!ch)
 		return -ENOMEM;
-	/* IPv4 only: no link-local chatter into the tunnel */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 BERTH_TUNNEL_DEV);
-	berth_sysctl_set(path, "1");
+	berth_tunnel_no_ipv6();
 	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e >= 0) {
 		rtnl_link_set_flags(ch, IFF_UP);
@@ -151,22 +146,20 @@ static int ensure_tunnel(struct berth_iptroute *r)
 		rtnl_link_put(l);
 		if (e < 0)
 			return berth_nl_errno(e);
-		for (int i = 0; why && i < LINK_WAIT_MS / 10 &&
-				if_nametoindex(BERTH_TUNNEL_DEV);
-		     i++)
-			usleep(10000);
+		if (why)
+			berth_link_wait_gone(BERTH_TUNNEL_DEV);
 	}
 	if (e < 0 || why) {
 		err = tunnel_create(r, mac);
 		if (err) {
 			pr_err("create %s (vxlan id %d dstport %d dev %s): %s",
 			       BERTH_TUNNEL_DEV, BERTH_IPT_VNI,
-			       BERTH_VXLAN_PORT, r->under, strerror(-err));
+			       BERTH_VXLAN_PORT, r->under.name, strerror(-err));
 			return err;
 		}
 		pr_info("tunnel %s: created (vxlan id %d, dstport %d, dev %s)",
 			BERTH_TUNNEL_DEV, BERTH_IPT_VNI, BERTH_VXLAN_PORT,
-			r->under);
+			r->under.name);
 	}
 	err = tunnel_up(r);
 	if (err)
@@ -406,34 +399,6 @@ out:
 
 /* ---- start/stop ---- */
 
-static int find_underlay(struct berth_iptroute *r)
-{
-	uint8_t mac[6];
-	int mtu = 0, err;
-
-	if (r->opts.device)
-		snprintf(r->under, sizeof(r->under), "%s", r->opts.device);
-	else if (berth_device_of(r->node_ip, r->under, sizeof(r->under))) {
-		pr_err("no device holds the node IP %s (give --device)",
-		       r->node_ip_s);
-		return -ENODEV;
-	}
-	r->under_ifindex = if_nametoindex(r->under);
-	err = r->under_ifindex ? berth_netdev_mac_mtu(r->under, mac, &mtu) :
-				 -errno;
-	if (err) {
-		pr_err("underlay device %s: %s", r->under, strerror(-err));
-		return err;
-	}
-	if (mtu <= BERTH_TUNNEL_OVERHEAD + 68) {
-		pr_err("underlay device %s: MTU %d leaves no room for the tunnel",
-		       r->under, mtu);
-		return -EINVAL;
-	}
-	r->under_mtu = mtu;
-	return 0;
-}
-
 static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 {
 	struct berth_syncloop_opts lo = {
@@ -443,7 +408,6 @@ static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 		.ctx = r,
 	};
 	const char *const nodes = "/api/v1/nodes";
-	struct in_addr a;
 	int err;
 
 	r->opts = *o;
@@ -455,16 +419,10 @@ static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 		return err;
 	snprintf(r->node_name, sizeof(r->node_name), "%s",
 		 o->node_name ? o->node_name : "");
-	if (o->node_ip)
-		snprintf(r->node_ip_s, sizeof(r->node_ip_s), "%s", o->node_ip);
-	else if (berth_node_first_ip(r->node_ip_s, sizeof(r->node_ip_s)))
-		r->node_ip_s[0] = '\0';
-	if (inet_pton(AF_INET, r->node_ip_s, &a) != 1) {
-		pr_err("node IP '%s' is not an IPv4 address (give --node-ip)",
-		       r->node_ip_s);
-		return -EINVAL;
-	}
-	r->node_ip = a.s_addr;
+	err = berth_node_ip_pick(o->node_ip, r->node_ip_s, sizeof(r->node_ip_s),
+				 &r->node_ip);
+	if (err)
+		return err;
 	r->sk = berth_nl_open();
 	return r->sk ? 0 : -ENOMEM;
 }
@@ -473,24 +431,21 @@ int berth_iptroute_start(const struct berth_iptroute_opts *opts,
 			 struct berth_iptroute **out)
 {
 	struct berth_iptroute *r = calloc(1, sizeof(*r));
-	char path[128];
 	int err;
 
 	if (!r)
 		return -ENOMEM;
 	err = init(r, opts);
 	if (!err)
-		err = find_underlay(r);
+		err = berth_underlay_find(r->opts.device, r->node_ip,
+					  r->node_ip_s, &r->under);
 	if (!err)
 		err = ensure_tunnel(r);
 	if (err)
 		goto fail;
-	berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
-		 BERTH_TUNNEL_DEV);
-	berth_sysctl_set(path, "0");
+	berth_tunnel_sysctls();
 	pr_info("node %s: %s on %s (mtu %u), tunnel %s (vxlan id %d), pods mtu %u, no BPF",
-		r->node_name, r->node_ip_s, r->under, r->under_mtu,
+		r->node_name, r->node_ip_s, r->under.name, r->under.mtu,
 		BERTH_TUNNEL_DEV, BERTH_IPT_VNI, berth_iptroute_pod_mtu(r));
 	if (opts->kubeconfig) {
 		err = berth_syncloop_start(&r->loop, opts->kubeconfig);
@@ -517,7 +472,7 @@ void berth_iptroute_stop(struct berth_iptroute *r)
 
 uint32_t berth_iptroute_pod_mtu(const struct berth_iptroute *r)
 {
-	return r->under_mtu - BERTH_TUNNEL_OVERHEAD;
+	return r->under.mtu - BERTH_TUNNEL_OVERHEAD;
 }
 
 const char *berth_iptroute_node_ip(const struct berth_iptroute *r)

@@ -37,24 +37,16 @@
 
 #define DEBOUNCE_MS 50 /* Node events coalesce this long before a sync */
 #define RETRY_MS 1000 /* a failed sync is tried again after this */
-#define LINK_WAIT_MS 2000 /* a deleted tunnel device takes this to vanish */
 /* Node heartbeats change nothing routing cares about: such events are
  * skipped, but a full pass (repairing routes someone removed) runs at
  * least this often while events come */
 #define FULL_SYNC_S 60
 
-struct netdev {
-	char name[IFNAMSIZ];
-	int ifindex;
-	uint32_t mtu;
-	uint8_t mac[6];
-};
-
 struct berth_routing {
 	struct berth_routing_opts opts;
 	char node_name[254], root[PATH_MAX], node_ip_s[INET_ADDRSTRLEN];
 	uint32_t node_ip; /* network order */
-	struct netdev under, tunnel;
+	struct berth_netdev_info under, tunnel;
 	const char *xdp_mode;
 	struct nl_sock *sk; /* route ops; only the sync thread uses it */
 
@@ -68,48 +60,6 @@ struct berth_routing {
 };
 
 /* ---- devices ---- */
-
-static int netdev_info(struct netdev *d)
-{
-	int mtu = 0, err;
-
-	d->ifindex = if_nametoindex(d->name);
-	if (!d->ifindex)
-		return -errno;
-	err = berth_netdev_mac_mtu(d->name, d->mac, &mtu);
-	d->mtu = (uint32_t)mtu;
-	return err;
-}
-
-static int find_underlay(struct berth_routing *r)
-{
-	int err;
-
-	if (r->opts.device) {
-		if (snprintf(r->under.name, sizeof(r->under.name), "%s",
-			     r->opts.device) >= (int)sizeof(r->under.name))
-			return -ENAMETOOLONG;
-	} else {
-		err = berth_device_of(r->node_ip, r->under.name,
-				      sizeof(r->under.name));
-		if (err) {
-			pr_err("no device holds the node IP %s (give --device)",
-			       r->node_ip_s);
-			return err;
-		}
-	}
-	err = netdev_info(&r->under);
-	if (err) {
-		pr_err("underlay device %s: %s", r->under.name, strerror(-err));
-		return err;
-	}
-	if (r->under.mtu <= BERTH_TUNNEL_OVERHEAD + 68) {
-		pr_err("underlay device %s: MTU %u leaves no room for the tunnel",
-		       r->under.name, r->under.mtu);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 /* Does the existing link have every setting we want? why gets the first
  * that differs. */
@@ -157,27 +107,6 @@ static int tunnel_create(struct nl_sock *sk, uint32_t mtu, const uint8_t *mac)
 	return e < 0 ? berth_nl_errno(e) : 0;
 }
 
-/*
- * The tunnel carries IPv4 only: without this its IPv6 (link-local address,
- * DAD, router solicitations, MLD) goes out, overlay_out has no node to send
- * it to, and it would count as drops. Set before the device comes up; a
- * kernel without IPv6 has no such file and nothing to turn off.
- */
-static void tunnel_no_ipv6(void)
-{
-	char path[128];
-	int err;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 BERTH_TUNNEL_DEV);
-	err = berth_sysctl_set(path, "1");
-	if (err == -ENOENT)
-		pr_debug("tunnel %s: no IPv6 in this kernel", BERTH_TUNNEL_DEV);
-	else if (err)
-		pr_warn("tunnel %s: disable IPv6: %s", BERTH_TUNNEL_DEV,
-			strerror(-err));
-}
-
 static int tunnel_up(struct nl_sock *sk)
 {
 	struct rtnl_link *l = NULL, *ch;
@@ -186,7 +115,7 @@ static int tunnel_up(struct nl_sock *sk)
 	e = rtnl_link_get_kernel(sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e < 0)
 		return berth_nl_errno(e);
-	tunnel_no_ipv6();
+	berth_tunnel_no_ipv6();
 	e = 0;
 	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
 		ch = rtnl_link_alloc();
@@ -204,12 +133,6 @@ static int tunnel_up(struct nl_sock *sk)
 		return berth_nl_errno(e);
 	}
 	return 0;
-}
-
-static void wait_link_gone(const char *name)
-{
-	for (int i = 0; i < LINK_WAIT_MS / 10 && if_nametoindex(name); i++)
-		usleep(10000);
 }
 
 static int ensure_tunnel(struct berth_routing *r)
@@ -238,7 +161,7 @@ static int ensure_tunnel(struct berth_routing *r)
 			       nl_geterror(e));
 			return berth_nl_errno(e);
 		}
-		wait_link_gone(BERTH_TUNNEL_DEV);
+		berth_link_wait_gone(BERTH_TUNNEL_DEV);
 	}
 	err = tunnel_create(r->sk, mtu, mac);
 	if (err) {
@@ -253,23 +176,10 @@ static int ensure_tunnel(struct berth_routing *r)
 info:
 	snprintf(r->tunnel.name, sizeof(r->tunnel.name), "%s",
 		 BERTH_TUNNEL_DEV);
-	err = netdev_info(&r->tunnel);
+	err = berth_netdev_info(&r->tunnel);
 	if (err)
 		pr_err("tunnel %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
 	return err;
-}
-
-static int sysctls(void)
-{
-	char path[128];
-	int err;
-
-	err = berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
-		 BERTH_TUNNEL_DEV);
-	/* decapsulated packets come from pod IPs no route points back into
-	 * the tunnel for; strict reverse-path filtering would drop them */
-	return berth_sysctl_set(path, "0") ?: err;
 }
 
 /* ---- node map and programs ---- */
@@ -566,8 +476,6 @@ static int node_sync(void *arg)
 static int routing_init(struct berth_routing *r,
 			const struct berth_routing_opts *opts)
 {
-	struct in_addr a;
-
 	const struct berth_syncloop_opts lo = {
 		/* let a burst of Node updates (heartbeats) land first */
 		.debounce_ms = DEBOUNCE_MS,
@@ -592,17 +500,10 @@ static int routing_init(struct berth_routing *r,
 		r->opts.nodeport_max = BERTH_NODEPORT_MAX;
 	}
 	r->xdp_mode = "none";
-	if (opts->node_ip)
-		snprintf(r->node_ip_s, sizeof(r->node_ip_s), "%s",
-			 opts->node_ip);
-	else if (berth_node_first_ip(r->node_ip_s, sizeof(r->node_ip_s)))
-		r->node_ip_s[0] = '\0';
-	if (inet_pton(AF_INET, r->node_ip_s, &a) != 1) {
-		pr_err("node IP '%s' is not an IPv4 address (give --node-ip)",
-		       r->node_ip_s);
-		return -EINVAL;
-	}
-	r->node_ip = a.s_addr;
+	err = berth_node_ip_pick(opts->node_ip, r->node_ip_s,
+				 sizeof(r->node_ip_s), &r->node_ip);
+	if (err)
+		return err;
 	r->sk = berth_nl_open();
 	return r->sk ? 0 : -ENOMEM;
 }
@@ -617,12 +518,13 @@ int berth_routing_start(const struct berth_routing_opts *opts,
 		return -ENOMEM;
 	err = routing_init(r, opts);
 	if (!err)
-		err = find_underlay(r);
+		err = berth_underlay_find(r->opts.device, r->node_ip,
+					  r->node_ip_s, &r->under);
 	if (!err)
 		err = ensure_tunnel(r);
 	if (err)
 		goto fail;
-	sysctls();
+	berth_tunnel_sysctls();
 	err = write_node_map(r);
 	if (err)
 		goto fail;
