@@ -17,19 +17,11 @@
 #include "kview.h"
 #include "nodesync.h"
 #include "policy.h"
+#include "policyagent.h"
 #include "syncloop.h"
 
 #define DEBOUNCE_MS 50
 #define RETRY_MS 1000
-
-enum { V_PODS, V_NAMESPACES, V_POLICIES, V_NODES, V_MAX };
-
-static const char *const collections[V_MAX] = {
-	"/api/v1/pods",
-	"/api/v1/namespaces",
-	"/apis/networking.k8s.io/v1/networkpolicies",
-	"/api/v1/nodes",
-};
 
 struct berth_iptnetpol {
 	struct berth_iptnetpol_opts opts;
@@ -139,28 +131,29 @@ static int apply(struct berth_iptnetpol *p, const struct berth_policy_result *r,
 static int netpol_sync(void *arg)
 {
 	struct berth_iptnetpol *p = arg;
-	json_object **o[V_MAX] = { 0 };
-	size_t n[V_MAX] = { 0 }, nnodes = 0;
+	json_object **o[BERTH_PV_MAX] = { 0 };
+	size_t n[BERTH_PV_MAX] = { 0 }, nnodes = 0;
 	struct berth_policy_result r = { 0 };
 	struct berth_idtable ids = { 0 };
 	struct berth_node_route *nodes = NULL;
 	uint32_t *ips = NULL;
 	int err = 0;
 
-	for (int i = 0; i < V_MAX && !err; i++)
+	for (int i = 0; i < BERTH_PV_MAX && !err; i++)
 		err = berth_kview_objects(&p->loop.views[i], &o[i], &n[i]);
 	pthread_mutex_unlock(&p->loop.mu);
 	if (!err)
-		err = berth_nodes_parse(o[V_NODES], n[V_NODES], p->node_name,
-					&nodes, &nnodes);
+		err = berth_nodes_parse(o[BERTH_PV_NODES], n[BERTH_PV_NODES],
+					p->node_name, &nodes, &nnodes);
 	if (!err)
-		err = berth_identities_build(o[V_PODS], n[V_PODS], &ids);
+		err = berth_identities_build(o[BERTH_PV_PODS], n[BERTH_PV_PODS],
+					     &ids);
 	if (!err) {
 		struct berth_policy_input in = {
-			.policies = o[V_POLICIES],
-			.npolicies = n[V_POLICIES],
-			.namespaces = o[V_NAMESPACES],
-			.nnamespaces = n[V_NAMESPACES],
+			.policies = o[BERTH_PV_POLICIES],
+			.npolicies = n[BERTH_PV_POLICIES],
+			.namespaces = o[BERTH_PV_NAMESPACES],
+			.nnamespaces = n[BERTH_PV_NAMESPACES],
 			.ids = &ids,
 			.self = p->node_name,
 		};
@@ -174,13 +167,13 @@ static int netpol_sync(void *arg)
 		err = ips ? apply(p, &r, &ids, ips, nnodes) : -ENOMEM;
 	if (!err)
 		pr_info("network policy (iptables): %zu policies, %zu local pods, %zu allows",
-			n[V_POLICIES], r.neps, r.n);
+			n[BERTH_PV_POLICIES], r.neps, r.n);
 	free(ips);
 	free(nodes);
 	berth_policy_result_free(&r);
 	berth_identities_free(&ids);
 	pthread_mutex_lock(&p->loop.mu);
-	for (int i = 0; i < V_MAX; i++)
+	for (int i = 0; i < BERTH_PV_MAX; i++)
 		berth_kview_put(o[i], n[i]);
 	return err;
 }
@@ -195,7 +188,8 @@ static int start(struct berth_iptnetpol *p)
 		.sync = netpol_sync,
 		.ctx = p,
 	};
-	int err = berth_syncloop_init(&p->loop, &lo, collections, V_MAX);
+	int err = berth_syncloop_init(&p->loop, &lo, berth_policy_collections,
+				      BERTH_PV_MAX);
 
 	return err ?: berth_syncloop_start(&p->loop, p->opts.kubeconfig);
 }

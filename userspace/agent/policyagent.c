@@ -24,13 +24,11 @@
 #define DEBOUNCE_MS 20
 #define RETRY_MS 1000
 
-enum { V_PODS, V_NAMESPACES, V_POLICIES, V_NODES, V_MAX };
-
-static const char *const collections[V_MAX] = {
-	"/api/v1/pods",
-	"/api/v1/namespaces",
-	"/apis/networking.k8s.io/v1/networkpolicies",
-	"/api/v1/nodes",
+const char *const berth_policy_collections[BERTH_PV_MAX] = {
+	[BERTH_PV_PODS] = "/api/v1/pods",
+	[BERTH_PV_NAMESPACES] = "/api/v1/namespaces",
+	[BERTH_PV_POLICIES] = "/apis/networking.k8s.io/v1/networkpolicies",
+	[BERTH_PV_NODES] = "/api/v1/nodes",
 };
 
 /*
@@ -53,10 +51,10 @@ static const char *const node_fields[] = {
 	"metadata.name", "spec.podCIDR", "spec.podCIDRs", "status.addresses",
 	NULL,
 };
-static const char *const *const view_fields[V_MAX] = {
-	[V_PODS] = pod_fields,
-	[V_NAMESPACES] = namespace_fields,
-	[V_NODES] = node_fields,
+static const char *const *const view_fields[BERTH_PV_MAX] = {
+	[BERTH_PV_PODS] = pod_fields,
+	[BERTH_PV_NAMESPACES] = namespace_fields,
+	[BERTH_PV_NODES] = node_fields,
 };
 
 struct pod_name {
@@ -358,27 +356,28 @@ static void apply_local(struct berth_policyagent *pa, json_object **pods,
 static int sync_views(void *arg)
 {
 	struct berth_policyagent *pa = arg;
-	json_object **objs[V_MAX] = { 0 };
-	size_t n[V_MAX] = { 0 };
+	json_object **objs[BERTH_PV_MAX] = { 0 };
+	size_t n[BERTH_PV_MAX] = { 0 };
 	struct berth_policysync_stats st;
 	int err = 0;
 
-	for (int i = 0; !err && i < V_MAX; i++)
+	for (int i = 0; !err && i < BERTH_PV_MAX; i++)
 		err = berth_kview_objects(&pa->loop.views[i], &objs[i], &n[i]);
 	if (!err)
-		apply_local(pa, objs[V_PODS], n[V_PODS]);
+		apply_local(pa, objs[BERTH_PV_PODS], n[BERTH_PV_PODS]);
 	if (!err) {
 		struct berth_policy_objects o = {
-			objs[V_PODS],  objs[V_NAMESPACES], objs[V_POLICIES],
-			objs[V_NODES], n[V_PODS],	   n[V_NAMESPACES],
-			n[V_POLICIES], n[V_NODES],
+			objs[BERTH_PV_PODS],	 objs[BERTH_PV_NAMESPACES],
+			objs[BERTH_PV_POLICIES], objs[BERTH_PV_NODES],
+			n[BERTH_PV_PODS],	 n[BERTH_PV_NAMESPACES],
+			n[BERTH_PV_POLICIES],	 n[BERTH_PV_NODES],
 		};
 
 		err = policy_pass_sync(
 			&o, pa->node_name, &pa->opts.maps,
 			pa->state_path[0] ? pa->state_path : NULL, pa, &st);
 	}
-	for (int i = 0; i < V_MAX; i++)
+	for (int i = 0; i < BERTH_PV_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
 	if (err)
 		pr_warn("network policy: sync: %s; again in %d ms",
@@ -399,9 +398,10 @@ static int start_watches(struct berth_policyagent *pa)
 		.sync = sync_views,
 		.ctx = pa,
 	};
-	int err = berth_syncloop_init(&pa->loop, &lo, collections, V_MAX);
+	int err = berth_syncloop_init(&pa->loop, &lo, berth_policy_collections,
+				      BERTH_PV_MAX);
 
-	for (int i = 0; !err && i < V_MAX; i++)
+	for (int i = 0; !err && i < BERTH_PV_MAX; i++)
 		pa->loop.views[i].keep = view_fields[i];
 	return err ?: berth_syncloop_start(&pa->loop, pa->opts.kubeconfig);
 }
