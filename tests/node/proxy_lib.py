@@ -130,3 +130,15 @@ def peer(ns, *args):
         return json.loads(r.stdout)
     except ValueError:
         fail("client %s: %s %s" % (args, r.stdout, r.stderr))
+
+
+def serve_backends(bes, tmp, made, procs, *extra):
+    """A pod per (ns, hif, ip, name) of bes running peer.py serve name on
+    TCP 8080 (extra: more serve arguments); returns once all listen."""
+    for ns, hif, ip, name in bes:
+        add_pod(ns, hif, ip, made)
+        ready = os.path.join(tmp, name + ".ready")
+        procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, PEER,
+                                       "serve", name, "--tcp", "8080", *extra,
+                                       "--ready", ready]))
+        wait_for("peer %s listens" % name, lambda r=ready: os.path.exists(r), 10)

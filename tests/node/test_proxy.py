@@ -19,8 +19,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from lib import REPO, SERVER, Server, check, fail  # noqa: E402
-from proxy_lib import (PEER, add_pod, api, enter_node, make_pod, peer, sh,  # noqa: E402
-                       stop, sync_status, wait_for)
+from proxy_lib import (add_pod, api, enter_node, make_pod, peer, serve_backends,  # noqa: E402
+                       sh, stop, sync_status, wait_for)
 
 BIN = os.path.join(REPO, ".output/bin")
 AGENT = os.path.join(BIN, "berth-agent")
@@ -159,12 +159,7 @@ def main():
     atexit.register(cleanup)
     enter_node(NODE, P + "d", made)
     add_pod(CLI, CLI_IF, CLI_IP, made)
-    for ns, hif, ip, name in BES:
-        add_pod(ns, hif, ip, made)
-        ready = os.path.join(tmp, name + ".ready")
-        procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, PEER,
-                                       "serve", name, "--tcp", "8080", "--ready", ready]))
-        wait_for("peer %s listens" % name, lambda r=ready: os.path.exists(r), 10)
+    serve_backends(BES, tmp, made, procs)
 
     s = Server("--controllers", "endpointslice")
     atexit.register(stop_agent)  # before the server stops (atexit is LIFO)
