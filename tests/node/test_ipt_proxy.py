@@ -15,8 +15,6 @@ PREROUTING removed) come back with the periodic full sync and with SIGHUP;
 a restarted agent keeps the same chain names; --uninstall removes every
 BERTH- chain."""
 import atexit
-import ctypes
-import json
 import os
 import re
 import signal
@@ -28,10 +26,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from lib import REPO, Server, check, fail  # noqa: E402
+from proxy_lib import (add_pod, api, enter_node, make_pod, peer, serve_backends,  # noqa: E402
+                       sh, stop, sync_status, wait_for)
 
 BIN = os.path.join(REPO, ".output/bin")
 AGENT = os.path.join(BIN, "berth-agent")
-PEER = os.path.join(REPO, "tests/e2e/peer.py")
 P = "bi%d" % os.getpid()
 NODE = P + "-node"
 NODE_NAME = P + "-n1"
@@ -39,7 +38,6 @@ NODE_IP = "192.168.77.1"
 CLI, CLI_IF, CLI_IP = P + "-cli", P + "c", "10.244.0.2"
 BES = [(P + "-be1", P + "1", "10.244.0.11", "be1"),
        (P + "-be2", P + "2", "10.244.0.12", "be2")]
-CLONE_NEWNET = 0x40000000
 SYNC_PERIOD = 3  # --iptables-sync-period for the repair check, s
 
 made = []
@@ -48,24 +46,6 @@ tmp = tempfile.mkdtemp(prefix="berth-ipt-")
 root = os.path.join(tmp, "agent")
 agent = None
 FAILED = [True]
-
-
-def sh(*cmd, check_rc=True):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    if check_rc and r.returncode != 0:
-        fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
-    return r
-
-
-def wait_for(what, fn, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            fail("%s: not within %.1fs" % (what, timeout))
-        time.sleep(0.05)
 
 
 def cleanup():
@@ -86,43 +66,6 @@ def cleanup():
     subprocess.run(["rm", "-rf", tmp])
 
 
-def enter_node():
-    """This process (and all it starts) moves into the node netns: every
-    iptables command of the test and the agent's act on it alone."""
-    sh("ip", "netns", "add", NODE)
-    made.append(NODE)
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open("/run/netns/" + NODE, os.O_RDONLY)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        fail("setns %s: errno %d" % (NODE, ctypes.get_errno()))
-    os.close(fd)
-    sh("ip", "link", "set", "lo", "up")
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
-       "net.ipv4.conf.default.rp_filter=0")
-    # the node's address (NodePorts) on a dummy that also holds the default
-    # route: anything that is not a pod is swallowed there
-    if sh("ip", "link", "add", P + "d", "type", "dummy", check_rc=False).returncode:
-        sh("ip", "link", "add", P + "d", "type", "ifb")
-    sh("ip", "link", "set", P + "d", "up")
-    sh("ip", "addr", "add", NODE_IP + "/24", "dev", P + "d")
-    sh("ip", "route", "add", "default", "dev", P + "d")
-
-
-def add_pod(ns, hif, ip):
-    sh("ip", "netns", "add", ns)
-    made.append(ns)
-    sh("ip", "-n", ns, "link", "set", "lo", "up")
-    sh("ip", "link", "add", hif, "type", "veth", "peer", "name", "eth0", "netns", ns)
-    sh("sysctl", "-qw", "net.ipv4.conf.%s.proxy_arp=1" % hif,
-       "net.ipv4.neigh.%s.proxy_delay=0" % hif, "net.ipv4.conf.%s.rp_filter=0" % hif)
-    sh("ip", "link", "set", hif, "up")
-    sh("ip", "route", "add", ip + "/32", "dev", hif)
-    sh("ip", "-n", ns, "addr", "add", ip + "/32", "dev", "eth0")
-    sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", ns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
-    sh("ip", "-n", ns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
-
-
 def start_agent(url):
     global agent
     log = open(os.path.join(tmp, "agent.log"), "a")
@@ -136,22 +79,12 @@ def start_agent(url):
 
 def stop_agent():
     global agent
-    if agent and agent.poll() is None:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(10)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
+    stop(agent)
     agent = None
 
 
 def status():
-    try:
-        with open(os.path.join(root, "sync-status.json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return sync_status(root)
 
 
 def rules(table="nat"):
@@ -171,39 +104,6 @@ def svc_chain(vip, port):
         if ("-d %s/32" % vip) in ln and ("--dport %d " % port) in ln:
             return ln.split(" -j ")[-1]
     return None
-
-
-def api(s, method, path, body=None, ctype="application/json", want=(200, 201)):
-    st, out, _ = s.req(method, path, body, ctype)
-    if st not in want:
-        fail("%s %s: %d %s" % (method, path, st, out))
-    return out
-
-
-def make_pod(s, name, ip, ready):
-    ns = "/api/v1/namespaces/default/pods"
-    if s.req("GET", ns + "/" + name)[0] == 404:
-        api(s, "POST", ns, {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app": "web"}},
-            "spec": {"nodeName": NODE_NAME, "containers": [{
-                "name": "c", "image": "busybox",
-                "ports": [{"name": "web", "containerPort": 8080}]}]}})
-    rs = "True" if ready else "False"
-    api(s, "PATCH", ns + "/" + name + "/status", {"status": {
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": NODE_IP,
-        "conditions": [{"type": "Ready", "status": rs},
-                       {"type": "ContainersReady", "status": rs}]}},
-        "application/merge-patch+json")
-
-
-def peer(*args):
-    r = sh("ip", "netns", "exec", CLI, sys.executable, PEER, *map(str, args),
-           check_rc=False)
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        fail("client %s: %s %s" % (args, r.stdout, r.stderr))
 
 
 def service(s, name, **spec):
@@ -234,15 +134,9 @@ def main():
             print("SKIP: %s is not installed (scripts/deps.sh)" % b)
             sys.exit(77)
     atexit.register(cleanup)
-    enter_node()
-    add_pod(CLI, CLI_IF, CLI_IP)
-    for ns, hif, ip, name in BES:
-        add_pod(ns, hif, ip)
-        ready = os.path.join(tmp, name + ".ready")
-        procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, PEER,
-                                       "serve", name, "--tcp", "8080", "--udp", "5353",
-                                       "--ready", ready]))
-        wait_for("peer %s listens" % name, lambda r=ready: os.path.exists(r), 10)
+    enter_node(NODE, P + "d", made, NODE_IP + "/24")
+    add_pod(CLI, CLI_IF, CLI_IP, made)
+    serve_backends(BES, tmp, made, procs, "--udp", "5353")
 
     s = Server("--controllers", "endpointslice")
     atexit.register(stop_agent)  # before the server stops (atexit is LIFO)
@@ -264,17 +158,17 @@ def main():
 
     web = service(s, "web", type="NodePort", selector={"app": "web"})
     vip, nport = web["clusterIP"], web["ports"][0]["nodePort"]
-    make_pod(s, "web-1", BES[0][2], True)
-    make_pod(s, "web-2", BES[1][2], True)
+    make_pod(s, "web-1", BES[0][2], True, NODE_NAME, NODE_IP)
+    make_pod(s, "web-2", BES[1][2], True, NODE_NAME, NODE_IP)
     both = {BES[0][2] + ":8080", BES[1][2] + ":8080"}
     wait_for("rules for both endpoints",
              lambda: svc_chain(vip, 80) and endpoints_in_rules(svc_chain(vip, 80)) == both, 10)
     check(True, "ClusterIP %s:80 -> %s in nat" % (vip, svc_chain(vip, 80)))
 
-    res = peer("conns", 40, vip, 80)
+    res = peer(CLI, "conns", 40, vip, 80)
     check(res["errors"] == 0 and set(res["counts"]) == {"be1", "be2"},
           "ClusterIP TCP to %s:80 answered by both backends: %s" % (vip, res["counts"]))
-    res = peer("conns", 20, NODE_IP, nport)
+    res = peer(CLI, "conns", 20, NODE_IP, nport)
     check(res["errors"] == 0 and set(res["counts"]) == {"be1", "be2"},
           "NodePort %s:%d answered by both backends: %s" % (NODE_IP, nport, res["counts"]))
     m = [ln for ln in chain_rules("BERTH-NODEPORTS") if "--dport %d " % nport in ln]
@@ -285,7 +179,7 @@ def main():
     svip = sticky["clusterIP"]
     wait_for("sticky's rules", lambda: svc_chain(svip, 80) and
              endpoints_in_rules(svc_chain(svip, 80)) == both, 10)
-    res = peer("conns", 20, svip, 80)
+    res = peer(CLI, "conns", 20, svip, 80)
     check(res["errors"] == 0 and len(res["counts"]) == 1,
           "ClientIP affinity: 20 connections to one backend: %s" % res["counts"])
     check(any("--rcheck --seconds 300 --reap" in ln for ln in chain_rules(svc_chain(svip, 80))),
@@ -296,17 +190,17 @@ def main():
     wait_for("REJECT for the Service without endpoints",
              lambda: any(evip in ln and "REJECT" in ln
                          for ln in chain_rules("BERTH-SERVICES", "filter")), 10)
-    res = peer("connect", evip, 80)
+    res = peer(CLI, "connect", evip, 80)
     check(res["result"] == "refused" and res["seconds"] < 1,
           "no endpoints: connection refused at once: %s" % res)
 
-    make_pod(s, "web-2", BES[1][2], False)
+    make_pod(s, "web-2", BES[1][2], False, NODE_NAME, NODE_IP)
     wait_for("web-2 unready: only be1 in the rules",
              lambda: endpoints_in_rules(svc_chain(vip, 80)) == {BES[0][2] + ":8080"}, 10)
-    res = peer("conns", 10, vip, 80)
+    res = peer(CLI, "conns", 10, vip, 80)
     check(res["errors"] == 0 and set(res["counts"]) == {"be1"},
           "traffic only to be1: %s" % res["counts"])
-    make_pod(s, "web-2", BES[1][2], True)
+    make_pod(s, "web-2", BES[1][2], True, NODE_NAME, NODE_IP)
     wait_for("web-2 ready again",
              lambda: endpoints_in_rules(svc_chain(vip, 80)) == both, 10)
 
@@ -330,11 +224,11 @@ def main():
     be = flow_backend()
     check(be in (BES[0][2], BES[1][2]), "UDP flow to %s:53 in conntrack, to %s" % (uvip, be))
     gone = [b for b in BES if b[2] == be][0]
-    make_pod(s, "web-%s" % gone[3][-1], be, False)
+    make_pod(s, "web-%s" % gone[3][-1], be, False, NODE_NAME, NODE_IP)
     wait_for("the flow to the unready %s leaves conntrack" % be,
              lambda: flow_backend() is None, 10)
     check(True, "conntrack -D removed the UDP flow to %s" % be)
-    make_pod(s, "web-%s" % gone[3][-1], be, True)
+    make_pod(s, "web-%s" % gone[3][-1], be, True, NODE_NAME, NODE_IP)
     api(s, "DELETE", "/api/v1/namespaces/default/services/dns")
     wait_for("web's rules back to both endpoints",
              lambda: endpoints_in_rules(svc_chain(vip, 80)) == both, 10)
@@ -346,14 +240,14 @@ def main():
     sh("iptables-nft", "-w", "-t", "nat", "-D", "PREROUTING", "-m", "comment", "--comment",
        "berth service portals", "-j", "BERTH-SERVICES")
     t0 = time.monotonic()
-    res = peer("connect", vip, 80)
+    res = peer(CLI, "connect", vip, 80)
     check(res["result"] != "connected", "rules deleted: the ClusterIP is broken (%s)" % res)
     wait_for("the periodic full sync repairs both",
              lambda: len(chain_rules(chain)) == 2 and
              any(ln.startswith("-A PREROUTING") and "BERTH-SERVICES" in ln for ln in rules()),
              SYNC_PERIOD + 5)
     check(True, "repaired in %.1f s (period %d s)" % (time.monotonic() - t0, SYNC_PERIOD))
-    res = peer("conns", 10, vip, 80)
+    res = peer(CLI, "conns", 10, vip, 80)
     check(res["errors"] == 0, "ClusterIP answers again: %s" % res["counts"])
     # SIGHUP: a full sync now, not at the next period
     sh("iptables-nft", "-w", "-t", "nat", "-F", chain)
@@ -369,7 +263,7 @@ def main():
     wait_for("sync after restart", lambda: (status() or {}).get("ok"), 10)
     after = sorted(ln for ln in rules() if "BERTH-" in ln)
     check(before == after, "agent restart: identical BERTH- rules (%d lines)" % len(after))
-    res = peer("conns", 10, vip, 80)
+    res = peer(CLI, "conns", 10, vip, 80)
     check(res["errors"] == 0, "ClusterIP after restart: %s" % res["counts"])
 
     # Service deleted: its chains go

@@ -8,7 +8,6 @@ two backend pods wired Calico-style): pods made Ready over the API -> slices
 backends, endpoint changes and a manual slice's conditions follow, Service
 deletion, agent restart with 0 writes, server restart keeps the maps."""
 import atexit
-import ctypes
 import json
 import os
 import signal
@@ -20,42 +19,24 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from lib import REPO, SERVER, Server, check, fail  # noqa: E402
+from proxy_lib import (add_pod, api, enter_node, make_pod, peer, serve_backends,  # noqa: E402
+                       sh, stop, sync_status, wait_for)
 
 BIN = os.path.join(REPO, ".output/bin")
 AGENT = os.path.join(BIN, "berth-agent")
 CTL = os.path.join(BIN, "berthctl")
-PEER = os.path.join(REPO, "tests/e2e/peer.py")
 P = "bp%d" % os.getpid()
 NODE = P + "-node"
 NODE_NAME = P + "-n1"
 CLI, CLI_IF, CLI_IP = P + "-cli", P + "c", "10.244.0.2"
 BES = [(P + "-be1", P + "1", "10.244.0.11", "be1"),
        (P + "-be2", P + "2", "10.244.0.12", "be2")]
-CLONE_NEWNET = 0x40000000
 
 made = []
 procs = []
 tmp = tempfile.mkdtemp(prefix="berth-proxy-")
 root = os.path.join(tmp, "agent")
 agent = None
-
-
-def sh(*cmd, check_rc=True):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    if check_rc and r.returncode != 0:
-        fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
-    return r
-
-
-def wait_for(what, fn, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            fail("%s: not within %.1fs" % (what, timeout))
-        time.sleep(0.02)
 
 
 def cleanup():
@@ -80,43 +61,6 @@ def cleanup():
 FAILED = [True]
 
 
-def enter_node():
-    """This process (and all it starts) moves into the node netns, so the
-    server's loopback and the node's veths are ours and nothing touches the
-    machine's own interfaces."""
-    sh("ip", "netns", "add", NODE)
-    made.append(NODE)
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open("/run/netns/" + NODE, os.O_RDONLY)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        fail("setns %s: errno %d" % (NODE, ctypes.get_errno()))
-    os.close(fd)
-    sh("ip", "link", "set", "lo", "up")
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
-       "net.ipv4.conf.default.rp_filter=0")
-    # a dummy default route: proxy ARP answers 169.254.1.1, and anything
-    # that is not a pod (an untranslated ClusterIP) is swallowed here
-    if sh("ip", "link", "add", P + "d", "type", "dummy", check_rc=False).returncode:
-        sh("ip", "link", "add", P + "d", "type", "ifb")
-    sh("ip", "link", "set", P + "d", "up")
-    sh("ip", "route", "add", "default", "dev", P + "d")
-
-
-def add_pod(ns, hif, ip):
-    sh("ip", "netns", "add", ns)
-    made.append(ns)
-    sh("ip", "-n", ns, "link", "set", "lo", "up")
-    sh("ip", "link", "add", hif, "type", "veth", "peer", "name", "eth0", "netns", ns)
-    sh("sysctl", "-qw", "net.ipv4.conf.%s.proxy_arp=1" % hif,
-       "net.ipv4.neigh.%s.proxy_delay=0" % hif, "net.ipv4.conf.%s.rp_filter=0" % hif)
-    sh("ip", "link", "set", hif, "up")
-    sh("ip", "route", "add", ip + "/32", "dev", hif)
-    sh("ip", "-n", ns, "addr", "add", ip + "/32", "dev", "eth0")
-    sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", ns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
-    sh("ip", "-n", ns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
-
-
 def start_agent(url):
     global agent
     log = open(os.path.join(tmp, "agent.log"), "a")
@@ -130,22 +74,12 @@ def start_agent(url):
 
 def stop_agent():
     global agent
-    if agent and agent.poll() is None:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(10)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
+    stop(agent)
     agent = None
 
 
 def status():
-    try:
-        with open(os.path.join(root, "sync-status.json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return sync_status(root)
 
 
 def maps():
@@ -193,45 +127,12 @@ def wait_backends(what, vip, port, want, timeout=1.0):
     check(True, "%s (%.0f ms)" % (what, (time.monotonic() - t0) * 1000))
 
 
-def api(s, method, path, body=None, ctype="application/json", want=(200, 201)):
-    st, out, _ = s.req(method, path, body, ctype)
-    if st not in want:
-        fail("%s %s: %d %s" % (method, path, st, out))
-    return out
-
-
-def make_pod(s, name, ip, ready):
-    ns = "/api/v1/namespaces/default/pods"
-    if ready is not None and s.req("GET", ns + "/" + name)[0] == 404:
-        api(s, "POST", ns, {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app": "web"}},
-            "spec": {"nodeName": NODE_NAME, "containers": [{
-                "name": "c", "image": "busybox",
-                "ports": [{"name": "web", "containerPort": 8080}]}]}})
-    rs = "True" if ready else "False"
-    api(s, "PATCH", ns + "/" + name + "/status", {"status": {
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "192.168.0.2",
-        "conditions": [{"type": "Ready", "status": rs},
-                       {"type": "ContainersReady", "status": rs}]}},
-        "application/merge-patch+json")
-
-
 def slice_endpoints(s, svc):
     out = api(s, "GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
               "?labelSelector=kubernetes.io%2Fservice-name%3D" + svc)
     return sorted((a, bool((e.get("conditions") or {}).get("ready")))
                   for sl in out["items"] for e in sl.get("endpoints") or []
                   for a in e["addresses"])
-
-
-def traffic(vip, n=40):
-    r = sh("ip", "netns", "exec", CLI, sys.executable, PEER, "conns", str(n), vip, "80",
-           check_rc=False)
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        fail("client: %s %s" % (r.stdout, r.stderr))
 
 
 def restart_server(s, port):
@@ -256,14 +157,9 @@ def main():
         if not os.access(b, os.X_OK):
             fail(b + " is missing (make builds it)")
     atexit.register(cleanup)
-    enter_node()
-    add_pod(CLI, CLI_IF, CLI_IP)
-    for ns, hif, ip, name in BES:
-        add_pod(ns, hif, ip)
-        ready = os.path.join(tmp, name + ".ready")
-        procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, PEER,
-                                       "serve", name, "--tcp", "8080", "--ready", ready]))
-        wait_for("peer %s listens" % name, lambda r=ready: os.path.exists(r), 10)
+    enter_node(NODE, P + "d", made)
+    add_pod(CLI, CLI_IF, CLI_IP, made)
+    serve_backends(BES, tmp, made, procs)
 
     s = Server("--controllers", "endpointslice")
     atexit.register(stop_agent)  # before the server stops (atexit is LIFO)
@@ -283,8 +179,8 @@ def main():
     vip = svc["spec"]["clusterIP"]
     wait_backends("Service without endpoints: frontend with no backends", vip, 80, {})
 
-    make_pod(s, "web-1", BES[0][2], True)
-    make_pod(s, "web-2", BES[1][2], True)
+    make_pod(s, "web-1", BES[0][2], True, NODE_NAME, "192.168.0.2")
+    make_pod(s, "web-2", BES[1][2], True, NODE_NAME, "192.168.0.2")
     want = {BES[0][2] + ":8080": False, BES[1][2] + ":8080": False}
     wait_for("endpointslice controller lists both pods ready",
              lambda: slice_endpoints(s, "web") == [(BES[0][2], True), (BES[1][2], True)], 10)
@@ -293,17 +189,17 @@ def main():
     check(st["ok"] and 0 < st.get("latency_us", 0) < 1000000,
           "sync-status latency %s us" % st.get("latency_us"))
 
-    res = traffic(vip)
+    res = peer(CLI, "conns", 40, vip, 80)
     check(res["errors"] == 0 and set(res["counts"]) == {"be1", "be2"},
           "TCP to %s:80 answered by both backends: %s" % (vip, res["counts"]))
 
-    make_pod(s, "web-2", BES[1][2], False)
+    make_pod(s, "web-2", BES[1][2], False, NODE_NAME, "192.168.0.2")
     wait_backends("web-2 not ready: only be1", vip, 80, {BES[0][2] + ":8080": False},
                   timeout=3)
-    res = traffic(vip, 10)
+    res = peer(CLI, "conns", 10, vip, 80)
     check(res["errors"] == 0 and set(res["counts"]) == {"be1"},
           "traffic only to be1: %s" % res["counts"])
-    make_pod(s, "web-2", BES[1][2], True)
+    make_pod(s, "web-2", BES[1][2], True, NODE_NAME, "192.168.0.2")
     wait_backends("web-2 ready again", vip, 80, want, timeout=3)
 
     # a selectorless Service with a slice of our own: conditions, port
@@ -332,7 +228,7 @@ def main():
           "serving+terminating endpoint kept as a terminating backend: %s" % bes)
     check("10.244.0.99:8080" not in bes, "not-serving endpoint left out")
     check(frontend(mvip, 80)["flags"] != 0, "maglev/affinity flags set: %d" % frontend(mvip, 80)["flags"])
-    res = traffic(mvip, 10)
+    res = peer(CLI, "conns", 10, mvip, 80)
     check(res["errors"] == 0 and set(res["counts"]) == {"be1"},
           "terminating backend gets no new connections: %s" % res["counts"])
 

@@ -2,8 +2,6 @@
 /* NetworkPolicy watches -> ipsets and filter chains (ipt_netpol.h). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,33 +15,19 @@
 #include "ipt_policy.h"
 #include "ipt_sync.h"
 #include "kview.h"
-#include "nlutil.h"
 #include "nodesync.h"
 #include "policy.h"
+#include "policyagent.h"
+#include "syncloop.h"
 
 #define DEBOUNCE_MS 50
 #define RETRY_MS 1000
-
-enum { V_PODS, V_NAMESPACES, V_POLICIES, V_NODES, V_MAX };
-
-static const char *const collections[V_MAX] = {
-	"/api/v1/pods",
-	"/api/v1/namespaces",
-	"/apis/networking.k8s.io/v1/networkpolicies",
-	"/api/v1/nodes",
-};
 
 struct berth_iptnetpol {
 	struct berth_iptnetpol_opts opts;
 	char node_name[254];
 	uint32_t self_ip;
-	struct berth_kube *kube;
-	pthread_mutex_t mu; /* views, dirty, stop */
-	pthread_cond_t cv;
-	struct berth_kview views[V_MAX];
-	bool inited[V_MAX];
-	bool dirty, stop, started;
-	pthread_t thread;
+	struct berth_syncloop loop; /* its mu guards the views */
 };
 
 /* ---- applying ---- */
@@ -143,32 +127,33 @@ static int apply(struct berth_iptnetpol *p, const struct berth_policy_result *r,
 	return err;
 }
 
-/* Called with mu held; drops it while compiling and applying. */
-static int netpol_sync(struct berth_iptnetpol *p)
+/* Called with loop.mu held; drops it while compiling and applying. */
+static int netpol_sync(void *arg)
 {
-	json_object **o[V_MAX] = { 0 };
-	size_t n[V_MAX] = { 0 }, nnodes = 0;
+	struct berth_iptnetpol *p = arg;
+	json_object **o[BERTH_PV_MAX] = { 0 };
+	size_t n[BERTH_PV_MAX] = { 0 }, nnodes = 0;
 	struct berth_policy_result r = { 0 };
 	struct berth_idtable ids = { 0 };
 	struct berth_node_route *nodes = NULL;
 	uint32_t *ips = NULL;
 	int err = 0;
 
-	p->dirty = false;
-	for (int i = 0; i < V_MAX && !err; i++)
-		err = berth_kview_objects(&p->views[i], &o[i], &n[i]);
-	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < BERTH_PV_MAX && !err; i++)
+		err = berth_kview_objects(&p->loop.views[i], &o[i], &n[i]);
+	pthread_mutex_unlock(&p->loop.mu);
 	if (!err)
-		err = berth_nodes_parse(o[V_NODES], n[V_NODES], p->node_name,
-					&nodes, &nnodes);
+		err = berth_nodes_parse(o[BERTH_PV_NODES], n[BERTH_PV_NODES],
+					p->node_name, &nodes, &nnodes);
 	if (!err)
-		err = berth_identities_build(o[V_PODS], n[V_PODS], &ids);
+		err = berth_identities_build(o[BERTH_PV_PODS], n[BERTH_PV_PODS],
+					     &ids);
 	if (!err) {
 		struct berth_policy_input in = {
-			.policies = o[V_POLICIES],
-			.npolicies = n[V_POLICIES],
-			.namespaces = o[V_NAMESPACES],
-			.nnamespaces = n[V_NAMESPACES],
+			.policies = o[BERTH_PV_POLICIES],
+			.npolicies = n[BERTH_PV_POLICIES],
+			.namespaces = o[BERTH_PV_NAMESPACES],
+			.nnamespaces = n[BERTH_PV_NAMESPACES],
 			.ids = &ids,
 			.self = p->node_name,
 		};
@@ -182,105 +167,31 @@ static int netpol_sync(struct berth_iptnetpol *p)
 		err = ips ? apply(p, &r, &ids, ips, nnodes) : -ENOMEM;
 	if (!err)
 		pr_info("network policy (iptables): %zu policies, %zu local pods, %zu allows",
-			n[V_POLICIES], r.neps, r.n);
+			n[BERTH_PV_POLICIES], r.neps, r.n);
 	free(ips);
 	free(nodes);
 	berth_policy_result_free(&r);
 	berth_identities_free(&ids);
-	pthread_mutex_lock(&p->mu);
-	for (int i = 0; i < V_MAX; i++)
+	pthread_mutex_lock(&p->loop.mu);
+	for (int i = 0; i < BERTH_PV_MAX; i++)
 		berth_kview_put(o[i], n[i]);
 	return err;
 }
 
-static void on_change(struct berth_kview *v, enum berth_kube_event ev,
-		      json_object *obj, void *arg)
-{
-	struct berth_iptnetpol *p = arg;
-
-	(void)obj;
-	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
-		p->dirty = true;
-		pthread_cond_signal(&p->cv);
-	}
-}
-
-static bool all_listed(const struct berth_iptnetpol *p)
-{
-	for (int i = 0; i < V_MAX; i++)
-		if (!p->views[i].listed)
-			return false;
-	return true;
-}
-
-/* Sleep until stop or ms have passed; with mu held. */
-static void pause_ms(struct berth_iptnetpol *p, long ms)
-{
-	struct timespec until = berth_after_ms(ms);
-
-	while (!p->stop &&
-	       pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
-		;
-}
-
-static void *sync_thread(void *arg)
-{
-	struct berth_iptnetpol *p = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&p->mu);
-	while (!p->stop) {
-		if (!p->dirty || !all_listed(p)) {
-			/* the periodic pass repairs what others removed */
-			until = berth_after_ms(p->opts.full_sync_s * 1000L);
-			if (pthread_cond_timedwait(&p->cv, &p->mu, &until) ==
-			    ETIMEDOUT)
-				p->dirty = true;
-			continue;
-		}
-		pause_ms(p, DEBOUNCE_MS);
-		if (p->stop)
-			break;
-		if (netpol_sync(p)) {
-			pause_ms(p, RETRY_MS);
-			p->dirty = true;
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
 static int start(struct berth_iptnetpol *p)
 {
-	pthread_condattr_t ca;
-	sigset_t all, old;
-	int err;
+	const struct berth_syncloop_opts lo = {
+		.debounce_ms = DEBOUNCE_MS,
+		.retry_ms = RETRY_MS,
+		/* the periodic pass repairs what others removed */
+		.idle_ms = p->opts.full_sync_s * 1000L,
+		.sync = netpol_sync,
+		.ctx = p,
+	};
+	int err = berth_syncloop_init(&p->loop, &lo, berth_policy_collections,
+				      BERTH_PV_MAX);
 
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	for (int i = 0; i < V_MAX; i++) {
-		err = berth_kview_init(&p->views[i], collections[i], &p->mu,
-				       on_change, p);
-		if (err)
-			return err;
-		p->inited[i] = true;
-	}
-	err = berth_kube_open(&p->kube, p->opts.kubeconfig);
-	if (err)
-		return err;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = -pthread_create(&p->thread, NULL, sync_thread, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return err;
-	p->started = true;
-	for (int i = 0; i < V_MAX && !err; i++)
-		err = berth_kview_start(&p->views[i], p->kube);
-	return err;
+	return err ?: berth_syncloop_start(&p->loop, p->opts.kubeconfig);
 }
 
 int berth_iptnetpol_start(const struct berth_iptnetpol_opts *opts,
@@ -316,21 +227,6 @@ void berth_iptnetpol_stop(struct berth_iptnetpol *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < V_MAX; i++)
-		if (p->inited[i])
-			berth_kview_stop(&p->views[i]);
-	if (p->started) {
-		pthread_mutex_lock(&p->mu);
-		p->stop = true;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		pthread_join(p->thread, NULL);
-	}
-	for (int i = 0; i < V_MAX; i++)
-		if (p->inited[i])
-			berth_kview_free(&p->views[i]);
-	berth_kube_free(p->kube);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
+	berth_syncloop_stop(&p->loop);
 	free(p);
 }

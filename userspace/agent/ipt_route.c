@@ -9,7 +9,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,28 +33,23 @@
 #include "node.h"
 #include "nodesync.h"
 #include "routing.h" /* BERTH_RTPROT */
+#include "syncloop.h"
 
 #define DEBOUNCE_MS 50 /* Node heartbeats coalesce this long */
 #define RETRY_MS 1000
-#define LINK_WAIT_MS 2000
 
 struct berth_iptroute {
 	struct berth_iptroute_opts opts;
-	char node_name[254], node_ip_s[INET_ADDRSTRLEN], under[IFNAMSIZ];
+	char node_name[254], node_ip_s[INET_ADDRSTRLEN];
 	uint32_t node_ip; /* network order */
-	int under_ifindex, tun_ifindex;
-	uint32_t under_mtu;
+	struct berth_netdev_info under;
+	int tun_ifindex;
 	struct nl_sock *sk; /* the sync thread's, after start */
-	struct berth_kube *kube;
 
-	pthread_mutex_t mu; /* the view, dirty, stop, prev */
-	pthread_cond_t cv;
-	struct berth_kview nodes;
-	bool dirty, stop, started;
+	struct berth_syncloop loop; /* its mu: the view, prev */
 	struct berth_node_route *prev; /* the last synced remote nodes */
 	size_t nprev;
 	time_t last_full;
-	pthread_t thread;
 };
 
 /* Every node computes every other node's tunnel MAC from its IP. */
@@ -82,7 +76,7 @@ static const char *tunnel_wrong(struct berth_iptroute *r, struct rtnl_link *l,
 		return "wrong VNI";
 	if (rtnl_link_vxlan_get_port(l, &port) || port != BERTH_VXLAN_PORT)
 		return "wrong dstport";
-	if (rtnl_link_get_mtu(l) != r->under_mtu - BERTH_TUNNEL_OVERHEAD)
+	if (rtnl_link_get_mtu(l) != r->under.mtu - BERTH_TUNNEL_OVERHEAD)
 		return "wrong MTU";
 	if (!a || nl_addr_get_len(a) != 6 ||
 	    memcmp(nl_addr_get_binary_addr(a), mac, 6))
@@ -103,8 +97,8 @@ static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
 		rtnl_link_vxlan_set_port(l, BERTH_VXLAN_PORT);
 		rtnl_link_vxlan_set_local(l, local);
 		rtnl_link_vxlan_set_learning(l, 0);
-		rtnl_link_set_link(l, r->under_ifindex);
-		rtnl_link_set_mtu(l, r->under_mtu - BERTH_TUNNEL_OVERHEAD);
+		rtnl_link_set_link(l, r->under.ifindex);
+		rtnl_link_set_mtu(l, r->under.mtu - BERTH_TUNNEL_OVERHEAD);
 		rtnl_link_set_addr(l, a);
 		e = rtnl_link_add(r->sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	}
@@ -117,15 +111,11 @@ static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
 static int tunnel_up(struct berth_iptroute *r)
 {
 	struct rtnl_link *l = NULL, *ch = rtnl_link_alloc();
-	char path[128];
 	int e;
 
 	if (!ch)
 		return -ENOMEM;
-	/* IPv4 only: no link-local chatter into the tunnel */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 BERTH_TUNNEL_DEV);
-	berth_sysctl_set(path, "1");
+	berth_tunnel_no_ipv6();
 	e = rtnl_link_get_kernel(r->sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e >= 0) {
 		rtnl_link_set_flags(ch, IFF_UP);
@@ -156,22 +146,20 @@ static int ensure_tunnel(struct berth_iptroute *r)
 		rtnl_link_put(l);
 		if (e < 0)
 			return berth_nl_errno(e);
-		for (int i = 0; why && i < LINK_WAIT_MS / 10 &&
-				if_nametoindex(BERTH_TUNNEL_DEV);
-		     i++)
-			usleep(10000);
+		if (why)
+			berth_link_wait_gone(BERTH_TUNNEL_DEV);
 	}
 	if (e < 0 || why) {
 		err = tunnel_create(r, mac);
 		if (err) {
 			pr_err("create %s (vxlan id %d dstport %d dev %s): %s",
 			       BERTH_TUNNEL_DEV, BERTH_IPT_VNI,
-			       BERTH_VXLAN_PORT, r->under, strerror(-err));
+			       BERTH_VXLAN_PORT, r->under.name, strerror(-err));
 			return err;
 		}
 		pr_info("tunnel %s: created (vxlan id %d, dstport %d, dev %s)",
 			BERTH_TUNNEL_DEV, BERTH_IPT_VNI, BERTH_VXLAN_PORT,
-			r->under);
+			r->under.name);
 	}
 	err = tunnel_up(r);
 	if (err)
@@ -371,33 +359,21 @@ static int apply_nodes(struct berth_iptroute *r,
 
 /* ---- the Node watch ---- */
 
-static void on_node(struct berth_kview *v, enum berth_kube_event ev,
-		    json_object *obj, void *arg)
+/* Called with loop.mu held; drops it while writing. */
+static int node_sync(void *arg)
 {
 	struct berth_iptroute *r = arg;
-
-	(void)obj;
-	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
-		r->dirty = true;
-		pthread_cond_signal(&r->cv);
-	}
-}
-
-/* Called with mu held; drops it while writing. */
-static int node_sync(struct berth_iptroute *r)
-{
 	struct berth_node_route *want = NULL;
 	json_object **objs = NULL;
 	size_t n = 0, nw = 0;
 	int err;
 
-	r->dirty = false;
-	err = berth_kview_objects(&r->nodes, &objs, &n);
+	err = berth_kview_objects(&r->loop.views[0], &objs, &n);
 	if (!err)
 		err = berth_nodes_parse(objs, n, r->node_name, &want, &nw);
 	berth_kview_put(objs, n);
 	if (err)
-		return err;
+		goto out;
 	/* heartbeats change nothing: skip unless due for a full pass */
 	if (r->prev && nw == r->nprev &&
 	    !memcmp(want, r->prev, nw * sizeof(*want)) &&
@@ -405,131 +381,48 @@ static int node_sync(struct berth_iptroute *r)
 		free(want);
 		return 0;
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->loop.mu);
 	err = apply_nodes(r, want, nw, r->prev, r->nprev);
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->loop.mu);
 	free(r->prev);
 	r->prev = want;
 	r->nprev = nw;
 	r->last_full = err ? 0 : berth_mono_s();
 	pr_info("node routes (kernel vxlan): %zu nodes%s", nw,
 		err ? ", with errors" : "");
+out:
+	if (err)
+		pr_warn("node routes: %s; again in %d ms", strerror(-err),
+			RETRY_MS);
 	return err;
-}
-
-static void *sync_thread(void *arg)
-{
-	struct berth_iptroute *r = arg;
-	struct timespec until;
-	int err;
-
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		if (!r->dirty || !r->nodes.listed) {
-			until = berth_after_ms(r->opts.full_sync_s * 1000L);
-			if (pthread_cond_timedwait(&r->cv, &r->mu, &until) ==
-				    ETIMEDOUT &&
-			    r->nodes.listed)
-				r->dirty = true; /* the periodic full pass */
-			continue;
-		}
-		until = berth_after_ms(DEBOUNCE_MS);
-		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
-							  &until) != ETIMEDOUT)
-			;
-		if (r->stop)
-			break;
-		err = node_sync(r);
-		if (err) {
-			pr_warn("node routes: %s; again in %d ms",
-				strerror(-err), RETRY_MS);
-			until = berth_after_ms(RETRY_MS);
-			while (!r->stop &&
-			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
-				       ETIMEDOUT)
-				;
-			r->dirty = true;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
-}
-
-static int start_watch(struct berth_iptroute *r)
-{
-	sigset_t all, old;
-	int err;
-
-	err = berth_kview_init(&r->nodes, "/api/v1/nodes", &r->mu, on_node, r);
-	if (!err)
-		err = berth_kube_open(&r->kube, r->opts.kubeconfig);
-	if (err)
-		return err;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = -pthread_create(&r->thread, NULL, sync_thread, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return err;
-	r->started = true;
-	return berth_kview_start(&r->nodes, r->kube);
 }
 
 /* ---- start/stop ---- */
 
-static int find_underlay(struct berth_iptroute *r)
-{
-	uint8_t mac[6];
-	int mtu = 0, err;
-
-	if (r->opts.device)
-		snprintf(r->under, sizeof(r->under), "%s", r->opts.device);
-	else if (berth_device_of(r->node_ip, r->under, sizeof(r->under))) {
-		pr_err("no device holds the node IP %s (give --device)",
-		       r->node_ip_s);
-		return -ENODEV;
-	}
-	r->under_ifindex = if_nametoindex(r->under);
-	err = r->under_ifindex ? berth_netdev_mac_mtu(r->under, mac, &mtu) :
-				 -errno;
-	if (err) {
-		pr_err("underlay device %s: %s", r->under, strerror(-err));
-		return err;
-	}
-	if (mtu <= BERTH_TUNNEL_OVERHEAD + 68) {
-		pr_err("underlay device %s: MTU %d leaves no room for the tunnel",
-		       r->under, mtu);
-		return -EINVAL;
-	}
-	r->under_mtu = mtu;
-	return 0;
-}
-
 static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 {
-	struct in_addr a;
-	pthread_condattr_t ca;
+	struct berth_syncloop_opts lo = {
+		.debounce_ms = DEBOUNCE_MS,
+		.retry_ms = RETRY_MS,
+		.sync = node_sync,
+		.ctx = r,
+	};
+	const char *const nodes = "/api/v1/nodes";
+	int err;
 
 	r->opts = *o;
 	if (!r->opts.full_sync_s)
 		r->opts.full_sync_s = BERTH_IPT_FULL_SYNC_S;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	lo.idle_ms = r->opts.full_sync_s * 1000L; /* the periodic full pass */
+	err = berth_syncloop_init(&r->loop, &lo, &nodes, 1);
+	if (err)
+		return err;
 	snprintf(r->node_name, sizeof(r->node_name), "%s",
 		 o->node_name ? o->node_name : "");
-	if (o->node_ip)
-		snprintf(r->node_ip_s, sizeof(r->node_ip_s), "%s", o->node_ip);
-	else if (berth_node_first_ip(r->node_ip_s, sizeof(r->node_ip_s)))
-		r->node_ip_s[0] = '\0';
-	if (inet_pton(AF_INET, r->node_ip_s, &a) != 1) {
-		pr_err("node IP '%s' is not an IPv4 address (give --node-ip)",
-		       r->node_ip_s);
-		return -EINVAL;
-	}
-	r->node_ip = a.s_addr;
+	err = berth_node_ip_pick(o->node_ip, r->node_ip_s, sizeof(r->node_ip_s),
+				 &r->node_ip);
+	if (err)
+		return err;
 	r->sk = berth_nl_open();
 	return r->sk ? 0 : -ENOMEM;
 }
@@ -538,27 +431,24 @@ int berth_iptroute_start(const struct berth_iptroute_opts *opts,
 			 struct berth_iptroute **out)
 {
 	struct berth_iptroute *r = calloc(1, sizeof(*r));
-	char path[128];
 	int err;
 
 	if (!r)
 		return -ENOMEM;
 	err = init(r, opts);
 	if (!err)
-		err = find_underlay(r);
+		err = berth_underlay_find(r->opts.device, r->node_ip,
+					  r->node_ip_s, &r->under);
 	if (!err)
 		err = ensure_tunnel(r);
 	if (err)
 		goto fail;
-	berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
-		 BERTH_TUNNEL_DEV);
-	berth_sysctl_set(path, "0");
+	berth_tunnel_sysctls();
 	pr_info("node %s: %s on %s (mtu %u), tunnel %s (vxlan id %d), pods mtu %u, no BPF",
-		r->node_name, r->node_ip_s, r->under, r->under_mtu,
+		r->node_name, r->node_ip_s, r->under.name, r->under.mtu,
 		BERTH_TUNNEL_DEV, BERTH_IPT_VNI, berth_iptroute_pod_mtu(r));
 	if (opts->kubeconfig) {
-		err = start_watch(r);
+		err = berth_syncloop_start(&r->loop, opts->kubeconfig);
 		if (err)
 			goto fail;
 	}
@@ -573,19 +463,8 @@ void berth_iptroute_stop(struct berth_iptroute *r)
 {
 	if (!r)
 		return;
-	berth_kview_stop(&r->nodes);
-	if (r->started) {
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_signal(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->thread, NULL);
-	}
-	berth_kview_free(&r->nodes);
-	pthread_cond_destroy(&r->cv);
-	pthread_mutex_destroy(&r->mu);
+	berth_syncloop_stop(&r->loop);
 	free(r->prev);
-	berth_kube_free(r->kube);
 	if (r->sk)
 		nl_socket_free(r->sk);
 	free(r);
@@ -593,7 +472,7 @@ void berth_iptroute_stop(struct berth_iptroute *r)
 
 uint32_t berth_iptroute_pod_mtu(const struct berth_iptroute *r)
 {
-	return r->under_mtu - BERTH_TUNNEL_OVERHEAD;
+	return r->under.mtu - BERTH_TUNNEL_OVERHEAD;
 }
 
 const char *berth_iptroute_node_ip(const struct berth_iptroute *r)

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +15,20 @@
 #include <berth/log.h>
 
 #include "kview.h"
+#include "nlutil.h"
 #include "policyagent.h"
+#include "syncloop.h"
 
 /* a burst of changes (a Deployment's pods) lands before one sync; short,
  * as a policy change should be enforced within 100 ms */
 #define DEBOUNCE_MS 20
 #define RETRY_MS 1000
 
-enum { V_PODS, V_NAMESPACES, V_POLICIES, V_NODES, V_MAX };
-
-static const char *const collections[V_MAX] = {
-	"/api/v1/pods",
-	"/api/v1/namespaces",
-	"/apis/networking.k8s.io/v1/networkpolicies",
-	"/api/v1/nodes",
+const char *const berth_policy_collections[BERTH_PV_MAX] = {
+	[BERTH_PV_PODS] = "/api/v1/pods",
+	[BERTH_PV_NAMESPACES] = "/api/v1/namespaces",
+	[BERTH_PV_POLICIES] = "/apis/networking.k8s.io/v1/networkpolicies",
+	[BERTH_PV_NODES] = "/api/v1/nodes",
 };
 
 /*
@@ -52,10 +51,10 @@ static const char *const node_fields[] = {
 	"metadata.name", "spec.podCIDR", "spec.podCIDRs", "status.addresses",
 	NULL,
 };
-static const char *const *const view_fields[V_MAX] = {
-	[V_PODS] = pod_fields,
-	[V_NAMESPACES] = namespace_fields,
-	[V_NODES] = node_fields,
+static const char *const *const view_fields[BERTH_PV_MAX] = {
+	[BERTH_PV_PODS] = pod_fields,
+	[BERTH_PV_NAMESPACES] = namespace_fields,
+	[BERTH_PV_NODES] = node_fields,
 };
 
 struct pod_name {
@@ -81,19 +80,10 @@ struct berth_policyagent {
 	pthread_mutex_t names_mu;
 	struct pod_name *names; /* sorted by ip */
 	size_t nnames;
-	struct berth_kube *kube;
-	pthread_mutex_t mu; /* views, dirty, stop */
-	pthread_cond_t cv;
-	struct berth_kview views[V_MAX];
-	bool inited[V_MAX];
-	bool dirty, stop, started;
-	pthread_t thread;
-	/* berth_policyagent_local_pod: under mu */
+	struct berth_syncloop loop; /* its mu guards the views and local */
+	/* berth_policyagent_local_pod: under loop.mu */
 	struct local_pod local[MAX_LOCAL];
 	size_t nlocal;
-	bool urgent; /* a pod waits: skip the debounce */
-	unsigned long passes; /* passes run (ok or not) */
-	pthread_cond_t done_cv; /* passes moved */
 };
 
 static json_object *ip_json(uint32_t ip)
@@ -309,40 +299,6 @@ static int policy_pass_sync(const struct berth_policy_objects *o,
 	return err;
 }
 
-static void on_change(struct berth_kview *v, enum berth_kube_event ev,
-		      json_object *obj, void *arg)
-{
-	struct berth_policyagent *pa = arg;
-
-	(void)obj;
-	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
-		pa->dirty = true;
-		pthread_cond_signal(&pa->cv);
-	}
-}
-
-static struct timespec after_ms(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-static bool all_listed(const struct berth_policyagent *pa)
-{
-	for (int i = 0; i < V_MAX; i++)
-		if (!pa->views[i].listed)
-			return false;
-	return true;
-}
-
 static struct local_pod *local_find(struct berth_policyagent *pa,
 				     const char *key)
 {
@@ -396,35 +352,33 @@ static void apply_local(struct berth_policyagent *pa, json_object **pods,
 	}
 }
 
-/* Called with mu held; holds it throughout (json-c references). */
-static int sync_views(struct berth_policyagent *pa)
+/* Called with loop.mu held; holds it throughout (json-c references). */
+static int sync_views(void *arg)
 {
-	json_object **objs[V_MAX] = { 0 };
-	size_t n[V_MAX] = { 0 };
+	struct berth_policyagent *pa = arg;
+	json_object **objs[BERTH_PV_MAX] = { 0 };
+	size_t n[BERTH_PV_MAX] = { 0 };
 	struct berth_policysync_stats st;
 	int err = 0;
 
-	pa->dirty = false;
-	pa->urgent = false;
-	for (int i = 0; !err && i < V_MAX; i++)
-		err = berth_kview_objects(&pa->views[i], &objs[i], &n[i]);
+	for (int i = 0; !err && i < BERTH_PV_MAX; i++)
+		err = berth_kview_objects(&pa->loop.views[i], &objs[i], &n[i]);
 	if (!err)
-		apply_local(pa, objs[V_PODS], n[V_PODS]);
+		apply_local(pa, objs[BERTH_PV_PODS], n[BERTH_PV_PODS]);
 	if (!err) {
 		struct berth_policy_objects o = {
-			objs[V_PODS],  objs[V_NAMESPACES], objs[V_POLICIES],
-			objs[V_NODES], n[V_PODS],	   n[V_NAMESPACES],
-			n[V_POLICIES], n[V_NODES],
+			objs[BERTH_PV_PODS],	 objs[BERTH_PV_NAMESPACES],
+			objs[BERTH_PV_POLICIES], objs[BERTH_PV_NODES],
+			n[BERTH_PV_PODS],	 n[BERTH_PV_NAMESPACES],
+			n[BERTH_PV_POLICIES],	 n[BERTH_PV_NODES],
 		};
 
 		err = policy_pass_sync(
 			&o, pa->node_name, &pa->opts.maps,
 			pa->state_path[0] ? pa->state_path : NULL, pa, &st);
 	}
-	for (int i = 0; i < V_MAX; i++)
+	for (int i = 0; i < BERTH_PV_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
-	pa->passes++;
-	pthread_cond_broadcast(&pa->done_cv);
 	if (err)
 		pr_warn("network policy: sync: %s; again in %d ms",
 			strerror(-err), RETRY_MS);
@@ -436,71 +390,20 @@ static int sync_views(struct berth_policyagent *pa)
 	return err;
 }
 
-static void wait_until(struct berth_policyagent *pa, long ms)
-{
-	struct timespec until = after_ms(ms);
-
-	while (!pa->stop &&
-	       pthread_cond_timedwait(&pa->cv, &pa->mu, &until) != ETIMEDOUT)
-		;
-}
-
-static void *sync_thread(void *arg)
-{
-	struct berth_policyagent *pa = arg;
-
-	pthread_mutex_lock(&pa->mu);
-	while (!pa->stop) {
-		if (!pa->dirty || !all_listed(pa)) {
-			pthread_cond_wait(&pa->cv, &pa->mu);
-			continue;
-		}
-		if (!pa->urgent)
-			wait_until(pa, DEBOUNCE_MS);
-		if (pa->stop)
-			break;
-		if (sync_views(pa)) {
-			wait_until(pa, RETRY_MS);
-			pa->dirty = true;
-		}
-	}
-	pthread_mutex_unlock(&pa->mu);
-	return NULL;
-}
-
 static int start_watches(struct berth_policyagent *pa)
 {
-	pthread_condattr_t ca;
-	sigset_t all, old;
-	int err;
+	const struct berth_syncloop_opts lo = {
+		.debounce_ms = DEBOUNCE_MS,
+		.retry_ms = RETRY_MS,
+		.sync = sync_views,
+		.ctx = pa,
+	};
+	int err = berth_syncloop_init(&pa->loop, &lo, berth_policy_collections,
+				      BERTH_PV_MAX);
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pa->cv, &ca);
-	pthread_cond_init(&pa->done_cv, &ca);
-	pthread_condattr_destroy(&ca);
-	for (int i = 0; i < V_MAX; i++) {
-		err = berth_kview_init(&pa->views[i], collections[i], &pa->mu,
-				       on_change, pa);
-		if (err)
-			return err;
-		pa->views[i].keep = view_fields[i];
-		pa->inited[i] = true;
-	}
-	err = berth_kube_open(&pa->kube, pa->opts.kubeconfig);
-	if (err)
-		return err;
-	/* signals stay with the agent's main thread */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = -pthread_create(&pa->thread, NULL, sync_thread, pa);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return err;
-	pa->started = true;
-	for (int i = 0; !err && i < V_MAX; i++)
-		err = berth_kview_start(&pa->views[i], pa->kube);
-	return err;
+	for (int i = 0; !err && i < BERTH_PV_MAX; i++)
+		pa->loop.views[i].keep = view_fields[i];
+	return err ?: berth_syncloop_start(&pa->loop, pa->opts.kubeconfig);
 }
 
 int berth_policyagent_start(const struct berth_policyagent_opts *opts,
@@ -519,7 +422,6 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 		snprintf(pa->state_path, sizeof(pa->state_path),
 			 "%s/policy.json", opts->root);
 	pa->opts.root = NULL; /* the caller's string: not kept */
-	pthread_mutex_init(&pa->mu, NULL);
 	pthread_mutex_init(&pa->names_mu, NULL);
 	err = start_watches(pa);
 	if (err) {
@@ -535,17 +437,17 @@ int berth_policyagent_local_pod(struct berth_policyagent *pa, const char *ns,
 				const char *name, const char *ip,
 				long timeout_ms)
 {
-	struct timespec until = after_ms(timeout_ms);
+	struct timespec until = berth_after_ms(timeout_ms);
 	struct local_pod *l;
 	unsigned long target;
 	char key[512];
-	int err = 0;
+	int err;
 
 	if (!pa)
 		return 0;
 	snprintf(key, sizeof(key), "%s/%s", ns && *ns ? ns : "default",
 		 name ? name : "");
-	pthread_mutex_lock(&pa->mu);
+	pthread_mutex_lock(&pa->loop.mu);
 	l = local_find(pa, key);
 	if (!l && pa->nlocal == MAX_LOCAL) /* never answered: the oldest */
 		local_drop(pa, &pa->local[0]);
@@ -554,15 +456,15 @@ int berth_policyagent_local_pod(struct berth_policyagent *pa, const char *ns,
 	snprintf(l->key, sizeof(l->key), "%s", key);
 	snprintf(l->ip, sizeof(l->ip), "%s", ip);
 	l->judged = false;
-	target = pa->passes + 1; /* passes run under mu: the next one sees l */
-	pa->dirty = pa->urgent = true;
-	pthread_cond_signal(&pa->cv);
-	while (!pa->stop && pa->passes < target && !err)
-		err = -pthread_cond_timedwait(&pa->done_cv, &pa->mu, &until);
+	/* passes run under mu: the next one sees l */
+	target = pa->loop.passes + 1;
+	/* a pod waits: skip the debounce */
+	berth_syncloop_kick(&pa->loop, true);
+	err = berth_syncloop_wait_passes(&pa->loop, target, &until);
 	l = local_find(pa, key);
-	if (pa->passes < target || (l && !l->judged))
+	if (l && !l->judged)
 		err = -ETIMEDOUT;
-	pthread_mutex_unlock(&pa->mu);
+	pthread_mutex_unlock(&pa->loop.mu);
 	return err;
 }
 
@@ -570,23 +472,7 @@ void berth_policyagent_stop(struct berth_policyagent *pa)
 {
 	if (!pa)
 		return;
-	for (int i = 0; i < V_MAX; i++)
-		if (pa->inited[i])
-			berth_kview_stop(&pa->views[i]);
-	if (pa->started) {
-		pthread_mutex_lock(&pa->mu);
-		pa->stop = true;
-		pthread_cond_signal(&pa->cv);
-		pthread_mutex_unlock(&pa->mu);
-		pthread_join(pa->thread, NULL);
-	}
-	pthread_cond_destroy(&pa->cv);
-	pthread_cond_destroy(&pa->done_cv);
-	for (int i = 0; i < V_MAX; i++)
-		if (pa->inited[i])
-			berth_kview_free(&pa->views[i]);
-	berth_kube_free(pa->kube);
-	pthread_mutex_destroy(&pa->mu);
+	berth_syncloop_stop(&pa->loop);
 	pthread_mutex_destroy(&pa->names_mu);
 	free(pa->names);
 	free(pa);

@@ -26,6 +26,17 @@ struct berth_policyagent_opts {
 
 struct berth_policyagent;
 
+/* What a NetworkPolicy loop (BPF here, iptables in ipt_netpol.c) watches */
+enum {
+	BERTH_PV_PODS,
+	BERTH_PV_NAMESPACES,
+	BERTH_PV_POLICIES,
+	BERTH_PV_NODES,
+	BERTH_PV_MAX
+};
+/* their collections, by the enum above */
+extern const char *const berth_policy_collections[BERTH_PV_MAX];
+
 /* Start watching and syncing; 0 or -errno (logged). */
 int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 			    struct berth_policyagent **out);

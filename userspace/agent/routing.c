@@ -10,7 +10,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,87 +33,33 @@
 #include "nlutil.h"
 #include "nodesync.h"
 #include "routing.h"
+#include "syncloop.h"
 
 #define DEBOUNCE_MS 50 /* Node events coalesce this long before a sync */
 #define RETRY_MS 1000 /* a failed sync is tried again after this */
-#define LINK_WAIT_MS 2000 /* a deleted tunnel device takes this to vanish */
 /* Node heartbeats change nothing routing cares about: such events are
  * skipped, but a full pass (repairing routes someone removed) runs at
  * least this often while events come */
 #define FULL_SYNC_S 60
 
-struct netdev {
-	char name[IFNAMSIZ];
-	int ifindex;
-	uint32_t mtu;
-	uint8_t mac[6];
-};
-
 struct berth_routing {
 	struct berth_routing_opts opts;
 	char node_name[254], root[PATH_MAX], node_ip_s[INET_ADDRSTRLEN];
 	uint32_t node_ip; /* network order */
-	struct netdev under, tunnel;
+	struct berth_netdev_info under, tunnel;
 	const char *xdp_mode;
 	struct nl_sock *sk; /* route ops; only the sync thread uses it */
-	struct berth_kube *kube;
 
-	pthread_mutex_t mu; /* the view, dirty, stop, syncs, last */
-	pthread_cond_t cv;
-	struct berth_kview nodes;
-	bool dirty, stop, started;
+	struct berth_syncloop loop; /* its mu: the view, syncs, last, prev */
 	uint64_t syncs;
 	struct berth_nodesync_stats last;
 	int last_err;
 	struct berth_node_route *prev; /* the last synced nodes */
 	size_t nprev;
 	time_t last_full; /* CLOCK_MONOTONIC s */
-	pthread_t thread;
 };
 
 /* ---- devices ---- */
-
-static int netdev_info(struct netdev *d)
-{
-	int mtu = 0, err;
-
-	d->ifindex = if_nametoindex(d->name);
-	if (!d->ifindex)
-		return -errno;
-	err = berth_netdev_mac_mtu(d->name, d->mac, &mtu);
-	d->mtu = (uint32_t)mtu;
-	return err;
-}
-
-static int find_underlay(struct berth_routing *r)
-{
-	int err;
-
-	if (r->opts.device) {
-		if (snprintf(r->under.name, sizeof(r->under.name), "%s",
-			     r->opts.device) >= (int)sizeof(r->under.name))
-			return -ENAMETOOLONG;
-	} else {
-		err = berth_device_of(r->node_ip, r->under.name,
-				      sizeof(r->under.name));
-		if (err) {
-			pr_err("no device holds the node IP %s (give --device)",
-			       r->node_ip_s);
-			return err;
-		}
-	}
-	err = netdev_info(&r->under);
-	if (err) {
-		pr_err("underlay device %s: %s", r->under.name, strerror(-err));
-		return err;
-	}
-	if (r->under.mtu <= BERTH_TUNNEL_OVERHEAD + 68) {
-		pr_err("underlay device %s: MTU %u leaves no room for the tunnel",
-		       r->under.name, r->under.mtu);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 /* Does the existing link have every setting we want? why gets the first
  * that differs. */
@@ -162,27 +107,6 @@ static int tunnel_create(struct nl_sock *sk, uint32_t mtu, const uint8_t *mac)
 	return e < 0 ? berth_nl_errno(e) : 0;
 }
 
-/*
- * The tunnel carries IPv4 only: without this its IPv6 (link-local address,
- * DAD, router solicitations, MLD) goes out, overlay_out has no node to send
- * it to, and it would count as drops. Set before the device comes up; a
- * kernel without IPv6 has no such file and nothing to turn off.
- */
-static void tunnel_no_ipv6(void)
-{
-	char path[128];
-	int err;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 BERTH_TUNNEL_DEV);
-	err = berth_sysctl_set(path, "1");
-	if (err == -ENOENT)
-		pr_debug("tunnel %s: no IPv6 in this kernel", BERTH_TUNNEL_DEV);
-	else if (err)
-		pr_warn("tunnel %s: disable IPv6: %s", BERTH_TUNNEL_DEV,
-			strerror(-err));
-}
-
 static int tunnel_up(struct nl_sock *sk)
 {
 	struct rtnl_link *l = NULL, *ch;
@@ -191,7 +115,7 @@ static int tunnel_up(struct nl_sock *sk)
 	e = rtnl_link_get_kernel(sk, 0, BERTH_TUNNEL_DEV, &l);
 	if (e < 0)
 		return berth_nl_errno(e);
-	tunnel_no_ipv6();
+	berth_tunnel_no_ipv6();
 	e = 0;
 	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
 		ch = rtnl_link_alloc();
@@ -209,12 +133,6 @@ static int tunnel_up(struct nl_sock *sk)
 		return berth_nl_errno(e);
 	}
 	return 0;
-}
-
-static void wait_link_gone(const char *name)
-{
-	for (int i = 0; i < LINK_WAIT_MS / 10 && if_nametoindex(name); i++)
-		usleep(10000);
 }
 
 static int ensure_tunnel(struct berth_routing *r)
@@ -243,7 +161,7 @@ static int ensure_tunnel(struct berth_routing *r)
 			       nl_geterror(e));
 			return berth_nl_errno(e);
 		}
-		wait_link_gone(BERTH_TUNNEL_DEV);
+		berth_link_wait_gone(BERTH_TUNNEL_DEV);
 	}
 	err = tunnel_create(r->sk, mtu, mac);
 	if (err) {
@@ -258,23 +176,10 @@ static int ensure_tunnel(struct berth_routing *r)
 info:
 	snprintf(r->tunnel.name, sizeof(r->tunnel.name), "%s",
 		 BERTH_TUNNEL_DEV);
-	err = netdev_info(&r->tunnel);
+	err = berth_netdev_info(&r->tunnel);
 	if (err)
 		pr_err("tunnel %s: %s", BERTH_TUNNEL_DEV, strerror(-err));
 	return err;
-}
-
-static int sysctls(void)
-{
-	char path[128];
-	int err;
-
-	err = berth_sysctl_set("/proc/sys/net/ipv4/ip_forward", "1");
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
-		 BERTH_TUNNEL_DEV);
-	/* decapsulated packets come from pod IPs no route points back into
-	 * the tunnel for; strict reverse-path filtering would drop them */
-	return berth_sysctl_set(path, "0") ?: err;
 }
 
 /* ---- node map and programs ---- */
@@ -477,7 +382,7 @@ static void mac_str(const uint8_t *m, char *buf)
 		m[4], m[5]);
 }
 
-/* Called with mu held (or before the thread runs). */
+/* Called with loop.mu held (or before the thread runs). */
 static void write_state(struct berth_routing *r)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], um[18], tm[18];
@@ -509,18 +414,6 @@ static void write_state(struct berth_routing *r)
 
 /* ---- the Node watch ---- */
 
-static void on_node(struct berth_kview *v, enum berth_kube_event ev,
-		    json_object *obj, void *arg)
-{
-	struct berth_routing *r = arg;
-
-	(void)obj;
-	if (ev == BERTH_KUBE_LIST_END || !berth_kview_listing(v)) {
-		r->dirty = true;
-		pthread_cond_signal(&r->cv);
-	}
-}
-
 /* Same nodes as the last good sync, and that was not long ago? */
 static bool unchanged(const struct berth_routing *r,
 		      const struct berth_node_route *routes, size_t n)
@@ -530,9 +423,10 @@ static bool unchanged(const struct berth_routing *r,
 	       berth_mono_s() - r->last_full < FULL_SYNC_S;
 }
 
-/* Called with mu held; drops it while writing. */
-static void node_sync(struct berth_routing *r)
+/* Called with loop.mu held; drops it while writing. */
+static int node_sync(void *arg)
 {
+	struct berth_routing *r = arg;
 	const struct berth_route_ops ops = {
 		.list = rt_list, .replace = rt_replace, .del = rt_del, .ctx = r
 	};
@@ -542,20 +436,19 @@ static void node_sync(struct berth_routing *r)
 	size_t n = 0, nr = 0;
 	int err;
 
-	r->dirty = false;
-	err = berth_kview_objects(&r->nodes, &objs, &n);
+	err = berth_kview_objects(&r->loop.views[0], &objs, &n);
 	if (!err)
 		err = berth_nodes_parse(objs, n, r->node_name, &routes, &nr);
 	berth_kview_put(objs, n);
 	if (!err && unchanged(r, routes, nr)) {
 		free(routes);
-		return;
+		return 0;
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->loop.mu);
 	if (!err)
 		err = berth_nodesync(&r->opts.dp->ipcache, &ops, routes, nr,
 				     r->tunnel.mtu, &st);
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->loop.mu);
 	free(r->prev);
 	r->prev = err ? NULL : routes;
 	r->nprev = err ? 0 : nr;
@@ -575,65 +468,7 @@ static void node_sync(struct berth_routing *r)
 			st.routes_added, st.routes_deleted);
 	}
 	write_state(r);
-}
-
-static void *sync_thread(void *arg)
-{
-	struct berth_routing *r = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		if (!r->dirty || !r->nodes.listed) {
-			pthread_cond_wait(&r->cv, &r->mu);
-			continue;
-		}
-		/* let a burst of Node updates (heartbeats) land first */
-		until = berth_after_ms(DEBOUNCE_MS);
-		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
-							  &until) != ETIMEDOUT)
-			;
-		if (r->stop)
-			break;
-		node_sync(r);
-		if (r->last_err) {
-			until = berth_after_ms(RETRY_MS);
-			while (!r->stop &&
-			       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
-				       ETIMEDOUT)
-				;
-			r->dirty = true;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
-}
-
-static int start_watch(struct berth_routing *r)
-{
-	pthread_condattr_t ca;
-	sigset_t all, old;
-	int err;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	err = berth_kview_init(&r->nodes, "/api/v1/nodes", &r->mu, on_node, r);
-	if (err)
-		return err;
-	err = berth_kube_open(&r->kube, r->opts.kubeconfig);
-	if (err)
-		return err;
-	/* signals stay with the agent's main thread (its signalfd) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = -pthread_create(&r->thread, NULL, sync_thread, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return err;
-	r->started = true;
-	return berth_kview_start(&r->nodes, r->kube);
+	return err;
 }
 
 /* ---- start/stop ---- */
@@ -641,10 +476,20 @@ static int start_watch(struct berth_routing *r)
 static int routing_init(struct berth_routing *r,
 			const struct berth_routing_opts *opts)
 {
-	struct in_addr a;
+	const struct berth_syncloop_opts lo = {
+		/* let a burst of Node updates (heartbeats) land first */
+		.debounce_ms = DEBOUNCE_MS,
+		.retry_ms = RETRY_MS,
+		.sync = node_sync,
+		.ctx = r,
+	};
+	const char *const nodes = "/api/v1/nodes";
+	int err;
 
 	r->opts = *opts;
-	pthread_mutex_init(&r->mu, NULL);
+	err = berth_syncloop_init(&r->loop, &lo, &nodes, 1);
+	if (err)
+		return err;
 	snprintf(r->node_name, sizeof(r->node_name), "%s",
 		 opts->node_name ? opts->node_name : "");
 	snprintf(r->root, sizeof(r->root), "%s", opts->root ? opts->root : "");
@@ -655,17 +500,10 @@ static int routing_init(struct berth_routing *r,
 		r->opts.nodeport_max = BERTH_NODEPORT_MAX;
 	}
 	r->xdp_mode = "none";
-	if (opts->node_ip)
-		snprintf(r->node_ip_s, sizeof(r->node_ip_s), "%s",
-			 opts->node_ip);
-	else if (berth_node_first_ip(r->node_ip_s, sizeof(r->node_ip_s)))
-		r->node_ip_s[0] = '\0';
-	if (inet_pton(AF_INET, r->node_ip_s, &a) != 1) {
-		pr_err("node IP '%s' is not an IPv4 address (give --node-ip)",
-		       r->node_ip_s);
-		return -EINVAL;
-	}
-	r->node_ip = a.s_addr;
+	err = berth_node_ip_pick(opts->node_ip, r->node_ip_s,
+				 sizeof(r->node_ip_s), &r->node_ip);
+	if (err)
+		return err;
 	r->sk = berth_nl_open();
 	return r->sk ? 0 : -ENOMEM;
 }
@@ -680,12 +518,13 @@ int berth_routing_start(const struct berth_routing_opts *opts,
 		return -ENOMEM;
 	err = routing_init(r, opts);
 	if (!err)
-		err = find_underlay(r);
+		err = berth_underlay_find(r->opts.device, r->node_ip,
+					  r->node_ip_s, &r->under);
 	if (!err)
 		err = ensure_tunnel(r);
 	if (err)
 		goto fail;
-	sysctls();
+	berth_tunnel_sysctls();
 	err = write_node_map(r);
 	if (err)
 		goto fail;
@@ -700,7 +539,7 @@ int berth_routing_start(const struct berth_routing_opts *opts,
 		r->opts.masquerade ? "on" : "off");
 	write_state(r);
 	if (opts->kubeconfig) {
-		err = start_watch(r);
+		err = berth_syncloop_start(&r->loop, opts->kubeconfig);
 		if (err)
 			goto fail;
 	}
@@ -715,21 +554,10 @@ void berth_routing_stop(struct berth_routing *r)
 {
 	if (!r)
 		return;
-	berth_kview_stop(&r->nodes);
-	if (r->started) {
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_signal(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->thread, NULL);
-		pthread_cond_destroy(&r->cv);
-	}
-	berth_kview_free(&r->nodes);
+	berth_syncloop_stop(&r->loop);
 	free(r->prev);
-	berth_kube_free(r->kube);
 	if (r->sk)
 		nl_socket_free(r->sk);
-	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
