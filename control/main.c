@@ -28,6 +28,7 @@
 #include "apiserver/http.h"
 #include "apiserver/rbac.h"
 #include "apiserver/satoken.h"
+#include "apiserver/nodeauthz.h"
 #include "apiserver/tls.h"
 #include "apiserver/tokenreq.h"
 #include "controllers/ctl.h"
@@ -54,6 +55,7 @@ struct options {
 	const char *token_file; /* --token-auth-file */
 	bool anonymous; /* --anonymous-auth */
 	bool always_allow; /* --authorization-mode AlwaysAllow */
+	bool no_node_authz; /* --authorization-mode RBAC: no Node authorizer */
 };
 
 static void usage(FILE *f)
@@ -88,7 +90,7 @@ static void usage(FILE *f)
 		"  --token-auth-file CSV  static tokens: token,user,uid,\"g1,g2\"\n"
 		"  --anonymous-auth BOOL  requests without credentials are\n"
 		"                  system:anonymous (true) or 401 (false, default)\n"
-		"  --authorization-mode RBAC|AlwaysAllow  default RBAC\n"
+		"  --authorization-mode Node,RBAC|RBAC|AlwaysAllow  default Node,RBAC\n"
 		"  --insecure-port PORT  also serve plain HTTP, every request as\n"
 		"                  system:masters (0 picks a port; writes\n"
 		"                  DATA_DIR/kubeconfig-insecure); loopback only\n"
@@ -263,9 +265,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_value("--anonymous-auth", optarg);
 			break;
 		case 'Z':
-			if (strcmp(optarg, "RBAC") && strcmp(optarg, "AlwaysAllow"))
+			if (strcmp(optarg, "RBAC") && strcmp(optarg, "AlwaysAllow") &&
+			    strcmp(optarg, "Node,RBAC"))
 				return bad_value("--authorization-mode", optarg);
 			o->always_allow = !strcmp(optarg, "AlwaysAllow");
+			o->no_node_authz = strcmp(optarg, "Node,RBAC");
 			break;
 		case 'p':
 			o->insecure_port = strtol(optarg, &end, 10);
@@ -489,8 +493,15 @@ static int open_auth(const struct options *o, struct berth_api *api)
 	if (o->always_allow)
 		return 0;
 	err = berth_rbac_new(api->store, &api->rbac);
-	if (err)
+	if (err) {
 		pr_err("rbac: watch the roles: %s", strerror(-err));
+		return err;
+	}
+	if (o->no_node_authz)
+		return 0;
+	err = berth_nodeauthz_new(api->store, &api->nodeauthz);
+	if (err)
+		pr_err("node authorizer: index the pods: %s", strerror(-err));
 	return err;
 }
 
@@ -652,6 +663,7 @@ out:
 	berth_ctl_stop(ctl);
 	berth_http_stop(http);
 	berth_http_stop(insecure);
+	berth_nodeauthz_free(api.nodeauthz);
 	berth_rbac_free(api.rbac);
 	berth_authn_free(api.authn);
 	berth_tls_free(&tls);
