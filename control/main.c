@@ -25,6 +25,7 @@
 
 #include "apiserver/api.h"
 #include "apiserver/authn.h"
+#include "apiserver/csr.h"
 #include "apiserver/http.h"
 #include "apiserver/rbac.h"
 #include "apiserver/satoken.h"
@@ -537,6 +538,17 @@ static int start_insecure(const struct options *o, struct berth_api *api,
 	return err;
 }
 
+/* The CA that signs CSRs; without its key CSRs are kept but not signed. */
+static void load_csr_signer(const struct options *o, struct berth_api *api)
+{
+	char crt[4096], key[4096];
+
+	snprintf(crt, sizeof(crt), "%s/ca.crt", o->data_dir);
+	snprintf(key, sizeof(key), "%s/ca.key", o->data_dir);
+	if (berth_csr_signer_load(crt, key, &api->csr_signer))
+		pr_warn("CertificateSigningRequests will not be signed");
+}
+
 static int start_https(struct options *o, struct berth_api *api,
 		       struct berth_tls *tls, struct berth_http **http)
 {
@@ -548,6 +560,7 @@ static int start_https(struct options *o, struct berth_api *api,
 	err = berth_tls_setup(o->data_dir, &o->tls, tls);
 	if (err)
 		return err;
+	load_csr_signer(o, api);
 	ht.cert = tls->cert;
 	ht.key = tls->key;
 	ht.trust = tls->trust;
@@ -664,6 +677,7 @@ out:
 	berth_http_stop(http);
 	berth_http_stop(insecure);
 	berth_nodeauthz_free(api.nodeauthz);
+	berth_csr_signer_free(api.csr_signer);
 	berth_rbac_free(api.rbac);
 	berth_authn_free(api.authn);
 	berth_tls_free(&tls);

@@ -21,6 +21,7 @@ struct berth_sa_key;
 struct berth_authn;
 struct berth_rbac;
 struct berth_nodeauthz;
+struct berth_csr_signer;
 
 struct berth_api {
 	struct berth_store *store;
@@ -40,6 +41,8 @@ struct berth_api {
 	struct berth_rbac *rbac; /* NULL: RBAC off */
 	/* the Node authorizer and NodeRestriction (nodeauthz.c); NULL: off */
 	struct berth_nodeauthz *nodeauthz;
+	/* signs approved CertificateSigningRequests (csr.c); NULL: none */
+	struct berth_csr_signer *csr_signer;
 	bool authz_always_allow; /* --authorization-mode AlwaysAllow */
 };
 
