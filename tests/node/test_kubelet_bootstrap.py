@@ -118,4 +118,7 @@ n.start_agent(*args, "--kubeconfig", TARGET, "--bootstrap-kubeconfig", BOOT)
 time.sleep(3)
 wait_for("node Ready again", ready, 60)
 check(len(n.get("csr")["items"]) == 1, "restart with a valid certificate: no new CSR")
+with open(os.path.join(n.tmp, "agent.log")) as f:
+    denied = [l for l in f.read().splitlines()[1:] if "forbidden" in l.lower()]
+check(not denied, "as system:node the agent is never refused: %s" % denied[:5])
 print("ok")
