@@ -22,6 +22,7 @@
 #include "jsonutil.h"
 #include "nodeauthz.h"
 #include "rest.h"
+#include "tls.h"
 
 #define BACKDATE_S 60 /* clocks of clients a little behind */
 #define SUBJECT_MAX 256
@@ -209,21 +210,6 @@ static long lifetime(struct json_object *spec)
 	return s < BERTH_CSR_MIN_SECONDS ? BERTH_CSR_MIN_SECONDS : s;
 }
 
-static int set_key_ids(gnutls_x509_crt_t crt, gnutls_x509_crt_t ca)
-{
-	unsigned char id[64];
-	size_t n = sizeof(id);
-
-	if (gnutls_x509_crt_get_key_id(crt, 0, id, &n) < 0 ||
-	    gnutls_x509_crt_set_subject_key_id(crt, id, n) < 0)
-		return -EINVAL;
-	n = sizeof(id);
-	if (gnutls_x509_crt_get_subject_key_id(ca, id, &n, NULL) >= 0 &&
-	    gnutls_x509_crt_set_authority_key_id(crt, id, n) < 0)
-		return -EINVAL;
-	return 0;
-}
-
 /* A client certificate for r's subject and key, PEM into *pem. */
 static int sign(struct berth_csr_signer *s, const struct csr_req *r, long secs,
 		char **pem)
@@ -254,7 +240,7 @@ static int sign(struct berth_csr_signer *s, const struct csr_req *r, long secs,
 	    gnutls_x509_crt_set_key_usage(crt, usage) < 0 ||
 	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT,
 						0) < 0 ||
-	    set_key_ids(crt, s->ca) ||
+	    berth_tls_set_key_ids(crt, s->ca) ||
 	    gnutls_x509_crt_sign2(crt, s->ca, s->key, GNUTLS_DIG_SHA256, 0) <
 		    0 ||
 	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d) < 0)

@@ -11,25 +11,12 @@ import base64
 import json
 import os
 import stat
-import subprocess
 import time
 
-from kubelet_lib import BIN, IMAGE, IMAGE_DIR, Node, check, skip, wait_for
+from kubelet_lib import IMAGE, check, pod_node, wait_for
 
 NAME = "kt-boot"
-if not os.path.exists(os.path.join(IMAGE_DIR, "index.json")):
-    skip("no test image (make test-image)")
-n = Node(NAME, server_args=("--node-monitor-grace-period", "60"))
-root = os.path.join(n.tmp, "agent")
-conf = os.path.join(n.tmp, "net.d")
-os.makedirs(conf)
-with open(os.path.join(conf, "10-berth.conflist"), "w") as f:
-    json.dump({"cniVersion": "1.0.0", "name": "berth", "plugins": [
-        {"type": "berth-cni", "agentSocket": os.path.join(root, "agent.sock"),
-         "ipam": {"dataDir": os.path.join(n.tmp, "ipam")}}]}, f)
-r = subprocess.run([os.path.join(BIN, "berth-agent"), "image", "--root", root, "--quiet",
-                    "load", IMAGE_DIR, IMAGE], capture_output=True, text=True)
-check(r.returncode == 0, "test image loaded")
+n, args = pod_node(NAME, start=False)
 
 
 def b64(s):
@@ -66,8 +53,6 @@ TARGET = os.path.join(n.tmp, "node", "kubeconfig")
 os.makedirs(os.path.dirname(TARGET))
 bootstrap_kubeconfig(BOOT, "k7boot.0123456789abcdef")
 bootstrap_kubeconfig(BAD, "nosuch.0123456789abcdef")
-args = ["--cni-bin-dir", BIN, "--cni-conf-dir", conf,
-        "--pod-log-dir", os.path.join(n.tmp, "logs")]
 
 # a token the server does not know: the agent stops with the reason
 a = n.start_agent(*args, "--kubeconfig", TARGET, "--bootstrap-kubeconfig", BAD)
