@@ -502,13 +502,15 @@ static bool review(struct berth_api *api, const struct berth_http_req *req,
 }
 
 /* NodeRestriction: a node's authorized write, judged on its body. */
-static bool node_restriction(const struct berth_http_req *req,
+static bool node_restriction(struct berth_api *api,
+			     const struct berth_http_req *req,
 			     struct berth_http_resp *resp,
 			     const struct berth_authz_req *ar)
 {
 	char msg[512];
 
-	if (berth_node_restrict(&ar->user, &ar->attrs, req, msg, sizeof(msg)))
+	if (berth_node_restrict(api->store, &ar->user, &ar->attrs, req, msg,
+				sizeof(msg)))
 		return true;
 	berth_resp_status(resp, berth_status_new(403, "Forbidden", "%s", msg));
 	return false;
@@ -533,7 +535,7 @@ bool berth_authz_gate(struct berth_api *api, const struct berth_http_req *req,
 		forbidden(resp, &ar->user, &ar->attrs);
 		return true;
 	}
-	if (api->nodeauthz && !node_restriction(req, resp, ar))
+	if (api->nodeauthz && !node_restriction(api, req, resp, ar))
 		return true;
 	return review(api, req, resp, ar);
 }

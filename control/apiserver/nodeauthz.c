@@ -463,22 +463,88 @@ berth_nodeauthz_decide(struct berth_nodeauthz *n, const struct berth_user *u,
 
 /* ---- NodeRestriction ---- */
 
-static bool restricted_label(struct json_object *labels)
+static bool restricted_key(const char *k)
 {
-	size_t l = strlen(BERTH_NODE_RESTRICTION_PREFIX);
+	/* the prefix under a subdomain too: x.node-restriction... */
+	return !strncmp(k, BERTH_NODE_RESTRICTION_PREFIX,
+			strlen(BERTH_NODE_RESTRICTION_PREFIX)) ||
+	       strstr(k, "." BERTH_NODE_RESTRICTION_PREFIX);
+}
 
+/* Does labels (of a body or patch) name a restricted key that other
+ * (the stored labels; NULL: none compared) does not hold the same? */
+static bool restricted_change(struct json_object *labels,
+			      struct json_object *other)
+{
 	if (!json_object_is_type(labels, json_type_object))
 		return false;
 	json_object_object_foreach(labels, k, v)
 	{
-		(void)v;
-		if (!strncmp(k, BERTH_NODE_RESTRICTION_PREFIX, l))
-			return true;
-		/* the prefix under a subdomain too: x.node-restriction... */
-		if (strstr(k, "." BERTH_NODE_RESTRICTION_PREFIX))
+		struct json_object *was = member(other, k);
+
+		if (restricted_key(k) && (!other || !v || !was ||
+					  strcmp(json_object_get_string(v),
+						 json_object_get_string(was))))
 			return true;
 	}
 	return false;
+}
+
+/* A PUT keeps or drops labels: every restricted one stored must stay. */
+static bool restricted_dropped(struct json_object *labels,
+			       struct json_object *stored)
+{
+	if (!json_object_is_type(stored, json_type_object))
+		return false;
+	json_object_object_foreach(stored, k, v)
+	{
+		(void)v;
+		if (restricted_key(k) && !member(labels, k))
+			return true;
+	}
+	return false;
+}
+
+/* The labels of the stored Node name (a new reference), or NULL. */
+static struct json_object *stored_labels(struct berth_store *store,
+					 const char *name)
+{
+	struct berth_kv kv = { 0 };
+	struct json_object *o, *l = NULL;
+	char key[512];
+
+	snprintf(key, sizeof(key), "/registry/core/nodes/%s", name);
+	if (!store || berth_store_get(store, key, &kv))
+		return NULL;
+	o = berth_json_parse(kv.value, kv.value_len, NULL);
+	berth_kv_free(&kv);
+	l = json_object_get(member(member(o, "metadata"), "labels"));
+	json_object_put(o);
+	return l;
+}
+
+/*
+ * Labels under node-restriction.kubernetes.io/ are the admin's: a node
+ * may not add, change or remove them (a PUT is compared with the stored
+ * Node, a patch may not name them, a status write does not touch them).
+ */
+static bool labels_kept(struct berth_store *store,
+			const struct berth_authz_attrs *a,
+			struct json_object *body)
+{
+	struct json_object *labels = member(member(body, "metadata"), "labels");
+	struct json_object *stored;
+	bool ok;
+
+	if (a->sub)
+		return true;
+	if (!is(a->verb, "update"))
+		return !restricted_change(labels, NULL);
+	stored = stored_labels(store, a->name);
+	ok = !restricted_change(labels, stored) &&
+	     !restricted_dropped(labels, stored);
+	json_object_put(stored);
+	return ok;
 }
 
 static bool deny(char *msg, size_t size, const char *fmt, const char *node)
@@ -487,7 +553,8 @@ static bool deny(char *msg, size_t size, const char *fmt, const char *node)
 	return false;
 }
 
-static bool restrict_node(const char *node, const struct berth_authz_attrs *a,
+static bool restrict_node(struct berth_store *store, const char *node,
+			  const struct berth_authz_attrs *a,
 			  struct json_object *body, char *msg, size_t size)
 {
 	const char *name = berth_json_path_str(body, "metadata.name");
@@ -496,7 +563,7 @@ static bool restrict_node(const char *node, const struct berth_authz_attrs *a,
 		return deny(msg, size,
 			    "node \"%s\" may only create its own Node object",
 			    node);
-	if (restricted_label(member(member(body, "metadata"), "labels")))
+	if (!labels_kept(store, a, body))
 		return deny(
 			msg, size,
 			"node \"%s\" may not set labels with the prefix " BERTH_NODE_RESTRICTION_PREFIX,
@@ -520,7 +587,7 @@ static bool restrict_pod(const char *node, struct json_object *body, char *msg,
 	return true;
 }
 
-bool berth_node_restrict(const struct berth_user *u,
+bool berth_node_restrict(struct berth_store *store, const struct berth_user *u,
 			 const struct berth_authz_attrs *a,
 			 const struct berth_http_req *req, char *msg,
 			 size_t size)
@@ -536,7 +603,7 @@ bool berth_node_restrict(const struct berth_user *u,
 		       berth_json_parse(req->body, req->body_len, NULL) :
 		       NULL;
 	if (!*a->group && is(a->res, "nodes"))
-		ok = restrict_node(node, a, body, msg, size);
+		ok = restrict_node(store, node, a, body, msg, size);
 	else if (!*a->group && is(a->res, "pods") && !a->sub &&
 		 is(a->verb, "create"))
 		ok = restrict_pod(node, body, msg, size);

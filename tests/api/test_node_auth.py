@@ -7,6 +7,7 @@ Node, Lease and pod status but not another node's, may not set
 node-restriction.kubernetes.io/ labels, creates only mirror pods bound to
 itself; kubectl auth can-i agrees through impersonation."""
 import atexit
+import json
 import os
 import shutil
 import ssl
@@ -49,7 +50,8 @@ A, B = node_ctx("node-a"), node_ctx("node-b")
 
 
 def admin(method, path, body=None, ok=(200, 201)):
-    st, out, _ = s.req(method, path, body)
+    ctype = "application/merge-patch+json" if method == "PATCH" else "application/json"
+    st, out, _ = s.req(method, path, body, ctype=ctype)
     if st not in ok:
         fail("admin %s %s: %s %s" % (method, path, st, out))
     return out
@@ -122,6 +124,24 @@ st, out = as_node(A, "PATCH", "/api/v1/nodes/node-a",
                   '{"metadata":{"labels":{"node-restriction.kubernetes.io/pool":"a"}}}', MP)
 check(st == 403 and "node-restriction.kubernetes.io/" in out.get("message", ""),
       "node-a sets a node-restriction label on itself: 403 (%s)" % st)
+# labels the admin set under that prefix: a PUT keeps them as they are
+admin("PATCH", "/api/v1/nodes/node-a",
+      '{"metadata":{"labels":{"node-restriction.kubernetes.io/pool":"gold"}}}')
+st, me = as_node(A, "GET", "/api/v1/nodes/node-a")
+check(st == 200, "node-a reads itself")
+me["metadata"]["labels"]["plain"] = "yes"
+st, out = as_node(A, "PUT", "/api/v1/nodes/node-a", json.dumps(me))
+check(st == 200, "node-a PUTs itself keeping the admin's label: 200 (%s %s)" % (st, out))
+me = out
+me["metadata"]["labels"]["node-restriction.kubernetes.io/pool"] = "free"
+st, _ = as_node(A, "PUT", "/api/v1/nodes/node-a", json.dumps(me))
+check(st == 403, "node-a PUT changing the admin's label: 403 (%s)" % st)
+del me["metadata"]["labels"]["node-restriction.kubernetes.io/pool"]
+st, _ = as_node(A, "PUT", "/api/v1/nodes/node-a", json.dumps(me))
+check(st == 403, "node-a PUT dropping the admin's label: 403 (%s)" % st)
+st, _ = as_node(A, "PATCH", "/api/v1/nodes/node-a/status",
+                '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}', MP)
+check(st == 200, "node-a patches its own status: 200 (%s)" % st)
 st, _ = as_node(A, "PATCH", "/api/v1/nodes/node-b/status", '{"status":{}}', MP)
 check(st == 403, "node-a patches node-b's status: 403")
 st, _ = as_node(A, "POST", "/api/v1/nodes", {"metadata": {"name": "node-z"}})
