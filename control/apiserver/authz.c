@@ -509,8 +509,8 @@ static bool node_restriction(struct berth_api *api,
 {
 	char msg[512];
 
-	if (berth_node_restrict(api->store, &ar->user, &ar->attrs, req, msg,
-				sizeof(msg)))
+	if (berth_node_restrict(api->nodeauthz, api->store, &ar->user,
+				&ar->attrs, req, msg, sizeof(msg)))
 		return true;
 	berth_resp_status(resp, berth_status_new(403, "Forbidden", "%s", msg));
 	return false;

@@ -587,7 +587,26 @@ static bool restrict_pod(const char *node, struct json_object *body, char *msg,
 	return true;
 }
 
-bool berth_node_restrict(struct berth_store *store, const struct berth_user *u,
+/* A TokenRequest of a node is bound to a pod bound to that node. */
+static bool restrict_token(struct berth_nodeauthz *n, const char *node,
+			   const struct berth_authz_attrs *a,
+			   struct json_object *body, char *msg, size_t size)
+{
+	struct json_object *ref = berth_json_path(body, "spec.boundObjectRef");
+	const char *kind = berth_json_path_str(ref, "kind");
+	const char *name = berth_json_path_str(ref, "name");
+
+	if (!is(kind, "Pod") || !name || !a->ns ||
+	    !pod_on_node(n, node, a->ns, name))
+		return deny(
+			msg, size,
+			"node \"%s\" may only request tokens bound to its own pods",
+			node);
+	return true;
+}
+
+bool berth_node_restrict(struct berth_nodeauthz *n, struct berth_store *store,
+			 const struct berth_user *u,
 			 const struct berth_authz_attrs *a,
 			 const struct berth_http_req *req, char *msg,
 			 size_t size)
@@ -604,6 +623,9 @@ bool berth_node_restrict(struct berth_store *store, const struct berth_user *u,
 		       NULL;
 	if (!*a->group && is(a->res, "nodes"))
 		ok = restrict_node(store, node, a, body, msg, size);
+	else if (!*a->group && is(a->res, "serviceaccounts") &&
+		 is(a->sub, "token"))
+		ok = restrict_token(n, node, a, body, msg, size);
 	else if (!*a->group && is(a->res, "pods") && !a->sub &&
 		 is(a->verb, "create"))
 		ok = restrict_pod(node, body, msg, size);

@@ -46,10 +46,12 @@ berth_nodeauthz_decide(struct berth_nodeauthz *n, const struct berth_user *u,
  * NodeRestriction on the request body of an authorized write by a node:
  * a Node or Lease it creates is its own, its Node labels stay out of
  * node-restriction.kubernetes.io/ (store: for the labels a PUT replaces),
- * a pod it creates is a mirror pod bound to it. false with msg set:
+ * a pod it creates is a mirror pod bound to it, a token it asks for is
+ * bound to a pod bound to it. false with msg set:
  * answer 403.
  */
-bool berth_node_restrict(struct berth_store *store, const struct berth_user *u,
+bool berth_node_restrict(struct berth_nodeauthz *n, struct berth_store *store,
+			 const struct berth_user *u,
 			 const struct berth_authz_attrs *a,
 			 const struct berth_http_req *req, char *msg,
 			 size_t size);

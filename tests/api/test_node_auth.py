@@ -5,7 +5,9 @@ server's CA): a node reads the Secret and ConfigMap of a pod bound to it
 but not another node's (403), loses them once the pod goes, writes its own
 Node, Lease and pod status but not another node's, may not set
 node-restriction.kubernetes.io/ labels, creates only mirror pods bound to
-itself; kubectl auth can-i agrees through impersonation."""
+itself, gets ServiceAccount tokens only bound to its own pods, keeps the
+admin's node-restriction labels; kubectl auth can-i agrees through
+impersonation."""
 import atexit
 import json
 import os
@@ -175,6 +177,25 @@ st, _ = as_node(A, "POST", LP, dict(lease, metadata={"name": "node-a"}))
 check(st == 201, "node-a creates its lease: 201 (%s)" % st)
 st, _ = as_node(A, "PUT", LP + "/node-b", dict(lease, metadata={"name": "node-b"}))
 check(st == 403, "node-a updates node-b's lease: 403 (%s)" % st)
+
+# ServiceAccount tokens: only bound to a pod of the node
+def token_req(pod_name):
+    spec = {"audiences": ["api"], "expirationSeconds": 600}
+    if pod_name:
+        uid = admin("GET", NS + "/pods/" + pod_name)["metadata"]["uid"]
+        spec["boundObjectRef"] = {"kind": "Pod", "apiVersion": "v1", "name": pod_name,
+                                  "uid": uid}
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+
+
+TP = NS + "/serviceaccounts/default/token"
+st, out = as_node(A, "POST", TP, token_req("pod-a"))
+check(st == 201 and out.get("status", {}).get("token"),
+      "node-a gets a token bound to its pod: 201 (%s %s)" % (st, out))
+st, _ = as_node(A, "POST", TP, token_req("pod-b"))
+check(st == 403, "node-a asks for a token bound to node-b's pod: 403 (%s)" % st)
+st, _ = as_node(A, "POST", TP, token_req(None))
+check(st == 403, "node-a asks for an unbound token: 403 (%s)" % st)
 
 # kubectl auth can-i through impersonation sees the same decisions
 def can(*args):
