@@ -49,6 +49,7 @@ struct berth_nodeauthz {
 	struct pod *by_key[NBUCKETS];
 	size_t npods;
 	struct berth_watch *watch;
+	bool lost; /* the watch ended: the graph may be stale (lock held) */
 };
 
 static unsigned int hash(const char *s)
@@ -251,13 +252,18 @@ static void apply(struct berth_nodeauthz *n, const struct berth_kv *kv,
 
 static void on_event(void *ctx, const struct berth_event *ev, int err)
 {
+	struct berth_nodeauthz *n = ctx;
+
 	if (!ev) {
 		/* fail closed: the graph may be stale, nodes get nothing */
-		pr_warn("node authorizer: the pod watch ended (%s)",
+		pr_warn("node authorizer: the pod watch ended (%s); nodes are refused what their pods would allow",
 			strerror(-err));
+		pthread_rwlock_wrlock(&n->lock);
+		n->lost = true;
+		pthread_rwlock_unlock(&n->lock);
 		return;
 	}
-	apply(ctx, &ev->kv, ev->type == BERTH_EVENT_DELETE);
+	apply(n, &ev->kv, ev->type == BERTH_EVENT_DELETE);
 }
 
 int berth_nodeauthz_new(struct berth_store *store, struct berth_nodeauthz **out)
@@ -336,7 +342,8 @@ static bool node_refers(struct berth_nodeauthz *n, const char *node,
 	size_t i;
 
 	pthread_rwlock_rdlock(&n->lock);
-	for (p = n->by_node[hash(node)]; p && !found; p = p->next_node) {
+	for (p = n->lost ? NULL : n->by_node[hash(node)]; p && !found;
+	     p = p->next_node) {
 		if (strcmp(p->node, node) || strcmp(p->ns, ns))
 			continue;
 		for (i = 0; i < p->nrefs && !found; i++)
@@ -356,7 +363,7 @@ static bool pod_on_node(struct berth_nodeauthz *n, const char *node,
 
 	snprintf(key, sizeof(key), PODS_PREFIX "%s/%s", ns, name);
 	pthread_rwlock_rdlock(&n->lock);
-	for (p = n->by_key[hash(key)]; p; p = p->next_key)
+	for (p = n->lost ? NULL : n->by_key[hash(key)]; p; p = p->next_key)
 		if (!strcmp(p->key, key)) {
 			found = !strcmp(p->node, node);
 			break;
