@@ -28,6 +28,7 @@ AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard userspace/agent/*.c))
 # the agent's modules without main(), for tests/agent
 AGENT_MOD_OBJS := $(filter-out %/agent/main.o,$(AGENT_OBJS))
 AGENT_LDLIBS := -larchive -lcurl -ljson-c -lnl-route-3 -lnl-3 -lmicrohttpd -lpthread
+AGENT_LDLIBS += -lgnutls # the node certificate's key and CSR (nodecert.c)
 AGENTT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/agent/*.c))
 # berth-cni: the CNI plugin
 CNI_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard cni/*.c))

@@ -25,10 +25,12 @@
 
 #include "apiserver/api.h"
 #include "apiserver/authn.h"
+#include "apiserver/csr.h"
 #include "apiserver/http.h"
 #include "apiserver/rbac.h"
 #include "apiserver/encrypt.h"
 #include "apiserver/satoken.h"
+#include "apiserver/nodeauthz.h"
 #include "apiserver/tls.h"
 #include "apiserver/tokenreq.h"
 #include "controllers/ctl.h"
@@ -56,6 +58,7 @@ struct options {
 	bool anonymous; /* --anonymous-auth */
 	bool always_allow; /* --authorization-mode AlwaysAllow */
 	const char *encryption_config; /* EncryptionConfiguration file */
+	bool no_node_authz; /* --authorization-mode RBAC: no Node authorizer */
 };
 
 static void usage(FILE *f)
@@ -90,7 +93,7 @@ static void usage(FILE *f)
 		"  --token-auth-file CSV  static tokens: token,user,uid,\"g1,g2\"\n"
 		"  --anonymous-auth BOOL  requests without credentials are\n"
 		"                  system:anonymous (true) or 401 (false, default)\n"
-		"  --authorization-mode RBAC|AlwaysAllow  default RBAC\n"
+		"  --authorization-mode Node,RBAC|RBAC|AlwaysAllow  default Node,RBAC\n"
 		"  --insecure-port PORT  also serve plain HTTP, every request as\n"
 		"                  system:masters (0 picks a port; writes\n"
 		"                  DATA_DIR/kubeconfig-insecure); loopback only\n"
@@ -268,9 +271,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_value("--anonymous-auth", optarg);
 			break;
 		case 'Z':
-			if (strcmp(optarg, "RBAC") && strcmp(optarg, "AlwaysAllow"))
+			if (strcmp(optarg, "RBAC") && strcmp(optarg, "AlwaysAllow") &&
+			    strcmp(optarg, "Node,RBAC"))
 				return bad_value("--authorization-mode", optarg);
 			o->always_allow = !strcmp(optarg, "AlwaysAllow");
+			o->no_node_authz = strcmp(optarg, "Node,RBAC");
 			break;
 		case 'p':
 			o->insecure_port = strtol(optarg, &end, 10);
@@ -497,8 +502,15 @@ static int open_auth(const struct options *o, struct berth_api *api)
 	if (o->always_allow)
 		return 0;
 	err = berth_rbac_new(api->store, &api->rbac);
-	if (err)
+	if (err) {
 		pr_err("rbac: watch the roles: %s", strerror(-err));
+		return err;
+	}
+	if (o->no_node_authz)
+		return 0;
+	err = berth_nodeauthz_new(api->store, &api->nodeauthz);
+	if (err)
+		pr_err("node authorizer: index the pods: %s", strerror(-err));
 	return err;
 }
 
@@ -534,6 +546,17 @@ static int start_insecure(const struct options *o, struct berth_api *api,
 	return err;
 }
 
+/* The CA that signs CSRs; without its key CSRs are kept but not signed. */
+static void load_csr_signer(const struct options *o, struct berth_api *api)
+{
+	char crt[4096], key[4096];
+
+	snprintf(crt, sizeof(crt), "%s/ca.crt", o->data_dir);
+	snprintf(key, sizeof(key), "%s/ca.key", o->data_dir);
+	if (berth_csr_signer_load(crt, key, &api->csr_signer))
+		pr_warn("CertificateSigningRequests will not be signed");
+}
+
 static int start_https(struct options *o, struct berth_api *api,
 		       struct berth_tls *tls, struct berth_http **http)
 {
@@ -545,6 +568,7 @@ static int start_https(struct options *o, struct berth_api *api,
 	err = berth_tls_setup(o->data_dir, &o->tls, tls);
 	if (err)
 		return err;
+	load_csr_signer(o, api);
 	ht.cert = tls->cert;
 	ht.key = tls->key;
 	ht.trust = tls->trust;
@@ -673,6 +697,8 @@ out:
 	berth_ctl_stop(ctl);
 	berth_http_stop(http);
 	berth_http_stop(insecure);
+	berth_nodeauthz_free(api.nodeauthz);
+	berth_csr_signer_free(api.csr_signer);
 	berth_rbac_free(api.rbac);
 	berth_authn_free(api.authn);
 	berth_tls_free(&tls);

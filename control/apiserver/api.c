@@ -204,10 +204,13 @@ static void not_found(struct berth_http_resp *resp)
 static void resource_request(struct berth_api *api,
 			     const struct berth_http_req *req,
 			     struct berth_http_resp *resp,
-			     struct berth_req_info *ri, const char *group,
+			     struct berth_req_info *ri,
+			     const struct berth_user *user, const char *group,
 			     const char *version, char **segs, int n)
 {
-	struct berth_call c = { .api = api, .req = req, .resp = resp };
+	struct berth_call c = {
+		.api = api, .req = req, .resp = resp, .user = user
+	};
 	const char *rname;
 
 	if (n >= 3 && !strcmp(segs[0], "namespaces") &&
@@ -283,6 +286,7 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 	char buf[MAX_PATH], *segs[MAX_SEGS];
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	struct berth_authz_req *ar = malloc(sizeof(*ar));
+	const struct berth_user *who;
 	int n = split(req->path, buf, segs);
 
 	if (!ar) {
@@ -291,6 +295,7 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 	}
 	if (berth_authz_gate(api, req, resp, ar))
 		goto out;
+	who = api->authn ? &ar->user : NULL;
 	if (n < 0) {
 		not_found(resp);
 		goto out;
@@ -327,7 +332,7 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 			if (berth_discovery_resources(resp, "", segs[1]))
 				not_found(resp);
 		} else if (n > 2 && !strcmp(segs[1], "v1"))
-			resource_request(api, req, resp, &ri, "", "v1",
+			resource_request(api, req, resp, &ri, who, "", "v1",
 					 segs + 2, n - 2);
 		else
 			not_found(resp);
@@ -341,7 +346,7 @@ void berth_api_handle(void *ctx, const struct berth_http_req *req,
 			if (berth_discovery_resources(resp, segs[1], segs[2]))
 				not_found(resp);
 		} else if (n > 3)
-			resource_request(api, req, resp, &ri, segs[1],
+			resource_request(api, req, resp, &ri, who, segs[1],
 					 segs[2], segs + 3, n - 3);
 		else
 			not_found(resp);

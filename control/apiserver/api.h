@@ -20,6 +20,8 @@ struct berth_store;
 struct berth_sa_key;
 struct berth_authn;
 struct berth_rbac;
+struct berth_nodeauthz;
+struct berth_csr_signer;
 
 struct berth_api {
 	struct berth_store *store;
@@ -37,6 +39,10 @@ struct berth_api {
 	/* the request chain (authz.c); NULL: every request passes */
 	struct berth_authn *authn;
 	struct berth_rbac *rbac; /* NULL: RBAC off */
+	/* the Node authorizer and NodeRestriction (nodeauthz.c); NULL: off */
+	struct berth_nodeauthz *nodeauthz;
+	/* signs approved CertificateSigningRequests (csr.c); NULL: none */
+	struct berth_csr_signer *csr_signer;
 	bool authz_always_allow; /* --authorization-mode AlwaysAllow */
 };
 

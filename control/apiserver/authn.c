@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "authn.h"
+#include "bootstraptoken.h"
 #include "jsonutil.h"
 #include "registry.h"
 #include "satoken.h"
@@ -338,6 +339,8 @@ static int token_user(struct berth_api *api, const char *token,
 			*u = a->tokens[i].user;
 			return 0;
 		}
+	if (berth_bootstrap_token_form(token))
+		return berth_bootstrap_token_user(api, token, u);
 	return sa_user(api, token, u);
 }
 

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "authz.h"
 #include "jsonutil.h"
+#include "nodeauthz.h"
 #include "proto.h"
 #include "rest.h"
 #include "status.h"
@@ -112,6 +113,8 @@ bool berth_authz_allows(struct berth_api *api, const struct berth_user *u,
 			const struct berth_authz_attrs *a, char *why,
 			size_t size)
 {
+	enum berth_node_decision d;
+
 	if (berth_user_in_group(u, BERTH_GROUP_MASTERS)) {
 		if (why)
 			snprintf(why, size, "system:masters");
@@ -121,6 +124,9 @@ bool berth_authz_allows(struct berth_api *api, const struct berth_user *u,
 		*why = 0;
 	if (api->authz_always_allow)
 		return true;
+	d = berth_nodeauthz_decide(api->nodeauthz, u, a, why, size);
+	if (d != BERTH_NODE_NO_OPINION)
+		return d == BERTH_NODE_ALLOW;
 	return api->rbac && berth_rbac_allows(api->rbac, u, a, why, size);
 }
 
@@ -495,6 +501,21 @@ static bool review(struct berth_api *api, const struct berth_http_req *req,
 	return true;
 }
 
+/* NodeRestriction: a node's authorized write, judged on its body. */
+static bool node_restriction(struct berth_api *api,
+			     const struct berth_http_req *req,
+			     struct berth_http_resp *resp,
+			     const struct berth_authz_req *ar)
+{
+	char msg[512];
+
+	if (berth_node_restrict(api->nodeauthz, api->store, &ar->user,
+				&ar->attrs, req, msg, sizeof(msg)))
+		return true;
+	berth_resp_status(resp, berth_status_new(403, "Forbidden", "%s", msg));
+	return false;
+}
+
 bool berth_authz_gate(struct berth_api *api, const struct berth_http_req *req,
 		      struct berth_http_resp *resp, struct berth_authz_req *ar)
 {
@@ -514,6 +535,8 @@ bool berth_authz_gate(struct berth_api *api, const struct berth_http_req *req,
 		forbidden(resp, &ar->user, &ar->attrs);
 		return true;
 	}
+	if (api->nodeauthz && !node_restriction(api, req, resp, ar))
+		return true;
 	return review(api, req, resp, ar);
 }
 

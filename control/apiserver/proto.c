@@ -404,6 +404,37 @@ static const struct msg role_binding_msg = { (const struct field[]){
 	{ 3, "roleRef", F_MSG, &role_ref, false },
 	END } };
 
+/* certificates.k8s.io/v1: kubectl certificate approve/deny */
+static const struct msg csr_spec = { (const struct field[]){
+	{ 1, "request", F_BYTES, NULL, false },
+	{ 2, "username", F_STR, NULL, false },
+	{ 3, "uid", F_STR, NULL, false },
+	{ 4, "groups", F_REP_STR, NULL, false },
+	{ 5, "usages", F_REP_STR, NULL, false },
+	{ 7, "signerName", F_STR, NULL, false },
+	{ 8, "expirationSeconds", F_INT, NULL, true },
+	END } };
+
+static const struct msg csr_condition = { (const struct field[]){
+	{ 1, "type", F_STR, NULL, false },
+	{ 2, "reason", F_STR, NULL, false },
+	{ 3, "message", F_STR, NULL, false },
+	{ 4, "lastUpdateTime", F_TIME, NULL, false },
+	{ 5, "lastTransitionTime", F_TIME, NULL, false },
+	{ 6, "status", F_STR, NULL, false },
+	END } };
+
+static const struct msg csr_status = { (const struct field[]){
+	{ 1, "conditions", F_REP_MSG, &csr_condition, false },
+	{ 2, "certificate", F_BYTES, NULL, false },
+	END } };
+
+static const struct msg csr_msg = { (const struct field[]){
+	{ 1, "metadata", F_MSG, &object_meta, false },
+	{ 2, "spec", F_MSG, &csr_spec, false },
+	{ 3, "status", F_MSG, &csr_status, false },
+	END } };
+
 static const struct {
 	const char *api_version, *kind;
 	const struct msg *msg;
@@ -431,6 +462,7 @@ static const struct {
 	{ "rbac.authorization.k8s.io/v1", "RoleBinding", &role_binding_msg },
 	{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
 	  &role_binding_msg },
+	{ "certificates.k8s.io/v1", "CertificateSigningRequest", &csr_msg },
 };
 
 struct rd {

@@ -113,7 +113,15 @@ static const char *const roles[] = {
 	"\"verbs\":[\"create\",\"delete\",\"get\",\"patch\",\"update\"]},"
 	"{\"apiGroups\":[\"discovery.k8s.io\"],\"resources\":[\"endpointslices\"],"
 	"\"verbs\":[" RO "]},{\"apiGroups\":[\"networking.k8s.io\"],"
-	"\"resources\":[\"networkpolicies\"],\"verbs\":[" RO "]}]}",
+	"\"resources\":[\"networkpolicies\"],\"verbs\":[" RO "]},"
+	"{\"apiGroups\":[\"certificates.k8s.io\"],\"resources\":"
+	"[\"certificatesigningrequests\"],\"verbs\":[\"create\"," RO "]}]}",
+
+	/* a bootstrap token asks for a node certificate, nothing else */
+	"{" META("system:node-bootstrapper", "") ","
+	"\"rules\":[{\"apiGroups\":[\"certificates.k8s.io\"],\"resources\":"
+	"[\"certificatesigningrequests\"],\"verbs\":[\"create\",\"get\","
+	"\"list\",\"watch\"]}]}",
 };
 
 #define CRB(name, role, subjects)                                       \
@@ -135,6 +143,8 @@ static const char *const bindings[] = {
 	CRB("system:public-info-viewer", "system:public-info-viewer",
 	    GROUP("system:authenticated") "," GROUP("system:unauthenticated")),
 	CRB("system:node", "system:node", GROUP("system:nodes")),
+	CRB("system:node-bootstrapper", "system:node-bootstrapper",
+	    GROUP("system:bootstrappers")),
 };
 
 static int create_all(struct berth_api *api, const char *rname,

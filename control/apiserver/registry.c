@@ -53,6 +53,9 @@ const struct berth_resource berth_resources[] = {
 	  "ClusterRole", false, NULL, NULL, 0 },
 	{ "rbac.authorization.k8s.io", "v1", "clusterrolebindings",
 	  "clusterrolebinding", "ClusterRoleBinding", false, NULL, NULL, 0 },
+	{ "certificates.k8s.io", "v1", "certificatesigningrequests",
+	  "certificatesigningrequest", "CertificateSigningRequest", false,
+	  "csr", NULL, ST | BERTH_SUB_APPROVAL },
 };
 const size_t berth_nresources =
 	sizeof(berth_resources) / sizeof(berth_resources[0]);
@@ -65,6 +68,7 @@ const struct berth_group_version berth_group_versions[] = {
 	{ "networking.k8s.io", "v1" },
 	{ "coordination.k8s.io", "v1" },
 	{ "rbac.authorization.k8s.io", "v1" },
+	{ "certificates.k8s.io", "v1" },
 };
 const size_t berth_ngroup_versions =
 	sizeof(berth_group_versions) / sizeof(berth_group_versions[0]);

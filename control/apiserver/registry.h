@@ -12,6 +12,7 @@ enum berth_subresource {
 	BERTH_SUB_BINDING = 1 << 2,
 	BERTH_SUB_LOG = 1 << 3,
 	BERTH_SUB_TOKEN = 1 << 4, /* serviceaccounts/token: TokenRequest */
+	BERTH_SUB_APPROVAL = 1 << 5, /* certificatesigningrequests/approval */
 };
 
 struct berth_resource {

@@ -24,6 +24,7 @@
 #include "admit.h"
 #include "alloc.h"
 #include "apply.h"
+#include "csr.h"
 #include <berth/base64.h>
 #include "jsonutil.h"
 #include "logproxy.h"
@@ -1204,8 +1205,8 @@ static int create_prepare(struct berth_call *c, struct json_object *obj)
 }
 
 /*
- * Who makes the request, for admission; NULL (no limits) until the
- * authenticator hands rest.c a user.
+ * Who makes the request, for admission. No plugin here limits by user yet
+ * (NodeRestriction is judged with the Node authorizer, nodeauthz.c): NULL.
  */
 static const struct berth_admit_user *call_user(struct berth_call *c)
 {
@@ -1245,6 +1246,11 @@ static int admission(struct berth_call *c, enum berth_admit_op op,
 	return -1;
 }
 
+static bool is_csr(const struct berth_call *c)
+{
+	return !strcmp(c->res->kind, "CertificateSigningRequest");
+}
+
 /* Everything of a create after the body is read: obj reference taken. */
 static void create_object(struct berth_call *c, struct json_object *obj,
 			  bool dry)
@@ -1269,6 +1275,8 @@ static void create_object(struct berth_call *c, struct json_object *obj,
 	if (admission(c, BERTH_ADMIT_CREATE, obj, NULL, false, dry))
 		goto out;
 	berth_admit(c->res, obj, NULL, &ve);
+	if (!ve.n && is_csr(c))
+		berth_csr_create(c, obj, &ve);
 	if (ve.n) {
 		berth_resp_status(c->resp,
 				  berth_verrs_status(&ve, c->res, name));
@@ -1510,7 +1518,8 @@ static struct json_object *merge_update(struct berth_call *c,
 	int64_t gen;
 	int i;
 
-	if (c->sub && !strcmp(c->sub, "status")) {
+	if (c->sub &&
+	    (!strcmp(c->sub, "status") || !strcmp(c->sub, "approval"))) {
 		struct json_object *fin = berth_json_copy(old);
 
 		if (json_object_object_get_ex(new, "status", &v))
@@ -1703,6 +1712,8 @@ static void do_update(struct berth_call *c, enum mutation m,
 			goto out;
 		if (!c->sub || scale)
 			berth_admit(c->res, fin, old, &ve);
+		else if (is_csr(c))
+			berth_csr_update(c, fin, old, &ve);
 		if (!ve.n &&
 		    admission(c, BERTH_ADMIT_UPDATE, fin, old, true, dry))
 			goto out;
@@ -2365,7 +2376,9 @@ static bool has_sub(const struct berth_resource *r, const char *sub)
 	       (!strcmp(sub, "binding") &&
 		(r->subresources & BERTH_SUB_BINDING)) ||
 	       (!strcmp(sub, "log") && (r->subresources & BERTH_SUB_LOG)) ||
-	       (!strcmp(sub, "token") && (r->subresources & BERTH_SUB_TOKEN));
+	       (!strcmp(sub, "token") && (r->subresources & BERTH_SUB_TOKEN)) ||
+	       (!strcmp(sub, "approval") &&
+		(r->subresources & BERTH_SUB_APPROVAL));
 }
 
 static bool is_watch(struct berth_call *c)
@@ -2414,7 +2427,8 @@ void berth_rest_handle(struct berth_call *c)
 			do_create(c);
 	} else if (!strcmp(m, "PUT") || !strcmp(m, "PATCH")) {
 		if (!c->name || (c->sub && strcmp(c->sub, "status") &&
-				 strcmp(c->sub, "scale")))
+				 strcmp(c->sub, "scale") &&
+				 strcmp(c->sub, "approval")))
 			goto not_allowed;
 		if (!strcmp(m, "PUT"))
 			do_put(c);

@@ -20,7 +20,10 @@ struct berth_call {
 	const char *ns; /* request namespace, NULL: all / cluster-scoped */
 	const char *name; /* NULL: the collection */
 	const char *sub; /* subresource, or NULL */
+	const struct berth_user *user; /* who asks; NULL: the server itself */
 };
+
+struct berth_user;
 
 void berth_rest_handle(struct berth_call *c);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "csr.h"
 #include "jsonutil.h"
 #include "selector.h"
 #include "table.h"
@@ -177,6 +178,14 @@ static const struct column lease_cols[] = {
 	COL_END
 };
 
+static const struct column csr_cols[] = {
+	COL_NAME, COL_AGE,
+	COL("SignerName", "string", 0, "Who is asked to sign."),
+	COL("Requestor", "string", 0, "The user who asked."),
+	COL("Condition", "string", 0, "Pending, Approved, Denied, Issued..."),
+	COL_END
+};
+
 static const struct column default_cols[] = { COL_NAME, COL_AGE, COL_END };
 
 struct kind_table {
@@ -193,6 +202,7 @@ static const struct kind_table kind_tables[] = {
 	{ "Secret", secret_cols },     { "ServiceAccount", sa_cols },
 	{ "Endpoints", ep_cols },      { "Event", event_cols },
 	{ "Lease", lease_cols },       { "EndpointSlice", slice_cols },
+	{ "CertificateSigningRequest", csr_cols },
 };
 
 static const struct column *columns(const struct berth_resource *r)
@@ -823,6 +833,14 @@ static void kind_cells(struct json_object *cells,
 	} else if (!strcmp(k, "Lease")) {
 		add_str(cells, berth_json_path_str(obj, "spec.holderIdentity"));
 		add_age(cells, obj);
+	} else if (!strcmp(k, "CertificateSigningRequest")) {
+		char cond[128];
+
+		add_age(cells, obj);
+		add_str(cells, berth_json_path_str(obj, "spec.signerName"));
+		add_str(cells, berth_json_path_str(obj, "spec.username"));
+		berth_csr_condition(obj, cond, sizeof(cond));
+		add_str(cells, cond);
 	} else {
 		add_age(cells, obj);
 	}

@@ -161,8 +161,7 @@ static int set_usage(gnutls_x509_crt_t crt, const struct cert_req *r)
 	return 0;
 }
 
-/* Key ids link a leaf to its CA (AKI = the CA's SKI). */
-static int set_key_ids(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+int berth_tls_set_key_ids(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
 {
 	unsigned char id[64];
 	size_t n = sizeof(id);
@@ -204,7 +203,7 @@ static int make_cert(const struct cert_req *r, gnutls_x509_privkey_t key,
 	if (set_subject(crt, r) || set_usage(crt, r) ||
 	    (r->sans && set_sans(crt, r->sans)))
 		goto out;
-	if (set_key_ids(crt, issuer))
+	if (berth_tls_set_key_ids(crt, issuer))
 		goto out;
 	if (gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, ikey ? ikey : key,
 				  GNUTLS_DIG_SHA256, 0) < 0)

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gnutls/x509.h>
+
 #define BERTH_TLS_CA_DAYS 3650
 #define BERTH_TLS_LEAF_DAYS 365
 #define BERTH_TLS_RENEW_DAYS 30 /* a serving cert closer to expiry is remade */
@@ -46,5 +48,11 @@ struct berth_tls {
 int berth_tls_setup(const char *dir, const struct berth_tls_opts *o,
 		    struct berth_tls *out);
 void berth_tls_free(struct berth_tls *t);
+
+/*
+ * Key ids link a leaf to its CA (subject key id from crt's key, authority
+ * key id = issuer's subject key id; issuer NULL: self-signed). -EINVAL.
+ */
+int berth_tls_set_key_ids(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
 
 #endif

@@ -149,7 +149,8 @@ expect_eq "namespace delete removes its objects" "$(k get secret -A -o name)" "s
 out=$(k api-resources)
 expect_match "api-resources: deployments" "$out" '^deployments +deploy +apps/v1 +true +Deployment'
 expect_match "api-resources: nodes" "$out" '^nodes +no +v1 +false +Node'
-expect_eq "api-resources count" "$(tail -n +2 <<<"$out" | wc -l)" 24
+expect_match "api-resources: csr" "$out" '^certificatesigningrequests +csr +certificates.k8s.io/v1 +false +CertificateSigningRequest'
+expect_eq "api-resources count" "$(tail -n +2 <<<"$out" | wc -l)" 25
 out=$(k explain pod.spec.containers)
 expect_match "explain pod.spec.containers" "$out" 'FIELD: containers <\[\]Container>'
 expect_match "explain lists image" "$out" '^  image	<string>'

@@ -15,11 +15,14 @@ it, so teardown() finds it all again after a failure or a kill -9 of
 whoever started the cluster. Command line: cluster.py down STATE_DIR,
 cluster.py reap PREFIX (no state directory left: names only).
 """
+import base64
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -174,7 +177,7 @@ class Node:
             self.extra_args = list(extra)
         conf = os.path.join(self.root, "net.d")
         cmd = nsexec(self.ns, os.path.join(BIN, "berth-agent"),
-                     "--server", self.c.kubeconfig, "--node-name", self.name,
+                     *self.c.agent_credentials(self), "--node-name", self.name,
                      "--node-ip", self.ip, "--root", self.root,
                      "--cni-bin-dir", BIN + ":" + REF_CNI, "--cni-conf-dir", conf,
                      "--pod-log-dir", os.path.join(self.root, "logs"),
@@ -234,6 +237,9 @@ class Cluster:
         for k, args in (agent_args or {}).items():
             self.nodes[k - 1].extra_args = list(args)
         self.kubeconfig = os.path.join(self.state, "kubeconfig")
+        # agents join with a bootstrap token and get their own node
+        # certificate (BERTH_E2E_ADMIN_AGENTS=1: the admin kubeconfig)
+        self.bootstrap_kubeconfig = os.path.join(self.state, "bootstrap.kubeconfig")
         self.manifest = os.path.join(self.state, "cluster.json")
         self.children = []
 
@@ -385,8 +391,8 @@ class Cluster:
         os.makedirs(d, exist_ok=True)
         # HTTPS on a non-loopback address: the server's own admin
         # kubeconfig (CA + client certificate, CN=berth-admin,
-        # O=system:masters), which kubectl and, until the node CSR
-        # bootstrap, every agent use
+        # O=system:masters) for kubectl; the agents bootstrap their own
+        # node certificates with a token (make_bootstrap_token)
         made = os.path.join(d, "kubeconfig")
         if os.path.exists(made):
             os.remove(made)
@@ -402,6 +408,43 @@ class Cluster:
         wait_for("berth-server answers on %s:%d" % (SERVER_IP, API_PORT),
                  lambda: self.kubectl("get", "--raw", "/healthz", check=False).returncode == 0,
                  20)
+        self.make_bootstrap_token()
+
+    def make_bootstrap_token(self):
+        """A bootstrap token Secret (through the admin kubeconfig) and the
+        kubeconfig that carries it, for the agents' TLS bootstrap."""
+        def b64(s):
+            return base64.b64encode(s.encode()).decode()
+
+        alphabet = string.ascii_lowercase + string.digits
+        tid = "".join(secrets.choice(alphabet) for _ in range(6))
+        sec = "".join(secrets.choice(alphabet) for _ in range(16))
+        self.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+            "metadata": {"name": "bootstrap-token-" + tid, "namespace": "kube-system"},
+            "data": {"token-id": b64(tid), "token-secret": b64(sec),
+                     "usage-bootstrap-authentication": b64("true")}}))
+        fields = {}
+        with open(self.kubeconfig) as f:
+            for line in f:
+                k, _, v = line.strip().partition(":")
+                if k in ("server", "certificate-authority-data"):
+                    fields[k] = v.strip()
+        fd = os.open(self.bootstrap_kubeconfig, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n"
+                    "    server: %s\n    certificate-authority-data: %s\n"
+                    "users:\n- name: bootstrap\n  user:\n    token: %s.%s\n"
+                    "contexts:\n- name: bootstrap\n  context:\n    cluster: berth\n"
+                    "    user: bootstrap\ncurrent-context: bootstrap\n"
+                    % (fields["server"], fields["certificate-authority-data"], tid, sec))
+
+    def agent_credentials(self, n):
+        """The agent's arguments for reaching the server."""
+        if os.environ.get("BERTH_E2E_ADMIN_AGENTS") == "1":
+            return ["--server", self.kubeconfig]
+        return ["--kubeconfig", os.path.join(n.root, "kubeconfig"),
+                "--bootstrap-kubeconfig", self.bootstrap_kubeconfig]
 
     def prepare_node(self, n):
         conf = os.path.join(n.root, "net.d")

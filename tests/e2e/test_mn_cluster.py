@@ -3,7 +3,8 @@
 """A two-node cluster comes up: both Nodes Ready with their own podCIDR
 from the server's IPAM, pods running on both nodes with addresses from
 their node's podCIDR, pod to pod on one node, and a ClusterIP to backends
-on the client's own node."""
+on the client's own node. The agents joined with a bootstrap token only:
+each holds its own system:node certificate from an auto-approved CSR."""
 import ipaddress
 import json
 import os
@@ -20,6 +21,18 @@ for n in c.nodes:
     addrs = [a["address"] for a in nodes[n.name]["status"].get("addresses", [])
              if a["type"] == "InternalIP"]
     M.check(addrs == [n.ip], "%s reports InternalIP %s (%s)" % (n.name, n.ip, addrs))
+
+if os.environ.get("BERTH_E2E_ADMIN_AGENTS") != "1":
+    issued = [csr["spec"]["username"] for csr in c.get("csr")["items"]
+              if csr["status"].get("certificate")]
+    M.check(len(issued) >= len(c.nodes) and
+            all(u.startswith("system:bootstrap:") for u in issued),
+            "node certificates issued through the bootstrap token: %s" % issued)
+    for n in c.nodes:
+        r = c.kubectl("--kubeconfig", os.path.join(n.root, "kubeconfig"), "auth", "whoami",
+                      "-o", "json")
+        who = json.loads(r.stdout)["status"]["userInfo"]["username"]
+        M.check(who == "system:node:" + n.name, "%s's agent is %s" % (n.name, who))
 
 pods = M.start_pods(c, 3, extra=[M.service("local1", {"app": "web", "at": "n1", "be": "y"})])
 for name, p in pods.items():

@@ -208,7 +208,8 @@ IMAGE_DIR = os.path.join(REPO, ".output/images/busybox")
 IMAGE = "berth.test/busybox:1"
 
 
-def pod_node(name, server_args=("--node-monitor-grace-period", "60"), static=None):
+def pod_node(name, server_args=("--node-monitor-grace-period", "60"), static=None,
+             start=True):
     """A Node whose agent runs real pods: the test image loaded, berth-cni
     as the network (its IPAM under the test's dir), logs in the test's dir.
     static: a directory of static pod manifests. -> (node, agent args)."""
@@ -233,5 +234,6 @@ def pod_node(name, server_args=("--node-monitor-grace-period", "60"), static=Non
             "--pod-log-dir", os.path.join(n.tmp, "logs")]
     if static:
         args += ["--static-pods", static]
-    n.start_agent(*args)
+    if start:  # start=False: the caller starts it with more arguments
+        n.start_agent(*args)
     return n, args

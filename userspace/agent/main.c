@@ -34,6 +34,7 @@
 #include "ipt_route.h" /* iptables dataplane: kernel VXLAN routing */
 #include "ipt_sync.h" /* iptables dataplane: Service rules */
 #include "kubelet.h"
+#include "nodecert.h" /* TLS bootstrap of the node certificate */
 #include "monitor.h" /* events ring buffer -> monitor.sock, Events */
 #include "policyagent.h" /* NetworkPolicy into the policy maps */
 #include "proxy.h" /* kube-proxy role */
@@ -66,6 +67,10 @@ struct agent {
 	/* kubelet (--server KUBECONFIG) */
 	struct berth_kubelet_opts kopts;
 	struct berth_kubelet *kubelet;
+	/* TLS bootstrap: --bootstrap-kubeconfig, --kubeconfig (nodecert.h) */
+	const char *bootstrap_kubeconfig;
+	const char *node_kubeconfig;
+	struct berth_nodecert *nodecert;
 	/* kube-proxy (with --server, or --proxy-server alone): proxy.h */
 	const char *proxy_server;
 	struct berth_proxy *proxy;
@@ -97,6 +102,9 @@ static void usage(FILE *f)
 		"                    [--static-pods DIR] [--kubelet-port PORT]\n"
 		"                    [--cni-bin-dir DIR] [--cni-conf-dir DIR]\n"
 		"                    [--pod-log-dir DIR]]\n"
+		"                   [--kubeconfig FILE [--bootstrap-kubeconfig FILE]]\n"
+		"                    (a node certificate in FILE, made with the\n"
+		"                     bootstrap token if missing; used as --server)\n"
 		"                   [--proxy-server KUBECONFIG|URL] (kube-proxy only)\n"
 		"                   [--dataplane bpf|iptables|auto]\n"
 		"                   [--iptables-sync-period S]\n"
@@ -694,6 +702,35 @@ static void start_monitor(struct agent *a)
 			a->root);
 }
 
+/*
+ * --kubeconfig: make sure it holds a live certificate for this node
+ * (through the bootstrap kubeconfig if need be) and keep it renewed.
+ */
+static int node_credentials(struct agent *a)
+{
+	char err[512];
+	int ret;
+
+	if (a->bootstrap_kubeconfig && !a->node_kubeconfig) {
+		pr_err("--bootstrap-kubeconfig needs --kubeconfig (where the node's certificate goes)");
+		return -EINVAL;
+	}
+	if (!a->node_kubeconfig)
+		return 0;
+	ret = berth_nodecert_ensure(a->bootstrap_kubeconfig,
+				    a->node_kubeconfig, a->node, err,
+				    sizeof(err));
+	if (ret) {
+		pr_err("node certificate: %s", err);
+		return ret;
+	}
+	ret = berth_nodecert_start(a->bootstrap_kubeconfig,
+				   a->node_kubeconfig, a->node, &a->nodecert);
+	if (ret)
+		pr_err("node certificate renewal: %s", strerror(-ret));
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -726,6 +763,8 @@ int main(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 0x106 },
 		{ "iptables-sync-period", required_argument, NULL, 0x107 },
 		{ "iptables-backend", required_argument, NULL, 0x108 },
+		{ "kubeconfig", required_argument, NULL, 0x110 },
+		{ "bootstrap-kubeconfig", required_argument, NULL, 0x111 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -827,6 +866,13 @@ int main(int argc, char **argv)
 		case 'Z':
 			a.kopts.cni_conf_dir = optarg;
 			break;
+		case 0x110: /* the node's own credentials, nodecert.h */
+			a.node_kubeconfig = optarg;
+			a.kopts.kubeconfig = optarg;
+			break;
+		case 0x111:
+			a.bootstrap_kubeconfig = optarg;
+			break;
 		case 0x100: /* kube-proxy only, see proxy.h */
 			a.proxy_server = optarg;
 			break;
@@ -907,6 +953,8 @@ int main(int argc, char **argv)
 		pr_err("create root %s: %s", a.root, strerror(-err));
 		return 1;
 	}
+	if (node_credentials(&a))
+		return 1;
 	if (a.mode != DP_IPTABLES) {
 		a.dp_cfg.pin_dir = pin_dir;
 		/* rev_nat holds one entry per frontend: as many as services */
@@ -1010,6 +1058,7 @@ int main(int argc, char **argv)
 	}
 	ret = agent_loop(&a);
 out:
+	berth_nodecert_stop(a.nodecert);
 	berth_monitor_stop(a.monitor);
 	berth_policyagent_stop(a.policy);
 	berth_kubelet_stop(a.kubelet);

@@ -27,6 +27,7 @@
 #include "cnirun.h"
 #include "image.h"
 #include "node.h"
+#include "podhost.h"
 #include "podmgr.h"
 #include "metrics.h"
 #include "probe.h"
@@ -839,6 +840,18 @@ static int setup_pod(struct pod *p)
 
 	if (!p->sandbox || !p->net || !p->volumes)
 		p->deep = true;
+	/* static pods come from the node's own manifest directory */
+	if (!p->sandbox && !p->is_static) {
+		ret = berth_pod_host_check(pm->o.kube, p->spec_pod, err,
+					   sizeof(err));
+		if (ret) {
+			snprintf(p->setup_reason, sizeof(p->setup_reason),
+				 ret == -EPERM ? BERTH_PODHOST_REASON :
+						 "FailedCreatePodSandBox");
+			snprintf(p->setup_msg, sizeof(p->setup_msg), "%s", err);
+			return ret;
+		}
+	}
 	if (!p->sandbox) {
 		uint64_t t0 = berth_now_ms();
 
