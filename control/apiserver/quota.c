@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <berth/quantity.h>
+
 #include "../store/store.h"
 #include "admission.h"
 #include "api.h"
@@ -68,49 +70,17 @@ static bool is_bytes(int res)
 
 /* ---- quantities ---- */
 
-static const struct {
-	const char *suffix;
-	double mult;
-} suffixes[] = {
-	{ "Ki", 1024.0 },
-	{ "Mi", 1048576.0 },
-	{ "Gi", 1073741824.0 },
-	{ "Ti", 1099511627776.0 },
-	{ "Pi", 1125899906842624.0 },
-	{ "Ei", 1152921504606846976.0 },
-	{ "n", 1e-9 },
-	{ "u", 1e-6 },
-	{ "m", 1e-3 },
-	{ "", 1 },
-	{ "k", 1e3 },
-	{ "M", 1e6 },
-	{ "G", 1e9 },
-	{ "T", 1e12 },
-	{ "P", 1e15 },
-	{ "E", 1e18 },
-};
-
 int berth_quantity_parse(const char *s, int64_t *milli)
 {
-	char *end;
-	double v, m;
-	size_t i;
+	int64_t v;
+	int err = berth_quantity_milli(s, &v);
 
-	if (!s || !*s || (*s != '.' && (*s < '0' || *s > '9') && *s != '+'))
+	if (err)
+		return err;
+	if (v < 0) /* no resource is negative */
 		return -EINVAL;
-	v = strtod(s, &end);
-	if (end == s || isnan(v) || v < 0)
-		return -EINVAL;
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		if (strcmp(end, suffixes[i].suffix))
-			continue;
-		m = ceil(v * suffixes[i].mult * 1000.0 - 1e-6);
-		if (m > 9.2e18)
-			return -ERANGE;
-		*milli = (int64_t)m;
-		return 0;
-	}
-	return -EINVAL;
+	*milli = v;
+	return 0;
 }
 
 void berth_quantity_format(int64_t milli, bool bytes, char *buf, size_t size)

@@ -4,9 +4,12 @@
  * terms, tolerations and taints parsed once into structs.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <berth/quantity.h>
 
 #include "../apiserver/jsonutil.h"
 #include "podinfo.h"
@@ -28,56 +31,30 @@ static int arr_len(struct json_object *a)
 		       0;
 }
 
-bool sched_quantity(struct json_object *q, long double *out)
+/*
+ * Millicores (scale 1000: cpu) or whole units rounded up (scale 1: memory,
+ * pods) of a quantity, a JSON number or a string; 0 if bad, INT64_MAX if
+ * beyond int64.
+ */
+static int64_t qty(struct json_object *q, int scale)
 {
-	static const struct {
-		const char *sfx;
-		long double mul;
-	} sfx[] = {
-		{ "", 1 },	   { "m", 1e-3 },	 { "k", 1e3 },
-		{ "M", 1e6 },	   { "G", 1e9 },	 { "T", 1e12 },
-		{ "P", 1e15 },	   { "E", 1e18 },	 { "Ki", 1024.0L },
-		{ "Mi", 1048576.0L }, { "Gi", 1073741824.0L },
-		{ "Ti", 1099511627776.0L }, { "Pi", 1125899906842624.0L },
-		{ "Ei", 1152921504606846976.0L },
-	};
-	const char *s;
-	char *end;
-	long double v;
-	size_t i;
+	int64_t m;
+	int err;
 
 	if (json_object_is_type(q, json_type_int) ||
 	    json_object_is_type(q, json_type_double)) {
-		*out = json_object_get_double(q);
-		return *out >= 0;
+		long double v = ceill(json_object_get_double(q) * scale - 1e-9L);
+
+		return v < 0 ? 0 : v > 9e18L ? INT64_MAX : (int64_t)v;
 	}
-	s = json_object_get_string(q);
-	if (!json_object_is_type(q, json_type_string) || !s ||
-	    !(isdigit((unsigned char)*s) || *s == '.' || *s == '+'))
-		return false;
-	for (const char *c = s; *c; c++)
-		if (*c == 'x' || *c == 'X' || *c == 'n' || *c == 'N')
-			return false; /* no hex, inf or nan */
-	v = strtold(s, &end);
-	if (end == s)
-		return false;
-	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
-		if (!strcmp(end, sfx[i].sfx)) {
-			*out = v * sfx[i].mul;
-			return true;
-		}
-	return false;
-}
-
-/* Millicores (cpu) or units rounded up (memory) of a quantity; 0 if bad. */
-static int64_t qty(struct json_object *q, long double scale)
-{
-	long double v;
-
-	if (!q || !sched_quantity(q, &v))
+	if (!json_object_is_type(q, json_type_string))
 		return 0;
-	v = ceill(v * scale - 1e-9L);
-	return v > 9e18L ? INT64_MAX : (int64_t)v;
+	err = berth_quantity_milli(json_object_get_string(q), &m);
+	if (err == -ERANGE)
+		return INT64_MAX;
+	if (err || m < 0)
+		return 0;
+	return scale == 1000 ? m : m / 1000 + (m % 1000 != 0);
 }
 
 /* ---- labels and selectors ---- */

@@ -113,9 +113,6 @@ struct sched_node_info {
 	int64_t cpu_m, mem, pods; /* allocatable */
 };
 
-/* A quantity ("100m", "1.5", "128Mi", "1e3") as a number; false if bad. */
-bool sched_quantity(struct json_object *q, long double *out);
-
 struct sched_pod *sched_pod_parse(struct json_object *pod);
 void sched_pod_free(struct sched_pod *p);
 struct sched_node_info *sched_node_parse(struct json_object *node);

@@ -84,44 +84,6 @@ const char *rt_path_str(struct json_object *o, const char *path)
 	return o && json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
 }
 
-int berth_quantity_milli(const char *s, int64_t *out)
-{
-	static const struct {
-		const char *sfx;
-		long double mul;
-	} sfx[] = {
-		{ "Ki", 1024.0L }, { "Mi", 1048576.0L }, { "Gi", 1073741824.0L },
-		{ "Ti", 1099511627776.0L }, { "Pi", 1125899906842624.0L },
-		{ "Ei", 1152921504606846976.0L }, { "n", 1e-9L }, { "u", 1e-6L },
-		{ "m", 1e-3L }, { "k", 1e3L }, { "M", 1e6L }, { "G", 1e9L },
-		{ "T", 1e12L }, { "P", 1e15L }, { "E", 1e18L }, { "", 1.0L },
-	};
-	const char *p = s;
-	long double v;
-	char *end;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (!isdigit((unsigned char)*p) && *p != '.')
-		return -EINVAL;
-	errno = 0;
-	v = strtold(s, &end); /* takes "1e3" too */
-	if (errno || end == s || isnan(v) || isinf(v))
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		if (strcmp(end, sfx[i].sfx))
-			continue;
-		v = ceill(v * sfx[i].mul * 1000.0L);
-		if (v > (long double)INT64_MAX || v < (long double)INT64_MIN)
-			return -ERANGE;
-		*out = (int64_t)v;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 struct sbuf {
 	char *s;
 	size_t n, cap;

@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include <berth/quantity.h>
+
 #include <berth/fsutil.h>
 
 #include "runtime.h"
@@ -49,9 +51,6 @@ int rt_spawn(pid_t *pid, char *const argv[], int in, int out, int errfd, int kee
 /* rm -rf that does not cross mount points (-EBUSY if one is in the way) */
 int rt_remove_tree(const char *path);
 
-/* Kubernetes quantity ("100m", "1.5", "64Mi", "1e3") in milli-units
- * (rounded up); -EINVAL if malformed. */
-int berth_quantity_milli(const char *s, int64_t *out);
 /* $(VAR) expansion with Kubernetes' rules ($$ escapes, unknown stays);
  * lookup returns NULL for undefined names; malloc'd result. */
 char *berth_expand(const char *in, const char *(*lookup)(void *arg, const char *name, size_t n),

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <berth/quantity.h>
+
 #include "ctl.h"
 
 #define METRICS_API "/apis/metrics.k8s.io/v1beta1"
@@ -20,39 +22,9 @@
 /* A resource.Quantity in base units (cores, bytes); NAN if malformed. */
 static double quantity(const char *s)
 {
-	static const struct {
-		const char *sfx;
-		double mul;
-	} sfx[] = {
-		{ "Ki", 1024.0 },
-		{ "Mi", 1048576.0 },
-		{ "Gi", 1073741824.0 },
-		{ "Ti", 1099511627776.0 },
-		{ "Pi", 1125899906842624.0 },
-		{ "Ei", 1152921504606846976.0 },
-		{ "n", 1e-9 },
-		{ "u", 1e-6 },
-		{ "m", 1e-3 },
-		{ "k", 1e3 },
-		{ "M", 1e6 },
-		{ "G", 1e9 },
-		{ "T", 1e12 },
-		{ "P", 1e15 },
-		{ "E", 1e18 },
-		{ "", 1.0 },
-	};
-	char *end;
-	double v;
+	int64_t m;
 
-	if (!s || !*s)
-		return NAN;
-	v = strtod(s, &end);
-	if (end == s)
-		return NAN;
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
-		if (!strcmp(end, sfx[i].sfx))
-			return v * sfx[i].mul;
-	return NAN;
+	return s && !berth_quantity_milli(s, &m) ? m / 1000.0 : NAN;
 }
 
 /* a pod's requests: the sum of its containers' (init containers run first
