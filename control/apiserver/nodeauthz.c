@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -50,6 +51,10 @@ struct berth_nodeauthz {
 	size_t npods;
 	struct berth_watch *watch;
 	bool lost; /* the watch ended: the graph may be stale (lock held) */
+	/* rebuilding after a lost watch (resync_mu): list + watch again */
+	struct berth_store *store;
+	pthread_mutex_t resync_mu;
+	time_t last_try; /* resync_mu: at most one attempt a second */
 };
 
 static unsigned int hash(const char *s)
@@ -266,26 +271,92 @@ static void on_event(void *ctx, const struct berth_event *ev, int err)
 	apply(n, &ev->kv, ev->type == BERTH_EVENT_DELETE);
 }
 
-int berth_nodeauthz_new(struct berth_store *store, struct berth_nodeauthz **out)
+/* Every pod out of the graph (the caller holds the write lock). */
+static void clear(struct berth_nodeauthz *n)
 {
-	struct berth_nodeauthz *n = calloc(1, sizeof(*n));
+	struct pod *p, *next;
+	size_t i;
+
+	for (i = 0; i < NBUCKETS; i++) {
+		for (p = n->by_key[i]; p; p = next) {
+			next = p->next_key;
+			pod_free(p);
+		}
+		n->by_key[i] = n->by_node[i] = NULL;
+	}
+	n->npods = 0;
+}
+
+/* List the pods into a fresh graph and watch from there; 0 or -errno. */
+static int load(struct berth_nodeauthz *n)
+{
 	struct berth_kv_list l = { 0 };
 	int64_t rev = 0;
 	bool more;
 	size_t i;
 	int ret;
 
-	if (!n)
-		return -ENOMEM;
-	pthread_rwlock_init(&n->lock, NULL);
-	ret = berth_store_list(store, PODS_PREFIX, NULL, 0, 0, &l, &rev, &more);
+	ret = berth_store_list(n->store, PODS_PREFIX, NULL, 0, 0, &l, &rev,
+			       &more);
 	if (ret)
-		goto fail;
+		return ret;
+	pthread_rwlock_wrlock(&n->lock);
+	clear(n);
+	pthread_rwlock_unlock(&n->lock);
 	for (i = 0; i < l.n; i++)
 		apply(n, &l.items[i], false);
 	berth_kv_list_free(&l);
-	ret = berth_store_watch(store, PODS_PREFIX, rev, on_event, n,
-				&n->watch);
+	return berth_store_watch(n->store, PODS_PREFIX, rev, on_event, n,
+				 &n->watch);
+}
+
+/*
+ * After a lost watch (etcd gone a while, compaction): list and watch
+ * again, at most once a second, from a request's thread. Until it works
+ * nodes stay refused what their pods would allow (fail closed).
+ */
+static void recover(struct berth_nodeauthz *n)
+{
+	bool lost;
+	int ret;
+
+	pthread_rwlock_rdlock(&n->lock);
+	lost = n->lost;
+	pthread_rwlock_unlock(&n->lock);
+	if (!lost || pthread_mutex_trylock(&n->resync_mu))
+		return;
+	if (time(NULL) == n->last_try) {
+		pthread_mutex_unlock(&n->resync_mu);
+		return;
+	}
+	n->last_try = time(NULL);
+	if (n->watch) /* ended already: this frees it */
+		berth_watch_cancel(n->watch);
+	n->watch = NULL;
+	ret = load(n);
+	if (ret) {
+		pr_warn("node authorizer: list+watch pods again: %s", strerror(-ret));
+	} else {
+		pthread_rwlock_wrlock(&n->lock);
+		n->lost = false;
+		pthread_rwlock_unlock(&n->lock);
+		pr_info("node authorizer: pod graph rebuilt (%zu pods)",
+			berth_nodeauthz_pods(n));
+	}
+	pthread_mutex_unlock(&n->resync_mu);
+}
+
+int berth_nodeauthz_new(struct berth_store *store, struct berth_nodeauthz **out)
+{
+	struct berth_nodeauthz *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	pthread_rwlock_init(&n->lock, NULL);
+	pthread_mutex_init(&n->resync_mu, NULL);
+	n->store = store;
+	ret = load(n);
 	if (ret)
 		goto fail;
 	*out = n;
@@ -297,18 +368,12 @@ fail:
 
 void berth_nodeauthz_free(struct berth_nodeauthz *n)
 {
-	struct pod *p, *next;
-	size_t i;
-
 	if (!n)
 		return;
 	if (n->watch)
 		berth_watch_cancel(n->watch);
-	for (i = 0; i < NBUCKETS; i++)
-		for (p = n->by_key[i]; p; p = next) {
-			next = p->next_key;
-			pod_free(p);
-		}
+	clear(n);
+	pthread_mutex_destroy(&n->resync_mu);
 	pthread_rwlock_destroy(&n->lock);
 	free(n);
 }
@@ -447,6 +512,7 @@ berth_nodeauthz_decide(struct berth_nodeauthz *n, const struct berth_user *u,
 
 	if (!n || !node || !a->resource || !a->res)
 		return BERTH_NODE_NO_OPINION;
+	recover(n);
 	if (!strcmp(a->group, "coordination.k8s.io") && is(a->res, "leases"))
 		return is(a->ns, LEASE_NS) || reads(a) ?
 			       own(node, a, why, size) :
