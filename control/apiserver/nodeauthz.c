@@ -644,6 +644,40 @@ static bool restrict_node(struct berth_store *store, const char *node,
 	return true;
 }
 
+/*
+ * A mirror pod stands for a static pod the node read from its disk: it may
+ * not name API objects the node could then read through it (a
+ * ServiceAccount, Secrets, ConfigMaps, PVCs), as NodeRestriction rules.
+ */
+static bool mirror_refs_none(const char *node, struct json_object *body,
+			     char *msg, size_t size)
+{
+	static const char *const kinds[] = {
+		['s'] = "secrets", ['c'] = "configmaps",
+		['p'] = "persistentvolumeclaims",
+	};
+	struct pod p = { 0 };
+	const char *bad = NULL;
+	size_t i;
+
+	if (berth_json_path_str(body, "spec.serviceAccountName") &&
+	    *berth_json_path_str(body, "spec.serviceAccountName"))
+		bad = "serviceaccounts";
+	spec_refs(&p, member(body, "spec"));
+	for (i = 0; i < p.nrefs; i++) {
+		if (!bad && p.refs[i].kind != 'a' &&
+		    (unsigned char)p.refs[i].kind < sizeof(kinds) / sizeof(*kinds))
+			bad = kinds[(unsigned char)p.refs[i].kind];
+		free(p.refs[i].name);
+	}
+	free(p.refs);
+	if (!bad)
+		return true;
+	snprintf(msg, size, "node \"%s\" can not create pods that reference %s",
+		 node, bad);
+	return false;
+}
+
 static bool restrict_pod(const char *node, struct json_object *body, char *msg,
 			 size_t size)
 {
@@ -657,7 +691,7 @@ static bool restrict_pod(const char *node, struct json_object *body, char *msg,
 		return deny(msg, size,
 			    "node \"%s\" may only create pods bound to itself",
 			    node);
-	return true;
+	return mirror_refs_none(node, body, msg, size);
 }
 
 /* A TokenRequest of a node is bound to a pod bound to that node. */

@@ -65,13 +65,14 @@ def as_node(ctx, method, path, body=None, ctype="application/json"):
 
 
 def pod(name, node, secret, cm, mirror=False):
+    c = {"name": "c", "image": "busybox"}
+    if cm:
+        c["env"] = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": cm, "key": "k"}}}]
     p = {"apiVersion": "v1", "kind": "Pod",
          "metadata": {"name": name, "namespace": "default"},
-         "spec": {"nodeName": node,
-                  "containers": [{"name": "c", "image": "busybox",
-                                  "env": [{"name": "X", "valueFrom": {"configMapKeyRef":
-                                                                      {"name": cm, "key": "k"}}}]}],
-                  "volumes": [{"name": "v", "secret": {"secretName": secret}}]}}
+         "spec": {"nodeName": node, "containers": [c]}}
+    if secret:
+        p["spec"]["volumes"] = [{"name": "v", "secret": {"secretName": secret}}]
     if mirror:
         p["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "x"}
     return p
@@ -164,7 +165,18 @@ st, _ = as_node(A, "POST", NS + "/pods", pod("plain", "node-a", "sec-a", "cm-a")
 check(st == 403, "node-a creates a plain pod: 403 (%s)" % st)
 st, _ = as_node(A, "POST", NS + "/pods", pod("mirror-b", "node-b", "sec-b", "cm-b", True))
 check(st == 403, "node-a creates a mirror pod on node-b: 403 (%s)" % st)
-st, _ = as_node(A, "POST", NS + "/pods", pod("mirror-a", "node-a", "sec-a", "cm-a", True))
+# a mirror pod may not name what the node could then read through it
+for what, bad in (("a secret", pod("mirror-a", "node-a", "sec-a", None, True)),
+                  ("a configmap", pod("mirror-a", "node-a", None, "cm-a", True)),
+                  ("a service account", dict(pod("mirror-a", "node-a", None, None, True),
+                                             spec={"nodeName": "node-a",
+                                                   "serviceAccountName": "default",
+                                                   "containers": [{"name": "c",
+                                                                   "image": "busybox"}]}))):
+    st, out = as_node(A, "POST", NS + "/pods", bad)
+    check(st == 403 and "can not create pods that reference" in json.dumps(out),
+          "node-a's mirror pod naming %s: 403 (%s %s)" % (what, st, out))
+st, _ = as_node(A, "POST", NS + "/pods", pod("mirror-a", "node-a", None, None, True))
 check(st == 201, "node-a creates its mirror pod: 201 (%s)" % st)
 
 # leases: its own, in kube-node-lease
