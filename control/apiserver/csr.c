@@ -17,11 +17,13 @@
 #include "admit.h"
 #include "api.h"
 #include "authn.h"
+#include "authz.h"
 #include "bootstraptoken.h"
 #include "csr.h"
 #include "jsonutil.h"
 #include "nodeauthz.h"
 #include "rest.h"
+#include "status.h"
 #include "tls.h"
 
 #define BACKDATE_S 60 /* clocks of clients a little behind */
@@ -393,6 +395,47 @@ void berth_csr_create(struct berth_call *c, struct json_object *obj,
 		issue(c->api, obj);
 	}
 	req_free(&r);
+}
+
+static bool may_approve(struct berth_call *c, const char *name)
+{
+	struct berth_authz_attrs a = {
+		.verb = "approve",
+		.resource = true,
+		.group = "certificates.k8s.io",
+		.version = "v1",
+		.res = "signers",
+		.name = name,
+		.path = "",
+	};
+
+	return berth_authz_allows(c->api, c->user, &a, NULL, 0);
+}
+
+struct json_object *berth_csr_approval_check(struct berth_call *c,
+					     struct json_object *fin,
+					     struct json_object *old)
+{
+	const char *signer = berth_json_path_str(old, "spec.signerName");
+	char wild[512];
+	const char *slash;
+
+	if (!c->user || !c->api || strcmp(c->sub ?: "", "approval"))
+		return NULL; /* the server itself */
+	if ((!has_condition(fin, "Approved") ||
+	     has_condition(old, "Approved")) &&
+	    (!has_condition(fin, "Denied") || has_condition(old, "Denied")))
+		return NULL; /* no new decision */
+	signer = signer ?: "";
+	slash = strchr(signer, '/');
+	snprintf(wild, sizeof(wild), "%.*s/*",
+		 slash ? (int)(slash - signer) : (int)strlen(signer), signer);
+	if (may_approve(c, signer) || may_approve(c, wild))
+		return NULL;
+	return berth_status_new(
+		403, "Forbidden",
+		"certificatesigningrequests.certificates.k8s.io \"%s\" is forbidden: user not permitted to approve requests with signerName \"%s\"",
+		berth_json_path_str(old, "metadata.name") ?: "", signer);
 }
 
 void berth_csr_update(struct berth_call *c, struct json_object *fin,

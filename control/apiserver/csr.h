@@ -45,6 +45,16 @@ void berth_csr_create(struct berth_call *c, struct json_object *obj,
 void berth_csr_update(struct berth_call *c, struct json_object *fin,
 		      struct json_object *old, struct berth_verrs *ve);
 
+/*
+ * An approval update that adds Approved or Denied: may its user decide for
+ * the CSR's signer (verb approve on certificates.k8s.io signers, named
+ * signerName or its domain with a star, as Kubernetes' CertificateApproval rules)?
+ * NULL, or a 403 Status to answer.
+ */
+struct json_object *berth_csr_approval_check(struct berth_call *c,
+					     struct json_object *fin,
+					     struct json_object *old);
+
 /* "Pending", or the true conditions joined by commas, then "Issued". */
 void berth_csr_condition(struct json_object *obj, char *buf, size_t size);
 

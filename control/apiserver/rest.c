@@ -1712,8 +1712,16 @@ static void do_update(struct berth_call *c, enum mutation m,
 			goto out;
 		if (!c->sub || scale)
 			berth_admit(c->res, fin, old, &ve);
-		else if (is_csr(c))
+		else if (is_csr(c)) {
+			struct json_object *st =
+				berth_csr_approval_check(c, fin, old);
+
+			if (st) {
+				berth_resp_status(c->resp, st);
+				goto out;
+			}
 			berth_csr_update(c, fin, old, &ve);
+		}
 		if (!ve.n &&
 		    admission(c, BERTH_ADMIT_UPDATE, fin, old, true, dry))
 			goto out;

@@ -33,9 +33,9 @@ def b64(x):
     return base64.b64encode(x.encode() if isinstance(x, str) else x).decode()
 
 
-def kubectl(*args, ok=True):
+def kubectl(*args, ok=True, stdin=None):
     p = subprocess.run(["kubectl", "--kubeconfig", KC, "--request-timeout=20s", *args],
-                       capture_output=True, text=True, timeout=60)
+                       input=stdin, capture_output=True, text=True, timeout=60)
     if ok and p.returncode:
         fail("kubectl %s: %s" % (" ".join(args), p.stderr.strip()))
     return p
@@ -173,6 +173,44 @@ alice = cert_ctx("alice", out["status"]["certificate"], key)
 st, ui = whoami(lambda m, p, b: s.req(m, p, b, ctx=alice)[:2])
 check(ui.get("username") == "alice" and "devs" in ui.get("groups", []),
       "the approved cert is alice in devs: %s" % ui)
+
+# approving needs the approve verb on the CSR's signer, not only update on
+# certificatesigningrequests/approval (Kubernetes' CertificateApproval)
+key, pem = make_csr("carol", "/CN=carol")
+bearer("POST", CSRS, TOK, csr_obj("carol", pem, CLIENT))
+rules = [{"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
+          "verbs": ["get", "list"]},
+         {"apiGroups": ["certificates.k8s.io"],
+          "resources": ["certificatesigningrequests/approval"], "verbs": ["update"]}]
+
+
+def approver_role(extra):
+    kubectl("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+             "metadata": {"name": "csr-approver"}, "rules": rules + extra},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": "csr-approver"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                         "name": "csr-approver"},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                           "name": "approver"}]}]}))
+
+
+approver_role([])
+p = kubectl("certificate", "approve", "carol", "--as", "approver", ok=False)
+check(p.returncode != 0 and "not permitted to approve requests with signerName" in p.stderr,
+      "update on approval alone may not approve: %s" % p.stderr.strip())
+approver_role([{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                "resourceNames": ["kubernetes.io/*"], "verbs": ["approve"]}])
+eventually_ok = False
+for _ in range(50):
+    p = kubectl("certificate", "approve", "carol", "--as", "approver", ok=False)
+    if p.returncode == 0:
+        eventually_ok = True
+        break
+    time.sleep(0.1)
+check(eventually_ok, "approve on signers kubernetes.io/* may approve: %s" % p.stderr.strip())
 
 # denied stays unsigned
 key, pem = make_csr("bob", "/CN=bob")
