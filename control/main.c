@@ -546,6 +546,27 @@ static int start_insecure(const struct options *o, struct berth_api *api,
 	return err;
 }
 
+/*
+ * What pods verify the server with (ConfigMap kube-root-ca.crt): the CA
+ * berth made and signs its serving certificate with, unless the operator
+ * brought a serving certificate of their own (then --client-ca-file is no
+ * answer either: say so, publish nothing).
+ */
+static void load_root_ca(const struct options *o, struct berth_api *api)
+{
+	char path[4096];
+	size_t len;
+
+	if (o->tls.cert_file) {
+		pr_info("own serving certificate: ConfigMap kube-root-ca.crt is not published");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ca.crt", o->data_dir);
+	if (berth_read_file(path, &api->root_ca_pem, &len))
+		pr_warn("read %s: ConfigMap kube-root-ca.crt is not published",
+			path);
+}
+
 /* The CA that signs CSRs; without its key CSRs are kept but not signed. */
 static void load_csr_signer(const struct options *o, struct berth_api *api)
 {
@@ -635,6 +656,7 @@ int main(int argc, char **argv)
 		err = start_https(&o, &api, &tls, &http);
 	if (err)
 		goto out;
+	load_root_ca(&o, &api);
 	colon = strrchr(o.listen, ':');
 	snprintf(host, sizeof(host), "%.*s",
 		 (int)(colon ? colon - o.listen : 0), o.listen);
@@ -703,6 +725,7 @@ out:
 	berth_authn_free(api.authn);
 	berth_tls_free(&tls);
 	berth_sa_key_free(api.sa_key);
+	free(api.root_ca_pem);
 	if (api.store)
 		berth_api_fini(&api);
 	if (store)

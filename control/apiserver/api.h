@@ -36,6 +36,9 @@ struct berth_api {
 	struct berth_sa_key *sa_key;
 	char sa_issuer[256]; /* iss of every token, audience by default */
 	int64_t sa_max_expiration_s; /* longer requests are shortened */
+	/* PEM of the CA that signs the serving certificate, published to
+	 * every namespace as ConfigMap kube-root-ca.crt; NULL: none */
+	char *root_ca_pem;
 	/* the request chain (authz.c); NULL: every request passes */
 	struct berth_authn *authn;
 	struct berth_rbac *rbac; /* NULL: RBAC off */

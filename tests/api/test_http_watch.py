@@ -7,7 +7,7 @@ import time
 
 from lib import Server, check
 
-s = Server()
+s = Server("--controllers", "none")  # lists hold only what the test wrote
 NS = "/api/v1/namespaces/default"
 
 
@@ -72,7 +72,7 @@ ev = list(s.watch(NS + "/configmaps?watch=true&timeoutSeconds=3&fieldSelector=me
 check(ev[0]["object"]["kind"] == "ConfigMap", "plain watch objects")
 
 # compaction: history older than an interval goes; watch and continue get 410
-s2 = Server("--compact-interval", "1")
+s2 = Server("--compact-interval", "1", "--controllers", "none")
 st, a, _ = s2.req("POST", NS + "/configmaps", cm("a"))
 rv_a = a["metadata"]["resourceVersion"]
 s2.req("POST", NS + "/configmaps", cm("b"))
