@@ -26,6 +26,7 @@
 #define NOW 1800000000L
 
 static char dir[] = "/tmp/berth-satoken-XXXXXX";
+static bool dir_made; /* not strchr(dir, 'X'): mkdtemp's letters include X */
 
 static struct berth_sa_key *new_key(const char *name)
 {
@@ -33,8 +34,10 @@ static struct berth_sa_key *new_key(const char *name)
 	char path[128];
 	int ret;
 
-	if (strchr(dir, 'X'))
-		cr_assert_not_null(mkdtemp(dir), "mkdtemp");
+	if (!dir_made) {
+		cr_assert_not_null(mkdtemp(dir), "mkdtemp %s", dir);
+		dir_made = true;
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	ret = berth_sa_key_load(path, true, &k);
 	cr_assert_eq(ret, 0, "generate %s: %d", path, ret);
@@ -87,7 +90,7 @@ static void cleanup(void)
 {
 	char cmd[160];
 
-	if (!strchr(dir, 'X')) {
+	if (dir_made) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 		cr_expect_eq(system(cmd), 0);
 	}
