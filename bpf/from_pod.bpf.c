@@ -65,6 +65,7 @@ static __always_inline int route(struct __sk_buff *skb, struct pkt4 *p,
 	if (rev_nat && !ipcache_in_cluster(ipc) && cfg &&
 	    p->saddr == cfg->node_ip)
 		return fib_out(skb, p->saddr, p->daddr, cfg, BERTH_DIR_EGRESS);
+	events_trace(skb, BERTH_TRACE_TO_STACK, BERTH_DIR_EGRESS);
 	return TC_ACT_OK;
 }
 

@@ -34,5 +34,6 @@ int to_pod(struct __sk_buff *skb)
 		return ret;
 	if (rev_nat_any(skb, &p) < 0)
 		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_INGRESS);
+	events_trace(skb, BERTH_TRACE_TO_POD, BERTH_DIR_INGRESS);
 	return TC_ACT_OK;
 }

@@ -132,11 +132,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy SEC(".maps");
 
-/* struct berth_event records (drops for policy); programs write, agent reads */
+/* struct berth_event records (drops, traces); programs write, agent reads */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, BERTH_EVENTS_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
+
+/* 0 -> what to report beyond drops (trace on/off); agent writes */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct berth_events_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events_cfg SEC(".maps");
+
+/* event type -> records lost to a full ring buffer, per CPU; programs write */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BERTH_EVENTS_LOST_KEYS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events_lost SEC(".maps");
 
 #endif

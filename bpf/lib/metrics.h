@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Count a packet under {reason, direction} in the metrics map. */
+/*
+ * Count a packet under {reason, direction} in the metrics map; a drop also
+ * goes to the events ring buffer (events.h).
+ */
 #ifndef BERTH_BPF_METRICS_H
 #define BERTH_BPF_METRICS_H
 
+#include "events.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -26,10 +30,23 @@ static __always_inline void metrics_count(struct __sk_buff *skb, __u8 reason,
 	metrics_add(reason, dir, skb->len);
 }
 
-/* Count a drop and return the verdict that drops. */
-static __always_inline int drop(struct __sk_buff *skb, __u8 reason, __u8 dir)
+/*
+ * Count a drop and report it. Policy drops are reported by policy.h with
+ * the tuple it judged (reason is a constant at most call sites: the test
+ * costs nothing there).
+ */
+static __always_inline void drop_count(struct __sk_buff *skb, __u8 reason,
+				       __u8 dir)
 {
 	metrics_count(skb, reason, dir);
+	if (reason != BERTH_DROP_POLICY)
+		events_drop(skb, reason, dir);
+}
+
+/* Count and report a drop, and return the verdict that drops. */
+static __always_inline int drop(struct __sk_buff *skb, __u8 reason, __u8 dir)
+{
+	drop_count(skb, reason, dir);
 	return TC_ACT_SHOT;
 }
 

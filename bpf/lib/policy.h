@@ -115,11 +115,13 @@ static __always_inline void policy_ct_mark(const struct pkt4 *p, __u16 ct_flag,
 }
 
 /*
- * Tell the agent (events ring buffer). A full buffer loses the record, not
- * the verdict: the drop is counted in metrics either way.
+ * Tell the agent (events ring buffer) what was judged. A full buffer loses
+ * the record (counted in events_lost), not the verdict: the drop is
+ * counted in metrics either way.
  */
 static __always_inline void policy_drop_event(const struct pkt4 *p,
-					      bool ingress, __u32 ifindex)
+					      bool ingress,
+					      struct __sk_buff *skb)
 {
 	struct berth_event ev = {
 		.ts_ns = bpf_ktime_get_ns(),
@@ -127,14 +129,21 @@ static __always_inline void policy_drop_event(const struct pkt4 *p,
 		.reason = BERTH_DROP_POLICY,
 		.dir = ingress ? BERTH_DIR_INGRESS : BERTH_DIR_EGRESS,
 		.proto = p->proto,
-		.ifindex = ifindex,
+		.ifindex = skb->ifindex,
 		.saddr = p->saddr,
 		.daddr = p->daddr,
 		.sport = p->sport,
 		.dport = p->dport,
+		.len = skb->len,
 	};
+	__u32 key = BERTH_EVENT_DROP;
+	__u64 *lost;
 
-	bpf_ringbuf_output(&events, &ev, sizeof(ev), 0);
+	if (!bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		return;
+	lost = bpf_map_lookup_elem(&events_lost, &key);
+	if (lost)
+		*lost += 1;
 }
 
 /*
@@ -193,7 +202,7 @@ __attribute__((noinline)) int policy_verdict(struct __sk_buff *skb,
 		if (id == BERTH_ID_HOST)
 			return 1;
 		if (!policy_allows(ingress ? daddr : saddr, dir, id, &p)) {
-			policy_drop_event(&p, ingress, skb->ifindex);
+			policy_drop_event(&p, ingress, skb);
 			return 0;
 		}
 	}

@@ -8,6 +8,7 @@
 #ifndef BERTH_BPF_ROUTE_H
 #define BERTH_BPF_ROUTE_H
 
+#include "events.h"
 #include "maps.h"
 #include "metrics.h"
 #include "parse.h"
@@ -120,6 +121,7 @@ static __always_inline int deliver_judged(struct __sk_buff *skb, struct pkt4 *p,
 	if (ret)
 		return drop(skb, ret > 0 ? BERTH_DROP_TTL : BERTH_DROP_CSUM,
 			    dir);
+	events_trace(skb, BERTH_TRACE_TO_ENDPOINT, dir);
 	return bpf_redirect_peer(ep->ifindex, 0);
 }
 
@@ -168,6 +170,7 @@ static __always_inline int tunnel_to(struct __sk_buff *skb, __be32 tunnel_ip,
 		return drop(skb, BERTH_DROP_CSUM, dir);
 	if (bpf_skb_set_tunnel_key(skb, &key, TUNNEL_KEY_COMPAT_SIZE, 0))
 		return drop(skb, BERTH_DROP_NO_ROUTE, dir);
+	events_trace(skb, BERTH_TRACE_TO_OVERLAY, dir);
 	return bpf_redirect(cfg->tunnel_ifindex, 0);
 }
 
@@ -194,6 +197,7 @@ static __always_inline int fib_out(struct __sk_buff *skb, __be32 saddr,
 	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		if (ttl_decrement(skb))
 			return drop(skb, BERTH_DROP_TTL, dir);
+		events_trace(skb, BERTH_TRACE_TO_NETDEV, dir);
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	}
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS)
@@ -204,6 +208,7 @@ static __always_inline int fib_out(struct __sk_buff *skb, __be32 saddr,
 	if (ret)
 		return drop(skb, ret > 0 ? BERTH_DROP_TTL : BERTH_DROP_CSUM,
 			    dir);
+	events_trace(skb, BERTH_TRACE_TO_NETDEV, dir);
 	return bpf_redirect(fib.ifindex, 0);
 }
 

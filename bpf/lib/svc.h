@@ -88,7 +88,7 @@ static __always_inline int svc_dnat(struct __sk_buff *skb, struct pkt4 *p,
 		return drop(skb, BERTH_DROP_FRAG, dir);
 	ret = svc_backend(p, svc, &be);
 	if (ret == SVC_NO_ENDPOINTS) {
-		metrics_count(skb, BERTH_DROP_NO_SERVICE, dir);
+		drop_count(skb, BERTH_DROP_NO_SERVICE, dir);
 		ret = reject(skb, p);
 		return ret < 0 ? drop(skb, BERTH_DROP_REJECT, dir) : ret;
 	}

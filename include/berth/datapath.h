@@ -53,8 +53,10 @@ struct berth_dp {
 	struct berth_map nat;
 	/* NetworkPolicy allows (include/berth/abi/policy.h) */
 	struct berth_map policy;
-	/* drop notifications (abi/events.h): a ring buffer, fd only */
+	/* drop and trace notifications (abi/events.h): a ring buffer, fd only */
 	struct berth_map events;
+	struct berth_map events_cfg; /* trace on/off */
+	struct berth_map events_lost; /* per-CPU: records lost, by type */
 };
 
 /* Route libbpf's messages through berth's log. */

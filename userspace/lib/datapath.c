@@ -240,6 +240,10 @@ static void init_maps(struct berth_dp *dp)
 	berth_map_init_fd(&dp->nat, "nat", bpf_map__fd(s->maps.nat));
 	berth_map_init_fd(&dp->policy, "policy", bpf_map__fd(s->maps.policy));
 	berth_map_init_fd(&dp->events, "events", bpf_map__fd(s->maps.events));
+	berth_map_init_fd(&dp->events_cfg, "events_cfg",
+			  bpf_map__fd(s->maps.events_cfg));
+	berth_map_init_fd(&dp->events_lost, "events_lost",
+			  bpf_map__fd(s->maps.events_lost));
 }
 
 int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
@@ -460,7 +464,7 @@ int berth_dp_unpin(const char *pin_dir)
 		BERTH_MAP_AFFINITY, BERTH_MAP_MAGLEV,	 BERTH_MAP_CT,
 		BERTH_MAP_METRICS,  BERTH_MAP_ENDPOINTS, BERTH_MAP_IPCACHE,
 		BERTH_MAP_NODE,	    BERTH_MAP_NAT,	 BERTH_MAP_POLICY,
-		BERTH_MAP_EVENTS,
+		BERTH_MAP_EVENTS,   BERTH_MAP_EVENTS_CFG, BERTH_MAP_EVENTS_LOST,
 	};
 	char path[PATH_MAX];
 	int ret = 0;

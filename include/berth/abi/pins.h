@@ -18,6 +18,8 @@
 #define BERTH_MAP_NAT "nat"
 #define BERTH_MAP_POLICY "policy"
 #define BERTH_MAP_EVENTS "events"
+#define BERTH_MAP_EVENTS_CFG "events_cfg"
+#define BERTH_MAP_EVENTS_LOST "events_lost"
 
 /* tc filter identity on clsact, so a restarted agent replaces its own filters. */
 #define BERTH_TC_HANDLE 0xbe27
