@@ -82,6 +82,7 @@ struct agent {
 	/* NetworkPolicy (kubelet mode): policyagent.h */
 	struct berth_policyagent *policy;
 	struct berth_monitor *monitor;
+	bool trace_events; /* --trace-events: trace records with no client */
 	/* iptables dataplane (--dataplane iptables, or auto without BPF) */
 	enum dataplane mode;
 	unsigned int ipt_sync_s; /* --iptables-sync-period: check period */
@@ -112,6 +113,7 @@ static void usage(FILE *f)
 		"                   [--device IF] [--nodeport-accel auto|tc|xdp]\n"
 		"                   [--masquerade=true|false]\n"
 		"                   [--service-node-port-range MIN-MAX] [--cgroup PATH]\n"
+		"                   [--trace-events]\n"
 		"       berth-agent --node-name NAME --uninstall\n"
 		"\n"
 		"Loads berth's BPF datapath (maps pinned in /sys/fs/bpf/berth/NAME),\n"
@@ -132,6 +134,9 @@ static void usage(FILE *f)
 		"                    (default true)\n"
 		"  --service-node-port-range  NodePort range (default 30000-32767)\n"
 		"  --cgroup PATH     cgroup v2 where socket-level Service LB is attached\n"
+		"  --trace-events    trace records for every forwarded packet on\n"
+		"                    monitor.sock even with no `berthctl monitor\n"
+		"                    --type trace` connected (costs datapath time)\n"
 		"  --dataplane       bpf: the BPF datapath or exit saying why (default);\n"
 		"                    iptables: no BPF at all: Services as iptables-nft\n"
 		"                    rules, pods routed by the kernel over classic VXLAN;\n"
@@ -695,6 +700,9 @@ static void start_monitor(struct agent *a)
 		.node_name = a->node,
 		.pod_name = monitor_pod_name,
 		.pod_ctx = a,
+		.events_cfg_fd = a->dp->events_cfg.fd,
+		.events_lost_fd = a->dp->events_lost.fd,
+		.trace_always = a->trace_events,
 	};
 
 	if (berth_monitor_start(&o, &a->monitor))
@@ -761,6 +769,7 @@ int main(int argc, char **argv)
 		{ "masquerade", required_argument, NULL, 0x104 },
 		{ "service-node-port-range", required_argument, NULL, 0x105 },
 		{ "cgroup", required_argument, NULL, 0x106 },
+		{ "trace-events", no_argument, NULL, 0x109 },
 		{ "iptables-sync-period", required_argument, NULL, 0x107 },
 		{ "iptables-backend", required_argument, NULL, 0x108 },
 		{ "kubeconfig", required_argument, NULL, 0x110 },
@@ -925,6 +934,9 @@ int main(int argc, char **argv)
 			break;
 		case 0x106:
 			a.cgroup = optarg;
+			break;
+		case 0x109:
+			a.trace_events = true;
 			break;
 		case 'h':
 			usage(stdout);

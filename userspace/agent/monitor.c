@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
@@ -34,6 +36,21 @@
 #define MAX_AGG 256 /* distinct drop pairs waiting for their Event */
 #define EVENT_TIMEOUT_S 2
 #define MAX_WRITES 10 /* Event writes per interval: the API server is shared */
+#define LOST_CHECK_MS 1000 /* how often events_lost is read */
+#define REQ_MAX 256 /* a client's request line; longer: ignored */
+
+/* struct client.types */
+#define WANT_DROP (1U << BERTH_EVENT_DROP)
+#define WANT_TRACE (1U << BERTH_EVENT_TRACE)
+
+/* A monitor.sock client: what it wants, and its request line so far. */
+struct client {
+	int fd;
+	unsigned int types; /* WANT_* */
+	bool asked; /* its request line came: no more reading */
+	size_t len;
+	char req[REQ_MAX];
+};
 
 /* One Kubernetes Event being aggregated: drops of one pair. */
 struct agg {
@@ -50,8 +67,11 @@ struct berth_monitor {
 	char node_name[254];
 	char sock_path[PATH_MAX];
 	int lfd;
-	int clients[MAX_CLIENTS];
+	struct client clients[MAX_CLIENTS];
 	size_t nclients;
+	int trace_on; /* what events_cfg says: -1 unknown, 0, 1 */
+	uint64_t lost[BERTH_EVENTS_LOST_KEYS]; /* events_lost at the last check */
+	struct timespec next_lost;
 	struct ring_buffer *rb;
 	struct berth_kube *kube;
 	struct agg aggs[MAX_AGG];
@@ -135,33 +155,145 @@ static int listen_sock(struct berth_monitor *m)
 
 static void accept_clients(struct berth_monitor *m)
 {
+	unsigned int types = WANT_DROP;
 	int fd;
 
+	if (m->opts.trace_always)
+		types |= WANT_TRACE;
 	while ((fd = accept4(m->lfd, NULL, NULL,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (m->nclients == MAX_CLIENTS) {
 			close(fd);
 			continue;
 		}
-		m->clients[m->nclients++] = fd;
+		m->clients[m->nclients++] =
+			(struct client){ .fd = fd, .types = types };
 	}
 }
 
+static void drop_client(struct berth_monitor *m, size_t i)
+{
+	close(m->clients[i].fd);
+	m->clients[i] = m->clients[--m->nclients];
+}
+
+/* {"types": ["drop", "trace"]}: what the client wants from now on. */
+static void client_request(struct client *c)
+{
+	json_object *req = json_tokener_parse(c->req), *types;
+	unsigned int want = 0;
+
+	c->asked = true;
+	if (!req || !json_object_object_get_ex(req, "types", &types) ||
+	    !json_object_is_type(types, json_type_array)) {
+		pr_debug(
+			"monitor: a client's request is not {\"types\": [...]}");
+		json_object_put(req);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(types); i++) {
+		const char *t = json_object_get_string(
+			json_object_array_get_idx(types, i));
+
+		if (t && !strcmp(t, "drop"))
+			want |= WANT_DROP;
+		else if (t && !strcmp(t, "trace"))
+			want |= WANT_TRACE;
+	}
+	c->types = want;
+	json_object_put(req);
+}
+
 /*
- * A line to every client. One that cannot take it now loses the line
- * (a slow reader must not stall the datapath's consumer); a closed one is
- * forgotten.
+ * Read what a client sent: its request line, or its end (then it is
+ * forgotten). false: it is gone.
  */
-static void broadcast(struct berth_monitor *m, const char *line, size_t len)
+static bool read_client(struct client *c)
+{
+	char buf[REQ_MAX], *nl;
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR))
+		return false;
+	if (n <= 0 || c->asked) /* later lines mean nothing */
+		return true;
+	if (c->len + n >= sizeof(c->req)) {
+		c->asked = true; /* too long to be a request */
+		return true;
+	}
+	memcpy(c->req + c->len, buf, n);
+	c->len += n;
+	c->req[c->len] = '\0';
+	nl = strchr(c->req, '\n');
+	if (nl) {
+		*nl = '\0';
+		client_request(c);
+	}
+	return true;
+}
+
+/* Requests and departures of the clients, without waiting. */
+static void read_clients(struct berth_monitor *m)
+{
+	struct pollfd pfd[MAX_CLIENTS];
+
+	for (size_t i = 0; i < m->nclients; i++)
+		pfd[i] = (struct pollfd){ .fd = m->clients[i].fd,
+					  .events = POLLIN };
+	if (poll(pfd, m->nclients, 0) <= 0)
+		return;
+	/* backwards: drop_client moves the last client into slot i */
+	for (size_t i = m->nclients; i-- > 0;)
+		if (pfd[i].revents && !read_client(&m->clients[i]))
+			drop_client(m, i);
+}
+
+/*
+ * Trace records on while --trace-events or a client wants them; written
+ * only when that changes (and once at start: an agent that died with it
+ * on leaves it on).
+ */
+static void update_trace(struct berth_monitor *m)
+{
+	struct berth_events_cfg cfg = { 0 };
+	uint32_t zero = 0;
+	bool on = m->opts.trace_always;
+
+	for (size_t i = 0; i < m->nclients && !on; i++)
+		on = m->clients[i].types & WANT_TRACE;
+	if (m->opts.events_cfg_fd < 0 || m->trace_on == (int)on)
+		return;
+	cfg.flags = on ? BERTH_EVENTS_F_TRACE : 0;
+	if (bpf_map_update_elem(m->opts.events_cfg_fd, &zero, &cfg, BPF_ANY)) {
+		pr_warn("monitor: trace %s: events_cfg: %s", on ? "on" : "off",
+			strerror(errno));
+		return;
+	}
+	pr_info("monitor: datapath trace events %s", on ? "on" : "off");
+	m->trace_on = on;
+}
+
+/*
+ * A line to every client that wants type (0: all). One that cannot take
+ * it now loses the line (a slow reader must not stall the datapath's
+ * consumer); a closed one is forgotten.
+ */
+static void broadcast(struct berth_monitor *m, unsigned int type,
+		      const char *line, size_t len)
 {
 	accept_clients(m); /* a client that just connected gets it too */
 	for (size_t i = 0; i < m->nclients;) {
-		ssize_t n = send(m->clients[i], line, len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n;
 
+		if (type && !(m->clients[i].types & (1U << type))) {
+			i++;
+			continue;
+		}
+		n = send(m->clients[i].fd, line, len,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			close(m->clients[i]);
-			m->clients[i] = m->clients[--m->nclients];
+			drop_client(m, i);
 			continue;
 		}
 		i++;
@@ -343,17 +475,48 @@ static void flush_events(struct berth_monitor *m)
 
 /* ---- the records ---- */
 
+static const char *trace_name(uint8_t point)
+{
+	static const char *const names[] = {
+		[BERTH_TRACE_TO_ENDPOINT] = "to-endpoint",
+		[BERTH_TRACE_TO_STACK] = "to-stack",
+		[BERTH_TRACE_TO_OVERLAY] = "to-overlay",
+		[BERTH_TRACE_TO_NETDEV] = "to-netdev",
+		[BERTH_TRACE_TO_POD] = "to-pod",
+	};
+
+	if (point < sizeof(names) / sizeof(names[0]) && names[point])
+		return names[point];
+	return "unknown";
+}
+
+static const char *dir_name(uint8_t dir)
+{
+	static const char *const names[] = {
+		[BERTH_DIR_EGRESS] = "egress", [BERTH_DIR_INGRESS] = "ingress",
+		[BERTH_DIR_NETDEV] = "netdev", [BERTH_DIR_OVERLAY] = "overlay",
+		[BERTH_DIR_XDP] = "xdp",
+	};
+
+	if (dir < sizeof(names) / sizeof(names[0]) && names[dir])
+		return names[dir];
+	return "unknown";
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct berth_monitor *m = ctx;
 	const struct berth_event *ev = data;
 	char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN], t[48], pb[8];
-	char src_pod[256], dst_pod[256], uid[64], line[1024];
+	char src_pod[256], dst_pod[256], uid[64], line[1280];
+	bool is_drop;
 	const char *proto;
 	int n;
 
-	if (len < sizeof(*ev))
+	if (len < sizeof(*ev) ||
+	    (ev->type != BERTH_EVENT_DROP && ev->type != BERTH_EVENT_TRACE))
 		return 0;
+	is_drop = ev->type == BERTH_EVENT_DROP;
 	inet_ntop(AF_INET, &ev->saddr, src, sizeof(src));
 	inet_ntop(AF_INET, &ev->daddr, dst, sizeof(dst));
 	pod_of(m, ev->saddr, src_pod, sizeof(src_pod), NULL, 0);
@@ -362,18 +525,62 @@ static int on_event(void *ctx, void *data, size_t len)
 	event_time(ev->ts_ns, t, sizeof(t));
 	n = snprintf(
 		line, sizeof(line),
-		"{\"time\":\"%s\",\"type\":\"%s\",\"reason\":\"%s\",\"reason_code\":%u,\"proto\":\"%s\",\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"src_pod\":\"%s\",\"dst_pod\":\"%s\",\"ifindex\":%u,\"dir\":\"%s\"}\n",
-		t, ev->type == BERTH_EVENT_DROP ? "drop" : "trace",
-		berth_reason_str(ev->reason), ev->reason, proto, src,
-		ntohs(ev->sport), dst, ntohs(ev->dport), src_pod, dst_pod,
-		ev->ifindex,
-		ev->dir == BERTH_DIR_INGRESS ? "ingress" : "egress");
+		"{\"time\":\"%s\",\"node\":\"%s\",\"type\":\"%s\",\"reason\":\"%s\",\"reason_code\":%u,\"proto\":\"%s\",\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"src_pod\":\"%s\",\"dst_pod\":\"%s\",\"ifindex\":%u,\"dir\":\"%s\",\"len\":%u}\n",
+		t, m->node_name, is_drop ? "drop" : "trace",
+		is_drop ? berth_reason_str(ev->reason) : trace_name(ev->reason),
+		ev->reason, proto, src, ntohs(ev->sport), dst, ntohs(ev->dport),
+		src_pod, dst_pod, ev->ifindex, dir_name(ev->dir), ev->len);
 	if (n > 0 && (size_t)n < sizeof(line))
-		broadcast(m, line, n);
-	if (m->kube && ev->type == BERTH_EVENT_DROP &&
-	    ev->reason == BERTH_DROP_POLICY && (src_pod[0] || dst_pod[0]))
+		broadcast(m, ev->type, line, n);
+	if (m->kube && is_drop && ev->reason == BERTH_DROP_POLICY &&
+	    (src_pod[0] || dst_pod[0]))
 		agg_add(m, ev, src_pod, dst_pod, uid, src, dst, proto);
 	return 0;
+}
+
+/*
+ * Records lost since the last check: a "lost" line per type that lost
+ * some, if report (at start: what an earlier agent saw is not news).
+ */
+static void check_lost(struct berth_monitor *m, bool report)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+	char line[256], t[48];
+	struct timespec now;
+
+	if (m->opts.events_lost_fd < 0 || ncpu <= 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	event_time((uint64_t)now.tv_sec * 1000000000 + now.tv_nsec, t,
+		   sizeof(t));
+	for (uint32_t type = BERTH_EVENT_DROP; type <= BERTH_EVENT_TRACE;
+	     type++) {
+		uint64_t sum = 0;
+		int n;
+
+		if (bpf_map_lookup_elem(m->opts.events_lost_fd, &type, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+		if (sum <= m->lost[type] || !report) {
+			m->lost[type] = sum;
+			continue;
+		}
+		n = snprintf(
+			line, sizeof(line),
+			"{\"time\":\"%s\",\"node\":\"%s\",\"type\":\"lost\",\"lost_type\":\"%s\",\"count\":%llu}\n",
+			t, m->node_name,
+			type == BERTH_EVENT_DROP ? "drop" : "trace",
+			(unsigned long long)(sum - m->lost[type]));
+		m->lost[type] = sum;
+		if (n > 0 && (size_t)n < sizeof(line))
+			broadcast(m, 0, line, n);
+	}
+	free(vals);
 }
 
 static bool past(const struct timespec *t)
@@ -385,6 +592,17 @@ static bool past(const struct timespec *t)
 	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
+static void set_deadline(struct timespec *t, unsigned int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
 static void *monitor_thread(void *arg)
 {
 	struct berth_monitor *m = arg;
@@ -392,16 +610,16 @@ static void *monitor_thread(void *arg)
 
 	while (!m->stop) {
 		accept_clients(m);
+		read_clients(m);
+		update_trace(m);
 		ring_buffer__poll(m->rb, POLL_MS);
+		if (past(&m->next_lost)) {
+			check_lost(m, true);
+			set_deadline(&m->next_lost, LOST_CHECK_MS);
+		}
 		if (m->kube && past(&m->next_flush)) {
 			flush_events(m);
-			clock_gettime(CLOCK_MONOTONIC, &m->next_flush);
-			m->next_flush.tv_sec += ms / 1000;
-			m->next_flush.tv_nsec += (long)(ms % 1000) * 1000000;
-			if (m->next_flush.tv_nsec >= 1000000000) {
-				m->next_flush.tv_sec++;
-				m->next_flush.tv_nsec -= 1000000000;
-			}
+			set_deadline(&m->next_flush, ms);
 		}
 	}
 	return NULL;
@@ -418,6 +636,7 @@ int berth_monitor_start(const struct berth_monitor_opts *opts,
 		return -ENOMEM;
 	m->opts = *opts;
 	m->lfd = -1;
+	m->trace_on = -1;
 	snprintf(m->node_name, sizeof(m->node_name), "%s",
 		 opts->node_name ? opts->node_name : "");
 	m->opts.node_name = m->node_name;
@@ -437,6 +656,8 @@ int berth_monitor_start(const struct berth_monitor_opts *opts,
 		pr_err("monitor: events ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	check_lost(m, false);
+	set_deadline(&m->next_lost, LOST_CHECK_MS);
 	if (opts->kubeconfig && berth_kube_open(&m->kube, opts->kubeconfig))
 		pr_warn("monitor: no Kubernetes Events (kubeconfig %s)",
 			opts->kubeconfig);
@@ -470,7 +691,7 @@ void berth_monitor_stop(struct berth_monitor *m)
 		pthread_join(m->thread, NULL);
 	}
 	for (size_t i = 0; i < m->nclients; i++)
-		close(m->clients[i]);
+		close(m->clients[i].fd);
 	if (m->lfd >= 0) {
 		close(m->lfd);
 		unlink(m->sock_path);

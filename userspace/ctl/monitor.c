@@ -2,9 +2,12 @@
 /*
  * berthctl monitor: the agent's drop and trace events, as `cilium monitor`
  * shows them. The agent serves them on <root>/monitor.sock, one JSON
- * object per line: time, type ("drop"|"trace"), reason, reason_code,
+ * object per line: time, node, type ("drop"|"trace"), reason, reason_code,
  * proto, src, sport, dst, dport, src_pod, dst_pod ("ns/name" or ""),
- * ifindex, dir. This side connects, filters and prints.
+ * ifindex, dir, len; and "lost" lines (lost_type, count) when the
+ * datapath's ring buffer was full. This side says which types it wants
+ * (the agent turns the datapath's trace records on while a client wants
+ * them: userspace/agent/monitor.h), then filters and prints.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +26,7 @@
 #define DEFAULT_ROOT "/var/lib/berth" /* berth-agent's --root default */
 #define MONITOR_SOCK "monitor.sock"
 #define LINE_MAX_LEN (64 * 1024) /* longer lines are not events */
+#define REASON_POLICY 11 /* BERTH_DROP_POLICY (abi/metrics.h) */
 
 struct filter {
 	const char *node, *pod, *reason, *type;
@@ -34,13 +38,17 @@ static void monitor_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: berthctl monitor [--root DIR | --socket PATH] [--node NAME]\n"
-		"                        [--pod NS/NAME] [--reason R] [--type drop|trace]\n"
-		"                        [--count N] [-o json]\n"
+		"                        [--pod NS/NAME] [--reason R]\n"
+		"                        [--type drop|trace|policy] [--count N] [-o json]\n"
 		"  --root    the agent's --root (default " DEFAULT_ROOT
 		"): its " MONITOR_SOCK "\n"
 		"  --node    events of that node only (events that name their node)\n"
 		"  --pod     events from or to the pod (NAME alone: any namespace)\n"
-		"  --reason  the reason's name (case-insensitive) or its code\n");
+		"  --reason  the reason's name or trace point (case-insensitive),\n"
+		"            or its code\n"
+		"  --type    drop: drops of any reason; policy: NetworkPolicy drops;\n"
+		"            trace: forwarded packets (the node traces while such a\n"
+		"            client is connected); default: drops and traces\n");
 }
 
 static const char *jstr(json_object *o, const char *key)
@@ -75,11 +83,23 @@ static bool reason_matches(const char *want, json_object *ev)
 	return !strcasecmp(want, jstr(ev, "reason"));
 }
 
+static bool type_matches(const char *want, json_object *ev)
+{
+	if (!strcmp(want, "policy"))
+		return !strcmp(jstr(ev, "type"), "drop") &&
+		       strtol(jstr(ev, "reason_code"), NULL, 10) ==
+			       REASON_POLICY;
+	return !strcasecmp(want, jstr(ev, "type"));
+}
+
 static bool wanted(const struct filter *f, json_object *ev)
 {
 	const char *node = jstr(ev, "node");
 
-	if (f->type && strcasecmp(f->type, jstr(ev, "type")))
+	/* the stream lost records: whatever was asked for may be among them */
+	if (!strcmp(jstr(ev, "type"), "lost"))
+		return !f->node || !*node || !strcmp(f->node, node);
+	if (f->type && !type_matches(f->type, ev))
 		return false;
 	if (f->node && *node && strcmp(f->node, node))
 		return false;
@@ -126,15 +146,23 @@ static void print_event(json_object *ev)
 	bool drop = !strcmp(jstr(ev, "type"), "drop");
 
 	ev_time(ev, t, sizeof(t));
+	if (!strcmp(jstr(ev, "type"), "lost")) {
+		printf("%s !! lost %s %s events (the node's ring buffer was full)\n",
+		       t, jstr(ev, "count"), jstr(ev, "lost_type"));
+		return;
+	}
 	endpoint(src, sizeof(src), jstr(ev, "src"), jstr(ev, "sport"),
 		 jstr(ev, "src_pod"));
 	endpoint(dst, sizeof(dst), jstr(ev, "dst"), jstr(ev, "dport"),
 		 jstr(ev, "dst_pod"));
-	printf("%s %s%s%s%s %s %s -> %s ifindex %s %s\n", t,
+	printf("%s %s%s%s%s %s %s -> %s ifindex %s %s", t,
 	       drop ? "xx drop" : "-> trace", *jstr(ev, "reason") ? " (" : "",
 	       jstr(ev, "reason"), *jstr(ev, "reason") ? ")" : "",
 	       jstr(ev, "proto"), src, dst, jstr(ev, "ifindex"),
 	       jstr(ev, "dir"));
+	if (*jstr(ev, "len"))
+		printf(" len %s", jstr(ev, "len"));
+	putchar('\n');
 }
 
 /* one line of the stream; returns 1 when --count is reached */
@@ -225,6 +253,23 @@ static int connect_sock(const char *path)
 	return fd;
 }
 
+/*
+ * Tell the agent which records to send: only a trace client costs
+ * tracing. An agent that went away already shows as the stream's end.
+ */
+static void request(int fd, const char *type)
+{
+	const char *req = "{\"types\":[\"drop\",\"trace\"]}\n";
+
+	if (type && strcmp(type, "trace"))
+		req = "{\"types\":[\"drop\"]}\n";
+	else if (type)
+		req = "{\"types\":[\"trace\"]}\n";
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+		fprintf(stderr, "berthctl monitor: request not sent: %s\n",
+			strerror(errno));
+}
+
 int cmd_monitor(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -263,9 +308,10 @@ int cmd_monitor(int argc, char **argv)
 			f.reason = optarg;
 			break;
 		case 't':
-			if (strcmp(optarg, "drop") && strcmp(optarg, "trace")) {
+			if (strcmp(optarg, "drop") && strcmp(optarg, "trace") &&
+			    strcmp(optarg, "policy")) {
 				fprintf(stderr,
-					"error: --type: drop or trace\n");
+					"error: --type: drop, trace or policy\n");
 				return CTL_USAGE;
 			}
 			f.type = optarg;
@@ -304,6 +350,7 @@ int cmd_monitor(int argc, char **argv)
 	fd = connect_sock(sock);
 	if (fd < 0)
 		return CTL_ERR;
+	request(fd, f.type);
 	ret = stream(fd, &f);
 	close(fd);
 	return ret;
