@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <berth/abi/events.h>
 #include <berth/abi/metrics.h>
 #include <berth/abi/pins.h>
 #include <berth/datapath.h>
@@ -36,7 +37,7 @@ static struct {
 	struct berth_prom_metric *sync_latency, *syncs, *sync_writes;
 	struct berth_prom_metric *map_entries, *map_max, *map_pressure;
 	struct berth_prom_metric *drop_pkts, *drop_bytes, *fwd_pkts, *fwd_bytes;
-	struct berth_prom_metric *pods, *probes, *restarts;
+	struct berth_prom_metric *pods, *probes, *restarts, *events_lost;
 	pthread_mutex_t lock; /* node, pm, checks */
 	char node[128];
 	struct berth_podmgr *pm;
@@ -61,6 +62,7 @@ static void init(void)
 	static const char *const dir[] = { "direction", NULL };
 	static const char *const phase[] = { "phase", NULL };
 	static const char *const probe[] = { "probe_type", "result", NULL };
+	static const char *const type[] = { "type", NULL };
 	struct berth_prom_registry *r = berth_prom_registry_new();
 
 	if (!r)
@@ -109,6 +111,10 @@ static void init(void)
 		r, "prober_probe_total",
 		"Container probe attempts by type (Liveness, Readiness, Startup) and result (successful, failed).",
 		probe);
+	M.events_lost = berth_prom_counter(
+		r, "berth_agent_monitor_events_lost_total",
+		"Datapath drop and trace records lost to a full events ring buffer, by type.",
+		type);
 	M.restarts = berth_prom_counter(
 		r, "berth_agent_container_restarts_total",
 		"Containers started again after they had run.", NULL);
@@ -321,6 +327,35 @@ out:
 		close(fd);
 }
 
+/* events_lost: per-CPU counts of records a full ring buffer refused */
+static void collect_lost(const char *dir)
+{
+	static const char *const names[] = { [BERTH_EVENT_DROP] = "drop",
+					      [BERTH_EVENT_TRACE] = "trace" };
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	uint64_t *vals = NULL;
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, BERTH_MAP_EVENTS_LOST);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		goto out;
+	for (uint32_t t = BERTH_EVENT_DROP; t <= BERTH_EVENT_TRACE; t++) {
+		const char *lv[] = { names[t] };
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &t, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+		berth_prom_set(berth_prom_child(M.events_lost, lv), sum);
+	}
+out:
+	free(vals);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void collect_maps(const char *node)
 {
 	struct dirent *e;
@@ -337,6 +372,7 @@ static void collect_maps(const char *node)
 			collect_map(dir, e->d_name);
 	closedir(d);
 	collect_drops(dir);
+	collect_lost(dir);
 }
 
 struct phase_count {
