@@ -270,19 +270,6 @@ static void collect_map(const char *dir, const char *name)
 	close(fd);
 }
 
-static const char *dir_name(unsigned int dir)
-{
-	static const char *const names[] = {
-		[BERTH_DIR_EGRESS] = "egress", [BERTH_DIR_INGRESS] = "ingress",
-		[BERTH_DIR_NETDEV] = "netdev", [BERTH_DIR_OVERLAY] = "overlay",
-		[BERTH_DIR_XDP] = "xdp",
-	};
-
-	if (dir < sizeof(names) / sizeof(names[0]) && names[dir])
-		return names[dir];
-	return "unknown";
-}
-
 /* The metrics map: per-CPU {packets, bytes} summed over the CPUs. */
 static void collect_drops(const char *dir)
 {
@@ -300,8 +287,8 @@ static void collect_drops(const char *dir)
 	while (vals && n++ < 4096 && !bpf_map_get_next_key(fd, prev, &next)) {
 		uint64_t pkts = 0, bytes = 0;
 		const char *lv[] = { berth_reason_str(next.reason),
-				     dir_name(next.dir) };
-		const char *dv[] = { dir_name(next.dir) };
+				     berth_dir_str(next.dir) };
+		const char *dv[] = { berth_dir_str(next.dir) };
 
 		key = next;
 		prev = &key;
@@ -330,8 +317,9 @@ out:
 /* events_lost: per-CPU counts of records a full ring buffer refused */
 static void collect_lost(const char *dir)
 {
-	static const char *const names[] = { [BERTH_EVENT_DROP] = "drop",
-					      [BERTH_EVENT_TRACE] = "trace" };
+	static const char *const names[] = {
+		[BERTH_EVENT_DROP] = "drop", [BERTH_EVENT_TRACE] = "trace"
+	};
 	int ncpu = libbpf_num_possible_cpus(), fd;
 	uint64_t *vals = NULL;
 	char path[600];

@@ -475,34 +475,6 @@ static void flush_events(struct berth_monitor *m)
 
 /* ---- the records ---- */
 
-static const char *trace_name(uint8_t point)
-{
-	static const char *const names[] = {
-		[BERTH_TRACE_TO_ENDPOINT] = "to-endpoint",
-		[BERTH_TRACE_TO_STACK] = "to-stack",
-		[BERTH_TRACE_TO_OVERLAY] = "to-overlay",
-		[BERTH_TRACE_TO_NETDEV] = "to-netdev",
-		[BERTH_TRACE_TO_POD] = "to-pod",
-	};
-
-	if (point < sizeof(names) / sizeof(names[0]) && names[point])
-		return names[point];
-	return "unknown";
-}
-
-static const char *dir_name(uint8_t dir)
-{
-	static const char *const names[] = {
-		[BERTH_DIR_EGRESS] = "egress", [BERTH_DIR_INGRESS] = "ingress",
-		[BERTH_DIR_NETDEV] = "netdev", [BERTH_DIR_OVERLAY] = "overlay",
-		[BERTH_DIR_XDP] = "xdp",
-	};
-
-	if (dir < sizeof(names) / sizeof(names[0]) && names[dir])
-		return names[dir];
-	return "unknown";
-}
-
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct berth_monitor *m = ctx;
@@ -527,9 +499,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		line, sizeof(line),
 		"{\"time\":\"%s\",\"node\":\"%s\",\"type\":\"%s\",\"reason\":\"%s\",\"reason_code\":%u,\"proto\":\"%s\",\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"src_pod\":\"%s\",\"dst_pod\":\"%s\",\"ifindex\":%u,\"dir\":\"%s\",\"len\":%u}\n",
 		t, m->node_name, is_drop ? "drop" : "trace",
-		is_drop ? berth_reason_str(ev->reason) : trace_name(ev->reason),
+		is_drop ? berth_reason_str(ev->reason) :
+			  berth_trace_str(ev->reason),
 		ev->reason, proto, src, ntohs(ev->sport), dst, ntohs(ev->dport),
-		src_pod, dst_pod, ev->ifindex, dir_name(ev->dir), ev->len);
+		src_pod, dst_pod, ev->ifindex, berth_dir_str(ev->dir), ev->len);
 	if (n > 0 && (size_t)n < sizeof(line))
 		broadcast(m, ev->type, line, n);
 	if (m->kube && is_drop && ev->reason == BERTH_DROP_POLICY &&
