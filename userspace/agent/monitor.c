@@ -665,6 +665,12 @@ void berth_monitor_stop(struct berth_monitor *m)
 	}
 	for (size_t i = 0; i < m->nclients; i++)
 		close(m->clients[i].fd);
+	m->nclients = 0;
+	/* no reader any more: tracing would fill the ring buffer for nothing */
+	if (m->trace_on == 1) {
+		m->opts.trace_always = false;
+		update_trace(m);
+	}
 	if (m->lfd >= 0) {
 		close(m->lfd);
 		unlink(m->sock_path);
