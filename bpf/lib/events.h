@@ -51,10 +51,25 @@ static __always_inline void events_tuple(struct __sk_buff *skb,
 }
 
 /*
+ * Write ev to the ring buffer. A full one loses the record (counted in
+ * events_lost under its type), never the packet's verdict.
+ */
+static __always_inline void events_output(struct berth_event *ev)
+{
+	__u32 key = ev->type;
+	__u64 *lost;
+
+	if (!bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		return;
+	lost = bpf_map_lookup_elem(&events_lost, &key);
+	if (lost)
+		*lost += 1;
+}
+
+/*
  * Write one record about skb: meta is type | reason << 8 | dir << 16. A
- * full ring buffer loses the record (counted in events_lost), never the
- * packet's verdict. A global function: verified once, called from many
- * sites; scalar arguments besides the context.
+ * global function: verified once, called from many sites; scalar
+ * arguments besides the context.
  */
 __attribute__((noinline)) int events_notify(struct __sk_buff *skb, __u32 meta)
 {
@@ -66,15 +81,9 @@ __attribute__((noinline)) int events_notify(struct __sk_buff *skb, __u32 meta)
 		.ifindex = skb->ifindex,
 		.len = skb->len,
 	};
-	__u32 key = ev.type;
-	__u64 *lost;
 
 	events_tuple(skb, &ev);
-	if (!bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
-		return 0;
-	lost = bpf_map_lookup_elem(&events_lost, &key);
-	if (lost)
-		*lost += 1;
+	events_output(&ev);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "ct.h"
+#include "events.h"
 #include "maps.h"
 #include "metrics.h"
 #include "parse.h"
@@ -136,14 +137,8 @@ static __always_inline void policy_drop_event(const struct pkt4 *p,
 		.dport = p->dport,
 		.len = skb->len,
 	};
-	__u32 key = BERTH_EVENT_DROP;
-	__u64 *lost;
 
-	if (!bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
-		return;
-	lost = bpf_map_lookup_elem(&events_lost, &key);
-	if (lost)
-		*lost += 1;
+	events_output(&ev);
 }
 
 /*
