@@ -120,9 +120,8 @@ static __always_inline void policy_ct_mark(const struct pkt4 *p, __u16 ct_flag,
  * the record (counted in events_lost), not the verdict: the drop is
  * counted in metrics either way.
  */
-static __always_inline void policy_drop_event(const struct pkt4 *p,
-					      bool ingress,
-					      struct __sk_buff *skb)
+static __always_inline void
+policy_drop_event(const struct pkt4 *p, bool ingress, struct __sk_buff *skb)
 {
 	struct berth_event ev = {
 		.ts_ns = bpf_ktime_get_ns(),
