@@ -50,40 +50,53 @@ static __always_inline void events_tuple(struct __sk_buff *skb,
 	}
 }
 
+/* A record of type (BERTH_EVENT_*) found the ring buffer full. */
+static __always_inline void events_lost_inc(__u32 type)
+{
+	__u64 *lost = bpf_map_lookup_elem(&events_lost, &type);
+
+	if (lost)
+		*lost += 1;
+}
+
 /*
  * Write ev to the ring buffer. A full one loses the record (counted in
  * events_lost under its type), never the packet's verdict.
  */
 static __always_inline void events_output(struct berth_event *ev)
 {
-	__u32 key = ev->type;
-	__u64 *lost;
-
-	if (!bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
-		return;
-	lost = bpf_map_lookup_elem(&events_lost, &key);
-	if (lost)
-		*lost += 1;
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		events_lost_inc(ev->type);
 }
 
 /*
- * Write one record about skb: meta is type | reason << 8 | dir << 16. A
- * global function: verified once, called from many sites; scalar
- * arguments besides the context.
+ * Write one record about skb: meta is type | reason << 8 | dir << 16.
+ * Built in the ring buffer itself (no copy from the stack); a full one
+ * loses it as events_output() does. A global function: verified once,
+ * called from many sites; scalar arguments besides the context.
  */
 __attribute__((noinline)) int events_notify(struct __sk_buff *skb, __u32 meta)
 {
-	struct berth_event ev = {
-		.ts_ns = bpf_ktime_get_ns(),
-		.type = meta & 0xff,
-		.reason = (meta >> 8) & 0xff,
-		.dir = (meta >> 16) & 0xff,
-		.ifindex = skb->ifindex,
-		.len = skb->len,
-	};
+	struct berth_event *ev;
 
-	events_tuple(skb, &ev);
-	events_output(&ev);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		events_lost_inc(meta & 0xff);
+		return 0;
+	}
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->type = meta & 0xff;
+	ev->reason = (meta >> 8) & 0xff;
+	ev->dir = (meta >> 16) & 0xff;
+	ev->proto = 0;
+	ev->ifindex = skb->ifindex;
+	ev->saddr = 0;
+	ev->daddr = 0;
+	ev->sport = 0;
+	ev->dport = 0;
+	ev->len = skb->len;
+	events_tuple(skb, ev);
+	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }
 
