@@ -199,6 +199,8 @@ static const char *ct_dir_str(__u8 dir)
 		return "egress";
 	case BERTH_CT_POLICY:
 		return "policy";
+	case BERTH_CT_INBOUND:
+		return "inbound";
 	}
 	return "?";
 }
