@@ -19,6 +19,7 @@ flag or datapath piece) is recorded with its reason instead of numbers.
 import json
 import os
 import re
+import resource
 import shutil
 import sys
 import time
@@ -27,8 +28,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e")
 import cluster as C  # noqa: E402
 
 SECS = int(os.environ.get("NET_SECS", "5"))  # per iperf3 / RR run
+# NET_PARTS=pps: the NodePort part alone (pairs: iperf3 and RR alone)
+PARTS = set(os.environ.get("NET_PARTS", "pairs,pps").split(","))
 PPS_SECS = int(os.environ.get("NET_PPS_SECS", "4"))
+PPS_RUNS = int(os.environ.get("NET_PPS_RUNS", "3"))  # per mode and stage
+# NET_PERF=1: perf record -a -g during the first run of each (reports
+# next to net.json)
+PERF = os.environ.get("NET_PERF") == "1"
 OUT = os.path.join(C.REPO, ".output", "bench", "net.json")
+VXLAN_PORT = 8472  # BERTH_VXLAN_PORT
 
 # request/response: a 1-byte ping-pong over one TCP connection
 RR_SERVER = r'''
@@ -121,9 +129,10 @@ def mac_of(argv):
     return json.loads(C.run(*argv, "ip", "-j", "link", "show", "eth0").stdout)[0]["address"]
 
 
-def pps(c, node, nodeport, backend):
-    """trafgen UDP at node:nodeport from the external netns; -> (backend rx
-    pps, trafgen's own pps), or (None, error)."""
+def trafgen_conf(c, node, nodeport):
+    """One UDP frame from the external netns to node:nodeport, sent again
+    and again (one flow: its nat and conntrack entries exist after the
+    first packet, as for any long flow)."""
     mac = mac_of(C.nsexec(node.ns))
     smac = mac_of(C.nsexec(c.ext))
     hexs = lambda m: ", ".join("0x" + x for x in m.split(":"))  # noqa: E731
@@ -136,18 +145,179 @@ def pps(c, node, nodeport, backend):
                 " c16(40000), c16(%d), c16(26), c16(0),\n"
                 " fill(0x61, 18)\n}\n" % (hexs(mac), hexs(smac), ip(C.EXT_IP), ip(node.ip),
                                            nodeport))
-    before = rx_packets(c, backend)
+    return conf
+
+
+def ksoftirqd_ticks(cpu=0):
+    """CPU ticks ksoftirqd/cpu has used: softirqs deferred to it under load."""
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if "(ksoftirqd/%d)" % cpu in st:
+            v = st.rsplit(")", 1)[1].split()
+            return int(v[11]) + int(v[12])
+    return 0
+
+
+def cpu_busy():
+    """Busy and total jiffies of every CPU (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def trafgen(c, conf, perf_out=None):
+    """trafgen pinned to one CPU for PPS_SECS -> (packets sent, seconds,
+    CPU seconds it and its softirqs took, machine CPU busy share, error or
+    None). With perf_out, perf record
+    runs on that CPU alongside (its report, trafgen's samples: the whole
+    path's softirqs, is written there)."""
+    perf = None
+    if perf_out and shutil.which("perf"):
+        # trafgen --cpus 1 runs on CPU 0, and the softirqs it causes with it
+        perf = C.subprocess.Popen(["perf", "record", "-C", "0", "-g", "-q", "-o",
+                                   perf_out + ".data",
+                                   "--", "sleep", str(PPS_SECS)],
+                                  stdout=C.subprocess.DEVNULL, stderr=C.subprocess.DEVNULL)
+    b0, t0 = cpu_busy()
+    k0, ru0 = ksoftirqd_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.time()
     r = c.ext_sh("timeout", "-s", "INT", str(PPS_SECS), "trafgen", "--dev", "eth0", "--conf",
                  conf, "--cpus", "1", "--no-sock-mem", "-q", check=False,
                  timeout=PPS_SECS + 10)
     took = time.time() - t
-    time.sleep(0.2)
-    got = rx_packets(c, backend) - before
-    if r.returncode not in (0, 124, 130) and got == 0:
-        return None, "trafgen: exit %d %s" % (r.returncode, r.stderr.strip()[-200:])
+    ru1, k1 = resource.getrusage(resource.RUSAGE_CHILDREN), ksoftirqd_ticks()
+    b1, t1 = cpu_busy()
+    # the kernel has no IRQ time accounting here: softirqs run in trafgen's
+    # context are its system time; those deferred, ksoftirqd's
+    cpu = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime +
+           (k1 - k0) / os.sysconf("SC_CLK_TCK"))
+    if perf:
+        perf.wait(timeout=PPS_SECS + 30)
+        with open(perf_out, "w") as f:
+            C.subprocess.run(["perf", "report", "-i", perf_out + ".data", "--no-children",
+                              "--comms", "trafgen", "--sort", "sym", "--stdio", "-g", "none",
+                              "--percent-limit", "0.5"], stdout=f, stderr=C.subprocess.DEVNULL, timeout=120)
+        if os.environ.get("NET_PERF_KEEP") != "1":
+            os.unlink(perf_out + ".data")
     sent = re.search(r"(\d+) packets outgoing", r.stdout + r.stderr)
-    return (round(got / took), sent and round(int(sent.group(1)) / took)), None
+    if r.returncode not in (0, 124, 130) or not sent:
+        return 0, took, 0, 0, "trafgen: exit %d %s" % (r.returncode, r.stderr.strip()[-200:])
+    return int(sent.group(1)), took, cpu, (b1 - b0) / max(t1 - t0, 1), None
+
+
+LOADER = os.path.join(C.REPO, ".output", "tests", "route-loader")
+
+
+def cut_wire(c, node, on):
+    """Drop what node sends into the tunnel where it reaches the wire (its
+    port on the underlay bridge, in XDP, the same for both modes): the
+    entry node alone is measured, not the other node and the pod. Off: the
+    port's usual pass-all program (cluster.py's wire_xdp)."""
+    C.run(*C.nsexec(c.ul, LOADER, "xdp-cut" if on else "xdp-pass", "n%d" % node.k))
+
+
+def cut_before(c, node, on):
+    """Drop UDP on the wire port's way into node (tc egress): the sender
+    and the wire, timed without the node."""
+    C.run(*C.nsexec(c.ul, LOADER, "tc-cut", "n%d" % node.k, "on" if on else "off"))
+
+
+def cut_count(c, node):
+    """VXLAN frames dropped so far on node's wire port (veth XDP stats)."""
+    r = C.run(*C.nsexec(c.ul, "ethtool", "-S", "n%d" % node.k))
+    return sum(int(ln.split(":")[1]) for ln in r.stdout.splitlines()
+               if re.match(r"\s*rx_queue_\d+_xdp_drops:", ln))
+
+
+def pps(c, node, nodeport, backend, stage, perf_out=None):
+    """trafgen UDP at node:nodeport from the external netns. Counted, by
+    stage: end_to_end at the backend pod; entry_node where the entry node
+    puts the packets on the wire (encapsulated toward the other node);
+    to_node: dropped on the wire before the node, all of them. -> ({pps,
+    offered pps, ns of one CPU per offered packet}, None) or (None, error)."""
+    conf = trafgen_conf(c, node, nodeport)
+    count, cut = {
+        "end_to_end": (lambda: rx_packets(c, backend), None),
+        "entry_node": (lambda: cut_count(c, node), cut_wire),
+        "to_node": (None, cut_before),
+    }[stage]
+    if cut:
+        cut(c, node, True)
+    try:
+        before = count() if count else 0
+        sent, took, cpu, busy, err = trafgen(c, conf, perf_out)
+        time.sleep(0.2)
+        got = count() - before if count else sent
+    finally:
+        if cut:
+            cut(c, node, False)
+    if err and not got:
+        return None, err
+    return {"pps": round(got / took), "offered": round(sent / took),
+            # CPU time of trafgen and the softirqs it caused, per packet
+            "ns_per_packet": round(cpu * 1e9 / sent) if sent else None,
+            "wall_ns_per_packet": round(took * 1e9 / sent) if sent else None,
+            "machine_busy": round(busy, 2)}, None
+
+
+def nodeport_bench(c, cases):
+    """Each stage and mode PPS_RUNS times, modes alternating; the best run
+    of each, by pps and by CPU per packet (noise on a shared machine only
+    ever slows a run down)."""
+    res = {
+        "goal_applies_to": "entry_node_cost_ns",
+        "note": "trafgen on one CPU; on one machine the whole path runs in its "
+                "softirqs on that CPU, so ns_per_packet (CPU time of trafgen, the "
+                "softirqs in its context and ksoftirqd/0, per offered packet) is the "
+                "path's CPU cost, and stays so when other load preempts the sender. end_to_end: counted at the "
+                "backend pod on the other node (bridge, both nodes, tunnel, pod: a "
+                "downstream shared by both modes). entry_node: counted where the entry "
+                "node puts the packets on the wire encapsulated, the rest cut off there "
+                "(XDP drop on the wire port, the same for both modes). to_node: the "
+                "sender and the wire alone (dropped on the wire before the node). "
+                "entry_node_cost_ns = entry_node - to_node best_ns_per_packet (the "
+                "lowest of the runs: noise only adds): what the "
+                "entry node's NodePort stage costs per packet; its ratio (tc / xdp) is "
+                "the node's capacity ratio, the goal's.",
+    }
+    for stage in ("end_to_end", "entry_node", "to_node"):
+        runs = {}
+        for i in range(PPS_RUNS):
+            for node, port, backend, mode in cases:
+                perf_out = None
+                if PERF and i == 0:
+                    perf_out = OUT.replace("net.json", "net-perf-%s-%s.txt" % (stage, mode))
+                v, err = pps(c, node, port, backend, stage, perf_out)
+                print("nodeport %-10s %-3s on %s: %s" % (stage, mode, node.name, err or v),
+                      flush=True)
+                runs.setdefault(mode, []).append(v or {"error": err})
+        out = {}
+        for mode, vs in runs.items():
+            ok = [v for v in vs if "pps" in v]
+            out[mode] = max(ok, key=lambda v: v["pps"]) if ok else vs[0]
+            out[mode]["runs_pps"] = [v.get("pps") for v in vs]
+            ns = [v["ns_per_packet"] for v in ok if v.get("ns_per_packet")]
+            out[mode]["runs_ns_per_packet"] = [v.get("ns_per_packet") for v in vs]
+            out[mode]["best_ns_per_packet"] = min(ns) if ns else None
+        if "pps" in out.get("xdp", {}) and "pps" in out.get("tc", {}):
+            out["ratio"] = ratio(out["xdp"]["pps"], out["tc"]["pps"])
+        res[stage] = out
+    cost = {}
+    for mode in ("xdp", "tc"):
+        try:
+            cost[mode] = (res["entry_node"][mode]["best_ns_per_packet"] -
+                          res["to_node"][mode]["best_ns_per_packet"])
+        except (KeyError, TypeError):
+            cost[mode] = None
+    cost["ratio"] = ratio(cost["tc"], cost["xdp"]) if all(
+        v and v > 0 for v in cost.values()) else None
+    res["entry_node_cost_ns"] = cost
+    print("nodeport entry node cost per packet: %s" % cost, flush=True)
+    return res
 
 
 def main():
@@ -184,28 +354,20 @@ def main():
                          RR_SERVER, "7000")
         time.sleep(1)
         for name, label in (("near", "same_node"), ("far", "cross_node")):
+            if "pairs" not in PARTS:
+                break
             cip = c.get("service", name)["spec"]["clusterIP"]
             print("%s (cli on %s -> %s on %s):" % (label, n1.name, name,
                                                    pods[name]["spec"]["nodeName"]), flush=True)
             res[label] = pair_bench(c, pods["cli"], pods[name]["status"]["podIP"], cip)
-        if not accel:
+        if "pps" not in PARTS:
+            pass
+        elif not accel:
             res["nodeport_pps"] = {"skipped": "berth-agent has no --nodeport-accel yet"}
         else:
-            # offered: what trafgen sent. On one machine the whole path
-            # (bridge, node, tunnel, pod) runs in the sender's softirq, so
-            # a cheaper node shows as more offered and less lost, not as
-            # a node's own capacity.
-            np_res = {"offered": {}}
-            for node, sink, mode in ((n1, "sink1", "xdp"), (n2, "sink2", "tc")):
-                port = c.get("service", sink)["spec"]["ports"][0]["nodePort"]
-                v, err = pps(c, node, port, pods[sink])
-                np_res[mode] = v[0] if err is None else {"error": err}
-                if err is None:
-                    np_res["offered"][mode] = v[1]
-                print("nodeport %s on %s: %s" % (
-                    mode, node.name, err or "%d pps (trafgen sent %s pps)" % v), flush=True)
-            if isinstance(np_res.get("xdp"), int) and isinstance(np_res.get("tc"), int):
-                np_res["ratio"] = ratio(np_res["xdp"], np_res["tc"])
+            cases = [(n1, "sink1", "xdp"), (n2, "sink2", "tc")]
+            np_res = nodeport_bench(c, [(n, c.get("service", s)["spec"]["ports"][0]["nodePort"],
+                                         pods[s], m) for n, s, m in cases])
             res["nodeport_pps"] = np_res
     except (C.ClusterError, C.subprocess.SubprocessError) as e:
         c.diag()
