@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-"""bench/net: the datapath between pods and from outside, on a two-node
+"""bench/net: the datapath between pods and from outside, on a three-node
 cluster (tests/e2e/cluster.py), all traffic inside the benchmark's own
 namespaces and bounded in time.
 
@@ -8,10 +8,13 @@ namespaces and bounded in time.
   on one connection, our own bounded client), pod -> pod IP vs pod ->
   ClusterIP, same node and cross node. Goal: ClusterIP >= 0.95x direct.
 - NodePort packets per second: trafgen (netsniff-ng) from the external
-  netns at a UDP NodePort whose backend is on the other node (the case XDP
-  handles whole: DNAT, SNAT, encapsulation, XDP_TX), entering at node1
-  with --nodeport-accel xdp and at node2 with tc; counted as packets
-  reaching the backend pod. Goal: XDP >= 2x tc.
+  netns at a UDP NodePort whose backend is on node3 (the case XDP handles
+  whole: DNAT, SNAT, encapsulation, XDP_TX), entering at node1 with
+  --nodeport-accel xdp and at node2 with tc, the downstream (wire, node3,
+  pod) the same for both. Three stages: end to end (at the pod), the entry
+  node (its output cut off on the wire) and the sender and wire alone;
+  CPU time per packet of each, the entry node's cost the difference.
+  Goal: XDP >= 2x tc, on the entry node's cost (see nodeport_bench).
 
 Writes .output/bench/net.json; a part that cannot run yet (a missing
 flag or datapath piece) is recorded with its reason instead of numbers.
@@ -50,6 +53,13 @@ while True:
         if not b: break
         c.sendall(b)
     c.close()
+'''
+UDP_SINK = r'''
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    time.sleep(3600)
 '''
 RR_CLIENT = r'''
 import socket, sys, time
@@ -214,23 +224,34 @@ LOADER = os.path.join(C.REPO, ".output", "tests", "route-loader")
 
 def cut_wire(c, node, on):
     """Drop what node sends into the tunnel where it reaches the wire (its
-    port on the underlay bridge, in XDP, the same for both modes): the
-    entry node alone is measured, not the other node and the pod. Off: the
-    port's usual pass-all program (cluster.py's wire_xdp)."""
-    C.run(*C.nsexec(c.ul, LOADER, "xdp-cut" if on else "xdp-pass", "n%d" % node.k))
+    port on the underlay bridge), the other node and the pod cut off: the
+    entry node alone is measured. XDP_TX frames need the port's XDP
+    (cluster.py's wire_xdp): dropped there, back to pass-all after. The tc
+    node's skbs reach a port without XDP: dropped at its tc ingress."""
+    port = "n%d" % node.k
+    if node.accel == "xdp":
+        C.run(*C.nsexec(c.ul, LOADER, "xdp-cut" if on else "xdp-pass", port))
+    else:
+        C.run(*C.nsexec(c.ul, LOADER, "tc-cut", port, "ingress" if on else "off"))
 
 
 def cut_before(c, node, on):
     """Drop UDP on the wire port's way into node (tc egress): the sender
     and the wire, timed without the node."""
-    C.run(*C.nsexec(c.ul, LOADER, "tc-cut", "n%d" % node.k, "on" if on else "off"))
+    C.run(*C.nsexec(c.ul, LOADER, "tc-cut", "n%d" % node.k, "egress" if on else "off"))
 
 
 def cut_count(c, node):
-    """VXLAN frames dropped so far on node's wire port (veth XDP stats)."""
-    r = C.run(*C.nsexec(c.ul, "ethtool", "-S", "n%d" % node.k))
-    return sum(int(ln.split(":")[1]) for ln in r.stdout.splitlines()
-               if re.match(r"\s*rx_queue_\d+_xdp_drops:", ln))
+    """Frames cut_wire dropped so far on node's wire port: veth XDP stats,
+    or the clsact qdisc's drops."""
+    port = "n%d" % node.k
+    if node.accel == "xdp":
+        r = C.run(*C.nsexec(c.ul, "ethtool", "-S", port))
+        return sum(int(ln.split(":")[1]) for ln in r.stdout.splitlines()
+                   if re.match(r"\s*rx_queue_\d+_xdp_drops:", ln))
+    r = C.run(*C.nsexec(c.ul, "tc", "-s", "-j", "qdisc", "show", "dev", port))
+    return sum(q.get("drops", 0) for q in json.loads(r.stdout or "[]")
+               if q.get("kind") == "clsact")
 
 
 def pps(c, node, nodeport, backend, stage, perf_out=None):
@@ -326,32 +347,45 @@ def main():
             sys.exit("bench/net: %s is not installed (scripts/deps.sh)" % t)
     r = C.run(os.path.join(C.BIN, "berth-agent"), "--help", check=False)
     accel = "--nodeport-accel" in r.stdout + r.stderr
-    args = {1: ["--nodeport-accel", "xdp"], 2: ["--nodeport-accel", "tc"]} if accel else {}
+    # node1 NodePort in XDP, node2 and node3 in tc; the NodePort's backend
+    # on node3, so both entry nodes share one downstream
+    modes = {1: "xdp", 2: "tc", 3: "tc"}
+    args = {k: ["--nodeport-accel", m] for k, m in modes.items()} if accel else {}
     c = C.Cluster("/tmp/berth-bench-net-%d" % os.getpid(), "bn%d" % (os.getpid() % 100000),
-                  nodes=2, agent_args=args)
+                  nodes=3, agent_args=args)
+    for n in c.nodes:
+        n.accel = modes[n.k]
     res = {"secs": SECS, "goals": {"cluster_ip_vs_pod_ip": 0.95, "xdp_vs_tc_pps": 2.0}}
     try:
         c.up(timeout=60)
-        n1, n2 = c.nodes
+        n1, n2, n3 = c.nodes
+        # only node1 sends XDP_TX frames, which need XDP on the wire's end
+        # (cluster.py's wire_xdp); on the others' ends it would copy every
+        # skb into a page: tc would pay for a wire a NIC does not have
+        for n in (n2, n3):
+            C.run(*C.nsexec(c.ul, "ip", "link", "set", "dev", "n%d" % n.k, "xdp", "off"))
         # iperf3 -s and the RR echo server are host binaries run in the pods'
-        # netns; the pods only hold the addresses. sink1 (behind node1's
-        # XDP NodePort) lives on node2, sink2 (node2's tc) on node1.
+        # netns; the pods only hold the addresses. The NodePort's sink on
+        # node3, entered at node1 (XDP) and at node2 (tc).
         idle = "while :; do sleep 3600; done"
         objs = [pod("cli", n1, {"r": "cli"}, idle), pod("near", n1, {"r": "near"}, idle),
-                pod("far", n2, {"r": "far"}, idle), pod("sink1", n2, {"r": "sink1"}, idle),
-                pod("sink2", n1, {"r": "sink2"}, idle),
+                pod("far", n2, {"r": "far"}, idle), pod("sink", n3, {"r": "sink"}, idle),
                 svc("near", {"r": "near"}, [(5201, "TCP"), (7000, "TCP")]),
                 svc("far", {"r": "far"}, [(5201, "TCP"), (7000, "TCP")]),
-                svc("sink1", {"r": "sink1"}, [(9, "UDP")], "NodePort"),
-                svc("sink2", {"r": "sink2"}, [(9, "UDP")], "NodePort")]
+                svc("sink", {"r": "sink"}, [(9, "UDP")], "NodePort")]
         c.apply(*objs)
-        c.wait_pods_ready(None, 5, timeout=90)
+        c.wait_pods_ready(None, 4, timeout=90)
         pods = {p["metadata"]["name"]: p for p in c.pods()}
         for name in ("near", "far"):
             p = pods[name]
             c.pod_daemon(p, os.path.join(c.state, "iperf3-%s.log" % name), "iperf3", "-s")
             c.pod_daemon(p, os.path.join(c.state, "rr-%s.log" % name), "python3", "-c",
                          RR_SERVER, "7000")
+        # the NodePort sinks hold UDP 9 open and never read: a full socket
+        # drops cheaply, where a closed port would answer every packet
+        # with an ICMP error back through both nodes
+        c.pod_daemon(pods["sink"], os.path.join(c.state, "sink.log"), "python3", "-c",
+                     UDP_SINK, "9")
         time.sleep(1)
         for name, label in (("near", "same_node"), ("far", "cross_node")):
             if "pairs" not in PARTS:
@@ -365,9 +399,8 @@ def main():
         elif not accel:
             res["nodeport_pps"] = {"skipped": "berth-agent has no --nodeport-accel yet"}
         else:
-            cases = [(n1, "sink1", "xdp"), (n2, "sink2", "tc")]
-            np_res = nodeport_bench(c, [(n, c.get("service", s)["spec"]["ports"][0]["nodePort"],
-                                         pods[s], m) for n, s, m in cases])
+            port = c.get("service", "sink")["spec"]["ports"][0]["nodePort"]
+            np_res = nodeport_bench(c, [(n, port, pods["sink"], n.accel) for n in (n1, n2)])
             res["nodeport_pps"] = np_res
     except (C.ClusterError, C.subprocess.SubprocessError) as e:
         c.diag()

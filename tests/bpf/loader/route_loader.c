@@ -43,7 +43,8 @@ static int usage(void)
 		"  unpin\n"
 		"route-loader xdp-pass IFNAME          an XDP program that passes all\n"
 		"route-loader xdp-cut IFNAME           ... that drops VXLAN, passes the rest\n"
-		"route-loader tc-cut IFNAME on|off     tc egress: drop UDP, pass the rest\n");
+		"route-loader tc-cut IFNAME egress|ingress|off\n"
+		"                                      tc: drop UDP, pass the rest\n");
 	return 2;
 }
 
@@ -308,11 +309,12 @@ static int xdp_cut(const char *ifname)
 }
 
 /*
- * bench/net: drop UDP over IPv4 on the way out of a wire port toward a
- * node (tc egress), to time everything up to the node without the node.
- * "off" removes the port's clsact hook and with it the program.
+ * bench/net: drop UDP over IPv4 at a wire port, on the way out toward a
+ * node (egress: everything up to the node timed without it) or on the way
+ * in from it (ingress: the node's skbs, where xdp-cut would first copy
+ * each into a page). "off" removes the port's clsact hook and the program.
  */
-static int tc_cut(const char *ifname, bool on)
+static int tc_cut(const char *ifname, const char *where)
 {
 	const struct bpf_insn insns[] = {
 		LDX(BPF_W, BPF_REG_2, BPF_REG_1,
@@ -333,7 +335,8 @@ static int tc_cut(const char *ifname, bool on)
 		RET(TC_ACT_OK),
 	};
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = if_nametoindex(ifname),
-		    .attach_point = BPF_TC_EGRESS);
+		    .attach_point = strcmp(where, "ingress") ? BPF_TC_EGRESS :
+							       BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts);
 	int fd, err;
 
@@ -341,7 +344,7 @@ static int tc_cut(const char *ifname, bool on)
 		fprintf(stderr, "no device %s\n", ifname);
 		return 1;
 	}
-	if (!on) {
+	if (!strcmp(where, "off")) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		err = bpf_tc_hook_destroy(&hook);
 		return err && err != -ENOENT ? 1 : 0;
@@ -375,7 +378,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "xdp-cut"))
 		return xdp_cut(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "tc-cut"))
-		return tc_cut(argv[2], strcmp(argv[3], "off"));
+		return tc_cut(argv[2], argv[3]);
 	if (argc < 3)
 		return usage();
 	if (!strcmp(argv[2], "unpin"))
