@@ -24,20 +24,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The key of a pod's reply (pod -> client) as it leaves. */
-static __always_inline void inbound_key(struct berth_ct_key *k, __be32 pod,
-					__be32 peer, __be16 pod_port,
-					__be16 peer_port, __u8 proto)
-{
-	k->saddr = pod;
-	k->daddr = peer;
-	k->sport = pod_port;
-	k->dport = peer_port;
-	k->proto = proto;
-	k->dir = BERTH_CT_INBOUND;
-	k->pad = 0;
-}
-
 /*
  * Someone outside connecting straight to a local pod's address: remember
  * the flow so that to_netdev lets its replies keep the pod's address (the
@@ -54,7 +40,9 @@ static __always_inline void inbound_note(const struct pkt4 *p,
 	if (!(cfg->flags & BERTH_NODE_F_MASQUERADE) || !pkt_has_ports(p) ||
 	    !endpoint_lookup(p->daddr))
 		return;
-	inbound_key(&k, p->daddr, p->saddr, p->dport, p->sport, p->proto);
+	/* keyed as the replies will leave: pod -> client */
+	snat_key(&k, p->daddr, p->saddr, p->dport, p->sport, p->proto,
+		 BERTH_CT_INBOUND);
 	now = ct_now();
 	v = bpf_map_lookup_elem(&ct, &k);
 	if (v && ct_usable(v, p, now)) {
@@ -75,7 +63,8 @@ static __always_inline bool inbound_reply(const struct pkt4 *p)
 	struct berth_ct_key k;
 	__u32 now = ct_now();
 
-	inbound_key(&k, p->saddr, p->daddr, p->sport, p->dport, p->proto);
+	snat_key(&k, p->saddr, p->daddr, p->sport, p->dport, p->proto,
+		 BERTH_CT_INBOUND);
 	v = bpf_map_lookup_elem(&ct, &k);
 	if (!v || !ct_usable(v, p, now))
 		return false;

@@ -276,6 +276,23 @@ static int xdp_pass(const char *ifname)
 	{ .code = BPF_JMP | BPF_EXIT }
 
 /*
+ * The frame at r2 (data, from the context at data_off; r3 its end), when
+ * it has len bytes and is IPv4; else a jump over the next `out`
+ * instructions after it (the jumps count from its last two).
+ */
+#define IPV4_FRAME(data_off, end_off, len, out)                              \
+	LDX(BPF_W, BPF_REG_2, BPF_REG_1, data_off),                          \
+		LDX(BPF_W, BPF_REG_3, BPF_REG_1, end_off),                   \
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_4, \
+		  .src_reg = BPF_REG_2 },                                    \
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_4, \
+		  .imm = len },                                              \
+		{ .code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = BPF_REG_4,   \
+		  .src_reg = BPF_REG_3, .off = out },                        \
+		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 12),                        \
+		JNE(BPF_REG_5, htons(0x0800), (out) - 2)
+
+/*
  * bench/net: drop the VXLAN a node sends where it reaches the wire (IPv4
  * without options, UDP to BERTH_VXLAN_PORT), pass the rest: the other
  * node is cut off and the entry node alone measured. The veth counts the
@@ -284,16 +301,8 @@ static int xdp_pass(const char *ifname)
 static int xdp_cut(const char *ifname)
 {
 	const struct bpf_insn insns[] = {
-		LDX(BPF_W, BPF_REG_2, BPF_REG_1, 0), /* data */
-		LDX(BPF_W, BPF_REG_3, BPF_REG_1, 4), /* data_end */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_4,
-		  .src_reg = BPF_REG_2 },
-		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_4,
-		  .imm = 38 },
-		{ .code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = BPF_REG_4,
-		  .src_reg = BPF_REG_3, .off = 10 },
-		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 12),
-		JNE(BPF_REG_5, htons(0x0800), 8),
+		IPV4_FRAME(offsetof(struct xdp_md, data),
+			   offsetof(struct xdp_md, data_end), 38, 10),
 		LDX(BPF_B, BPF_REG_5, BPF_REG_2, 14),
 		JNE(BPF_REG_5, 0x45, 6),
 		LDX(BPF_B, BPF_REG_5, BPF_REG_2, 23),
@@ -317,18 +326,8 @@ static int xdp_cut(const char *ifname)
 static int tc_cut(const char *ifname, const char *where)
 {
 	const struct bpf_insn insns[] = {
-		LDX(BPF_W, BPF_REG_2, BPF_REG_1,
-		    offsetof(struct __sk_buff, data)),
-		LDX(BPF_W, BPF_REG_3, BPF_REG_1,
-		    offsetof(struct __sk_buff, data_end)),
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_4,
-		  .src_reg = BPF_REG_2 },
-		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_4,
-		  .imm = 24 },
-		{ .code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = BPF_REG_4,
-		  .src_reg = BPF_REG_3, .off = 6 },
-		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 12),
-		JNE(BPF_REG_5, htons(0x0800), 4),
+		IPV4_FRAME(offsetof(struct __sk_buff, data),
+			   offsetof(struct __sk_buff, data_end), 24, 6),
 		LDX(BPF_B, BPF_REG_5, BPF_REG_2, 23),
 		JNE(BPF_REG_5, IPPROTO_UDP, 2),
 		RET(TC_ACT_SHOT), /* two instructions each */
