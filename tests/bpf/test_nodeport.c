@@ -378,8 +378,9 @@ Test(nodeport, inbound_to_pod_replies_not_masqueraded)
 		in = fx_pkt(proto, CPORT, BE_PORT);
 		in.saddr = CLIENT;
 		in.daddr = LOCAL_BE;
-		fx_expect_spec_untouched(fx.from_netdev, &in,
-					 "outside to a pod, for the host stack");
+		fx_expect_spec_untouched(
+			fx.from_netdev, &in,
+			"outside to a pod, for the host stack");
 		rep = fx_reply(proto, LOCAL_BE, BE_PORT, CPORT);
 		rep.daddr = CLIENT;
 		fx_expect_spec_untouched(fx.to_netdev, &rep,

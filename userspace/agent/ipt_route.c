@@ -153,8 +153,8 @@ static int ensure_tunnel(struct berth_iptroute *r)
 		err = tunnel_create(r, mac);
 		if (err) {
 			pr_err("create %s (vxlan id %u dstport %d dev %s): %s",
-			       BERTH_TUNNEL_DEV, r->opts.vni,
-			       BERTH_VXLAN_PORT, r->under.name, strerror(-err));
+			       BERTH_TUNNEL_DEV, r->opts.vni, BERTH_VXLAN_PORT,
+			       r->under.name, strerror(-err));
 			return err;
 		}
 		pr_info("tunnel %s: created (vxlan id %u, dstport %d, dev %s)",

@@ -538,9 +538,8 @@ int berth_routing_start(const struct berth_routing_opts *opts,
 	pr_info("node %s: %s on %s (mtu %u), tunnel %s (mtu %u, vni %u), pods mtu %u, NodePort %u-%u, masquerade %s",
 		r->node_name, r->node_ip_s, r->under.name, r->under.mtu,
 		r->tunnel.name, r->tunnel.mtu, r->opts.vni,
-		berth_routing_pod_mtu(r),
-		r->opts.nodeport_min, r->opts.nodeport_max,
-		r->opts.masquerade ? "on" : "off");
+		berth_routing_pod_mtu(r), r->opts.nodeport_min,
+		r->opts.nodeport_max, r->opts.masquerade ? "on" : "off");
 	write_state(r);
 	if (opts->kubeconfig) {
 		err = berth_syncloop_start(&r->loop, opts->kubeconfig);

@@ -266,31 +266,44 @@ static int xdp_pass(const char *ifname)
 	return xdp_load(ifname, "xdp_pass", insns, 2);
 }
 
-#define LDX(sz, d, s, o)                                                \
-	{ .code = BPF_LDX | BPF_MEM | (sz), .dst_reg = d, .src_reg = s, \
-	  .off = o }
-#define JNE(d, k, o) \
-	{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = d, .off = o, .imm = k }
-#define RET(v) \
-	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = v }, \
-	{ .code = BPF_JMP | BPF_EXIT }
+#define LDX(sz, d, s, o)                                                      \
+	{                                                                     \
+		.code = BPF_LDX | BPF_MEM | (sz), .dst_reg = d, .src_reg = s, \
+		.off = o                                                      \
+	}
+#define JNE(d, k, o)                                                       \
+	{                                                                  \
+		.code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = d, .off = o, \
+		.imm = k                                                   \
+	}
+#define RET(v)                                 \
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, \
+	  .dst_reg = BPF_REG_0,                \
+	  .imm = v },                          \
+	{                                      \
+		.code = BPF_JMP | BPF_EXIT     \
+	}
 
 /*
  * The frame at r2 (data, from the context at data_off; r3 its end), when
  * it has len bytes and is IPv4; else a jump over the next `out`
  * instructions after it (the jumps count from its last two).
  */
-#define IPV4_FRAME(data_off, end_off, len, out)                              \
-	LDX(BPF_W, BPF_REG_2, BPF_REG_1, data_off),                          \
-		LDX(BPF_W, BPF_REG_3, BPF_REG_1, end_off),                   \
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_4, \
-		  .src_reg = BPF_REG_2 },                                    \
-		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_4, \
-		  .imm = len },                                              \
-		{ .code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = BPF_REG_4,   \
-		  .src_reg = BPF_REG_3, .off = out },                        \
-		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 12),                        \
-		JNE(BPF_REG_5, htons(0x0800), (out) - 2)
+#define IPV4_FRAME(data_off, end_off, len, out)            \
+	LDX(BPF_W, BPF_REG_2, BPF_REG_1, data_off),        \
+		LDX(BPF_W, BPF_REG_3, BPF_REG_1, end_off), \
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X,     \
+		  .dst_reg = BPF_REG_4,                    \
+		  .src_reg = BPF_REG_2 },                  \
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K,     \
+		  .dst_reg = BPF_REG_4,                    \
+		  .imm = len },                            \
+		{ .code = BPF_JMP | BPF_JGT | BPF_X,       \
+		  .dst_reg = BPF_REG_4,                    \
+		  .src_reg = BPF_REG_3,                    \
+		  .off = out },                            \
+		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 12),      \
+		JNE(BPF_REG_5, htons(0x0800), (out)-2)
 
 /*
  * bench/net: drop the VXLAN a node sends where it reaches the wire (IPv4
