@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * tc on the node's VXLAN device (external mode). Ingress: decapsulated
- * packets go straight to their pod, replies to NodePort flows SNATed here
+ * packets of the cluster's VNI go straight to their pod, replies to NodePort flows SNATed here
  * go back to their client, the rest to the host stack. Egress: what the
  * host stack routed into the tunnel gets its remote node from the ipcache.
  */
@@ -18,6 +18,21 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * The device (external mode) takes in every VNI: one of another cluster
+ * sharing the underlay is not ours to deliver. A packet without tunnel
+ * metadata did not come off the wire (BPF_PROG_TEST_RUN): nothing to judge.
+ */
+static __always_inline bool vni_ours(struct __sk_buff *skb,
+				     const struct berth_node_cfg *cfg)
+{
+	struct bpf_tunnel_key key;
+
+	if (bpf_skb_get_tunnel_key(skb, &key, TUNNEL_KEY_COMPAT_SIZE, 0))
+		return true;
+	return key.tunnel_id == cfg->vni;
+}
+
 SEC("tc")
 int overlay_in(struct __sk_buff *skb)
 {
@@ -29,10 +44,12 @@ int overlay_in(struct __sk_buff *skb)
 	ret = parse_or_verdict(skb, &p, BERTH_DIR_OVERLAY);
 	if (ret != TC_ACT_UNSPEC)
 		return ret;
+	cfg = node_cfg();
+	if (cfg && !vni_ours(skb, cfg))
+		return drop(skb, BERTH_DROP_INVALID, BERTH_DIR_OVERLAY);
 	ep = endpoint_lookup(p.daddr);
 	if (ep)
 		return deliver_local(skb, &p, ep, true, BERTH_DIR_OVERLAY);
-	cfg = node_cfg();
 	if (cfg) {
 		ret = snat_reverse_any(skb, &p, cfg, BERTH_DIR_OVERLAY);
 		if (ret >= 0)
@@ -54,7 +71,6 @@ SEC("tc")
 int overlay_out(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key key = {
-		.tunnel_id = 0,
 		.tunnel_ttl = TUNNEL_TTL,
 	};
 	struct berth_ipcache_val *ipc;
@@ -80,6 +96,7 @@ int overlay_out(struct __sk_buff *skb)
 	if (tunnel_macs(skb, cfg))
 		return drop(skb, BERTH_DROP_CSUM, BERTH_DIR_OVERLAY);
 	key.remote_ipv4 = bpf_ntohl(ipc->tunnel_ip);
+	key.tunnel_id = cfg->vni;
 	if (bpf_skb_set_tunnel_key(skb, &key, TUNNEL_KEY_COMPAT_SIZE, 0))
 		return drop(skb, BERTH_DROP_NO_ROUTE, BERTH_DIR_OVERLAY);
 	return TC_ACT_OK;

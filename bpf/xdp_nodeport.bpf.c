@@ -158,7 +158,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct tx_plan *tx,
 		.check = 0, /* allowed over IPv4, and what Linux VXLAN sends */
 	};
 	o->vx_flags = bpf_htonl(VXLAN_FLAG_VNI);
-	o->vx_vni = 0; /* VNI: the source identity, once there are any */
+	o->vx_vni = bpf_htonl(cfg->vni << 8); /* 24 bits, then reserved */
 	return 0;
 }
 

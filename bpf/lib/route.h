@@ -160,7 +160,7 @@ static __always_inline int tunnel_to(struct __sk_buff *skb, __be32 tunnel_ip,
 {
 	struct bpf_tunnel_key key = {
 		.remote_ipv4 = bpf_ntohl(tunnel_ip),
-		.tunnel_id = 0, /* the source identity, once there are any */
+		.tunnel_id = cfg->vni,
 		.tunnel_ttl = TUNNEL_TTL,
 	};
 

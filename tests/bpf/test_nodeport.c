@@ -360,6 +360,46 @@ Test(nodeport, masquerade_only_when_asked)
 	fx_expect_spec_untouched(fx.to_netdev, &s, "the node's own traffic");
 }
 
+/*
+ * A client outside the cluster connecting straight to a pod's address
+ * (routed through the node): the pod's replies keep its address, where a
+ * connection the pod opened to the same place is masqueraded.
+ */
+Test(nodeport, inbound_to_pod_replies_not_masqueraded)
+{
+	struct berth_node_cfg cfg = node_cfg();
+	struct pkt_spec in, rep, want;
+	uint8_t proto;
+
+	cfg.flags = BERTH_NODE_F_MASQUERADE;
+	fx_node_set(&cfg);
+	for (int i = 0; i < 2; i++) {
+		proto = i ? IPPROTO_UDP : IPPROTO_TCP;
+		in = fx_pkt(proto, CPORT, BE_PORT);
+		in.saddr = CLIENT;
+		in.daddr = LOCAL_BE;
+		fx_expect_spec_untouched(
+			fx.from_netdev, &in,
+			"outside to a pod, for the host stack");
+		rep = fx_reply(proto, LOCAL_BE, BE_PORT, CPORT);
+		rep.daddr = CLIENT;
+		fx_expect_spec_untouched(fx.to_netdev, &rep,
+					 "the pod's reply keeps its address");
+		/* the same pod opening its own connection is masqueraded */
+		rep.sport = BE_PORT + 1;
+		want = rep;
+		want.saddr = NODE_IP;
+		expect_out(fx.to_netdev, &rep, FX_TC_ACT_OK, &want,
+			   "the pod's own connection out");
+	}
+	/* masquerade off: nothing recorded, nothing rewritten */
+	fx_node_set(&(struct berth_node_cfg){ .node_ip = NODE_IP });
+	in = fx_pkt(IPPROTO_TCP, CPORT + 1, BE_PORT);
+	in.saddr = CLIENT;
+	in.daddr = LOCAL_BE;
+	fx_expect_spec_untouched(fx.from_netdev, &in, "masquerade off");
+}
+
 #define PING_ID 0x1234
 #define ROUTER ip4(172, 16, 0, 1)
 

@@ -32,6 +32,7 @@
 #define BE_PORT 8080
 #define CPORT 40000
 #define OUTER 50 /* outer Ethernet + IPv4 + UDP + VXLAN */
+#define VNI 4242 /* the node's --vxlan-vni */
 
 static const uint8_t remote_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x02, 0x02 };
 static const uint8_t client_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x02, 0x09 };
@@ -71,6 +72,7 @@ static void setup(void)
 		.node_ip = NODE_IP,
 		.tunnel_ifindex = 77,
 		.tunnel_mac = { 0x02, 0xbe, 0x27, 0x00, 0x00, 0x01 },
+		.vni = VNI,
 	};
 	struct berth_fe_backend be[1];
 	struct berth_frontend fe;
@@ -141,7 +143,8 @@ static void expect_outer(const uint8_t *o, size_t len)
 	cr_assert_eq(pkt_get16(udp + 4), len - 14 - 20, "UDP length");
 	cr_assert_eq(pkt_get16(udp + 6), 0, "UDP checksum (none)");
 	cr_assert_eq(pkt_get32(vx), 0x08000000, "VXLAN flags");
-	cr_assert_eq(pkt_get32(vx + 4), 0, "VXLAN VNI");
+	cr_assert_eq(pkt_get32(vx + 4), VNI << 8, "VXLAN VNI %u, want %u",
+		     pkt_get32(vx + 4) >> 8, VNI);
 }
 
 /*

@@ -3,7 +3,10 @@
 """A pod reaches a server outside the cluster (the external netns on the
 underlay) with the node's address as its source (--masquerade, the
 default): the outside has no route back to pod addresses. Traffic between
-pods keeps the pods' addresses (test_mn_crossnode)."""
+pods keeps the pods' addresses (test_mn_crossnode). And the reverse: a
+client outside given a route to the pod CIDR through the node connects
+straight to a pod's address; the pod's replies keep that address (not
+masqueraded), and the pod sees the client's."""
 import os
 
 import multinode as M
@@ -37,4 +40,15 @@ if M.iptables():  # and it is berth's rule that did it
               check=False)
     pkts = [int(ln.split()[0]) for ln in r.stdout.splitlines() if "MASQUERADE" in ln]
     M.check(pkts and pkts[0] > 0, "BERTH-POD-MASQ masqueraded them (%s)" % r.stdout.strip())
+
+# outside -> pod IP, routed through the node: replies must not be SNATed
+cidr = c.get("node", n1.name)["spec"]["podCIDR"]
+c.ext_sh("ip", "route", "replace", cidr, "via", n1.ip)
+pod_url = "http://%s:8080/cgi-bin/ip" % me["status"]["podIP"]
+got = [M.client_ip(M.curl(c, "ext", pod_url)) for _ in range(3)]
+M.check(got == [C.EXT_IP] * 3, "outside %s -> pod %s: answered from the pod's address, "
+        "client address kept (%s)" % (C.EXT_IP, pod_url, got))
+# and the pod's own connections out are still masqueraded meanwhile
+got = M.curl(c, me, url)
+M.check(got == n1.ip, "pod -> outside still leaves as the node IP (%s)" % got)
 M.log("PASS")

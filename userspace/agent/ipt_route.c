@@ -72,7 +72,7 @@ static const char *tunnel_wrong(struct berth_iptroute *r, struct rtnl_link *l,
 		return "not a vxlan device";
 	if (rtnl_link_vxlan_get_collect_metadata(l) == 1)
 		return "in external mode (the BPF dataplane's)";
-	if (rtnl_link_vxlan_get_id(l, &id) || id != BERTH_IPT_VNI)
+	if (rtnl_link_vxlan_get_id(l, &id) || id != r->opts.vni)
 		return "wrong VNI";
 	if (rtnl_link_vxlan_get_port(l, &port) || port != BERTH_VXLAN_PORT)
 		return "wrong dstport";
@@ -93,7 +93,7 @@ static int tunnel_create(struct berth_iptroute *r, const uint8_t *mac)
 
 	if (l && a && local) {
 		rtnl_link_set_name(l, BERTH_TUNNEL_DEV);
-		rtnl_link_vxlan_set_id(l, BERTH_IPT_VNI);
+		rtnl_link_vxlan_set_id(l, r->opts.vni);
 		rtnl_link_vxlan_set_port(l, BERTH_VXLAN_PORT);
 		rtnl_link_vxlan_set_local(l, local);
 		rtnl_link_vxlan_set_learning(l, 0);
@@ -152,13 +152,13 @@ static int ensure_tunnel(struct berth_iptroute *r)
 	if (e < 0 || why) {
 		err = tunnel_create(r, mac);
 		if (err) {
-			pr_err("create %s (vxlan id %d dstport %d dev %s): %s",
-			       BERTH_TUNNEL_DEV, BERTH_IPT_VNI,
-			       BERTH_VXLAN_PORT, r->under.name, strerror(-err));
+			pr_err("create %s (vxlan id %u dstport %d dev %s): %s",
+			       BERTH_TUNNEL_DEV, r->opts.vni, BERTH_VXLAN_PORT,
+			       r->under.name, strerror(-err));
 			return err;
 		}
-		pr_info("tunnel %s: created (vxlan id %d, dstport %d, dev %s)",
-			BERTH_TUNNEL_DEV, BERTH_IPT_VNI, BERTH_VXLAN_PORT,
+		pr_info("tunnel %s: created (vxlan id %u, dstport %d, dev %s)",
+			BERTH_TUNNEL_DEV, r->opts.vni, BERTH_VXLAN_PORT,
 			r->under.name);
 	}
 	err = tunnel_up(r);
@@ -413,6 +413,8 @@ static int init(struct berth_iptroute *r, const struct berth_iptroute_opts *o)
 	r->opts = *o;
 	if (!r->opts.full_sync_s)
 		r->opts.full_sync_s = BERTH_IPT_FULL_SYNC_S;
+	if (!r->opts.vni)
+		r->opts.vni = BERTH_VXLAN_VNI_DEFAULT;
 	lo.idle_ms = r->opts.full_sync_s * 1000L; /* the periodic full pass */
 	err = berth_syncloop_init(&r->loop, &lo, &nodes, 1);
 	if (err)
@@ -444,9 +446,9 @@ int berth_iptroute_start(const struct berth_iptroute_opts *opts,
 	if (err)
 		goto fail;
 	berth_tunnel_sysctls();
-	pr_info("node %s: %s on %s (mtu %u), tunnel %s (vxlan id %d), pods mtu %u, no BPF",
+	pr_info("node %s: %s on %s (mtu %u), tunnel %s (vxlan id %u), pods mtu %u, no BPF",
 		r->node_name, r->node_ip_s, r->under.name, r->under.mtu,
-		BERTH_TUNNEL_DEV, BERTH_IPT_VNI, berth_iptroute_pod_mtu(r));
+		BERTH_TUNNEL_DEV, r->opts.vni, berth_iptroute_pod_mtu(r));
 	if (opts->kubeconfig) {
 		err = berth_syncloop_start(&r->loop, opts->kubeconfig);
 		if (err)

@@ -2,7 +2,7 @@
 /*
  * Pod routing for the iptables dataplane: plain kernel forwarding, no BPF.
  *
- * - BERTH_TUNNEL_DEV as a classic VXLAN device: VNI BERTH_IPT_VNI, dstport
+ * - BERTH_TUNNEL_DEV as a classic VXLAN device: VNI opts.vni, dstport
  *   BERTH_VXLAN_PORT, local = node IP on the underlay, no learning, MTU =
  *   underlay - BERTH_TUNNEL_OVERHEAD, MAC derived from the node IP
  *   (02:be:a:b:c:d), so every node knows every other node's MAC. A device
@@ -24,14 +24,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BERTH_IPT_VNI 1 /* the one VXLAN network of the iptables mode */
-
 struct berth_iptroute_opts {
 	const char *kubeconfig; /* Nodes are watched here */
 	const char *node_name;
 	const char *node_ip; /* NULL: the netns' first IPv4 */
 	const char *device; /* underlay; NULL: the one holding node_ip */
 	bool masquerade;
+	uint32_t vni; /* the device's VXLAN id; 0: BERTH_VXLAN_VNI_DEFAULT */
 	unsigned int full_sync_s; /* 0: BERTH_IPT_FULL_SYNC_S */
 };
 

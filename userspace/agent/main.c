@@ -111,6 +111,7 @@ static void usage(FILE *f)
 		"                   [--iptables-sync-period S]\n"
 		"                   [--iptables-backend nft|legacy]\n"
 		"                   [--device IF] [--nodeport-accel auto|tc|xdp]\n"
+		"                   [--vxlan-vni N]\n"
 		"                   [--masquerade=true|false]\n"
 		"                   [--service-node-port-range MIN-MAX] [--cgroup PATH]\n"
 		"                   [--trace-events]\n"
@@ -130,6 +131,8 @@ static void usage(FILE *f)
 		"holding --node-ip, or --device IF.\n"
 		"  --nodeport-accel  auto: XDP if the device takes it, else tc (default);\n"
 		"                    tc: tc only; xdp: XDP or fail\n"
+		"  --vxlan-vni N     the cluster's VXLAN network id, the same on every\n"
+		"                    node (1-16777215, default 1)\n"
 		"  --masquerade      SNAT pod traffic leaving the cluster to the node IP\n"
 		"                    (default true)\n"
 		"  --service-node-port-range  NodePort range (default 30000-32767)\n"
@@ -569,6 +572,7 @@ static int ipt_start_node(struct agent *a)
 		.node_ip = a->kopts.node_ip,
 		.device = a->ropts.device,
 		.masquerade = a->ropts.masquerade,
+		.vni = a->ropts.vni,
 		.full_sync_s = a->ipt_sync_s,
 	};
 
@@ -766,6 +770,7 @@ int main(int argc, char **argv)
 		{ "dataplane", required_argument, NULL, 0x101 },
 		{ "device", required_argument, NULL, 0x102 },
 		{ "nodeport-accel", required_argument, NULL, 0x103 },
+		{ "vxlan-vni", required_argument, NULL, 0x109 },
 		{ "masquerade", required_argument, NULL, 0x104 },
 		{ "service-node-port-range", required_argument, NULL, 0x105 },
 		{ "cgroup", required_argument, NULL, 0x106 },
@@ -779,7 +784,8 @@ int main(int argc, char **argv)
 	};
 	struct agent a = { .root = "/var/lib/berth",
 			   .gc_interval = 30,
-			   .ropts = { .masquerade = true } };
+			   .ropts = { .masquerade = true,
+				      .vni = BERTH_VXLAN_VNI_DEFAULT } };
 	struct berth_lbmap_maps maps;
 	bool once = false, do_uninstall = false;
 	char pin_dir[256];
@@ -916,6 +922,15 @@ int main(int argc, char **argv)
 		case 0x103:
 			if (parse_accel(optarg, &a.ropts.accel))
 				return 2;
+			break;
+		case 0x109:
+			if (parse_u32(optarg, "--vxlan-vni", &a.ropts.vni) ||
+			    !a.ropts.vni || a.ropts.vni > BERTH_VXLAN_VNI_MAX) {
+				fprintf(stderr,
+					"berth-agent: --vxlan-vni: '%s' is not 1-%u\n",
+					optarg, BERTH_VXLAN_VNI_MAX);
+				return 2;
+			}
 			break;
 		case 0x104:
 			if (parse_bool(optarg, "--masquerade",

@@ -199,6 +199,7 @@ static void node_cfg(const struct berth_routing *r, struct berth_node_cfg *c)
 	c->snat_port_max = BERTH_SNAT_PORT_MAX;
 	memcpy(c->netdev_mac, r->under.mac, 6);
 	memcpy(c->tunnel_mac, r->tunnel.mac, 6);
+	c->vni = r->opts.vni;
 }
 
 static int write_node_map(struct berth_routing *r)
@@ -400,11 +401,11 @@ static void write_state(struct berth_routing *r)
 	fprintf(f,
 		"{\"nodeIP\": \"%s\", \"device\": {\"name\": \"%s\", \"ifindex\": %d, \"mtu\": %u, \"mac\": \"%s\"},\n"
 		" \"tunnel\": {\"name\": \"%s\", \"ifindex\": %d, \"mtu\": %u, \"mac\": \"%s\"},\n"
-		" \"podMTU\": %u, \"xdpMode\": \"%s\", \"masquerade\": %s, \"nodePortRange\": \"%u-%u\",\n"
+		" \"podMTU\": %u, \"vni\": %u, \"xdpMode\": \"%s\", \"masquerade\": %s, \"nodePortRange\": \"%u-%u\",\n"
 		" \"nodeSyncs\": %lu, \"nodes\": %zu, \"ok\": %s}\n",
 		r->node_ip_s, r->under.name, r->under.ifindex, r->under.mtu, um,
 		r->tunnel.name, r->tunnel.ifindex, r->tunnel.mtu, tm,
-		berth_routing_pod_mtu(r), r->xdp_mode,
+		berth_routing_pod_mtu(r), r->opts.vni, r->xdp_mode,
 		r->opts.masquerade ? "true" : "false", r->opts.nodeport_min,
 		r->opts.nodeport_max, (unsigned long)r->syncs, r->last.nodes,
 		r->last_err ? "false" : "true");
@@ -487,6 +488,8 @@ static int routing_init(struct berth_routing *r,
 	int err;
 
 	r->opts = *opts;
+	if (!r->opts.vni)
+		r->opts.vni = BERTH_VXLAN_VNI_DEFAULT;
 	err = berth_syncloop_init(&r->loop, &lo, &nodes, 1);
 	if (err)
 		return err;
@@ -532,11 +535,11 @@ int berth_routing_start(const struct berth_routing_opts *opts,
 	/* the node map says whether XDP sits in front of tc */
 	if (strcmp(r->xdp_mode, "none"))
 		write_node_map(r);
-	pr_info("node %s: %s on %s (mtu %u), tunnel %s (mtu %u), pods mtu %u, NodePort %u-%u, masquerade %s",
+	pr_info("node %s: %s on %s (mtu %u), tunnel %s (mtu %u, vni %u), pods mtu %u, NodePort %u-%u, masquerade %s",
 		r->node_name, r->node_ip_s, r->under.name, r->under.mtu,
-		r->tunnel.name, r->tunnel.mtu, berth_routing_pod_mtu(r),
-		r->opts.nodeport_min, r->opts.nodeport_max,
-		r->opts.masquerade ? "on" : "off");
+		r->tunnel.name, r->tunnel.mtu, r->opts.vni,
+		berth_routing_pod_mtu(r), r->opts.nodeport_min,
+		r->opts.nodeport_max, r->opts.masquerade ? "on" : "off");
 	write_state(r);
 	if (opts->kubeconfig) {
 		err = berth_syncloop_start(&r->loop, opts->kubeconfig);

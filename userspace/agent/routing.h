@@ -35,6 +35,7 @@ struct berth_routing_opts {
 	enum berth_nodeport_accel accel;
 	bool masquerade;
 	uint16_t nodeport_min, nodeport_max; /* 0: the defaults */
+	uint32_t vni; /* VXLAN network id; 0: BERTH_VXLAN_VNI_DEFAULT */
 	struct berth_dp *dp;
 };
 

@@ -199,6 +199,8 @@ static const char *ct_dir_str(__u8 dir)
 		return "egress";
 	case BERTH_CT_POLICY:
 		return "policy";
+	case BERTH_CT_INBOUND:
+		return "inbound";
 	}
 	return "?";
 }
@@ -408,19 +410,21 @@ static int cmd_node(void)
 	mac_str(c.netdev_mac, nmac);
 	mac_str(c.tunnel_mac, tmac);
 	if (json)
-		printf("{\"node_ip\":\"%s\",\"netdev_ifindex\":%u,\"netdev_mac\":\"%s\",\"tunnel_ifindex\":%u,\"tunnel_mac\":\"%s\",\"masquerade\":%s,\"xdp\":%s,\"nodeport_range\":\"%u-%u\",\"snat_port_range\":\"%u-%u\"}\n",
+		printf("{\"node_ip\":\"%s\",\"netdev_ifindex\":%u,\"netdev_mac\":\"%s\",\"tunnel_ifindex\":%u,\"tunnel_mac\":\"%s\",\"vni\":%u,\"masquerade\":%s,\"xdp\":%s,\"nodeport_range\":\"%u-%u\",\"snat_port_range\":\"%u-%u\"}\n",
 		       ip, c.netdev_ifindex, nmac, c.tunnel_ifindex, tmac,
+		       c.vni,
 		       c.flags & BERTH_NODE_F_MASQUERADE ? "true" : "false",
 		       c.flags & BERTH_NODE_F_XDP ? "true" : "false",
 		       c.nodeport_min, c.nodeport_max, c.snat_port_min,
 		       c.snat_port_max);
 	else
 		printf("node IP         %s\nunderlay        ifindex %u mac %s\n"
-		       "tunnel          ifindex %u mac %s\nmasquerade      %s\n"
+		       "tunnel          ifindex %u mac %s vni %u\n"
+		       "masquerade      %s\n"
 		       "NodePort XDP    %s\nNodePort range  %u-%u\n"
 		       "SNAT ports      %u-%u\n",
 		       ip, c.netdev_ifindex, nmac, c.tunnel_ifindex, tmac,
-		       c.flags & BERTH_NODE_F_MASQUERADE ? "on" : "off",
+		       c.vni, c.flags & BERTH_NODE_F_MASQUERADE ? "on" : "off",
 		       c.flags & BERTH_NODE_F_XDP ? "on" : "off",
 		       c.nodeport_min, c.nodeport_max, c.snat_port_min,
 		       c.snat_port_max);

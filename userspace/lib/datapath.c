@@ -531,8 +531,9 @@ int berth_ct_usage_scan(struct berth_dp *dp, struct berth_ct_usage **out,
 			have_stale = true;
 			continue;
 		}
-		/* a flow policy judged names no backend */
-		if (key.dir == BERTH_CT_POLICY)
+		/* a flow policy judged, or one from outside to a pod, names
+		 * no backend */
+		if (key.dir == BERTH_CT_POLICY || key.dir == BERTH_CT_INBOUND)
 			continue;
 		if (u->n == cap) {
 			uint32_t *ids = realloc(u->ids, 2 * cap * sizeof(*ids));

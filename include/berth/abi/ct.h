@@ -25,6 +25,13 @@ enum {
 	 * without a policy lookup. Only for endpoints policy selects.
 	 */
 	BERTH_CT_POLICY = 5,
+	/*
+	 * a connection from outside the cluster straight to a local pod's
+	 * address (routed through the node), keyed by its replies' tuple
+	 * (pod -> client): to_netdev leaves them unmasqueraded. Written by
+	 * host.bpf.c, only when masquerade is on.
+	 */
+	BERTH_CT_INBOUND = 6,
 };
 
 /* berth_ct_val.flags */

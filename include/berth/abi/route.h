@@ -13,6 +13,9 @@
 
 #define BERTH_TUNNEL_DEV "berth_vxlan"
 #define BERTH_VXLAN_PORT 8472 /* Linux's and Cilium's default VXLAN port */
+/* the cluster's VXLAN network id (--vxlan-vni): one per cluster, 24 bits */
+#define BERTH_VXLAN_VNI_DEFAULT 1
+#define BERTH_VXLAN_VNI_MAX 0xffffff
 /* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
 #define BERTH_TUNNEL_OVERHEAD 50
 #define BERTH_NODEPORT_MIN 30000 /* Kubernetes' default NodePort range */
@@ -99,7 +102,7 @@ struct berth_node_cfg {
 	__u16 snat_port_max;
 	__u8 netdev_mac[6];
 	__u8 tunnel_mac[6];
-	__u32 pad;
+	__u32 vni; /* VXLAN network id sent, and the only one taken in */
 };
 BERTH_ABI_SIZE(struct berth_node_cfg, 40);
 

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <linux/pkt_cls.h>
 
 #include <berth/abi/route.h>
 #include <berth/datapath.h>
@@ -38,7 +41,10 @@ static int usage(void)
 		"  ipcache CIDR TUNNEL_IP local-pod|pod|node\n"
 		"  service VIP PORT tcp|udp BACKEND_IP:PORT...\n"
 		"  unpin\n"
-		"route-loader xdp-pass IFNAME          an XDP program that passes all\n");
+		"route-loader xdp-pass IFNAME          an XDP program that passes all\n"
+		"route-loader xdp-cut IFNAME           ... that drops VXLAN, passes the rest\n"
+		"route-loader tc-cut IFNAME egress|ingress|off\n"
+		"                                      tc: drop UDP, pass the rest\n");
 	return 2;
 }
 
@@ -225,6 +231,29 @@ static int act(struct berth_dp *dp, const char *action, int argc, char **argv)
  * A veth's XDP_TX lands in its peer's ring, which is only flushed when the
  * peer has an XDP program too: the underlay's far ends get this one.
  */
+static int xdp_load(const char *ifname, const char *name,
+		    const struct bpf_insn *insns, size_t n)
+{
+	int ifindex = if_nametoindex(ifname), fd, err;
+
+	if (!ifindex) {
+		fprintf(stderr, "no device %s\n", ifname);
+		return 1;
+	}
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, name, "GPL", insns, n, NULL);
+	if (fd < 0) {
+		fprintf(stderr, "load %s: %s\n", name, strerror(-fd));
+		return 1;
+	}
+	/* replaces what the device had (xdp-pass and xdp-cut take turns) */
+	err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL);
+	close(fd);
+	if (err)
+		fprintf(stderr, "attach %s to %s: %s\n", name, ifname,
+			strerror(-err));
+	return err ? 1 : 0;
+}
+
 static int xdp_pass(const char *ifname)
 {
 	const struct bpf_insn insns[] = {
@@ -233,22 +262,119 @@ static int xdp_pass(const char *ifname)
 		  .imm = XDP_PASS },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	int ifindex = if_nametoindex(ifname), fd, err;
 
-	if (!ifindex) {
+	return xdp_load(ifname, "xdp_pass", insns, 2);
+}
+
+#define LDX(sz, d, s, o)                                                      \
+	{                                                                     \
+		.code = BPF_LDX | BPF_MEM | (sz), .dst_reg = d, .src_reg = s, \
+		.off = o                                                      \
+	}
+#define JNE(d, k, o)                                                       \
+	{                                                                  \
+		.code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = d, .off = o, \
+		.imm = k                                                   \
+	}
+#define RET(v)                                 \
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, \
+	  .dst_reg = BPF_REG_0,                \
+	  .imm = v },                          \
+	{                                      \
+		.code = BPF_JMP | BPF_EXIT     \
+	}
+
+/*
+ * The frame at r2 (data, from the context at data_off; r3 its end), when
+ * it has len bytes and is IPv4; else a jump over the next `out`
+ * instructions after it (the jumps count from its last two).
+ */
+#define IPV4_FRAME(data_off, end_off, len, out)            \
+	LDX(BPF_W, BPF_REG_2, BPF_REG_1, data_off),        \
+		LDX(BPF_W, BPF_REG_3, BPF_REG_1, end_off), \
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X,     \
+		  .dst_reg = BPF_REG_4,                    \
+		  .src_reg = BPF_REG_2 },                  \
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K,     \
+		  .dst_reg = BPF_REG_4,                    \
+		  .imm = len },                            \
+		{ .code = BPF_JMP | BPF_JGT | BPF_X,       \
+		  .dst_reg = BPF_REG_4,                    \
+		  .src_reg = BPF_REG_3,                    \
+		  .off = out },                            \
+		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 12),      \
+		JNE(BPF_REG_5, htons(0x0800), (out)-2)
+
+/*
+ * bench/net: drop the VXLAN a node sends where it reaches the wire (IPv4
+ * without options, UDP to BERTH_VXLAN_PORT), pass the rest: the other
+ * node is cut off and the entry node alone measured. The veth counts the
+ * drops (ethtool -S: xdp_drops).
+ */
+static int xdp_cut(const char *ifname)
+{
+	const struct bpf_insn insns[] = {
+		IPV4_FRAME(offsetof(struct xdp_md, data),
+			   offsetof(struct xdp_md, data_end), 38, 10),
+		LDX(BPF_B, BPF_REG_5, BPF_REG_2, 14),
+		JNE(BPF_REG_5, 0x45, 6),
+		LDX(BPF_B, BPF_REG_5, BPF_REG_2, 23),
+		JNE(BPF_REG_5, IPPROTO_UDP, 4),
+		LDX(BPF_H, BPF_REG_5, BPF_REG_2, 36),
+		JNE(BPF_REG_5, htons(BERTH_VXLAN_PORT), 2),
+		RET(XDP_DROP), /* two instructions each */
+		RET(XDP_PASS),
+	};
+
+	return xdp_load(ifname, "xdp_cut", insns,
+			sizeof(insns) / sizeof(insns[0]));
+}
+
+/*
+ * bench/net: drop UDP over IPv4 at a wire port, on the way out toward a
+ * node (egress: everything up to the node timed without it) or on the way
+ * in from it (ingress: the node's skbs, where xdp-cut would first copy
+ * each into a page). "off" removes the port's clsact hook and the program.
+ */
+static int tc_cut(const char *ifname, const char *where)
+{
+	const struct bpf_insn insns[] = {
+		IPV4_FRAME(offsetof(struct __sk_buff, data),
+			   offsetof(struct __sk_buff, data_end), 24, 6),
+		LDX(BPF_B, BPF_REG_5, BPF_REG_2, 23),
+		JNE(BPF_REG_5, IPPROTO_UDP, 2),
+		RET(TC_ACT_SHOT), /* two instructions each */
+		RET(TC_ACT_OK),
+	};
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = if_nametoindex(ifname),
+		    .attach_point = strcmp(where, "ingress") ? BPF_TC_EGRESS :
+							       BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts);
+	int fd, err;
+
+	if (!hook.ifindex) {
 		fprintf(stderr, "no device %s\n", ifname);
 		return 1;
 	}
-	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_pass", "GPL", insns, 2,
-			   NULL);
+	if (!strcmp(where, "off")) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		err = bpf_tc_hook_destroy(&hook);
+		return err && err != -ENOENT ? 1 : 0;
+	}
+	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "tc_cut", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), NULL);
 	if (fd < 0) {
-		fprintf(stderr, "load xdp_pass: %s\n", strerror(-fd));
+		fprintf(stderr, "load tc_cut: %s\n", strerror(-fd));
 		return 1;
 	}
-	err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL);
+	err = bpf_tc_hook_create(&hook);
+	if (!err || err == -EEXIST) {
+		opts.prog_fd = fd;
+		err = bpf_tc_attach(&hook, &opts);
+	}
 	close(fd);
 	if (err)
-		fprintf(stderr, "attach xdp_pass to %s: %s\n", ifname,
+		fprintf(stderr, "attach tc_cut to %s: %s\n", ifname,
 			strerror(-err));
 	return err ? 1 : 0;
 }
@@ -261,6 +387,10 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "xdp-pass"))
 		return xdp_pass(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "xdp-cut"))
+		return xdp_cut(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "tc-cut"))
+		return tc_cut(argv[2], argv[3]);
 	if (argc < 3)
 		return usage();
 	if (!strcmp(argv[2], "unpin"))
