@@ -774,7 +774,7 @@ int main(int argc, char **argv)
 		{ "masquerade", required_argument, NULL, 0x104 },
 		{ "service-node-port-range", required_argument, NULL, 0x105 },
 		{ "cgroup", required_argument, NULL, 0x106 },
-		{ "trace-events", no_argument, NULL, 0x109 },
+		{ "trace-events", no_argument, NULL, 0x10a },
 		{ "iptables-sync-period", required_argument, NULL, 0x107 },
 		{ "iptables-backend", required_argument, NULL, 0x108 },
 		{ "kubeconfig", required_argument, NULL, 0x110 },
@@ -950,7 +950,7 @@ int main(int argc, char **argv)
 		case 0x106:
 			a.cgroup = optarg;
 			break;
-		case 0x109:
+		case 0x10a:
 			a.trace_events = true;
 			break;
 		case 'h':
