@@ -112,17 +112,21 @@ static double measure(int prog, const struct frame *f)
 	return ns[ROUNDS / 2];
 }
 
+/* An egress TCP port allow: its port entry, then its head (abi/policy.h). */
 static int put_policy(int fd, uint32_t ep, uint32_t id, uint16_t port)
 {
-	struct berth_policy_key k = { .prefixlen = BERTH_POLICY_PREFIX_FULL,
-				      .ep_ip = htonl(ep),
-				      .identity = htonl(id),
-				      .dir = BERTH_POLICY_EGRESS,
-				      .proto = IPPROTO_TCP,
-				      .port = htons(port) };
+	struct berth_policy_hkey k = { .ep_ip = htonl(ep),
+				       .identity = id,
+				       .dir = BERTH_POLICY_EGRESS,
+				       .proto = IPPROTO_TCP,
+				       .port = htons(port) };
 	struct berth_policy_val v = { .flags = BERTH_POLICY_F_ALLOW };
+	int err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
 
-	return bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+	k.proto = 0;
+	k.port = 0;
+	v.flags = BERTH_POLICY_F_PORTS(0);
+	return err ?: bpf_map_update_elem(fd, &k, &v, BPF_ANY);
 }
 
 /*
@@ -296,8 +300,10 @@ static int bench_sync(struct sync_result *res)
 	nodes[1] = node_obj(2);
 	struct berth_policy_objects o = { pods, nss,	    pols,     nodes,
 					  PODS, NAMESPACES, POLICIES, 2 };
+	struct berth_policy_shadow shadow = { 0 };
 	struct berth_policy_maps maps = { &dp->policy, &dp->endpoints,
-					  &dp->ipcache };
+					  &dp->ipcache, &dp->policy_ranges,
+					  &shadow };
 
 	t0 = now_ms();
 	err = berth_policyagent_sync(&o, "n1", &maps, NULL, &st);
@@ -325,6 +331,7 @@ static int bench_sync(struct sync_result *res)
 		json_object_put(nss[i]);
 	json_object_put(nodes[0]);
 	json_object_put(nodes[1]);
+	berth_policy_shadow_free(&shadow);
 	berth_dp_close(dp);
 	berth_dp_unpin(pin_dir);
 	return err;

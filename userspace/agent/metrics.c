@@ -36,7 +36,7 @@ static struct {
 	struct berth_prom_metric *sync_latency, *syncs, *sync_writes;
 	struct berth_prom_metric *map_entries, *map_max, *map_pressure;
 	struct berth_prom_metric *drop_pkts, *drop_bytes, *fwd_pkts, *fwd_bytes;
-	struct berth_prom_metric *pods, *probes, *restarts;
+	struct berth_prom_metric *pods, *probes, *restarts, *policy_full;
 	pthread_mutex_t lock; /* node, pm, checks */
 	char node[128];
 	struct berth_podmgr *pm;
@@ -109,6 +109,10 @@ static void init(void)
 		r, "prober_probe_total",
 		"Container probe attempts by type (Liveness, Readiness, Startup) and result (successful, failed).",
 		probe);
+	M.policy_full = berth_prom_gauge(
+		r, "berth_agent_policy_map_full",
+		"1 while the NetworkPolicy maps are too small for the policy (the one enforced before stays); see --policy-map-entries.",
+		NULL);
 	M.restarts = berth_prom_counter(
 		r, "berth_agent_container_restarts_total",
 		"Containers started again after they had run.", NULL);
@@ -157,6 +161,12 @@ void berth_agent_metrics_probe(const char *probe_type, bool ok)
 
 	if (ready())
 		berth_prom_inc(berth_prom_child(M.probes, lv));
+}
+
+void berth_agent_metrics_policy_full(bool full)
+{
+	if (ready())
+		berth_prom_set(berth_prom_child(M.policy_full, NULL), full);
 }
 
 void berth_agent_metrics_restart(void)
