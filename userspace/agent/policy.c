@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* NetworkPolicy -> policy map entries, endpoint flags and CIDR identities: see policy.h. */
+#define _GNU_SOURCE /* qsort_r */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -87,14 +88,31 @@ struct nsinfo {
 	json_object *labels; /* owned: with NS_NAME_LABEL */
 };
 
+/* A pod's named containerPorts, parsed once per compile. */
+struct named {
+	const char *name; /* borrowed from the pod */
+	uint8_t proto;
+	uint16_t port;
+};
+
+struct pod_ports {
+	bool done;
+	struct named *v;
+	size_t n;
+};
+
 struct ctx {
 	const struct berth_policy_input *in;
 	struct nsinfo *ns;
 	size_t nns;
 	json_object **id_nsl; /* per identity (ids[] index): its ns labels */
 	signed char *memo; /* per identity: selector result, -1 unknown */
+	signed char *sel_memo; /* the same for the policy's podSelector */
 	const struct berth_ident_pod **local; /* this node's pods, as eps */
 	size_t nlocal;
+	size_t *by_ns; /* indices into local, sorted by namespace */
+	struct pod_ports *pports; /* per pod (ids->pods index): lazily */
+	size_t *id_pod; /* per identity: an addressed pod of it, or SIZE_MAX */
 	struct berth_policy_result *r;
 	size_t cap;
 	int err; /* first allocation failure */
@@ -217,13 +235,14 @@ static int proto_of(json_object *port, uint8_t *proto)
 	return 0;
 }
 
-/* containerPort of pod named name for proto; 0 if none */
-static uint16_t named_port(const struct berth_ident_pod *pod, const char *name,
-			   uint8_t proto)
+/* pod's named containerPorts into pp; -ENOMEM */
+static int pod_ports_parse(const struct berth_ident_pod *pod,
+			   struct pod_ports *pp)
 {
 	json_object *ctrs =
 		berth_jget(berth_jget(pod->obj, "spec"), "containers");
 
+	pp->done = true;
 	for (size_t i = 0; i < berth_jlen(ctrs); i++) {
 		json_object *ports =
 			berth_jget(json_object_array_get_idx(ctrs, i), "ports");
@@ -231,14 +250,33 @@ static uint16_t named_port(const struct berth_ident_pod *pod, const char *name,
 		for (size_t j = 0; j < berth_jlen(ports); j++) {
 			json_object *p = json_object_array_get_idx(ports, j);
 			const char *n = berth_jstr(p, "name");
-			uint8_t pp;
 			long num = berth_jint(p, "containerPort");
+			struct named *v;
+			uint8_t pp_;
 
-			if (n && !strcmp(n, name) && !proto_of(p, &pp) &&
-			    pp == proto && num > 0 && num < 65536)
-				return num;
+			if (!n || proto_of(p, &pp_) || num <= 0 || num >= 65536)
+				continue;
+			v = realloc(pp->v, (pp->n + 1) * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			pp->v = v;
+			v[pp->n++] = (struct named){ n, pp_, num };
 		}
 	}
+	return 0;
+}
+
+/* containerPort of pod named name for proto; 0 if none */
+static uint16_t named_port(struct ctx *c, const struct berth_ident_pod *pod,
+			   const char *name, uint8_t proto)
+{
+	struct pod_ports *pp = &c->pports[pod - c->in->ids->pods];
+
+	if (!pp->done && pod_ports_parse(pod, pp))
+		c->err = -ENOMEM;
+	for (size_t i = 0; i < pp->n; i++)
+		if (pp->v[i].proto == proto && !strcmp(pp->v[i].name, name))
+			return pp->v[i].port;
 	return 0;
 }
 
@@ -334,7 +372,7 @@ static void emit_spec(struct ctx *c, struct berth_policy_key base,
 		emit_range(c, &base, ps->lo, ps->hi);
 		return;
 	case PS_NAMED:
-		p = named_on ? named_port(named_on, ps->name, ps->proto) : 0;
+		p = named_on ? named_port(c, named_on, ps->name, ps->proto) : 0;
 		base.proto = ps->proto;
 		if (p)
 			emit_range(c, &base, p, p);
@@ -564,6 +602,28 @@ static int peer_selects(struct ctx *c, const char *policy_ns, size_t ix,
 	return m;
 }
 
+/* Identities (of addressed pods) a selector peer picks, one peer each. */
+static int selector_ids(struct ctx *c, const char *policy_ns,
+			json_object *podsel, json_object *nssel,
+			struct peers *out)
+{
+	const struct berth_idtable *t = c->in->ids;
+
+	for (size_t ix = 0; ix < t->n; ix++) {
+		int m;
+
+		if (c->id_pod[ix] == SIZE_MAX)
+			continue;
+		m = peer_selects(c, policy_ns, ix, podsel, nssel);
+		if (m < 0)
+			return -EINVAL;
+		if (m)
+			add_peer(c, out, t->ids[ix].id,
+				 &t->pods[c->id_pod[ix]]);
+	}
+	return 0;
+}
+
 /*
  * Pods a selector peer picks: one peer per identity, or one per pod when
  * port names are resolved on the peer (egress).
@@ -574,6 +634,8 @@ static int selector_peers(struct ctx *c, const char *policy_ns,
 {
 	const struct berth_idtable *t = c->in->ids;
 
+	if (!per_pod)
+		return selector_ids(c, policy_ns, podsel, nssel, out);
 	memset(c->memo, -1, t->n);
 	for (size_t i = 0; i < t->npods; i++) {
 		const struct berth_ident_pod *p = &t->pods[i];
@@ -756,6 +818,31 @@ static void compile_dir(struct ctx *c, json_object *spec, uint8_t dir,
 			     sel, name);
 }
 
+static int cmp_local_ns(const void *a, const void *b, void *arg)
+{
+	const struct ctx *c = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int d = strcmp(c->local[x]->ns, c->local[y]->ns);
+
+	return d ? d : (x > y) - (x < y);
+}
+
+/* The first of by_ns in namespace ns (or past them all). */
+static size_t local_ns_first(const struct ctx *c, const char *ns)
+{
+	size_t lo = 0, hi = c->nlocal;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->local[c->by_ns[mid]]->ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void compile_policy(struct ctx *c, json_object *pol, size_t *scratch)
 {
 	json_object *meta = berth_jget(pol, "metadata");
@@ -768,20 +855,24 @@ static void compile_policy(struct ctx *c, json_object *pol, size_t *scratch)
 
 	ns = ns ? ns : "default";
 	name = name ? name : "?";
-	for (size_t i = 0; i < c->nlocal; i++) {
+	memset(c->sel_memo, -1, c->in->ids->n);
+	for (size_t j = local_ns_first(c, ns); j < c->nlocal; j++) {
+		size_t i = c->by_ns[j];
 		const struct berth_ident_pod *p = c->local[i];
-		int m;
+		signed char *m = &c->sel_memo[p->ix];
 
 		if (strcmp(p->ns, ns))
-			continue;
-		m = podsel ? sel_match(podsel, p->labels) : 1;
-		if (m < 0) {
+			break;
+		/* pods of one identity share namespace and labels */
+		if (*m < 0)
+			*m = podsel ? sel_match(podsel, p->labels) : 1;
+		if (*m < 0) {
 			c->r->errors++;
 			pr_warn("networkpolicy %s/%s: invalid podSelector, ignored",
 				ns, name);
 			return;
 		}
-		if (m)
+		if (*m)
 			sel.v[sel.n++] = i;
 	}
 	if (!sel.n)
@@ -840,11 +931,32 @@ int berth_policy_compile(const struct berth_policy_input *in,
 		r.eps[r.neps++] =
 			(struct berth_policy_ep){ .ip = t->pods[i].ip };
 	}
+	/* a policy selects pods of its namespace: find them by bsearch */
+	c.by_ns = calloc(c.nlocal + 1, sizeof(*c.by_ns));
+	c.sel_memo = malloc(t->n + 1);
+	c.pports = calloc(t->npods + 1, sizeof(*c.pports));
+	c.id_pod = malloc((t->n + 1) * sizeof(*c.id_pod));
+	if (!err && (!c.by_ns || !c.sel_memo || !c.pports || !c.id_pod))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < t->n; i++)
+		c.id_pod[i] = SIZE_MAX;
+	for (size_t i = t->npods; !err && i-- > 0;)
+		c.id_pod[t->pods[i].ix] = i; /* the lowest address: as before */
+	for (size_t i = 0; !err && i < c.nlocal; i++)
+		c.by_ns[i] = i;
+	if (!err && c.nlocal)
+		qsort_r(c.by_ns, c.nlocal, sizeof(*c.by_ns), cmp_local_ns, &c);
 	for (size_t j = 0; !err && j < in->npolicies; j++) {
 		compile_policy(&c, in->policies[j], scratch);
 		err = c.err;
 	}
 	free(c.local);
+	free(c.by_ns);
+	free(c.sel_memo);
+	for (size_t i = 0; c.pports && i < t->npods; i++)
+		free(c.pports[i].v);
+	free(c.pports);
+	free(c.id_pod);
 	free(scratch);
 	for (size_t i = 0; i < c.nns; i++)
 		json_object_put(c.ns[i].labels);

@@ -120,6 +120,7 @@ void berth_policy_shadow_free(struct berth_policy_shadow *s)
 {
 	free(s->h);
 	free(s->rk);
+	free(s->ipc);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -384,12 +385,21 @@ static int policy_del(const struct berth_policy_maps *m,
 	return ret;
 }
 
+static int cmp_ep_ip(const void *a, const void *b)
+{
+	const struct berth_policy_ep *x = a, *y = b;
+
+	return (x->ip > y->ip) - (x->ip < y->ip);
+}
+
+/* r->eps is sorted by ip */
 static uint32_t want_flags(const struct berth_policy_result *r, uint32_t ip)
 {
-	for (size_t i = 0; i < r->neps; i++)
-		if (r->eps[i].ip == ip)
-			return r->eps[i].flags;
-	return 0;
+	struct berth_policy_ep k = { .ip = ip }, *e = NULL;
+
+	if (r->neps)
+		e = bsearch(&k, r->eps, r->neps, sizeof(k), cmp_ep_ip);
+	return e ? e->flags : 0;
 }
 
 /*
@@ -398,7 +408,8 @@ static uint32_t want_flags(const struct berth_policy_result *r, uint32_t ip)
  */
 static int eps_write(struct berth_map *m, const struct berth_policy_result *r,
 		     const struct berth_idtable *ids, const uint32_t *ips,
-		     size_t n, bool on, struct berth_policysync_stats *st)
+		     size_t n, bool on, uint32_t *left,
+		     struct berth_policysync_stats *st)
 {
 	int ret = 0;
 
@@ -409,8 +420,14 @@ static int eps_write(struct berth_map *m, const struct berth_policy_result *r,
 		struct berth_endpoint_info v, nv;
 		int err;
 
+		/* left[i]: the flags @on left; the final pass reads again
+		 * only where it has bits to take away */
+		if (!on && left[i] == want)
+			continue;
 		if (m->lookup(m, &ips[i], &v))
 			continue; /* removed meanwhile */
+		if (on)
+			left[i] = v.flags | want;
 		nv = v;
 		nv.flags = on ? v.flags | want : want;
 		if (on)
@@ -427,6 +444,7 @@ static int eps_write(struct berth_map *m, const struct berth_policy_result *r,
 
 static int ipc_add(struct berth_map *m, const struct berth_ipcache_entry *want,
 		   size_t n, const struct berth_ipcache_key *have, size_t nhave,
+		   const struct berth_ipcache_entry *wrote, size_t nwrote,
 		   struct berth_policysync_stats *st)
 {
 	struct berth_ipcache_val val;
@@ -435,8 +453,15 @@ static int ipc_add(struct berth_map *m, const struct berth_ipcache_entry *want,
 	for (size_t i = 0; i < n; i++) {
 		bool held = nhave && bsearch(&want[i].key, have, nhave,
 					     sizeof(*have), cmp_ipc);
+		const struct berth_ipcache_entry *o = NULL;
 		int err;
 
+		if (held && nwrote)
+			o = bsearch(&want[i].key, wrote, nwrote, sizeof(*wrote),
+				    cmp_ipc);
+		/* there, and wanted as last time: written then (or routing's) */
+		if (o && !memcmp(&o->val, &want[i].val, sizeof(o->val)))
+			continue;
 		if (held && !m->lookup(m, &want[i].key, &val)) {
 			if (!memcmp(&val, &want[i].val, sizeof(val)))
 				continue;
@@ -511,11 +536,18 @@ static void policy_undo(const struct berth_policy_maps *m,
 
 /* After a sync: the shadow is what the maps now hold, or untrusted. */
 static void shadow_set(struct berth_policy_shadow *s, struct policy_want *w,
+		       const struct berth_ipcache_entry *ipc, size_t nipc,
 		       bool ok)
 {
 	berth_policy_shadow_free(s);
 	if (!ok)
 		return;
+	s->ipc = malloc((nipc + 1) * sizeof(*ipc));
+	if (!s->ipc)
+		return; /* untrusted: the next sync reads the maps */
+	if (nipc)
+		memcpy(s->ipc, ipc, nipc * sizeof(*ipc));
+	s->nipc = nipc;
 	s->h = w->h;
 	s->nh = w->nh;
 	s->rk = w->rk;
@@ -537,8 +569,10 @@ int berth_policy_sync(const struct berth_policy_maps *m,
 {
 	struct policy_have hv = { 0 };
 	struct policy_want w = { 0 };
+	const struct berth_ipcache_entry *wrote = NULL;
 	void *ikeys = NULL, *ekeys = NULL;
-	size_t ni = 0, ne = 0;
+	size_t ni = 0, ne = 0, nwrote = 0;
+	uint32_t *left = NULL;
 	int ret = 0, padd = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -552,6 +586,17 @@ int berth_policy_sync(const struct berth_policy_maps *m,
 		keep_first(&ret, map_keys(m->ipcache, &ikeys, &ni));
 	if (m->endpoints)
 		keep_first(&ret, map_keys(m->endpoints, &ekeys, &ne));
+	if (!ret) {
+		left = malloc((ne + 1) * sizeof(*left));
+		if (!left)
+			ret = -ENOMEM;
+		else /* none read yet: the final pass reads every one */
+			memset(left, 0xff, (ne + 1) * sizeof(*left));
+	}
+	if (m->shadow && m->shadow->valid) {
+		wrote = m->shadow->ipc;
+		nwrote = m->shadow->nipc;
+	}
 	if (ret)
 		goto out;
 	if (ni)
@@ -566,19 +611,21 @@ int berth_policy_sync(const struct berth_policy_maps *m,
 	}
 	if (m->endpoints && !padd)
 		keep_first(&ret, eps_write(m->endpoints, r, ids, ekeys, ne,
-					   true, st));
+					   true, left, st));
 	if (m->ipcache) {
-		keep_first(&ret, ipc_add(m->ipcache, ipc, nipc, ikeys, ni, st));
+		keep_first(&ret, ipc_add(m->ipcache, ipc, nipc, ikeys, ni,
+					 wrote, nwrote, st));
 		keep_first(&ret, ipc_del(m->ipcache, ipc, nipc, ikeys, ni, st));
 	}
 	if (m->endpoints && !padd)
 		keep_first(&ret, eps_write(m->endpoints, r, ids, ekeys, ne,
-					   false, st));
+					   false, left, st));
 	if (m->policy && !padd)
 		keep_first(&ret, policy_del(m, &w, &hv, st));
 out:
 	if (m->shadow)
-		shadow_set(m->shadow, &w, m->policy && !ret);
+		shadow_set(m->shadow, &w, ipc, nipc, m->policy && !ret);
+	free(left);
 	have_free(&hv);
 	free(w.h);
 	free(w.rk);

@@ -28,7 +28,9 @@ struct berth_policy_hentry {
 /*
  * What the policy sync last wrote to policy and policy_ranges, so that a
  * change is diffed in memory instead of re-reading every entry through
- * the syscall (the bulk of a pass at 1,000 pods). Trusted only after a
+ * the syscall (the bulk of a pass at 1,000 pods); and the ipcache entries
+ * it wrote, whose values need no reading back while they stay wanted
+ * (their keys are still walked: another writer may have removed one). Trusted only after a
  * sync that fully succeeded; zero it to start (then the maps are read).
  */
 struct berth_policy_shadow {
@@ -37,6 +39,9 @@ struct berth_policy_shadow {
 	size_t nh;
 	struct berth_policy_key *rk; /* sorted by key */
 	size_t nr;
+	/* the ipcache entries it wanted (and wrote, unless routing's) */
+	struct berth_ipcache_entry *ipc; /* sorted by key */
+	size_t nipc;
 };
 void berth_policy_shadow_free(struct berth_policy_shadow *s);
 
