@@ -116,6 +116,23 @@ struct ctx {
 	struct berth_policy_result *r;
 	size_t cap;
 	int err; /* first allocation failure */
+	struct berth_policy_cached *rec; /* the policy compiled now, cached */
+};
+
+/* A local pod a policy selects, and for which directions. */
+struct cached_ep {
+	uint32_t local; /* index into ctx.local (and r->eps) */
+	uint32_t flags; /* BERTH_EP_F_*_ENFORCED */
+};
+
+struct berth_policy_cached {
+	char *key; /* "uid/resourceVersion", or the policy's JSON */
+	struct berth_policy_entry *e; /* what it emitted */
+	size_t ne;
+	struct cached_ep *eps;
+	size_t neps;
+	size_t errors;
+	bool moved; /* handed on to the next pass's cache (owns the above) */
 };
 
 static json_object *ns_labels(struct ctx *c, const char *name)
@@ -809,10 +826,26 @@ static void compile_dir(struct ctx *c, json_object *spec, uint8_t dir,
 	bool ingress = dir == BERTH_POLICY_INGRESS;
 	json_object *rules = berth_jget(spec, ingress ? "ingress" : "egress");
 
-	for (size_t s = 0; s < sel->n; s++)
-		c->r->eps[sel->v[s]].flags |=
-			ingress ? BERTH_EP_F_INGRESS_ENFORCED :
+	uint32_t flag = ingress ? BERTH_EP_F_INGRESS_ENFORCED :
 				  BERTH_EP_F_EGRESS_ENFORCED;
+	struct berth_policy_cached *rec = c->rec;
+
+	for (size_t s = 0; s < sel->n; s++)
+		c->r->eps[sel->v[s]].flags |= flag;
+	if (rec) {
+		struct cached_ep *v =
+			realloc(rec->eps, (rec->neps + sel->n) * sizeof(*v));
+
+		if (!v) {
+			c->err = -ENOMEM;
+		} else {
+			rec->eps = v;
+			for (size_t s = 0; s < sel->n; s++)
+				v[rec->neps++] = (struct cached_ep){
+					(uint32_t)sel->v[s], flag
+				};
+		}
+	}
 	for (size_t i = 0; i < berth_jlen(rules); i++)
 		compile_rule(c, json_object_array_get_idx(rules, i), dir, ns,
 			     sel, name);
@@ -902,6 +935,210 @@ static void sort_entries(struct berth_policy_result *r)
 	r->n = k;
 }
 
+/* ---- results kept from pass to pass ---- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * FNV_PRIME;
+	return h;
+}
+
+/* a string and its end, so "ab","c" and "a","bc" differ */
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return fnv(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+/*
+ * Everything a policy's result depends on besides the policy: the node,
+ * every identity (namespace and labels) and addressed pod (its uid stands
+ * for its containerPorts, which cannot change), the namespaces' labels,
+ * the CIDR identities.
+ */
+static uint64_t world_sig(const struct ctx *c)
+{
+	const struct berth_idtable *t = c->in->ids;
+	const struct berth_policy_result *r = c->r;
+	uint64_t h = fnv_str(FNV_OFFSET, c->in->self);
+
+	for (size_t i = 0; i < t->n; i++) {
+		h = fnv(h, &t->ids[i].id, sizeof(t->ids[i].id));
+		h = fnv(h, t->ids[i].key, t->ids[i].key_len);
+	}
+	for (size_t i = 0; i < t->npods; i++) {
+		const struct berth_ident_pod *p = &t->pods[i];
+
+		h = fnv(h, &p->ip, sizeof(p->ip));
+		h = fnv(h, &p->ix, sizeof(p->ix));
+		h = fnv_str(h, p->ns);
+		h = fnv_str(h, p->name);
+		h = fnv_str(h, p->node);
+		h = fnv_str(h, berth_jstr(berth_jget(p->obj, "metadata"),
+					  "uid"));
+	}
+	for (size_t i = 0; i < c->nns; i++) {
+		h = fnv_str(h, c->ns[i].name);
+		h = fnv_str(h, json_object_to_json_string_ext(
+				       c->ns[i].labels,
+				       JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	for (size_t i = 0; i < r->ncidrs; i++) {
+		h = fnv(h, &r->cidrs[i].net, sizeof(r->cidrs[i].net));
+		h = fnv(h, &r->cidrs[i].prefix, sizeof(r->cidrs[i].prefix));
+		h = fnv(h, &r->cidrs[i].id, sizeof(r->cidrs[i].id));
+	}
+	return h;
+}
+
+/* A policy's cache key (malloc'ed), NULL when out of memory. */
+static char *policy_key(json_object *pol)
+{
+	json_object *meta = berth_jget(pol, "metadata");
+	const char *uid = berth_jstr(meta, "uid");
+	const char *rv = berth_jstr(meta, "resourceVersion");
+	char *k = NULL;
+
+	if (uid && rv && *uid && *rv) {
+		if (asprintf(&k, "%s/%s", uid, rv) < 0)
+			return NULL;
+		return k;
+	}
+	return strdup(json_object_to_json_string_ext(
+		pol, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void cached_free(struct berth_policy_cached *p)
+{
+	free(p->key);
+	free(p->e);
+	free(p->eps);
+	memset(p, 0, sizeof(*p));
+}
+
+void berth_policy_cache_free(struct berth_policy_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		cached_free(&c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int cmp_cached(const void *a, const void *b)
+{
+	const struct berth_policy_cached *x = a, *y = b;
+
+	return strcmp(x->key, y->key);
+}
+
+/* A cached policy's result into r, as compiling it would have. */
+static void replay(struct ctx *c, const struct berth_policy_cached *p)
+{
+	struct berth_policy_result *r = c->r;
+
+	for (size_t i = 0; i < p->ne && !c->err; i++)
+		emit(c, &p->e[i].key);
+	for (size_t i = 0; i < p->neps; i++)
+		r->eps[p->eps[i].local].flags |= p->eps[i].flags;
+	r->errors += p->errors;
+}
+
+/*
+ * Compile policy j, or replay it from the cache (old, the last pass's,
+ * sorted); either way its result goes to next[*nnext] for the next pass.
+ */
+static void compile_cached(struct ctx *c, json_object *pol, size_t *scratch,
+			   struct berth_policy_cache *old,
+			   struct berth_policy_cached *next, size_t *nnext)
+{
+	struct berth_policy_cached probe = { .key = policy_key(pol) }, *hit;
+	struct berth_policy_result *r = c->r;
+	size_t start = r->n, errors = r->errors;
+
+	if (!probe.key) {
+		c->err = -ENOMEM;
+		return;
+	}
+	hit = old->n ? bsearch(&probe, old->v, old->n, sizeof(probe),
+			       cmp_cached) :
+		       NULL;
+	if (hit && !hit->moved) { /* a duplicate key compiles again */
+		replay(c, hit);
+		old->hits++;
+		free(probe.key);
+		next[(*nnext)++] = *hit;
+		hit->moved = true;
+		return;
+	}
+	old->misses++;
+	c->rec = &probe;
+	compile_policy(c, pol, scratch);
+	c->rec = NULL;
+	probe.ne = r->n - start;
+	probe.e = malloc((probe.ne + 1) * sizeof(*probe.e));
+	if (!probe.e) {
+		c->err = -ENOMEM;
+		cached_free(&probe);
+		return;
+	}
+	if (probe.ne)
+		memcpy(probe.e, r->entries + start,
+		       probe.ne * sizeof(*probe.e));
+	probe.errors = r->errors - errors;
+	next[(*nnext)++] = probe;
+}
+
+/* Every policy, through the cache when there is one. */
+static void compile_all(struct ctx *c, size_t *scratch)
+{
+	const struct berth_policy_input *in = c->in;
+	struct berth_policy_cache *cache = in->cache;
+	struct berth_policy_cached *next;
+	size_t nnext = 0;
+	uint64_t world;
+
+	if (!cache) {
+		for (size_t j = 0; !c->err && j < in->npolicies; j++)
+			compile_policy(c, in->policies[j], scratch);
+		return;
+	}
+	world = world_sig(c);
+	if (world != cache->world) {
+		berth_policy_cache_free(cache);
+		cache->world = world;
+	}
+	cache->hits = cache->misses = 0;
+	next = calloc(in->npolicies + 1, sizeof(*next));
+	if (!next) {
+		c->err = -ENOMEM;
+		return;
+	}
+	for (size_t j = 0; !c->err && j < in->npolicies; j++)
+		compile_cached(c, in->policies[j], scratch, cache, next,
+			       &nnext);
+	/* what no policy names any more goes; a failed pass keeps nothing */
+	for (size_t i = 0; i < cache->n; i++)
+		if (!cache->v[i].moved)
+			cached_free(&cache->v[i]);
+	free(cache->v);
+	cache->v = next;
+	cache->n = nnext;
+	if (c->err) {
+		world = cache->world;
+		berth_policy_cache_free(cache);
+		cache->world = world;
+		return;
+	}
+	if (nnext)
+		qsort(next, nnext, sizeof(*next), cmp_cached);
+}
+
 int berth_policy_compile(const struct berth_policy_input *in,
 			 struct berth_policy_result *out)
 {
@@ -946,8 +1183,8 @@ int berth_policy_compile(const struct berth_policy_input *in,
 		c.by_ns[i] = i;
 	if (!err && c.nlocal)
 		qsort_r(c.by_ns, c.nlocal, sizeof(*c.by_ns), cmp_local_ns, &c);
-	for (size_t j = 0; !err && j < in->npolicies; j++) {
-		compile_policy(&c, in->policies[j], scratch);
+	if (!err) {
+		compile_all(&c, scratch);
 		err = c.err;
 	}
 	free(c.local);

@@ -282,6 +282,7 @@ static int policy_pass_sync(const struct berth_policy_objects *o,
 			.nnamespaces = o->nnamespaces,
 			.ids = &ids,
 			.self = self,
+			.cache = maps->shadow ? &maps->shadow->cache : NULL,
 		};
 
 		err = berth_policy_compile(&in, &r);

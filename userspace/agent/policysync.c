@@ -116,12 +116,23 @@ static int cmp_hkey(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct berth_policy_hkey));
 }
 
-void berth_policy_shadow_free(struct berth_policy_shadow *s)
+/* the maps' part; the compile cache stays */
+static void shadow_maps_free(struct berth_policy_shadow *s)
 {
 	free(s->h);
 	free(s->rk);
 	free(s->ipc);
-	memset(s, 0, sizeof(*s));
+	s->h = NULL;
+	s->rk = NULL;
+	s->ipc = NULL;
+	s->nh = s->nr = s->nipc = 0;
+	s->valid = false;
+}
+
+void berth_policy_shadow_free(struct berth_policy_shadow *s)
+{
+	shadow_maps_free(s);
+	berth_policy_cache_free(&s->cache);
 }
 
 static int proto_idx(uint8_t proto)
@@ -539,7 +550,7 @@ static void shadow_set(struct berth_policy_shadow *s, struct policy_want *w,
 		       const struct berth_ipcache_entry *ipc, size_t nipc,
 		       bool ok)
 {
-	berth_policy_shadow_free(s);
+	shadow_maps_free(s);
 	if (!ok)
 		return;
 	s->ipc = malloc((nipc + 1) * sizeof(*ipc));

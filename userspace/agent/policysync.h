@@ -42,6 +42,8 @@ struct berth_policy_shadow {
 	/* the ipcache entries it wanted (and wrote, unless routing's) */
 	struct berth_ipcache_entry *ipc; /* sorted by key */
 	size_t nipc;
+	/* each policy's compiled result (policy.h), for the next pass */
+	struct berth_policy_cache cache;
 };
 void berth_policy_shadow_free(struct berth_policy_shadow *s);
 
