@@ -353,8 +353,7 @@ static int bench_sync(struct sync_result *res)
 		t[i] = now_ms() - t0;
 	}
 	if (!err)
-		percentiles(t, POD_CHANGES, &res->pod_p50_ms,
-			    &res->pod_p99_ms);
+		percentiles(t, POD_CHANGES, &res->pod_p50_ms, &res->pod_p99_ms);
 	for (i = 0; i < PODS; i++)
 		json_object_put(pods[i]);
 	for (i = 0; i < POLICIES; i++)

@@ -27,20 +27,6 @@ static __always_inline __u32 policy_identity(__be32 ip)
 	return v ? v->identity : BERTH_ID_WORLD;
 }
 
-/* A head's bit index of proto, or -1 (only "any proto" covers it). */
-static __always_inline int policy_proto_idx(__u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return 0;
-	case IPPROTO_UDP:
-		return 1;
-	case IPPROTO_SCTP:
-		return 2;
-	}
-	return -1;
-}
-
 /*
  * Does an allow of local pod ep_ip for peers of identity id cover p in
  * dir? The head says which of its port, a range or nothing to look at:
@@ -65,7 +51,7 @@ static __always_inline bool policy_allows_id(__be32 ep_ip, __u8 dir, __u32 id,
 	flags = h->flags;
 	if (flags & BERTH_POLICY_F_ALLOW)
 		return true;
-	i = policy_proto_idx(p->proto);
+	i = berth_policy_proto_idx(p->proto);
 	if (i < 0)
 		return false;
 	if (flags & BERTH_POLICY_F_ANY_PORT(i))

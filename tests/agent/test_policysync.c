@@ -131,7 +131,6 @@ static const struct berth_node_route nodes[2] = {
 	{ .name = "n2", .ip = 0x0200000a },
 };
 
-
 /* compile policies (JSON texts, NULL: none) and sync; -> stats */
 static struct berth_policysync_stats run_err(const char *p0, const char *p1)
 {

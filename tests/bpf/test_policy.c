@@ -62,11 +62,6 @@ static void ipcache_id(uint32_t ip, uint32_t prefixlen, uint32_t id,
 		     "ipcache update: %s", strerror(errno));
 }
 
-static int proto_idx(uint8_t proto)
-{
-	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : 2;
-}
-
 /*
  * An allow, given as the compiler's key (prefixlen as in abi/policy.h,
  * ranges: 80 + bits of the port), written in the maps' layout: a port or
@@ -92,13 +87,13 @@ static void allow(uint32_t ep_ip, uint8_t dir, uint32_t id, uint8_t proto,
 	if (prefixlen <= BERTH_POLICY_PREFIX_ANY_PROTO) {
 		bit = BERTH_POLICY_F_ALLOW;
 	} else if (prefixlen <= BERTH_POLICY_PREFIX_ANY_PORT) {
-		bit = BERTH_POLICY_F_ANY_PORT(proto_idx(proto));
+		bit = BERTH_POLICY_F_ANY_PORT(berth_policy_proto_idx(proto));
 	} else if (prefixlen >= BERTH_POLICY_PREFIX_FULL) {
-		bit = BERTH_POLICY_F_PORTS(proto_idx(proto));
+		bit = BERTH_POLICY_F_PORTS(berth_policy_proto_idx(proto));
 		cr_assert_eq(bpf_map_update_elem(fx.dp->policy.fd, &hk, &v, 0),
 			     0, "policy update: %s", strerror(errno));
 	} else {
-		bit = BERTH_POLICY_F_RANGES(proto_idx(proto));
+		bit = BERTH_POLICY_F_RANGES(berth_policy_proto_idx(proto));
 		cr_assert_eq(bpf_map_update_elem(fx.dp->policy_ranges.fd, &rk,
 						 &v, 0),
 			     0, "policy_ranges update: %s", strerror(errno));

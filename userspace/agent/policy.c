@@ -841,9 +841,9 @@ static void compile_dir(struct ctx *c, json_object *spec, uint8_t dir,
 		} else {
 			rec->eps = v;
 			for (size_t s = 0; s < sel->n; s++)
-				v[rec->neps++] = (struct cached_ep){
-					(uint32_t)sel->v[s], flag
-				};
+				v[rec->neps++] =
+					(struct cached_ep){ (uint32_t)sel->v[s],
+							    flag };
 		}
 	}
 	for (size_t i = 0; i < berth_jlen(rules); i++)
@@ -979,8 +979,8 @@ static uint64_t world_sig(const struct ctx *c)
 		h = fnv_str(h, p->ns);
 		h = fnv_str(h, p->name);
 		h = fnv_str(h, p->node);
-		h = fnv_str(h, berth_jstr(berth_jget(p->obj, "metadata"),
-					  "uid"));
+		h = fnv_str(h,
+			    berth_jstr(berth_jget(p->obj, "metadata"), "uid"));
 	}
 	for (size_t i = 0; i < c->nns; i++) {
 		h = fnv_str(h, c->ns[i].name);

@@ -135,24 +135,11 @@ void berth_policy_shadow_free(struct berth_policy_shadow *s)
 	berth_policy_cache_free(&s->cache);
 }
 
-static int proto_idx(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return 0;
-	case IPPROTO_UDP:
-		return 1;
-	case IPPROTO_SCTP:
-		return 2;
-	}
-	return -1;
-}
-
 /* Where entry k of the compiler goes: *hk (and head bit *bit) or a range. */
 static bool layout_one(const struct berth_policy_key *k,
 		       struct berth_policy_hkey *hk, uint32_t *bit)
 {
-	int i = proto_idx(k->proto);
+	int i = berth_policy_proto_idx(k->proto);
 
 	*hk = (struct berth_policy_hkey){ .ep_ip = k->ep_ip,
 					  .identity = ntohl(k->identity),
@@ -199,8 +186,9 @@ int berth_policy_layout(const struct berth_policy_result *r,
 			rg[m++] = *k;
 		if (!bit)
 			continue;
-		e[n++] = (struct berth_policy_hentry){ .key = hk,
-						       .val = { .flags = bit } };
+		e[n++] =
+			(struct berth_policy_hentry){ .key = hk,
+						      .val = { .flags = bit } };
 		if (bit & (BERTH_POLICY_F_PORTS(0) | BERTH_POLICY_F_PORTS(1) |
 			   BERTH_POLICY_F_PORTS(2))) {
 			hk.proto = k->proto;
@@ -379,18 +367,17 @@ static int policy_del(const struct berth_policy_maps *m,
 		o = bsearch(&e->key, hv->h, hv->nh, sizeof(*hv->h), cmp_hkey);
 		if (o && memcmp(&o->val, &e->val, sizeof(e->val)) &&
 		    (o->val.flags & ~e->val.flags))
-			keep_first(&ret,
-				   write_counted(m->policy, &e->key, &e->val,
-						 st));
+			keep_first(&ret, write_counted(m->policy, &e->key,
+						       &e->val, st));
 	}
 	for (size_t i = 0; i < hv->nh; i++)
 		if (!w->nh || !bsearch(&hv->h[i].key, w->h, w->nh,
 				       sizeof(*w->h), cmp_hkey))
-			keep_first(&ret,
-				   delete_counted(m->policy, &hv->h[i].key, st));
+			keep_first(&ret, delete_counted(m->policy,
+							&hv->h[i].key, st));
 	for (size_t i = 0; m->policy_ranges && i < hv->nr; i++)
-		if (!w->nr || !bsearch(&hv->rk[i], w->rk, w->nr,
-				       sizeof(*w->rk), cmp_pkey))
+		if (!w->nr || !bsearch(&hv->rk[i], w->rk, w->nr, sizeof(*w->rk),
+				       cmp_pkey))
 			keep_first(&ret, delete_counted(m->policy_ranges,
 							&hv->rk[i], st));
 	return ret;
@@ -588,8 +575,8 @@ int berth_policy_sync(const struct berth_policy_maps *m,
 
 	memset(st, 0, sizeof(*st));
 	if (m->policy) {
-		keep_first(&ret, berth_policy_layout(r, &w.h, &w.nh, &w.rk,
-						     &w.nr));
+		keep_first(&ret,
+			   berth_policy_layout(r, &w.h, &w.nh, &w.rk, &w.nr));
 		if (!ret)
 			keep_first(&ret, have_get(m, &hv));
 	}

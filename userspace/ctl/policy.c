@@ -176,9 +176,7 @@ static int keys_add(struct keys *ks, const struct berth_policy_key *k)
 	return 0;
 }
 
-static const uint8_t head_protos[BERTH_POLICY_NPROTO] = { IPPROTO_TCP,
-							  IPPROTO_UDP,
-							  IPPROTO_SCTP };
+static const uint8_t head_protos[BERTH_POLICY_NPROTO] = BERTH_POLICY_PROTOS;
 
 /*
  * A policy hash entry of ip in the compiler's form (abi/policy.h): a port

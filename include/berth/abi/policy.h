@@ -142,8 +142,23 @@ struct berth_policy_hkey {
 };
 BERTH_ABI_SIZE(struct berth_policy_hkey, 12);
 
-/* the protocols a head has bits for: TCP, UDP, SCTP */
+/* the protocols a head has bits for, by index: TCP, UDP, SCTP */
 #define BERTH_POLICY_NPROTO 3
+#define BERTH_POLICY_PROTOS { 6, 17, 132 }
+
+/* A head's bit index of IP protocol proto, or -1 (only "any proto"). */
+static inline int berth_policy_proto_idx(__u8 proto)
+{
+	switch (proto) {
+	case 6: /* IPPROTO_TCP */
+		return 0;
+	case 17: /* IPPROTO_UDP */
+		return 1;
+	case 132: /* IPPROTO_SCTP */
+		return 2;
+	}
+	return -1;
+}
 
 /* berth_policy_val.flags */
 enum {
