@@ -393,6 +393,8 @@ static void full_event(struct berth_policyagent *pa, const char *msg)
 	json_object_object_add(o, "reportingInstance",
 			       json_object_new_string(pa->node_name));
 	if (pa->opts.kubeconfig && !berth_kube_open(&k, pa->opts.kubeconfig)) {
+		/* under the loop's lock: a pod's CNI ADD may be waiting */
+		berth_kube_set_timeout(k, 2);
 		st = berth_kube_post(k, "/api/v1/namespaces/default/events", o,
 				     NULL);
 		if (st != 201 && st != 200)
