@@ -451,3 +451,46 @@ Test(policysync, full_map_keeps_old_policy_then_recovers)
 	cr_expect_eq(count(&pol), before + 5);
 	berth_policy_shadow_free(&sh);
 }
+
+/*
+ * Endpoints whose addresses sort otherwise as raw network-order numbers
+ * than as addresses: every one found (r->eps is sorted by address).
+ */
+Test(policysync, every_endpoint_flag_found)
+{
+	static const char *const ips[] = { "10.1.0.2", "10.1.1.1", "10.1.2.3",
+					   "10.1.0.9" };
+	json_object *many[4];
+	struct berth_policy_maps maps = { &pol, &eps, &ipc, &rng, NULL };
+	json_object *pobj = json_tokener_parse(
+		"{\"metadata\":{\"namespace\":\"x\",\"name\":\"all\"},"
+		"\"spec\":{\"podSelector\":{}}}");
+	struct berth_endpoint_info v = { .ifindex = 7 };
+	struct berth_policy_input in = { .policies = &pobj,
+					 .npolicies = 1,
+					 .self = "n1" };
+	struct berth_policysync_stats st;
+	struct berth_policy_result r;
+	struct berth_idtable ids;
+
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+		uint32_t a = inet_addr(ips[i]);
+
+		snprintf(name, sizeof(name), "m%d", i);
+		many[i] = pod(name, "n1", ips[i], "m");
+		cr_assert_eq(mem_update(&eps, &a, &v), 0);
+	}
+	cr_assert_eq(berth_identities_build(many, 4, &ids), 0);
+	in.ids = &ids;
+	cr_assert_eq(berth_policy_compile(&in, &r), 0);
+	cr_assert_eq(berth_policy_sync(&maps, &r, &ids, NULL, 0, &st), 0);
+	for (int i = 0; i < 4; i++)
+		cr_expect_eq(flags_of(ips[i]), BERTH_EP_F_INGRESS_ENFORCED,
+			     "%s selected", ips[i]);
+	berth_policy_result_free(&r);
+	berth_identities_free(&ids);
+	for (int i = 0; i < 4; i++)
+		json_object_put(many[i]);
+	json_object_put(pobj);
+}

@@ -383,14 +383,15 @@ static int policy_del(const struct berth_policy_maps *m,
 	return ret;
 }
 
+/* as r->eps is sorted: by address, in host order */
 static int cmp_ep_ip(const void *a, const void *b)
 {
-	const struct berth_policy_ep *x = a, *y = b;
+	uint32_t x = ntohl(((const struct berth_policy_ep *)a)->ip);
+	uint32_t y = ntohl(((const struct berth_policy_ep *)b)->ip);
 
-	return (x->ip > y->ip) - (x->ip < y->ip);
+	return (x > y) - (x < y);
 }
 
-/* r->eps is sorted by ip */
 static uint32_t want_flags(const struct berth_policy_result *r, uint32_t ip)
 {
 	struct berth_policy_ep k = { .ip = ip }, *e = NULL;
