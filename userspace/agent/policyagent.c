@@ -502,6 +502,7 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 	pa->opts.root = NULL; /* the caller's string: not kept */
 	if (pa->opts.maps.policy)
 		pa->opts.maps.shadow = &pa->shadow;
+	berth_agent_metrics_policy_full(false); /* 0 until it is */
 	pthread_mutex_init(&pa->names_mu, NULL);
 	err = start_watches(pa);
 	if (err) {
