@@ -122,15 +122,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nat SEC(".maps");
 
-/* {local pod, peer identity, dir, proto, port prefix} -> allow; agent writes */
+/* {local pod, peer identity, dir, proto, port} (abi/policy.h) -> allow or head flags; agent writes */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BERTH_POLICY_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct berth_policy_hkey);
+	__type(value, struct berth_policy_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy SEC(".maps");
+
+/* {local pod, peer identity, dir, proto, port prefix} -> allow, endPort ranges only; agent writes */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, BERTH_POLICY_MAX_ENTRIES);
+	__uint(max_entries, BERTH_POLICY_RANGES_MAX_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct berth_policy_key);
 	__type(value, struct berth_policy_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} policy SEC(".maps");
+} policy_ranges SEC(".maps");
 
 /* struct berth_event records (drops, traces); programs write, agent reads */
 struct {

@@ -29,14 +29,43 @@ static __always_inline __u32 policy_identity(__be32 ip)
 }
 
 /*
- * Does policy let local pod ep_ip exchange p with a peer of identity id in
- * dir? An entry for this peer (the trie picks port, range, any port or
- * any proto), else one for any peer.
+ * Does an allow of local pod ep_ip for peers of identity id cover p in
+ * dir? The head says which of its port, a range or nothing to look at:
+ * at most two hash probes and, for endPort ranges only, a trie walk.
  */
-static __always_inline bool policy_allows(__be32 ep_ip, __u8 dir, __u32 id,
-					  const struct pkt4 *p)
+static __always_inline bool policy_allows_id(__be32 ep_ip, __u8 dir, __u32 id,
+					     const struct pkt4 *p)
 {
-	struct berth_policy_key key = {
+	struct berth_policy_hkey key = {
+		.ep_ip = ep_ip,
+		.identity = id,
+		.dir = dir,
+	};
+	struct berth_policy_key rkey;
+	struct berth_policy_val *h;
+	__u32 flags;
+	int i;
+
+	h = bpf_map_lookup_elem(&policy, &key);
+	if (!h)
+		return false;
+	flags = h->flags;
+	if (flags & BERTH_POLICY_F_ALLOW)
+		return true;
+	i = berth_policy_proto_idx(p->proto);
+	if (i < 0)
+		return false;
+	if (flags & BERTH_POLICY_F_ANY_PORT(i))
+		return true;
+	if (flags & BERTH_POLICY_F_PORTS(i)) {
+		key.proto = p->proto;
+		key.port = p->dport;
+		if (bpf_map_lookup_elem(&policy, &key))
+			return true;
+	}
+	if (!(flags & BERTH_POLICY_F_RANGES(i)))
+		return false;
+	rkey = (struct berth_policy_key){
 		.prefixlen = BERTH_POLICY_PREFIX_FULL,
 		.ep_ip = ep_ip,
 		.identity = bpf_htonl(id),
@@ -44,11 +73,18 @@ static __always_inline bool policy_allows(__be32 ep_ip, __u8 dir, __u32 id,
 		.proto = p->proto,
 		.port = p->dport,
 	};
+	return bpf_map_lookup_elem(&policy_ranges, &rkey) != NULL;
+}
 
-	if (bpf_map_lookup_elem(&policy, &key))
-		return true;
-	key.identity = bpf_htonl(BERTH_ID_ANY);
-	return bpf_map_lookup_elem(&policy, &key) != NULL;
+/*
+ * Does policy let local pod ep_ip exchange p with a peer of identity id in
+ * dir? An allow for this peer, else one for any peer.
+ */
+static __always_inline bool policy_allows(__be32 ep_ip, __u8 dir, __u32 id,
+					  const struct pkt4 *p)
+{
+	return policy_allows_id(ep_ip, dir, id, p) ||
+	       policy_allows_id(ep_ip, dir, BERTH_ID_ANY, p);
 }
 
 static __always_inline void policy_ct_key(struct berth_ct_key *k,

@@ -23,6 +23,7 @@ struct berth_dp_config {
 	uint32_t max_affinity;
 	uint32_t max_maglev;
 	uint32_t max_ct;
+	uint32_t max_policy; /* policy map (abi/policy.h) entries */
 };
 
 struct from_pod_bpf;
@@ -53,6 +54,7 @@ struct berth_dp {
 	struct berth_map nat;
 	/* NetworkPolicy allows (include/berth/abi/policy.h) */
 	struct berth_map policy;
+	struct berth_map policy_ranges; /* endPort ranges */
 	/* drop and trace notifications (abi/events.h): a ring buffer, fd only */
 	struct berth_map events;
 	struct berth_map events_cfg; /* trace on/off */

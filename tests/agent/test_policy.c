@@ -30,6 +30,8 @@ static json_object *pods[MAXO], *nss[MAXO], *pols[MAXO];
 static size_t npods, nns, npols;
 static struct berth_idtable ids;
 static struct berth_policy_result res;
+/* kept across the compiles of a test: each result is checked against it */
+static struct berth_policy_cache cache;
 
 static json_object *parse(const char *s)
 {
@@ -92,6 +94,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	berth_policy_cache_free(&cache);
 	berth_policy_result_free(&res);
 	berth_identities_free(&ids);
 	for (size_t i = 0; i < npods; i++)
@@ -125,10 +128,30 @@ static void compile_as(const char *self)
 					 .ids = &ids,
 					 .self = self };
 
+	struct berth_policy_result cached;
+
 	berth_policy_result_free(&res);
 	berth_identities_free(&ids);
 	cr_assert_eq(berth_identities_build(pods, npods, &ids), 0);
 	cr_assert_eq(berth_policy_compile(&in, &res), 0);
+	/* the same through the cache of the test's earlier compiles */
+	in.cache = &cache;
+	cr_assert_eq(berth_policy_compile(&in, &cached), 0);
+	cr_assert_eq(cached.n, res.n, "cached: %zu entries, want %zu",
+		     cached.n, res.n);
+	cr_assert_eq(cached.neps, res.neps);
+	cr_assert_eq(cached.ncidrs, res.ncidrs);
+	cr_assert_eq(cached.errors, res.errors);
+	cr_assert(!res.n || !memcmp(cached.entries, res.entries,
+				    res.n * sizeof(*res.entries)),
+		  "cached entries differ");
+	cr_assert(!res.neps ||
+			  !memcmp(cached.eps, res.eps, res.neps * sizeof(*res.eps)),
+		  "cached endpoint flags differ");
+	cr_assert(!res.ncidrs || !memcmp(cached.cidrs, res.cidrs,
+					 res.ncidrs * sizeof(*res.cidrs)),
+		  "cached CIDR identities differ");
+	berth_policy_result_free(&cached);
 }
 
 static void compile(void)
@@ -870,4 +893,36 @@ Test(policy, agrees_with_the_truth_table_model, .timeout = 60)
 	for (size_t i = 0; i < nn; i++)
 		json_object_put(nsobjs[i]);
 	json_object_put(d);
+}
+
+/* The cache: unchanged policies replayed, any change of the rest flushes. */
+Test(policy, cache_replays_until_the_cluster_changes)
+{
+	policy("x", "p", "{\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},"
+			 "\"ingress\":[{\"from\":[{\"podSelector\":{}}],"
+			 "\"ports\":[{\"port\":\"http\"}]}]}");
+	policy("x", "q", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}");
+	compile();
+	cr_expect_eq(cache.misses, 2, "first pass: all compiled");
+	compile();
+	cr_expect_eq(cache.hits, 2, "unchanged: all replayed");
+	cr_expect_eq(cache.misses, 0);
+	/* a pod's labels change: every policy may select otherwise */
+	json_object_object_add(
+		json_object_object_get(json_object_object_get(pods[1],
+							      "metadata"),
+				       "labels"),
+		"app", json_object_new_string("a"));
+	compile();
+	cr_expect_eq(cache.misses, 2, "labels changed: compiled again");
+	cr_expect(in_ok("x/c", "x/b", TCP, 81),
+		  "x/b now app=a: its own http (81) from the namespace");
+	cr_expect(!in_ok("x/c", "x/b", TCP, 80), "and nothing else");
+	/* one policy changes: only it is compiled */
+	json_object_put(pols[1]);
+	npols--;
+	policy("x", "q", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"]}");
+	compile();
+	cr_expect_eq(cache.hits, 1);
+	cr_expect_eq(cache.misses, 1);
 }

@@ -5,6 +5,7 @@
  * node sync leaving the policy sync's ipcache entries alone.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@
 #include "../../userspace/agent/nodesync.h"
 #include "../../userspace/agent/policysync.h"
 
-static struct berth_map pol, eps, ipc;
+static struct berth_map pol, eps, ipc, rng;
+static struct berth_policy_shadow *shadow; /* NULL: read the maps */
+static int sync_err; /* of the last run_err() */
 static json_object *pods[4], *polobj[2];
 
 /* the order of writes, one letter a write: P+ policy add, E endpoint,
@@ -25,6 +28,14 @@ static json_object *pods[4], *polobj[2];
 static char trace[4096];
 static int (*mem_update)(struct berth_map *, const void *, const void *);
 static int (*mem_delete)(struct berth_map *, const void *);
+static int (*mem_next)(struct berth_map *, const void *, void *);
+static size_t pol_reads; /* next_key calls on the policy map */
+
+static int t_next(struct berth_map *m, const void *k, void *next)
+{
+	pol_reads++;
+	return mem_next(m, k, next);
+}
 
 static void note(const char *s)
 {
@@ -33,13 +44,13 @@ static void note(const char *s)
 
 static int t_update(struct berth_map *m, const void *k, const void *v)
 {
-	note(m == &pol ? "A" : m == &eps ? "E" : "I");
+	note(m == &pol || m == &rng ? "A" : m == &eps ? "E" : "I");
 	return mem_update(m, k, v);
 }
 
 static int t_delete(struct berth_map *m, const void *k)
 {
-	note(m == &pol ? "D" : m == &eps ? "e" : "i");
+	note(m == &pol || m == &rng ? "D" : m == &eps ? "e" : "i");
 	return mem_delete(m, k);
 }
 
@@ -63,6 +74,10 @@ static void setup(void)
 	uint32_t ip;
 
 	cr_assert_eq(berth_map_init_mem(&pol, "policy",
+					sizeof(struct berth_policy_hkey),
+					sizeof(struct berth_policy_val), 4096),
+		     0);
+	cr_assert_eq(berth_map_init_mem(&rng, "policy_ranges",
 					sizeof(struct berth_policy_key),
 					sizeof(struct berth_policy_val), 4096),
 		     0);
@@ -75,8 +90,12 @@ static void setup(void)
 		     0);
 	mem_update = pol.update;
 	mem_delete = pol.delete;
-	pol.update = eps.update = ipc.update = t_update;
-	pol.delete = eps.delete = ipc.delete = t_delete;
+	pol.update = eps.update = ipc.update = rng.update = t_update;
+	pol.delete = eps.delete = ipc.delete = rng.delete = t_delete;
+	mem_next = pol.next_key;
+	pol.next_key = t_next;
+	pol_reads = 0;
+	shadow = NULL;
 	pods[0] = pod("a", "n1", "10.1.0.1", "a");
 	pods[1] = pod("b", "n1", "10.1.0.2", "b");
 	pods[2] = pod("c", "n2", "10.1.1.1", "c");
@@ -94,6 +113,7 @@ static void setup(void)
 static void teardown(void)
 {
 	berth_map_free_mem(&pol);
+	berth_map_free_mem(&rng);
 	berth_map_free_mem(&eps);
 	berth_map_free_mem(&ipc);
 	for (int i = 0; i < 4; i++)
@@ -112,9 +132,9 @@ static const struct berth_node_route nodes[2] = {
 };
 
 /* compile policies (JSON texts, NULL: none) and sync; -> stats */
-static struct berth_policysync_stats run(const char *p0, const char *p1)
+static struct berth_policysync_stats run_err(const char *p0, const char *p1)
 {
-	struct berth_policy_maps maps = { &pol, &eps, &ipc };
+	struct berth_policy_maps maps = { &pol, &eps, &ipc, &rng, shadow };
 	struct berth_policysync_stats st;
 	struct berth_idtable ids;
 	struct berth_policy_result r;
@@ -138,10 +158,18 @@ static struct berth_policysync_stats run(const char *p0, const char *p1)
 	cr_assert_eq(berth_policy_ipcache_want(&ids, &r, nodes, 2, "n1", &want,
 					       &nwant),
 		     0);
-	cr_assert_eq(berth_policy_sync(&maps, &r, &ids, want, nwant, &st), 0);
+	sync_err = berth_policy_sync(&maps, &r, &ids, want, nwant, &st);
 	free(want);
 	berth_policy_result_free(&r);
 	berth_identities_free(&ids);
+	return st;
+}
+
+static struct berth_policysync_stats run(const char *p0, const char *p1)
+{
+	struct berth_policysync_stats st = run_err(p0, p1);
+
+	cr_assert_eq(sync_err, 0, "sync: %s", strerror(-sync_err));
 	return st;
 }
 
@@ -184,7 +212,7 @@ Test(policysync, writes_then_nothing_to_do)
 	struct berth_endpoint_info v;
 	uint32_t a = inet_addr("10.1.0.1");
 
-	cr_expect_eq(st.policy_added, count(&pol));
+	cr_expect_eq(st.policy_added, count(&pol) + count(&rng));
 	cr_expect_gt(count(&pol), 0);
 	cr_expect_eq(flags_of("10.1.0.1"), BERTH_EP_F_INGRESS_ENFORCED);
 	cr_expect_eq(flags_of("10.1.0.2"),
@@ -269,7 +297,7 @@ Test(policysync, agent_pass_from_api_objects)
 					  .npolicies = 1,
 					  .nodes = nodeobjs,
 					  .nnodes = 2 };
-	struct berth_policy_maps maps = { &pol, &eps, &ipc };
+	struct berth_policy_maps maps = { &pol, &eps, &ipc, &rng, NULL };
 	struct berth_policysync_stats st;
 	struct berth_ipcache_key k = { 32, inet_addr("10.1.1.1") };
 	struct berth_ipcache_val v;
@@ -286,5 +314,183 @@ Test(policysync, agent_pass_from_api_objects)
 	cr_expect_geq(v.identity, BERTH_ID_CIDR_MIN);
 	json_object_put(nodeobjs[0]);
 	json_object_put(nodeobjs[1]);
+	json_object_put(pobj);
+}
+
+/* ---- the maps' layout, the shadow, a full map ---- */
+
+#define PORTS_A(ports)                                                     \
+	"{\"metadata\":{\"namespace\":\"x\",\"name\":\"r\"},\"spec\":{"    \
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"ingress\":[{" \
+	"\"from\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"c\"}}}],"  \
+	"\"ports\":" ports "}]}}"
+
+/* The only head of the policy map (proto 0); fails if not exactly one. */
+static struct berth_policy_val only_head(void)
+{
+	struct berth_policy_hkey k, cur, *prev = NULL;
+	struct berth_policy_val v = { 0 };
+	int heads = 0;
+
+	while (!pol.next_key(&pol, prev, &k)) {
+		cur = k;
+		prev = &cur;
+		if (k.proto)
+			continue;
+		heads++;
+		cr_assert_eq(pol.lookup(&pol, &k, &v), 0);
+	}
+	cr_assert_eq(heads, 1, "one {endpoint, peer, dir}: one head");
+	return v;
+}
+
+Test(policysync, layout_head_ports_ranges)
+{
+	struct berth_policy_val h;
+
+	run(PORTS_A("[{\"port\":80},{\"port\":9008,\"endPort\":9023},"
+		    "{\"protocol\":\"UDP\"}]"),
+	    NULL);
+	h = only_head();
+	cr_expect_eq(h.flags,
+		     BERTH_POLICY_F_PORTS(0) | BERTH_POLICY_F_RANGES(0) |
+			     BERTH_POLICY_F_ANY_PORT(1),
+		     "TCP ports and ranges, any UDP port: %#x", h.flags);
+	cr_expect_eq(count(&pol), 2, "the head and TCP 80");
+	cr_expect_eq(count(&rng), 1, "9008-9023: one prefix");
+
+	/* no ports at all: the head alone, allowing any proto */
+	run("{\"metadata\":{\"namespace\":\"x\",\"name\":\"r\"},\"spec\":{"
+	    "\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"ingress\":[{"
+	    "\"from\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"c\"}}}]}]}}",
+	    NULL);
+	cr_expect_eq(only_head().flags, BERTH_POLICY_F_ALLOW);
+	cr_expect_eq(count(&pol), 1);
+	cr_expect_eq(count(&rng), 0, "the range entry removed");
+}
+
+/* A head both policies hold: union first, the new flags last. */
+Test(policysync, head_union_then_new)
+{
+	run(PORTS_A("[{\"port\":80}]"), NULL);
+	trace[0] = '\0';
+	run(PORTS_A("[{\"protocol\":\"UDP\"}]"), NULL);
+	/* TCP 80's entry stays until the head no longer points to it */
+	cr_expect_str_eq(trace, "AAD", "head to union, head to new, delete");
+	cr_expect_eq(only_head().flags, BERTH_POLICY_F_ANY_PORT(1));
+	cr_expect_eq(count(&pol), 1);
+}
+
+Test(policysync, shadow_diffs_in_memory)
+{
+	struct berth_policy_shadow sh = { 0 };
+	struct berth_policysync_stats st;
+	size_t reads;
+
+	shadow = &sh;
+	run(DENY_A, EXT_B);
+	cr_expect(sh.valid, "trusted after a good sync");
+	reads = pol_reads;
+	st = run(PORTS_A("[{\"port\":80}]"), EXT_B);
+	cr_expect_eq(pol_reads, reads, "the policy map not read back");
+	cr_expect_gt(st.policy_added, 0);
+	st = run(PORTS_A("[{\"port\":80}]"), EXT_B);
+	cr_expect_eq(st.policy_added + st.policy_deleted, 0,
+		     "nothing to do, from the shadow");
+	/* the same maps as a sync that reads them */
+	shadow = NULL;
+	st = run(PORTS_A("[{\"port\":80}]"), EXT_B);
+	cr_expect_eq(st.policy_added + st.policy_deleted, 0,
+		     "the shadow held what the maps hold");
+	berth_policy_shadow_free(&sh);
+}
+
+Test(policysync, full_map_keeps_old_policy_then_recovers)
+{
+	struct berth_policy_shadow sh = { 0 };
+	struct berth_policysync_stats st;
+	size_t before;
+
+	shadow = &sh;
+	run(NULL, EXT_B);
+	before = count(&pol);
+	cr_expect_eq(flags_of("10.1.0.1"), 0, "a not selected");
+	/* room for 2 more; A's policy needs a head and 4 ports */
+	pol.max_entries = before + 2;
+	st = run_err(PORTS_A("[{\"port\":80},{\"port\":81},{\"port\":82},"
+			     "{\"port\":83}]"),
+		     EXT_B);
+	cr_expect_eq(sync_err, -E2BIG);
+	cr_expect(st.full, "reported full");
+	cr_expect(!sh.valid, "the shadow is not trusted after a failure");
+	cr_expect_eq(flags_of("10.1.0.1"), 0,
+		     "A not enforced: the policy before stays");
+	cr_expect_eq(flags_of("10.1.0.2"),
+		     BERTH_EP_F_INGRESS_ENFORCED | BERTH_EP_F_EGRESS_ENFORCED,
+		     "B's enforcement kept");
+	cr_expect_eq(count(&pol), before,
+		     "what fit was taken back: the old entries exactly");
+	cr_expect_eq(run_err(PORTS_A("[{\"port\":80},{\"port\":81},"
+				     "{\"port\":82},{\"port\":83}]"),
+			     EXT_B)
+			     .full,
+		     true, "and again on the retry");
+
+	/* a policy that fits: enforced, the leftovers cleaned */
+	st = run_err(PORTS_A("[{\"port\":80}]"), EXT_B);
+	cr_expect_eq(sync_err, 0, "recovers: %s", strerror(-sync_err));
+	cr_expect(!st.full);
+	cr_expect_eq(flags_of("10.1.0.1"), BERTH_EP_F_INGRESS_ENFORCED);
+	cr_expect_eq(count(&pol), before + 2, "A's head and port 80");
+
+	/* or room made: the big one goes in */
+	pol.max_entries = 4096;
+	run(PORTS_A("[{\"port\":80},{\"port\":81},{\"port\":82},"
+		    "{\"port\":83}]"),
+	    EXT_B);
+	cr_expect_eq(count(&pol), before + 5);
+	berth_policy_shadow_free(&sh);
+}
+
+/*
+ * Endpoints whose addresses sort otherwise as raw network-order numbers
+ * than as addresses: every one found (r->eps is sorted by address).
+ */
+Test(policysync, every_endpoint_flag_found)
+{
+	static const char *const ips[] = { "10.1.0.2", "10.1.1.1", "10.1.2.3",
+					   "10.1.0.9" };
+	json_object *many[4];
+	struct berth_policy_maps maps = { &pol, &eps, &ipc, &rng, NULL };
+	json_object *pobj = json_tokener_parse(
+		"{\"metadata\":{\"namespace\":\"x\",\"name\":\"all\"},"
+		"\"spec\":{\"podSelector\":{}}}");
+	struct berth_endpoint_info v = { .ifindex = 7 };
+	struct berth_policy_input in = { .policies = &pobj,
+					 .npolicies = 1,
+					 .self = "n1" };
+	struct berth_policysync_stats st;
+	struct berth_policy_result r;
+	struct berth_idtable ids;
+
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+		uint32_t a = inet_addr(ips[i]);
+
+		snprintf(name, sizeof(name), "m%d", i);
+		many[i] = pod(name, "n1", ips[i], "m");
+		cr_assert_eq(mem_update(&eps, &a, &v), 0);
+	}
+	cr_assert_eq(berth_identities_build(many, 4, &ids), 0);
+	in.ids = &ids;
+	cr_assert_eq(berth_policy_compile(&in, &r), 0);
+	cr_assert_eq(berth_policy_sync(&maps, &r, &ids, NULL, 0, &st), 0);
+	for (int i = 0; i < 4; i++)
+		cr_expect_eq(flags_of(ips[i]), BERTH_EP_F_INGRESS_ENFORCED,
+			     "%s selected", ips[i]);
+	berth_policy_result_free(&r);
+	berth_identities_free(&ids);
+	for (int i = 0; i < 4; i++)
+		json_object_put(many[i]);
 	json_object_put(pobj);
 }

@@ -62,20 +62,49 @@ static void ipcache_id(uint32_t ip, uint32_t prefixlen, uint32_t id,
 		     "ipcache update: %s", strerror(errno));
 }
 
-/* An allow: prefixlen as in abi/policy.h (ranges: 80 + bits of port). */
+/*
+ * An allow, given as the compiler's key (prefixlen as in abi/policy.h,
+ * ranges: 80 + bits of the port), written in the maps' layout: a port or
+ * range entry, then its head's bit added (as the agent's policy sync).
+ */
 static void allow(uint32_t ep_ip, uint8_t dir, uint32_t id, uint8_t proto,
 		  uint16_t port, uint32_t prefixlen)
 {
-	struct berth_policy_key k = { .prefixlen = prefixlen,
-				      .ep_ip = ep_ip,
-				      .identity = htonl(id),
-				      .dir = dir,
-				      .proto = proto,
-				      .port = htons(port) };
-	struct berth_policy_val v = { .flags = BERTH_POLICY_F_ALLOW };
+	struct berth_policy_key rk = { .prefixlen = prefixlen,
+				       .ep_ip = ep_ip,
+				       .identity = htonl(id),
+				       .dir = dir,
+				       .proto = proto,
+				       .port = htons(port) };
+	struct berth_policy_hkey hk = { .ep_ip = ep_ip,
+					.identity = id,
+					.dir = dir,
+					.proto = proto,
+					.port = htons(port) };
+	struct berth_policy_val v = { .flags = BERTH_POLICY_F_ALLOW }, head;
+	uint32_t bit;
 
-	cr_assert_eq(bpf_map_update_elem(fx.dp->policy.fd, &k, &v, 0), 0,
-		     "policy update: %s", strerror(errno));
+	if (prefixlen <= BERTH_POLICY_PREFIX_ANY_PROTO) {
+		bit = BERTH_POLICY_F_ALLOW;
+	} else if (prefixlen <= BERTH_POLICY_PREFIX_ANY_PORT) {
+		bit = BERTH_POLICY_F_ANY_PORT(berth_policy_proto_idx(proto));
+	} else if (prefixlen >= BERTH_POLICY_PREFIX_FULL) {
+		bit = BERTH_POLICY_F_PORTS(berth_policy_proto_idx(proto));
+		cr_assert_eq(bpf_map_update_elem(fx.dp->policy.fd, &hk, &v, 0),
+			     0, "policy update: %s", strerror(errno));
+	} else {
+		bit = BERTH_POLICY_F_RANGES(berth_policy_proto_idx(proto));
+		cr_assert_eq(bpf_map_update_elem(fx.dp->policy_ranges.fd, &rk,
+						 &v, 0),
+			     0, "policy_ranges update: %s", strerror(errno));
+	}
+	hk.proto = 0;
+	hk.port = 0;
+	if (bpf_map_lookup_elem(fx.dp->policy.fd, &hk, &head))
+		head = (struct berth_policy_val){ 0 };
+	head.flags |= bit;
+	cr_assert_eq(bpf_map_update_elem(fx.dp->policy.fd, &hk, &head, 0), 0,
+		     "policy head update: %s", strerror(errno));
 }
 
 static void set_flags(uint32_t ip, uint32_t flags)
@@ -185,6 +214,32 @@ Test(policy, port_range_prefix)
 	       "past the range");
 	expect(fx.from_pod, pkt(IPPROTO_TCP, POD_A, 40003, POD_B, 7999), DROP,
 	       "before the range");
+}
+
+/* One head pointing to ports and ranges of two protocols at once. */
+Test(policy, head_ports_and_ranges)
+{
+	set_flags(POD_B, BERTH_EP_F_INGRESS_ENFORCED);
+	allow(POD_B, BERTH_POLICY_INGRESS, ID_A, IPPROTO_TCP, 80,
+	      BERTH_POLICY_PREFIX_FULL);
+	allow(POD_B, BERTH_POLICY_INGRESS, ID_A, IPPROTO_TCP, 9008,
+	      BERTH_POLICY_PREFIX_ANY_PORT + 12); /* 9008-9023 */
+	allow(POD_B, BERTH_POLICY_INGRESS, ID_A, IPPROTO_UDP, 53,
+	      BERTH_POLICY_PREFIX_FULL);
+	expect(fx.from_pod, pkt(IPPROTO_TCP, POD_A, 40000, POD_B, 80),
+	       PASS_LOCAL, "TCP port entry");
+	expect(fx.from_pod, pkt(IPPROTO_TCP, POD_A, 40001, POD_B, 9023),
+	       PASS_LOCAL, "TCP range");
+	expect(fx.from_pod, pkt(IPPROTO_UDP, POD_A, 40002, POD_B, 53),
+	       PASS_LOCAL, "UDP port entry");
+	expect(fx.from_pod, pkt(IPPROTO_UDP, POD_A, 40003, POD_B, 80), DROP,
+	       "UDP on TCP's port");
+	expect(fx.from_pod, pkt(IPPROTO_UDP, POD_A, 40004, POD_B, 9010), DROP,
+	       "UDP in TCP's range");
+	expect(fx.from_pod, pkt(IPPROTO_TCP, POD_A, 40005, POD_B, 53), DROP,
+	       "TCP on UDP's port");
+	expect(fx.from_pod, pkt(IPPROTO_TCP, POD_A, 40006, POD_B, 9024), DROP,
+	       "TCP past the range");
 }
 
 Test(policy, any_port_any_proto_icmp)

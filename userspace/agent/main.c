@@ -97,6 +97,7 @@ static void usage(FILE *f)
 		"usage: berth-agent --node-name NAME [--root DIR] [--services FILE]\n"
 		"                   [--interface IF]... [--gc-interval S]\n"
 		"                   [--max-services N] [--max-backends N] [--max-ct N]\n"
+		"                   [--policy-map-entries N] (NetworkPolicy allows; 65536)\n"
 		"                   [--once] [--log-level error|warn|info|debug]\n"
 		"                   [--cni-socket PATH] [--pod-cidr CIDR]\n"
 		"                   [--server KUBECONFIG|URL [--node-ip IP]\n"
@@ -660,7 +661,8 @@ static int start_policy(struct agent *a)
 		.root = a->root,
 		.maps = { .policy = &a->dp->policy,
 			  .endpoints = &a->dp->endpoints,
-			  .ipcache = &a->dp->ipcache },
+			  .ipcache = &a->dp->ipcache,
+			  .policy_ranges = &a->dp->policy_ranges },
 	};
 
 	return berth_policyagent_start(&o, &a->policy);
@@ -754,6 +756,7 @@ int main(int argc, char **argv)
 		{ "max-services", required_argument, NULL, 'S' },
 		{ "max-backends", required_argument, NULL, 'B' },
 		{ "max-ct", required_argument, NULL, 'C' },
+		{ "policy-map-entries", required_argument, NULL, 0x120 },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "uninstall", no_argument, NULL, 'u' },
@@ -840,6 +843,16 @@ int main(int argc, char **argv)
 		case 'C':
 			if (parse_u32(optarg, "--max-ct", &a.dp_cfg.max_ct))
 				return 2;
+			break;
+		case 0x120:
+			if (parse_u32(optarg, "--policy-map-entries",
+				      &a.dp_cfg.max_policy))
+				return 2;
+			if (!a.dp_cfg.max_policy) {
+				fprintf(stderr,
+					"berth-agent: --policy-map-entries: must be at least 1\n");
+				return 2;
+			}
 			break;
 		case 'l':
 			if (parse_level(optarg))

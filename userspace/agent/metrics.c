@@ -37,7 +37,7 @@ static struct {
 	struct berth_prom_metric *sync_latency, *syncs, *sync_writes;
 	struct berth_prom_metric *map_entries, *map_max, *map_pressure;
 	struct berth_prom_metric *drop_pkts, *drop_bytes, *fwd_pkts, *fwd_bytes;
-	struct berth_prom_metric *pods, *probes, *restarts, *events_lost;
+	struct berth_prom_metric *pods, *probes, *restarts, *events_lost, *policy_full;
 	pthread_mutex_t lock; /* node, pm, checks */
 	char node[128];
 	struct berth_podmgr *pm;
@@ -115,6 +115,10 @@ static void init(void)
 		r, "berth_agent_monitor_events_lost_total",
 		"Datapath drop and trace records lost to a full events ring buffer, by type.",
 		type);
+	M.policy_full = berth_prom_gauge(
+		r, "berth_agent_policy_map_full",
+		"1 while the NetworkPolicy maps are too small for the policy (the one enforced before stays); see --policy-map-entries.",
+		NULL);
 	M.restarts = berth_prom_counter(
 		r, "berth_agent_container_restarts_total",
 		"Containers started again after they had run.", NULL);
@@ -163,6 +167,12 @@ void berth_agent_metrics_probe(const char *probe_type, bool ok)
 
 	if (ready())
 		berth_prom_inc(berth_prom_child(M.probes, lv));
+}
+
+void berth_agent_metrics_policy_full(bool full)
+{
+	if (ready())
+		berth_prom_set(berth_prom_child(M.policy_full, NULL), full);
 }
 
 void berth_agent_metrics_restart(void)

@@ -28,6 +28,8 @@ void berth_agent_metrics_set_podmgr(struct berth_podmgr *pm);
 void berth_agent_metrics_sync(bool ok, double latency_s, unsigned long writes);
 /* A probe attempt: type "Liveness", "Readiness" or "Startup". */
 void berth_agent_metrics_probe(const char *probe_type, bool ok);
+/* The policy sync found the policy maps full (true) or fitting again. */
+void berth_agent_metrics_policy_full(bool full);
 /* A container started again after it ran before. */
 void berth_agent_metrics_restart(void);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* NetworkPolicy -> policy map entries, endpoint flags and CIDR identities: see policy.h. */
+#define _GNU_SOURCE /* qsort_r */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -87,17 +88,51 @@ struct nsinfo {
 	json_object *labels; /* owned: with NS_NAME_LABEL */
 };
 
+/* A pod's named containerPorts, parsed once per compile. */
+struct named {
+	const char *name; /* borrowed from the pod */
+	uint8_t proto;
+	uint16_t port;
+};
+
+struct pod_ports {
+	bool done;
+	struct named *v;
+	size_t n;
+};
+
 struct ctx {
 	const struct berth_policy_input *in;
 	struct nsinfo *ns;
 	size_t nns;
 	json_object **id_nsl; /* per identity (ids[] index): its ns labels */
 	signed char *memo; /* per identity: selector result, -1 unknown */
+	signed char *sel_memo; /* the same for the policy's podSelector */
 	const struct berth_ident_pod **local; /* this node's pods, as eps */
 	size_t nlocal;
+	size_t *by_ns; /* indices into local, sorted by namespace */
+	struct pod_ports *pports; /* per pod (ids->pods index): lazily */
+	size_t *id_pod; /* per identity: an addressed pod of it, or SIZE_MAX */
 	struct berth_policy_result *r;
 	size_t cap;
 	int err; /* first allocation failure */
+	struct berth_policy_cached *rec; /* the policy compiled now, cached */
+};
+
+/* A local pod a policy selects, and for which directions. */
+struct cached_ep {
+	uint32_t local; /* index into ctx.local (and r->eps) */
+	uint32_t flags; /* BERTH_EP_F_*_ENFORCED */
+};
+
+struct berth_policy_cached {
+	char *key; /* "uid/resourceVersion", or the policy's JSON */
+	struct berth_policy_entry *e; /* what it emitted */
+	size_t ne;
+	struct cached_ep *eps;
+	size_t neps;
+	size_t errors;
+	bool moved; /* handed on to the next pass's cache (owns the above) */
 };
 
 static json_object *ns_labels(struct ctx *c, const char *name)
@@ -217,13 +252,14 @@ static int proto_of(json_object *port, uint8_t *proto)
 	return 0;
 }
 
-/* containerPort of pod named name for proto; 0 if none */
-static uint16_t named_port(const struct berth_ident_pod *pod, const char *name,
-			   uint8_t proto)
+/* pod's named containerPorts into pp; -ENOMEM */
+static int pod_ports_parse(const struct berth_ident_pod *pod,
+			   struct pod_ports *pp)
 {
 	json_object *ctrs =
 		berth_jget(berth_jget(pod->obj, "spec"), "containers");
 
+	pp->done = true;
 	for (size_t i = 0; i < berth_jlen(ctrs); i++) {
 		json_object *ports =
 			berth_jget(json_object_array_get_idx(ctrs, i), "ports");
@@ -231,14 +267,33 @@ static uint16_t named_port(const struct berth_ident_pod *pod, const char *name,
 		for (size_t j = 0; j < berth_jlen(ports); j++) {
 			json_object *p = json_object_array_get_idx(ports, j);
 			const char *n = berth_jstr(p, "name");
-			uint8_t pp;
 			long num = berth_jint(p, "containerPort");
+			struct named *v;
+			uint8_t pp_;
 
-			if (n && !strcmp(n, name) && !proto_of(p, &pp) &&
-			    pp == proto && num > 0 && num < 65536)
-				return num;
+			if (!n || proto_of(p, &pp_) || num <= 0 || num >= 65536)
+				continue;
+			v = realloc(pp->v, (pp->n + 1) * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			pp->v = v;
+			v[pp->n++] = (struct named){ n, pp_, num };
 		}
 	}
+	return 0;
+}
+
+/* containerPort of pod named name for proto; 0 if none */
+static uint16_t named_port(struct ctx *c, const struct berth_ident_pod *pod,
+			   const char *name, uint8_t proto)
+{
+	struct pod_ports *pp = &c->pports[pod - c->in->ids->pods];
+
+	if (!pp->done && pod_ports_parse(pod, pp))
+		c->err = -ENOMEM;
+	for (size_t i = 0; i < pp->n; i++)
+		if (pp->v[i].proto == proto && !strcmp(pp->v[i].name, name))
+			return pp->v[i].port;
 	return 0;
 }
 
@@ -334,7 +389,7 @@ static void emit_spec(struct ctx *c, struct berth_policy_key base,
 		emit_range(c, &base, ps->lo, ps->hi);
 		return;
 	case PS_NAMED:
-		p = named_on ? named_port(named_on, ps->name, ps->proto) : 0;
+		p = named_on ? named_port(c, named_on, ps->name, ps->proto) : 0;
 		base.proto = ps->proto;
 		if (p)
 			emit_range(c, &base, p, p);
@@ -564,6 +619,28 @@ static int peer_selects(struct ctx *c, const char *policy_ns, size_t ix,
 	return m;
 }
 
+/* Identities (of addressed pods) a selector peer picks, one peer each. */
+static int selector_ids(struct ctx *c, const char *policy_ns,
+			json_object *podsel, json_object *nssel,
+			struct peers *out)
+{
+	const struct berth_idtable *t = c->in->ids;
+
+	for (size_t ix = 0; ix < t->n; ix++) {
+		int m;
+
+		if (c->id_pod[ix] == SIZE_MAX)
+			continue;
+		m = peer_selects(c, policy_ns, ix, podsel, nssel);
+		if (m < 0)
+			return -EINVAL;
+		if (m)
+			add_peer(c, out, t->ids[ix].id,
+				 &t->pods[c->id_pod[ix]]);
+	}
+	return 0;
+}
+
 /*
  * Pods a selector peer picks: one peer per identity, or one per pod when
  * port names are resolved on the peer (egress).
@@ -574,6 +651,8 @@ static int selector_peers(struct ctx *c, const char *policy_ns,
 {
 	const struct berth_idtable *t = c->in->ids;
 
+	if (!per_pod)
+		return selector_ids(c, policy_ns, podsel, nssel, out);
 	memset(c->memo, -1, t->n);
 	for (size_t i = 0; i < t->npods; i++) {
 		const struct berth_ident_pod *p = &t->pods[i];
@@ -747,13 +826,54 @@ static void compile_dir(struct ctx *c, json_object *spec, uint8_t dir,
 	bool ingress = dir == BERTH_POLICY_INGRESS;
 	json_object *rules = berth_jget(spec, ingress ? "ingress" : "egress");
 
-	for (size_t s = 0; s < sel->n; s++)
-		c->r->eps[sel->v[s]].flags |=
-			ingress ? BERTH_EP_F_INGRESS_ENFORCED :
+	uint32_t flag = ingress ? BERTH_EP_F_INGRESS_ENFORCED :
 				  BERTH_EP_F_EGRESS_ENFORCED;
+	struct berth_policy_cached *rec = c->rec;
+
+	for (size_t s = 0; s < sel->n; s++)
+		c->r->eps[sel->v[s]].flags |= flag;
+	if (rec) {
+		struct cached_ep *v =
+			realloc(rec->eps, (rec->neps + sel->n) * sizeof(*v));
+
+		if (!v) {
+			c->err = -ENOMEM;
+		} else {
+			rec->eps = v;
+			for (size_t s = 0; s < sel->n; s++)
+				v[rec->neps++] =
+					(struct cached_ep){ (uint32_t)sel->v[s],
+							    flag };
+		}
+	}
 	for (size_t i = 0; i < berth_jlen(rules); i++)
 		compile_rule(c, json_object_array_get_idx(rules, i), dir, ns,
 			     sel, name);
+}
+
+static int cmp_local_ns(const void *a, const void *b, void *arg)
+{
+	const struct ctx *c = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int d = strcmp(c->local[x]->ns, c->local[y]->ns);
+
+	return d ? d : (x > y) - (x < y);
+}
+
+/* The first of by_ns in namespace ns (or past them all). */
+static size_t local_ns_first(const struct ctx *c, const char *ns)
+{
+	size_t lo = 0, hi = c->nlocal;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->local[c->by_ns[mid]]->ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static void compile_policy(struct ctx *c, json_object *pol, size_t *scratch)
@@ -768,20 +888,24 @@ static void compile_policy(struct ctx *c, json_object *pol, size_t *scratch)
 
 	ns = ns ? ns : "default";
 	name = name ? name : "?";
-	for (size_t i = 0; i < c->nlocal; i++) {
+	memset(c->sel_memo, -1, c->in->ids->n);
+	for (size_t j = local_ns_first(c, ns); j < c->nlocal; j++) {
+		size_t i = c->by_ns[j];
 		const struct berth_ident_pod *p = c->local[i];
-		int m;
+		signed char *m = &c->sel_memo[p->ix];
 
 		if (strcmp(p->ns, ns))
-			continue;
-		m = podsel ? sel_match(podsel, p->labels) : 1;
-		if (m < 0) {
+			break;
+		/* pods of one identity share namespace and labels */
+		if (*m < 0)
+			*m = podsel ? sel_match(podsel, p->labels) : 1;
+		if (*m < 0) {
 			c->r->errors++;
 			pr_warn("networkpolicy %s/%s: invalid podSelector, ignored",
 				ns, name);
 			return;
 		}
-		if (m)
+		if (*m)
 			sel.v[sel.n++] = i;
 	}
 	if (!sel.n)
@@ -809,6 +933,210 @@ static void sort_entries(struct berth_policy_result *r)
 		if (!k || cmp_entry(&r->entries[k - 1], &r->entries[i]))
 			r->entries[k++] = r->entries[i];
 	r->n = k;
+}
+
+/* ---- results kept from pass to pass ---- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * FNV_PRIME;
+	return h;
+}
+
+/* a string and its end, so "ab","c" and "a","bc" differ */
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return fnv(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+/*
+ * Everything a policy's result depends on besides the policy: the node,
+ * every identity (namespace and labels) and addressed pod (its uid stands
+ * for its containerPorts, which cannot change), the namespaces' labels,
+ * the CIDR identities.
+ */
+static uint64_t world_sig(const struct ctx *c)
+{
+	const struct berth_idtable *t = c->in->ids;
+	const struct berth_policy_result *r = c->r;
+	uint64_t h = fnv_str(FNV_OFFSET, c->in->self);
+
+	for (size_t i = 0; i < t->n; i++) {
+		h = fnv(h, &t->ids[i].id, sizeof(t->ids[i].id));
+		h = fnv(h, t->ids[i].key, t->ids[i].key_len);
+	}
+	for (size_t i = 0; i < t->npods; i++) {
+		const struct berth_ident_pod *p = &t->pods[i];
+
+		h = fnv(h, &p->ip, sizeof(p->ip));
+		h = fnv(h, &p->ix, sizeof(p->ix));
+		h = fnv_str(h, p->ns);
+		h = fnv_str(h, p->name);
+		h = fnv_str(h, p->node);
+		h = fnv_str(h,
+			    berth_jstr(berth_jget(p->obj, "metadata"), "uid"));
+	}
+	for (size_t i = 0; i < c->nns; i++) {
+		h = fnv_str(h, c->ns[i].name);
+		h = fnv_str(h, json_object_to_json_string_ext(
+				       c->ns[i].labels,
+				       JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	for (size_t i = 0; i < r->ncidrs; i++) {
+		h = fnv(h, &r->cidrs[i].net, sizeof(r->cidrs[i].net));
+		h = fnv(h, &r->cidrs[i].prefix, sizeof(r->cidrs[i].prefix));
+		h = fnv(h, &r->cidrs[i].id, sizeof(r->cidrs[i].id));
+	}
+	return h;
+}
+
+/* A policy's cache key (malloc'ed), NULL when out of memory. */
+static char *policy_key(json_object *pol)
+{
+	json_object *meta = berth_jget(pol, "metadata");
+	const char *uid = berth_jstr(meta, "uid");
+	const char *rv = berth_jstr(meta, "resourceVersion");
+	char *k = NULL;
+
+	if (uid && rv && *uid && *rv) {
+		if (asprintf(&k, "%s/%s", uid, rv) < 0)
+			return NULL;
+		return k;
+	}
+	return strdup(json_object_to_json_string_ext(
+		pol, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void cached_free(struct berth_policy_cached *p)
+{
+	free(p->key);
+	free(p->e);
+	free(p->eps);
+	memset(p, 0, sizeof(*p));
+}
+
+void berth_policy_cache_free(struct berth_policy_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		cached_free(&c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int cmp_cached(const void *a, const void *b)
+{
+	const struct berth_policy_cached *x = a, *y = b;
+
+	return strcmp(x->key, y->key);
+}
+
+/* A cached policy's result into r, as compiling it would have. */
+static void replay(struct ctx *c, const struct berth_policy_cached *p)
+{
+	struct berth_policy_result *r = c->r;
+
+	for (size_t i = 0; i < p->ne && !c->err; i++)
+		emit(c, &p->e[i].key);
+	for (size_t i = 0; i < p->neps; i++)
+		r->eps[p->eps[i].local].flags |= p->eps[i].flags;
+	r->errors += p->errors;
+}
+
+/*
+ * Compile policy j, or replay it from the cache (old, the last pass's,
+ * sorted); either way its result goes to next[*nnext] for the next pass.
+ */
+static void compile_cached(struct ctx *c, json_object *pol, size_t *scratch,
+			   struct berth_policy_cache *old,
+			   struct berth_policy_cached *next, size_t *nnext)
+{
+	struct berth_policy_cached probe = { .key = policy_key(pol) }, *hit;
+	struct berth_policy_result *r = c->r;
+	size_t start = r->n, errors = r->errors;
+
+	if (!probe.key) {
+		c->err = -ENOMEM;
+		return;
+	}
+	hit = old->n ? bsearch(&probe, old->v, old->n, sizeof(probe),
+			       cmp_cached) :
+		       NULL;
+	if (hit && !hit->moved) { /* a duplicate key compiles again */
+		replay(c, hit);
+		old->hits++;
+		free(probe.key);
+		next[(*nnext)++] = *hit;
+		hit->moved = true;
+		return;
+	}
+	old->misses++;
+	c->rec = &probe;
+	compile_policy(c, pol, scratch);
+	c->rec = NULL;
+	probe.ne = r->n - start;
+	probe.e = malloc((probe.ne + 1) * sizeof(*probe.e));
+	if (!probe.e) {
+		c->err = -ENOMEM;
+		cached_free(&probe);
+		return;
+	}
+	if (probe.ne)
+		memcpy(probe.e, r->entries + start,
+		       probe.ne * sizeof(*probe.e));
+	probe.errors = r->errors - errors;
+	next[(*nnext)++] = probe;
+}
+
+/* Every policy, through the cache when there is one. */
+static void compile_all(struct ctx *c, size_t *scratch)
+{
+	const struct berth_policy_input *in = c->in;
+	struct berth_policy_cache *cache = in->cache;
+	struct berth_policy_cached *next;
+	size_t nnext = 0;
+	uint64_t world;
+
+	if (!cache) {
+		for (size_t j = 0; !c->err && j < in->npolicies; j++)
+			compile_policy(c, in->policies[j], scratch);
+		return;
+	}
+	world = world_sig(c);
+	if (world != cache->world) {
+		berth_policy_cache_free(cache);
+		cache->world = world;
+	}
+	cache->hits = cache->misses = 0;
+	next = calloc(in->npolicies + 1, sizeof(*next));
+	if (!next) {
+		c->err = -ENOMEM;
+		return;
+	}
+	for (size_t j = 0; !c->err && j < in->npolicies; j++)
+		compile_cached(c, in->policies[j], scratch, cache, next,
+			       &nnext);
+	/* what no policy names any more goes; a failed pass keeps nothing */
+	for (size_t i = 0; i < cache->n; i++)
+		if (!cache->v[i].moved)
+			cached_free(&cache->v[i]);
+	free(cache->v);
+	cache->v = next;
+	cache->n = nnext;
+	if (c->err) {
+		world = cache->world;
+		berth_policy_cache_free(cache);
+		cache->world = world;
+		return;
+	}
+	if (nnext)
+		qsort(next, nnext, sizeof(*next), cmp_cached);
 }
 
 int berth_policy_compile(const struct berth_policy_input *in,
@@ -840,11 +1168,32 @@ int berth_policy_compile(const struct berth_policy_input *in,
 		r.eps[r.neps++] =
 			(struct berth_policy_ep){ .ip = t->pods[i].ip };
 	}
-	for (size_t j = 0; !err && j < in->npolicies; j++) {
-		compile_policy(&c, in->policies[j], scratch);
+	/* a policy selects pods of its namespace: find them by bsearch */
+	c.by_ns = calloc(c.nlocal + 1, sizeof(*c.by_ns));
+	c.sel_memo = malloc(t->n + 1);
+	c.pports = calloc(t->npods + 1, sizeof(*c.pports));
+	c.id_pod = malloc((t->n + 1) * sizeof(*c.id_pod));
+	if (!err && (!c.by_ns || !c.sel_memo || !c.pports || !c.id_pod))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < t->n; i++)
+		c.id_pod[i] = SIZE_MAX;
+	for (size_t i = t->npods; !err && i-- > 0;)
+		c.id_pod[t->pods[i].ix] = i; /* the lowest address: as before */
+	for (size_t i = 0; !err && i < c.nlocal; i++)
+		c.by_ns[i] = i;
+	if (!err && c.nlocal)
+		qsort_r(c.by_ns, c.nlocal, sizeof(*c.by_ns), cmp_local_ns, &c);
+	if (!err) {
+		compile_all(&c, scratch);
 		err = c.err;
 	}
 	free(c.local);
+	free(c.by_ns);
+	free(c.sel_memo);
+	for (size_t i = 0; c.pports && i < t->npods; i++)
+		free(c.pports[i].v);
+	free(c.pports);
+	free(c.id_pod);
 	free(scratch);
 	for (size_t i = 0; i < c.nns; i++)
 		json_object_put(c.ns[i].labels);

@@ -75,6 +75,24 @@ struct berth_policy_result {
 	size_t errors; /* rules or peers left out as invalid (logged) */
 };
 
+struct berth_policy_cached;
+
+/*
+ * What each policy compiled to, kept from pass to pass, so that a pass
+ * where a few policies changed compiles only those. A policy is known by
+ * its uid and resourceVersion (else its whole JSON). Its result depends
+ * on the rest too (pods, identities, namespaces, CIDR identities, the
+ * node): a signature of that is checked every pass, and any change
+ * empties the cache. Zero it to start; one compile at a time.
+ */
+struct berth_policy_cache {
+	uint64_t world; /* the signature of everything but the policies */
+	struct berth_policy_cached *v; /* sorted by key */
+	size_t n;
+	size_t hits, misses; /* of the last compile */
+};
+void berth_policy_cache_free(struct berth_policy_cache *c);
+
 struct berth_policy_input {
 	json_object *const *policies;
 	size_t npolicies;
@@ -82,6 +100,7 @@ struct berth_policy_input {
 	size_t nnamespaces;
 	const struct berth_idtable *ids; /* every pod of the cluster */
 	const char *self; /* this node's name: whose pods get entries */
+	struct berth_policy_cache *cache; /* NULL: compile every policy */
 };
 
 /* Compile; 0 or -ENOMEM. Invalid parts are skipped and counted. */

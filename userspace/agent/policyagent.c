@@ -15,6 +15,7 @@
 #include <berth/log.h>
 
 #include "kview.h"
+#include "metrics.h"
 #include "nlutil.h"
 #include "policyagent.h"
 #include "syncloop.h"
@@ -84,6 +85,9 @@ struct berth_policyagent {
 	/* berth_policyagent_local_pod: under loop.mu */
 	struct local_pod local[MAX_LOCAL];
 	size_t nlocal;
+	/* the policy maps as last written: under loop.mu (the sync thread) */
+	struct berth_policy_shadow shadow;
+	bool full; /* the last pass found the policy maps full */
 };
 
 static json_object *ip_json(uint32_t ip)
@@ -278,6 +282,7 @@ static int policy_pass_sync(const struct berth_policy_objects *o,
 			.nnamespaces = o->nnamespaces,
 			.ids = &ids,
 			.self = self,
+			.cache = maps->shadow ? &maps->shadow->cache : NULL,
 		};
 
 		err = berth_policy_compile(&in, &r);
@@ -352,6 +357,75 @@ static void apply_local(struct berth_policyagent *pa, json_object **pods,
 	}
 }
 
+/* A Warning Event on this node's Node object (the map is the node's). */
+static void full_event(struct berth_policyagent *pa, const char *msg)
+{
+	json_object *o = json_object_new_object(), *meta, *inv;
+	struct berth_kube *k = NULL;
+	char now[32], name[320];
+	int st;
+
+	snprintf(name, sizeof(name), "%s.policymapfull.%lx", pa->node_name,
+		 (unsigned long)time(NULL));
+	berth_kube_time(now, time(NULL));
+	meta = json_object_new_object();
+	json_object_object_add(meta, "name", json_object_new_string(name));
+	json_object_object_add(meta, "namespace",
+			       json_object_new_string("default"));
+	inv = json_object_new_object();
+	json_object_object_add(inv, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(inv, "kind", json_object_new_string("Node"));
+	json_object_object_add(inv, "name",
+			       json_object_new_string(pa->node_name));
+	json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(o, "kind", json_object_new_string("Event"));
+	json_object_object_add(o, "metadata", meta);
+	json_object_object_add(o, "involvedObject", inv);
+	json_object_object_add(o, "reason",
+			       json_object_new_string("PolicyMapFull"));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "type", json_object_new_string("Warning"));
+	json_object_object_add(o, "count", json_object_new_int64(1));
+	json_object_object_add(o, "firstTimestamp", json_object_new_string(now));
+	json_object_object_add(o, "lastTimestamp", json_object_new_string(now));
+	json_object_object_add(o, "reportingComponent",
+			       json_object_new_string("berth-agent"));
+	json_object_object_add(o, "reportingInstance",
+			       json_object_new_string(pa->node_name));
+	if (pa->opts.kubeconfig && !berth_kube_open(&k, pa->opts.kubeconfig)) {
+		/* under the loop's lock: a pod's CNI ADD may be waiting */
+		berth_kube_set_timeout(k, 2);
+		st = berth_kube_post(k, "/api/v1/namespaces/default/events", o,
+				     NULL);
+		if (st != 201 && st != 200)
+			pr_warn("network policy: post Event %s: %d", name, st);
+		berth_kube_free(k);
+	}
+	json_object_put(o);
+}
+
+/*
+ * The policy maps full, or room again: said once per change (log, Event,
+ * the berth_agent_policy_map_full gauge); the retry loop tries on.
+ */
+static void full_report(struct berth_policyagent *pa, bool full)
+{
+	const char *msg =
+		"network policy: the policy map is full (--policy-map-entries): "
+		"the policy enforced before stays, new allows wait for room";
+
+	if (full == pa->full)
+		return;
+	pa->full = full;
+	berth_agent_metrics_policy_full(full);
+	if (!full) {
+		pr_info("network policy: the policy map has room again: the current policy is enforced");
+		return;
+	}
+	pr_err("%s", msg);
+	full_event(pa, msg + strlen("network policy: "));
+}
+
 /* Called with loop.mu held; holds it throughout (json-c references). */
 static int sync_views(void *arg)
 {
@@ -379,11 +453,15 @@ static int sync_views(void *arg)
 	}
 	for (int i = 0; i < BERTH_PV_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
-	if (err)
+	if (!err || st.full)
+		full_report(pa, st.full);
+	/* a full map is said once by full_report, not at every retry */
+	if (err && !st.full)
 		pr_warn("network policy: sync: %s; again in %d ms",
 			strerror(-err), RETRY_MS);
-	else if (st.policy_added || st.policy_deleted || st.eps_written ||
-		 st.ipcache_written || st.ipcache_deleted)
+	else if (!err && (st.policy_added || st.policy_deleted ||
+			  st.eps_written || st.ipcache_written ||
+			  st.ipcache_deleted))
 		pr_info("network policy: %zu allows added, %zu removed, %zu endpoints, ipcache %zu written %zu deleted",
 			st.policy_added, st.policy_deleted, st.eps_written,
 			st.ipcache_written, st.ipcache_deleted);
@@ -422,6 +500,9 @@ int berth_policyagent_start(const struct berth_policyagent_opts *opts,
 		snprintf(pa->state_path, sizeof(pa->state_path),
 			 "%s/policy.json", opts->root);
 	pa->opts.root = NULL; /* the caller's string: not kept */
+	if (pa->opts.maps.policy)
+		pa->opts.maps.shadow = &pa->shadow;
+	berth_agent_metrics_policy_full(false); /* 0 until it is */
 	pthread_mutex_init(&pa->names_mu, NULL);
 	err = start_watches(pa);
 	if (err) {
@@ -474,6 +555,7 @@ void berth_policyagent_stop(struct berth_policyagent *pa)
 		return;
 	berth_syncloop_stop(&pa->loop);
 	pthread_mutex_destroy(&pa->names_mu);
+	berth_policy_shadow_free(&pa->shadow);
 	free(pa->names);
 	free(pa);
 }

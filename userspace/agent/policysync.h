@@ -10,6 +10,7 @@
 #ifndef BERTH_AGENT_POLICYSYNC_H
 #define BERTH_AGENT_POLICYSYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <berth/mapops.h>
@@ -18,17 +19,58 @@
 #include "nodesync.h"
 #include "policy.h"
 
+/* An entry of the policy hash (abi/policy.h): a head or a port allow. */
+struct berth_policy_hentry {
+	struct berth_policy_hkey key;
+	struct berth_policy_val val;
+};
+
+/*
+ * What the policy sync last wrote to policy and policy_ranges, so that a
+ * change is diffed in memory instead of re-reading every entry through
+ * the syscall (the bulk of a pass at 1,000 pods); and the ipcache entries
+ * it wrote, whose values need no reading back while they stay wanted
+ * (their keys are still walked: another writer may have removed one). Trusted only after a
+ * sync that fully succeeded; zero it to start (then the maps are read).
+ */
+struct berth_policy_shadow {
+	bool valid;
+	struct berth_policy_hentry *h; /* sorted by key */
+	size_t nh;
+	struct berth_policy_key *rk; /* sorted by key */
+	size_t nr;
+	/* the ipcache entries it wanted (and wrote, unless routing's) */
+	struct berth_ipcache_entry *ipc; /* sorted by key */
+	size_t nipc;
+	/* each policy's compiled result (policy.h), for the next pass */
+	struct berth_policy_cache cache;
+};
+void berth_policy_shadow_free(struct berth_policy_shadow *s);
+
 struct berth_policy_maps {
 	struct berth_map *policy; /* abi/policy.h; NULL: none in this datapath */
 	struct berth_map *endpoints; /* route.h; only existing entries change */
 	struct berth_map *ipcache; /* route.h; only F_IDENTITY entries are ours */
+	struct berth_map *policy_ranges; /* abi/policy.h; NULL: ranges left out */
+	struct berth_policy_shadow *shadow; /* NULL: read the maps every sync */
 };
 
 struct berth_policysync_stats {
 	size_t policy_added, policy_deleted;
 	size_t eps_written;
 	size_t ipcache_written, ipcache_deleted;
+	/* the policy maps had no room (-E2BIG/-ENOSPC): old policy kept */
+	bool full;
 };
+
+/*
+ * r's allows in the maps' layout (abi/policy.h): heads and port entries
+ * for the hash (sorted, one per key) and range prefixes for the trie
+ * (sorted). Both malloc'ed. 0 or -ENOMEM.
+ */
+int berth_policy_layout(const struct berth_policy_result *r,
+			struct berth_policy_hentry **h, size_t *nh,
+			struct berth_policy_key **rk, size_t *nr);
 
 /*
  * The ipcache entries the policy sync owns: every pod's /32
@@ -44,8 +86,11 @@ int berth_policy_ipcache_want(const struct berth_idtable *ids,
 
 /*
  * Make the maps hold r, ids' endpoint identities and ipc (from
- * berth_policy_ipcache_want). Keeps going after an error and returns the
- * first one.
+ * berth_policy_ipcache_want). Returns the first error. When the policy
+ * entries cannot all be written (a full map: st->full), endpoint flags
+ * and old entries stay as they were, so the policy enforced before stays
+ * enforced (with what of the new allows fit); the ipcache is still
+ * synced. Otherwise keeps going after an error.
  */
 int berth_policy_sync(const struct berth_policy_maps *m,
 		      const struct berth_policy_result *r,

@@ -156,33 +156,96 @@ static int cmp_key(const void *a, const void *b)
 	return (int)x->prefixlen - (int)y->prefixlen;
 }
 
-/* The entries of endpoint ip, sorted; -errno. */
-static int read_entries(int fd, uint32_t ip, struct berth_policy_key **out,
-			size_t *nout)
-{
-	struct berth_policy_key cur, next, *prev = NULL, *keys = NULL, *t;
-	size_t n = 0, cap = 0, seen = 0;
+struct keys {
+	struct berth_policy_key *v;
+	size_t n, cap;
+};
 
-	while (seen++ < MAX_ENTRIES && !bpf_map_get_next_key(fd, prev, &next)) {
+static int keys_add(struct keys *ks, const struct berth_policy_key *k)
+{
+	if (ks->n == ks->cap) {
+		size_t cap = ks->cap ? 2 * ks->cap : 64;
+		struct berth_policy_key *t = realloc(ks->v, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		ks->v = t;
+		ks->cap = cap;
+	}
+	ks->v[ks->n++] = *k;
+	return 0;
+}
+
+static const uint8_t head_protos[BERTH_POLICY_NPROTO] = BERTH_POLICY_PROTOS;
+
+/*
+ * A policy hash entry of ip in the compiler's form (abi/policy.h): a port
+ * entry is one allow; a head holds the allows without a port (any proto,
+ * any port of a proto).
+ */
+static int hash_entry_keys(int fd, const struct berth_policy_hkey *hk,
+			   struct keys *ks)
+{
+	struct berth_policy_key k = { .ep_ip = hk->ep_ip,
+				      .identity = htonl(hk->identity),
+				      .dir = hk->dir,
+				      .proto = hk->proto,
+				      .port = hk->port };
+	struct berth_policy_val v;
+	int err = 0;
+
+	if (bpf_map_lookup_elem(fd, hk, &v))
+		return 0; /* removed meanwhile */
+	if (hk->proto) {
+		k.prefixlen = BERTH_POLICY_PREFIX_FULL;
+		return keys_add(ks, &k);
+	}
+	if (v.flags & BERTH_POLICY_F_ALLOW) {
+		k.prefixlen = BERTH_POLICY_PREFIX_ANY_PROTO;
+		err = keys_add(ks, &k);
+	}
+	for (int i = 0; !err && i < BERTH_POLICY_NPROTO; i++) {
+		if (!(v.flags & BERTH_POLICY_F_ANY_PORT(i)))
+			continue;
+		k.prefixlen = BERTH_POLICY_PREFIX_ANY_PORT;
+		k.proto = head_protos[i];
+		err = keys_add(ks, &k);
+	}
+	return err;
+}
+
+/* The allows of endpoint ip in the policy hash (hfd) and ranges (rfd). */
+static int read_entries(int hfd, int rfd, uint32_t ip,
+			struct berth_policy_key **out, size_t *nout)
+{
+	struct berth_policy_hkey hcur, hnext, *hprev = NULL;
+	struct berth_policy_key cur, next, *prev = NULL;
+	struct keys ks = { 0 };
+	size_t seen = 0;
+	int err = 0;
+
+	while (!err && seen++ < MAX_ENTRIES &&
+	       !bpf_map_get_next_key(hfd, hprev, &hnext)) {
+		hcur = hnext;
+		hprev = &hcur;
+		if (hcur.ep_ip == ip)
+			err = hash_entry_keys(hfd, &hcur, &ks);
+	}
+	while (!err && rfd >= 0 && seen++ < 2 * MAX_ENTRIES &&
+	       !bpf_map_get_next_key(rfd, prev, &next)) {
 		cur = next;
 		prev = &cur;
-		if (cur.ep_ip != ip)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			t = realloc(keys, cap * sizeof(*keys));
-			if (!t) {
-				free(keys);
-				return -ENOMEM;
-			}
-			keys = t;
-		}
-		keys[n++] = cur;
+		if (cur.ep_ip == ip)
+			err = keys_add(&ks, &cur);
 	}
-	if (n)
-		qsort(keys, n, sizeof(*keys), cmp_key);
-	*out = keys;
-	*nout = n;
+	if (err) {
+		free(ks.v);
+		return err;
+	}
+	if (ks.n)
+		qsort(ks.v, ks.n, sizeof(*ks.v), cmp_key);
+	*out = ks.v;
+	*nout = ks.n;
 	return 0;
 }
 
@@ -393,7 +456,7 @@ int cmd_policy(const char *node, const char *pod, bool json)
 	json_object *st = load_state(), *r;
 	struct berth_endpoint_info ep;
 	struct berth_policy_key *keys = NULL;
-	int efd = -1, pfd = -1, ret = 1;
+	int efd = -1, pfd = -1, rfd = -1, ret = 1;
 	size_t n = 0;
 	uint32_t ip;
 
@@ -403,12 +466,14 @@ int cmd_policy(const char *node, const char *pod, bool json)
 	pfd = open_pin(node, BERTH_MAP_POLICY);
 	if (efd < 0 || pfd < 0)
 		goto out;
+	/* endPort ranges; without the map (reported) the rest is shown */
+	rfd = open_pin(node, BERTH_MAP_POLICY_RANGES);
 	if (bpf_map_lookup_elem(efd, &ip, &ep)) {
 		fprintf(stderr, "berthctl: %s is not a pod of node %s\n", pod,
 			node);
 		goto out;
 	}
-	if (read_entries(pfd, ip, &keys, &n)) {
+	if (read_entries(pfd, rfd, ip, &keys, &n)) {
 		fprintf(stderr,
 			"berthctl: read the policy map: out of memory\n");
 		goto out;
@@ -427,6 +492,8 @@ out:
 		close(efd);
 	if (pfd >= 0)
 		close(pfd);
+	if (rfd >= 0)
+		close(rfd);
 	json_object_put(st);
 	return ret;
 }

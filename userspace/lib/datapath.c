@@ -160,6 +160,20 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
 	fd = bpf_obj_get(path);
+	if (fd >= 0 && !strncmp(bpf_map__name(map), "policy", 6) &&
+	    !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    (info.type != bpf_map__type(map) ||
+	     info.key_size != bpf_map__key_size(map))) {
+		/*
+		 * A policy map of an older layout: its entries are derived
+		 * (the policy sync rewrites them all), so start a new one.
+		 */
+		pr_info("map %s: pinned with another layout, replaced",
+			bpf_map__name(map));
+		close(fd);
+		unlink(path);
+		fd = -1;
+	}
 	if (fd >= 0) {
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
 			if (want && want != info.max_entries)
@@ -191,7 +205,9 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 		size_map((skel)->maps.endpoints, (cfg)->pin_dir, 0);      \
 		size_map((skel)->maps.ipcache, (cfg)->pin_dir, 0);        \
 		size_map((skel)->maps.nat, (cfg)->pin_dir, 0);            \
-		size_map((skel)->maps.policy, (cfg)->pin_dir, 0);         \
+		size_map((skel)->maps.policy, (cfg)->pin_dir,             \
+			 (cfg)->max_policy);                              \
+		size_map((skel)->maps.policy_ranges, (cfg)->pin_dir, 0);  \
 		size_map((skel)->maps.events, (cfg)->pin_dir, 0);         \
 	} while (0)
 
@@ -239,6 +255,8 @@ static void init_maps(struct berth_dp *dp)
 	berth_map_init_fd(&dp->node, "node", bpf_map__fd(s->maps.node));
 	berth_map_init_fd(&dp->nat, "nat", bpf_map__fd(s->maps.nat));
 	berth_map_init_fd(&dp->policy, "policy", bpf_map__fd(s->maps.policy));
+	berth_map_init_fd(&dp->policy_ranges, "policy_ranges",
+			  bpf_map__fd(s->maps.policy_ranges));
 	berth_map_init_fd(&dp->events, "events", bpf_map__fd(s->maps.events));
 	berth_map_init_fd(&dp->events_cfg, "events_cfg",
 			  bpf_map__fd(s->maps.events_cfg));
@@ -465,6 +483,7 @@ int berth_dp_unpin(const char *pin_dir)
 		BERTH_MAP_METRICS,  BERTH_MAP_ENDPOINTS,  BERTH_MAP_IPCACHE,
 		BERTH_MAP_NODE,	    BERTH_MAP_NAT,	  BERTH_MAP_POLICY,
 		BERTH_MAP_EVENTS,   BERTH_MAP_EVENTS_CFG, BERTH_MAP_EVENTS_LOST,
+		BERTH_MAP_POLICY_RANGES,
 	};
 	char path[PATH_MAX];
 	int ret = 0;

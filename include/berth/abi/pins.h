@@ -17,6 +17,7 @@
 #define BERTH_MAP_NODE "node"
 #define BERTH_MAP_NAT "nat"
 #define BERTH_MAP_POLICY "policy"
+#define BERTH_MAP_POLICY_RANGES "policy_ranges"
 #define BERTH_MAP_EVENTS "events"
 #define BERTH_MAP_EVENTS_CFG "events_cfg"
 #define BERTH_MAP_EVENTS_LOST "events_lost"
