@@ -29,10 +29,13 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 AGENT = os.path.join(REPO, ".output/bin/berth-agent")
-PEER = os.path.join(REPO, "tests/e2e/peer.py")
+CONNLAT = os.path.join(REPO, ".output/bin/connlat")
+BERTHCTL = os.path.join(REPO, ".output/bin/berthctl")
 OUT = os.path.join(REPO, ".output/bench")
 SIZES = [int(x) for x in os.environ.get("BENCH_DP_SIZES", "100,1000,10000").split(",")]
-CONNS = int(os.environ.get("BENCH_DP_CONNS", "200"))
+CONNS = int(os.environ.get("BENCH_DP_CONNS", "2000"))
+WARMUP = 50  # untimed connections first: neighbour entries, caches
+CONN_LIMIT = 60  # s, the most one client run may take
 # mode -> the agent's dataplane arguments
 MODES = {"bpf": ["--dataplane", "bpf"],
          "iptables": ["--dataplane", "iptables", "--iptables-backend", "nft"],
@@ -43,36 +46,6 @@ NODE, CLI, BE = P + "-node", P + "-cli", P + "-be"
 CLI_IF, BE_IF, DUMMY = P + "c", P + "b", P + "d"
 CLI_IP, BE_IP = "10.244.0.2", "10.244.0.11"
 
-CLIENT = r'''
-import json, socket, sys, time
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ts, tc, err, end = [], [], 0, time.monotonic() + 60
-for _ in range(n):
-    if time.monotonic() > end:
-        break
-    s = socket.socket()
-    s.settimeout(2)
-    t = time.perf_counter()
-    try:
-        s.connect((host, port))
-        t1 = time.perf_counter()
-        s.sendall(b"whoami\n")
-        ok = s.recv(64)
-        if ok:
-            ts.append((time.perf_counter() - t) * 1e6)
-            tc.append((t1 - t) * 1e6)
-        else:
-            err += 1
-    except OSError:
-        err += 1
-    s.close()
-ts.sort()
-tc.sort()
-pick = lambda v, q: round(v[min(len(v) - 1, int(q * len(v)))], 1) if v else None
-print(json.dumps({"conns": len(ts), "errors": err, "p50_us": pick(ts, 0.5),
-                  "p99_us": pick(ts, 0.99), "mean_us": round(sum(ts) / len(ts), 1) if ts else None,
-                  "connect_p50_us": pick(tc, 0.5), "connect_p99_us": pick(tc, 0.99)}))
-'''
 
 made, procs = [], []
 
@@ -117,9 +90,8 @@ def topology():
     add_pod(CLI, CLI_IF, CLI_IP)
     add_pod(BE, BE_IF, BE_IP)
     ready = os.path.join(tmp, "be.ready")
-    procs.append(subprocess.Popen(["ip", "netns", "exec", BE, sys.executable, PEER, "serve",
-                                   "be", "--tcp", "8080", "--ready", ready],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs.append(subprocess.Popen([CONNLAT, "serve", "--netns", BE, "8080", "--ready", ready],
+                                  stdout=subprocess.DEVNULL))
     for _ in range(200):
         if os.path.exists(ready):
             return
@@ -171,70 +143,175 @@ def wait_seq(root, seq, agent):
     raise RuntimeError("no sync %d within %d s" % (seq, SYNC_WAIT))
 
 
+def crr(host, port):
+    """BENCH_DP_CONNS timed connections from the client pod (bench/connlat.c)."""
+    r = sh(CONNLAT, "client", "--netns", CLI, host, port, "-n", CONNS, "--warmup", WARMUP,
+           "--time-limit", CONN_LIMIT, check=False, timeout=CONN_LIMIT + 30)
+    try:
+        res = json.loads(r.stdout)
+    except ValueError:
+        raise RuntimeError("connlat client %s:%s: %s" % (host, port, r.stderr.strip()))
+    if not res["count"]:
+        raise RuntimeError("no connection to %s:%s succeeded: %s" % (
+            host, port, res.get("first_error")))
+    return res
+
+
+def served():
+    """Echo connections the backend served to the client pod so far (asked
+    directly, not through a Service)."""
+    r = sh(CONNLAT, "stats", "--netns", CLI, BE_IP, "8080", timeout=10)
+    return json.loads(r.stdout)["peers"].get(CLI_IP, 0)
+
+
+def ipt_rule(mode, target):
+    """Where the target's ClusterIP rule sits in BERTH-SERVICES (1-based, of
+    how many) and its packet counter: the nat table sees the first packet
+    of each connection, so the counter counts connections DNATed by it."""
+    save = "iptables-legacy-save" if mode == "iptables-legacy" else "iptables-nft-save"
+    out = sh(*innode(save, "-c", "-t", "nat")).stdout
+    rules = [l for l in out.splitlines() if " -A BERTH-SERVICES " in l]
+    for i, l in enumerate(rules):
+        if " -d %s/32 " % target in l:
+            return {"position": i + 1, "of": len(rules),
+                    "packets": int(l[1:l.index(":")])}
+    raise RuntimeError("%s: no BERTH-SERVICES rule for %s" % (save, target))
+
+
+def bpf_ct(node, target):
+    """Conntrack entries of the BPF datapath toward the target ClusterIP:
+    each is a connection from_pod's service lookup DNATed."""
+    out = sh(BERTHCTL, "bpf", "ct", "--node", node, "-o", "json").stdout
+    return sum(1 for e in json.loads(out) if e["dst"] == target + ":80" and e["rev_nat_id"])
+
+
+def measure(mode, node, target):
+    """Set-up latency through the Service and, for the share that is not the
+    Service lookup, pod to pod directly; with proof that the Service's
+    connections reached the backend through that Service."""
+    before = served()
+    conn = crr(target, 80)
+    through = served() - before
+    if through < WARMUP + conn["count"]:
+        raise RuntimeError("%s: backend served %d of %d connections" % (
+            mode, through, WARMUP + conn["count"]))
+    conn["backend_served"] = through
+    if mode == "bpf":
+        conn["ct_entries_to_vip"] = bpf_ct(node, target)
+    else:
+        conn["rule"] = ipt_rule(mode, target)
+        if conn["rule"]["packets"] < WARMUP + conn["count"]:
+            raise RuntimeError("%s: rule for %s DNATed %d of %d connections" % (
+                mode, target, conn["rule"]["packets"], WARMUP + conn["count"]))
+    return conn, crr(BE_IP, 8080)
+
+
+def start_agent(mode, node, root, svc):
+    args = [AGENT, "--node-name", node, "--root", root, "--services", svc,
+            "--log-level", "warn"] + MODES[mode]
+    if mode == "bpf":
+        args += ["--interface", CLI_IF, "--interface", BE_IF]
+    with open(os.path.join(root, "agent.log"), "w") as log:
+        return subprocess.Popen(innode(*args), stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_agent(agent, node):
+    agent.send_signal(signal.SIGTERM)
+    try:
+        agent.wait(30)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
+    sh(*innode(AGENT, "--node-name", node, "--uninstall"), check=False)
+
+
 def one(mode, n):
     node = "%s-%s%d" % (P, mode[0] + mode[-1], n)
     root = os.path.join(tmp, node)
     os.makedirs(root)
     svc = os.path.join(root, "services.yaml")
     write(svc, services(n, False))
-    args = [AGENT, "--node-name", node, "--root", root, "--services", svc,
-            "--log-level", "warn"] + MODES[mode]
-    if mode == "bpf":
-        args += ["--interface", CLI_IF, "--interface", BE_IF]
-    log = open(os.path.join(root, "agent.log"), "w")
-    agent = subprocess.Popen(innode(*args), stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    agent = start_agent(mode, node, root, svc)
     try:
         full = wait_seq(root, 1, agent)
-        r = sh("ip", "netns", "exec", CLI, sys.executable, "-c", CLIENT, vip(n - 1), "80",
-               CONNS, timeout=120)
-        conn = json.loads(r.stdout)
+        conn, direct = measure(mode, node, vip(n - 1))
         write(svc, services(n, True))
         change = wait_seq(root, 2, agent)
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(30)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-        sh(*innode(AGENT, "--node-name", node, "--uninstall"), check=False)
+        stop_agent(agent, node)
     res = {"mode": mode, "services": n, "full_sync_us": full["duration_us"],
-           "change_us": change["duration_us"], "connect": conn}
-    print("%-15s %6d services: full sync %9.1f ms, one change %8.1f ms, CRR p50 %7s us "
-          "p99 %8s us, connect() p50 %7s us (%d/%d)" % (
+           "change_us": change["duration_us"], "connect": conn, "pod_to_pod": direct}
+    print("%-15s %6d services: full sync %9.1f ms, one change %8.1f ms, CRR p50 %7.1f us "
+          "p99 %8.1f us, connect() p50 %7.1f us, pod-to-pod CRR p50 %7.1f us (%d/%d)%s" % (
               mode, n, full["duration_us"] / 1e3, change["duration_us"] / 1e3,
-              conn["p50_us"], conn["p99_us"], conn["connect_p50_us"], conn["conns"], CONNS),
+              conn["crr"]["p50_us"], conn["crr"]["p99_us"], conn["connect"]["p50_us"],
+              direct["crr"]["p50_us"], conn["count"], CONNS,
+              " rule %(position)d of %(of)d" % conn["rule"] if "rule" in conn else ""),
           flush=True)
     return res
 
 
-def plot(results):
+def floor():
+    """No agent at all: plain routing between the pods, the TCP stack's own
+    share of a connection's set-up."""
+    return crr(BE_IP, 8080)
+
+
+def plot(results, base):
     dat = os.path.join(OUT, "dataplanes.dat")
     with open(dat, "w") as f:
         for mode in MODES:
-            f.write("# %s: services full_sync_ms change_ms connect_p50_us\n" % mode)
+            f.write("# %s: services full_sync_ms change_ms crr_p50_us connect_p50_us "
+                    "crr_p99_us\n" % mode)
             for r in results:
                 if r["mode"] == mode:
-                    f.write("%d %.3f %.3f %s\n" % (r["services"], r["full_sync_us"] / 1e3,
-                                                   r["change_us"] / 1e3,
-                                                   r["connect"]["p50_us"]))
+                    c = r["connect"]
+                    f.write("%d %.3f %.3f %.1f %.1f %.1f\n" % (
+                        r["services"], r["full_sync_us"] / 1e3, r["change_us"] / 1e3,
+                        c["crr"]["p50_us"], c["connect"]["p50_us"], c["crr"]["p99_us"]))
             f.write("\n\n")
     gp = os.path.join(OUT, "dataplanes.gp")
     with open(gp, "w") as f:
         f.write('set terminal png size 1200,400\nset output "%s"\n'
                 'set multiplot layout 1,3\nset logscale xy\nset xlabel "Services"\n'
                 'set key top left\n' % os.path.join(OUT, "dataplanes.png"))
-        for col, title in ((4, "connection set-up p50 (us)"), (2, "full sync (ms)"),
-                           (3, "one-Service change (ms)")):
+        for col, title in ((4, "connection set-up (TCP CRR) p50, us"), (2, "full sync, ms"),
+                           (3, "one-Service change, ms")):
+            extra = ""
+            if col == 4:  # the floor: the same connections without any dataplane
+                extra = ', %.1f with lines dashtype 2 title "no dataplane (floor)"' % (
+                    base["crr"]["p50_us"])
             f.write('set title "%s"\nplot ' % title + ", ".join(
                 '"%s" index %d using 1:%d with linespoints title "%s"' % (dat, i, col, m)
-                for i, m in enumerate(MODES)) + "\n")
+                for i, m in enumerate(MODES)) + extra + "\n")
         f.write("unset multiplot\n")
     if shutil.which("gnuplot"):
         sh("gnuplot", gp)
         return os.path.join(OUT, "dataplanes.png")
     return None
+
+
+def ratios(rows, base):
+    """iptables over BPF at one size: whole CRR, connect() alone, and what
+    each dataplane adds above the floor (the TCP stack's own cost, which no
+    dataplane can remove and which caps the whole-CRR ratio)."""
+    by = {r["mode"]: r["connect"] for r in rows}
+    out = {"crr_p50_ratio": {}, "connect_p50_ratio": {}, "over_floor_us": {},
+           "over_floor_ratio": {}}
+    if "bpf" not in by:
+        return out
+    b = by["bpf"]
+    for m, c in by.items():
+        out["over_floor_us"][m] = round(c["crr"]["p50_us"] - base["crr"]["p50_us"], 1)
+        if m == "bpf":
+            continue
+        out["crr_p50_ratio"][m] = round(c["crr"]["p50_us"] / b["crr"]["p50_us"], 2)
+        out["connect_p50_ratio"][m] = round(c["connect"]["p50_us"] / b["connect"]["p50_us"], 2)
+    bx = out["over_floor_us"]["bpf"]
+    for m, x in out["over_floor_us"].items():
+        if m != "bpf" and bx >= 1:  # below 1 us BPF's share is in the noise
+            out["over_floor_ratio"][m] = round(x / bx, 1)
+    return out
 
 
 def cleanup():
@@ -250,26 +327,33 @@ def cleanup():
 def main():
     if os.geteuid() != 0:
         sys.exit("bench/dataplanes.py: needs root (network namespaces, BPF)")
-    if not os.access(AGENT, os.X_OK):
-        sys.exit("%s is missing: run make first" % AGENT)
+    for b in (AGENT, CONNLAT, BERTHCTL):
+        if not os.access(b, os.X_OK):
+            sys.exit("%s is missing: run make first" % b)
     os.makedirs(OUT, exist_ok=True)
     try:
         topology()
+        base = floor()
+        print("no dataplane (pod to pod, plain routing): CRR p50 %.1f us, connect() p50 "
+              "%.1f us" % (base["crr"]["p50_us"], base["connect"]["p50_us"]), flush=True)
         results = [one(mode, n) for n in SIZES for mode in MODES]
     finally:
         cleanup()
     big = max(SIZES)
-    lat = {r["mode"]: r["connect"]["p50_us"] for r in results if r["services"] == big}
-    ratio = {m: round(lat[m] / lat["bpf"], 2) for m in MODES
-             if m != "bpf" and lat.get(m) and lat.get("bpf")}
-    doc = {"sizes": SIZES, "conns": CONNS, "results": results,
-           "connect_p50_ratio_over_bpf_at_max": ratio}
+    ratio = ratios([r for r in results if r["services"] == big], base)
+    doc = {"sizes": SIZES, "conns": CONNS, "warmup": WARMUP, "client": "bench/connlat.c",
+           "no_dataplane": base, "results": results, "at_max": ratio,
+           "connect_p50_ratio_over_bpf_at_max": ratio["crr_p50_ratio"]}
     with open(os.path.join(OUT, "dataplanes.json.tmp"), "w") as f:
         json.dump(doc, f, indent=1)
     os.replace(os.path.join(OUT, "dataplanes.json.tmp"), os.path.join(OUT, "dataplanes.json"))
-    png = plot(results)
-    print("connection set-up p50 at %d Services, over bpf's: %s (goal >= 10)" % (
-        big, ", ".join("%s %.1fx" % kv for kv in ratio.items()) or "n/a"))
+    png = plot(results, base)
+    print("connection set-up (CRR) p50 at %d Services, over bpf's: %s (goal >= 10); "
+          "connect() alone: %s" % (
+              big, ", ".join("%s %.1fx" % kv for kv in ratio["crr_p50_ratio"].items()) or "n/a",
+              ", ".join("%s %.1fx" % kv for kv in ratio["connect_p50_ratio"].items()) or "n/a"))
+    print("above the no-dataplane floor (%.1f us), CRR p50 costs: %s" % (
+        base["crr"]["p50_us"], ", ".join("%s %.1f us" % kv for kv in ratio["over_floor_us"].items())))
     print("results: %s%s" % (os.path.join(OUT, "dataplanes.json"),
                              ", plot: " + png if png else " (no gnuplot: plot script "
                              "dataplanes.gp written)"))
