@@ -40,6 +40,8 @@ CONN_LIMIT = 60  # s, the most one client run may take
 MODES = {"bpf": ["--dataplane", "bpf"],
          "iptables": ["--dataplane", "iptables", "--iptables-backend", "nft"],
          "iptables-legacy": ["--dataplane", "iptables", "--iptables-backend", "legacy"]}
+# BENCH_DP_MODES: a subset, in this order (bpf must be in it for the ratios)
+MODES = {m: MODES[m] for m in os.environ.get("BENCH_DP_MODES", ",".join(MODES)).split(",")}
 SYNC_WAIT = 120  # s, the longest a sync of the largest size may take
 P = "bd%d" % (os.getpid() % 100000)
 NODE, CLI, BE = P + "-node", P + "-cli", P + "-be"
@@ -231,6 +233,7 @@ def one(mode, n):
     os.makedirs(root)
     svc = os.path.join(root, "services.yaml")
     write(svc, services(n, False))
+    base = crr(BE_IP, 8080)  # the floor, just before: the machine's load drifts
     agent = start_agent(mode, node, root, svc)
     try:
         full = wait_seq(root, 1, agent)
@@ -240,7 +243,8 @@ def one(mode, n):
     finally:
         stop_agent(agent, node)
     res = {"mode": mode, "services": n, "full_sync_us": full["duration_us"],
-           "change_us": change["duration_us"], "connect": conn, "pod_to_pod": direct}
+           "change_us": change["duration_us"], "connect": conn, "pod_to_pod": direct,
+           "no_dataplane": base}
     print("%-15s %6d services: full sync %9.1f ms, one change %8.1f ms, CRR p50 %7.1f us "
           "p99 %8.1f us, connect() p50 %7.1f us, pod-to-pod CRR p50 %7.1f us (%d/%d)%s" % (
               mode, n, full["duration_us"] / 1e3, change["duration_us"] / 1e3,
@@ -257,30 +261,33 @@ def floor():
     return crr(BE_IP, 8080)
 
 
-def plot(results, base):
+def plot(results):
     dat = os.path.join(OUT, "dataplanes.dat")
     with open(dat, "w") as f:
         for mode in MODES:
             f.write("# %s: services full_sync_ms change_ms crr_p50_us connect_p50_us "
-                    "crr_p99_us\n" % mode)
+                    "crr_p99_us floor_crr_p50_us\n" % mode)
             for r in results:
                 if r["mode"] == mode:
                     c = r["connect"]
-                    f.write("%d %.3f %.3f %.1f %.1f %.1f\n" % (
+                    f.write("%d %.3f %.3f %.1f %.1f %.1f %.1f\n" % (
                         r["services"], r["full_sync_us"] / 1e3, r["change_us"] / 1e3,
-                        c["crr"]["p50_us"], c["connect"]["p50_us"], c["crr"]["p99_us"]))
+                        c["crr"]["p50_us"], c["connect"]["p50_us"], c["crr"]["p99_us"],
+                        r["no_dataplane"]["crr"]["p50_us"]))
             f.write("\n\n")
     gp = os.path.join(OUT, "dataplanes.gp")
+    first = next(iter(MODES))
     with open(gp, "w") as f:
-        f.write('set terminal png size 1200,400\nset output "%s"\n'
-                'set multiplot layout 1,3\nset logscale xy\nset xlabel "Services"\n'
+        f.write('set terminal png size 1600,400\nset output "%s"\n'
+                'set multiplot layout 1,4\nset logscale xy\nset xlabel "Services"\n'
                 'set key top left\n' % os.path.join(OUT, "dataplanes.png"))
-        for col, title in ((4, "connection set-up (TCP CRR) p50, us"), (2, "full sync, ms"),
+        for col, title in ((4, "connection set-up (TCP CRR) p50, us"),
+                           (5, "connect() p50 (SYN round trip), us"), (2, "full sync, ms"),
                            (3, "one-Service change, ms")):
             extra = ""
-            if col == 4:  # the floor: the same connections without any dataplane
-                extra = ', %.1f with lines dashtype 2 title "no dataplane (floor)"' % (
-                    base["crr"]["p50_us"])
+            if col == 4:  # the same connections pod to pod without any dataplane
+                extra = ', "%s" index 0 using 1:7 with linespoints dashtype 2 title ' \
+                        '"no dataplane (before %s)"' % (dat, first)
             f.write('set title "%s"\nplot ' % title + ", ".join(
                 '"%s" index %d using 1:%d with linespoints title "%s"' % (dat, i, col, m)
                 for i, m in enumerate(MODES)) + extra + "\n")
@@ -291,26 +298,32 @@ def plot(results, base):
     return None
 
 
-def ratios(rows, base):
-    """iptables over BPF at one size: whole CRR, connect() alone, and what
-    each dataplane adds above the floor (the TCP stack's own cost, which no
-    dataplane can remove and which caps the whole-CRR ratio)."""
-    by = {r["mode"]: r["connect"] for r in rows}
-    out = {"crr_p50_ratio": {}, "connect_p50_ratio": {}, "over_floor_us": {},
-           "over_floor_ratio": {}}
+def ratios(rows):
+    """iptables over BPF at one size. The whole CRR includes what no
+    dataplane touches (two processes woken per connection, the TCP stacks
+    of both pods), so it is also given as what each dataplane adds above
+    the no-dataplane floor measured just before it; connect() alone is the
+    SYN's round trip, all in softirq on one CPU: the CPU cost of the path,
+    where the Service lookup (the iptables chain walk) happens."""
+    by = {r["mode"]: r for r in rows}
+    out = {"crr_p50_ratio": {}, "connect_p50_ratio": {}, "crr_over_floor_us": {},
+           "connect_over_floor_us": {}, "connect_over_floor_ratio": {}}
     if "bpf" not in by:
         return out
-    b = by["bpf"]
-    for m, c in by.items():
-        out["over_floor_us"][m] = round(c["crr"]["p50_us"] - base["crr"]["p50_us"], 1)
+    b = by["bpf"]["connect"]
+    for m, r in by.items():
+        c, f = r["connect"], r["no_dataplane"]
+        out["crr_over_floor_us"][m] = round(c["crr"]["p50_us"] - f["crr"]["p50_us"], 1)
+        out["connect_over_floor_us"][m] = round(c["connect"]["p50_us"] -
+                                                f["connect"]["p50_us"], 1)
         if m == "bpf":
             continue
         out["crr_p50_ratio"][m] = round(c["crr"]["p50_us"] / b["crr"]["p50_us"], 2)
         out["connect_p50_ratio"][m] = round(c["connect"]["p50_us"] / b["connect"]["p50_us"], 2)
-    bx = out["over_floor_us"]["bpf"]
-    for m, x in out["over_floor_us"].items():
-        if m != "bpf" and bx >= 1:  # below 1 us BPF's share is in the noise
-            out["over_floor_ratio"][m] = round(x / bx, 1)
+    bx = max(out["connect_over_floor_us"]["bpf"], 1.0)  # below 1 us it is noise
+    for m, x in out["connect_over_floor_us"].items():
+        if m != "bpf":
+            out["connect_over_floor_ratio"][m] = round(x / bx, 1)
     return out
 
 
@@ -331,29 +344,29 @@ def main():
         if not os.access(b, os.X_OK):
             sys.exit("%s is missing: run make first" % b)
     os.makedirs(OUT, exist_ok=True)
+    load = os.getloadavg()  # other work on the machine skews every number here
     try:
         topology()
-        base = floor()
-        print("no dataplane (pod to pod, plain routing): CRR p50 %.1f us, connect() p50 "
-              "%.1f us" % (base["crr"]["p50_us"], base["connect"]["p50_us"]), flush=True)
         results = [one(mode, n) for n in SIZES for mode in MODES]
     finally:
         cleanup()
     big = max(SIZES)
-    ratio = ratios([r for r in results if r["services"] == big], base)
+    ratio = ratios([r for r in results if r["services"] == big])
     doc = {"sizes": SIZES, "conns": CONNS, "warmup": WARMUP, "client": "bench/connlat.c",
-           "no_dataplane": base, "results": results, "at_max": ratio,
+           "load_before": load, "load_after": os.getloadavg(), "results": results,
+           "at_max": ratio,
            "connect_p50_ratio_over_bpf_at_max": ratio["crr_p50_ratio"]}
     with open(os.path.join(OUT, "dataplanes.json.tmp"), "w") as f:
         json.dump(doc, f, indent=1)
     os.replace(os.path.join(OUT, "dataplanes.json.tmp"), os.path.join(OUT, "dataplanes.json"))
-    png = plot(results, base)
+    png = plot(results)
     print("connection set-up (CRR) p50 at %d Services, over bpf's: %s (goal >= 10); "
           "connect() alone: %s" % (
               big, ", ".join("%s %.1fx" % kv for kv in ratio["crr_p50_ratio"].items()) or "n/a",
               ", ".join("%s %.1fx" % kv for kv in ratio["connect_p50_ratio"].items()) or "n/a"))
-    print("above the no-dataplane floor (%.1f us), CRR p50 costs: %s" % (
-        base["crr"]["p50_us"], ", ".join("%s %.1f us" % kv for kv in ratio["over_floor_us"].items())))
+    print("above the no-dataplane floor, CRR p50 costs %s; connect() p50 costs %s" % (
+        ", ".join("%s %.1f us" % kv for kv in ratio["crr_over_floor_us"].items()),
+        ", ".join("%s %.1f us" % kv for kv in ratio["connect_over_floor_us"].items())))
     print("results: %s%s" % (os.path.join(OUT, "dataplanes.json"),
                              ", plot: " + png if png else " (no gnuplot: plot script "
                              "dataplanes.gp written)"))
