@@ -2,22 +2,37 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """`make bench`: the BPF and the iptables dataplane (both iptables backends:
 nft, the default, and legacy) in the same run, at 100,
-1,000 and 10,000 Services (BENCH_DP_SIZES), on one node in network
-namespaces of its own (a client pod and a backend pod, Calico-style, as in
-tests/e2e/lib.sh), the agent fed a Service file:
+1,000 and 10,000 Services (BENCH_DP_SIZES; BENCH_DP_MODES for a subset), on
+one node in network namespaces of its own (a client pod and a backend pod,
+Calico-style, as in tests/e2e/lib.sh), the agent fed a Service file:
 
 - full sync: the agent's first sync of all the Services (sync-status.json
   duration_us: file parse + map writes, or render + iptables-nft-restore);
 - one-Service change: the last Service gains an endpoint;
-- connection set-up to the last Service added: BENCH_DP_CONNS sequential
-  TCP connect + request + answer + close (TCP_CRR-style) from the client
-  pod, p50/p99/mean in microseconds, and the connect() alone (the SYN is
-  what the Service lookup costs); a Python client, so ~100 us of it is
-  the client's own.
+- connection set-up to the last Service added (for iptables the last
+  ClusterIP rule of BERTH-SERVICES before the NodePort jump: the worst
+  case; kube-proxy's order follows its service map, so a new Service lands
+  anywhere and costs half the walk on average): BENCH_DP_CONNS sequential
+  connections after WARMUP untimed ones, each socket, non-blocking connect,
+  1 byte there and back, close (TCP_CRR), by bench/connlat.c (C, so the
+  client's own cost is a few us, not ~100 us of Python), against connlat's
+  echo server in the backend pod. p50/p90/p99 of the whole CRR and of
+  connect() alone (the SYN round trip: all in softirq on one CPU, no
+  process wakes, so it is the path's CPU cost and holds the Service
+  lookup). Beside it, the same connections pod to pod (no Service; in
+  iptables mode they walk BERTH-SERVICES all the same) and, before each
+  agent starts, with no dataplane at all: the floor that no dataplane can
+  remove (the TCP stacks, two process wake-ups per connection).
+  Proof the timed connections went through the Service: the backend's count
+  of connections from the client pod grows by all of them, and the
+  Service's rule counter (iptables) or the BPF ct entries toward the
+  ClusterIP count them.
 
 Writes .output/bench/dataplanes.json and, with gnuplot, dataplanes.png
 (the .gp script is written either way). The ratio to watch: iptables'
-connection set-up over BPF's at the largest size (goal: >= 10)."""
+connection set-up over BPF's at the largest size (goal: >= 10); with it,
+connect()'s ratio and what each dataplane adds above the floor, because the
+floor caps the whole-CRR ratio."""
 import json
 import os
 import shutil
