@@ -51,6 +51,7 @@ struct client_opts {
 
 struct sample {
 	uint64_t connect_ns; /* socket() to connect done */
+	uint64_t echo_ns; /* the byte sent to its echo read */
 	uint64_t crr_ns; /* socket() to close() returned */
 };
 
@@ -168,7 +169,7 @@ static void set_rst_close(int fd)
 static int one_conn(const struct client_opts *o, long i, struct sample *s,
 		    const char **what)
 {
-	uint64_t t0 = now_ns(), t1;
+	uint64_t t0 = now_ns(), t1, t2;
 	char in = 0;
 	int fd, err;
 
@@ -192,10 +193,12 @@ static int one_conn(const struct client_opts *o, long i, struct sample *s,
 		if (!err && in != ECHO_BYTE)
 			err = -EPROTO;
 	}
+	t2 = now_ns();
 	if (o->rst)
 		set_rst_close(fd);
 	close(fd);
 	s->connect_ns = t1 - t0;
+	s->echo_ns = t2 - t1;
 	s->crr_ns = now_ns() - t0;
 	return err;
 }
@@ -269,6 +272,7 @@ static void print_result(const struct client_opts *o, struct client_result *r)
 {
 	uint64_t *crr = malloc(sizeof(*crr) * (r->n ? r->n : 1));
 	uint64_t *con = malloc(sizeof(*con) * (r->n ? r->n : 1));
+	uint64_t *echo = malloc(sizeof(*echo) * (r->n ? r->n : 1));
 	long i;
 
 	printf("{\"target\": \"%s:%u\", \"asked\": %ld, \"warmup\": %ld, "
@@ -277,19 +281,23 @@ static void print_result(const struct client_opts *o, struct client_result *r)
 	       o->warmup, r->n, r->errors, r->timeouts);
 	if (r->first_error[0])
 		printf(", \"first_error\": \"%s\"", r->first_error);
-	if (crr && con && r->n) {
+	if (crr && con && echo && r->n) {
 		for (i = 0; i < r->n; i++) {
 			crr[i] = r->s[i].crr_ns;
 			con[i] = r->s[i].connect_ns;
+			echo[i] = r->s[i].echo_ns;
 		}
 		printf(", ");
 		print_stats("crr", crr, r->n);
 		printf(", ");
 		print_stats("connect", con, r->n);
+		printf(", ");
+		print_stats("echo", echo, r->n);
 	}
 	printf("}\n");
 	free(crr);
 	free(con);
+	free(echo);
 }
 
 static int parse_dst(const char *host, const char *port, struct sockaddr_in *a)
