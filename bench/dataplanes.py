@@ -361,6 +361,22 @@ def ratios(rows):
     return out
 
 
+def slopes(results):
+    """What one more Service costs a new connection, per mode: the slope of
+    connect()'s p50 between the smallest and the largest size, in ns (for
+    iptables, the price of one more rule in the BERTH-SERVICES walk)."""
+    lo, hi = min(SIZES), max(SIZES)
+    out = {}
+    if lo == hi:
+        return out
+    for m in MODES:
+        v = {r["services"]: r["connect"]["connect"]["p50_us"] for r in results
+             if r["mode"] == m}
+        if lo in v and hi in v:
+            out[m] = round((v[hi] - v[lo]) * 1e3 / (hi - lo), 2)
+    return out
+
+
 def cleanup():
     for p in procs:
         if p.poll() is None:
@@ -386,6 +402,7 @@ def main():
         cleanup()
     big = max(SIZES)
     ratio = ratios([r for r in results if r["services"] == big])
+    ratio["connect_ns_per_service"] = slopes(results)
     doc = {"sizes": SIZES, "conns": CONNS, "warmup": WARMUP, "client": "bench/connlat.c",
            "load_before": load, "load_after": os.getloadavg(), "results": results,
            "at_max": ratio,
@@ -398,6 +415,8 @@ def main():
           "connect() alone: %s" % (
               big, ", ".join("%s %.1fx" % kv for kv in ratio["crr_p50_ratio"].items()) or "n/a",
               ", ".join("%s %.1fx" % kv for kv in ratio["connect_p50_ratio"].items()) or "n/a"))
+    print("one more Service costs a new connection (connect() p50 slope): %s" % ", ".join(
+        "%s %.1f ns" % kv for kv in ratio["connect_ns_per_service"].items()))
     print("above the no-dataplane floor, CRR p50 costs %s; connect() p50 costs %s" % (
         ", ".join("%s %.1f us" % kv for kv in ratio["crr_over_floor_us"].items()),
         ", ".join("%s %.1f us" % kv for kv in ratio["connect_over_floor_us"].items())))
