@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct client_opts {
 struct sample {
 	uint64_t connect_ns; /* socket() to connect done */
 	uint64_t echo_ns; /* the byte sent to its echo read */
+	uint64_t close_ns; /* close() alone: sends the FIN */
 	uint64_t crr_ns; /* socket() to close() returned */
 };
 
@@ -200,6 +202,7 @@ static int one_conn(const struct client_opts *o, long i, struct sample *s,
 	s->connect_ns = t1 - t0;
 	s->echo_ns = t2 - t1;
 	s->crr_ns = now_ns() - t0;
+	s->close_ns = s->crr_ns - (t2 - t0);
 	return err;
 }
 
@@ -268,11 +271,20 @@ static void print_stats(const char *name, uint64_t *v, long n)
 	       v[0] / 1000.0, v[n - 1] / 1000.0, sum / n / 1000.0);
 }
 
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	{ "crr", offsetof(struct sample, crr_ns) },
+	{ "connect", offsetof(struct sample, connect_ns) },
+	{ "echo", offsetof(struct sample, echo_ns) },
+	{ "close", offsetof(struct sample, close_ns) },
+};
+
 static void print_result(const struct client_opts *o, struct client_result *r)
 {
-	uint64_t *crr = malloc(sizeof(*crr) * (r->n ? r->n : 1));
-	uint64_t *con = malloc(sizeof(*con) * (r->n ? r->n : 1));
-	uint64_t *echo = malloc(sizeof(*echo) * (r->n ? r->n : 1));
+	uint64_t *v = malloc(sizeof(*v) * (r->n ? r->n : 1));
+	size_t f;
 	long i;
 
 	printf("{\"target\": \"%s:%u\", \"asked\": %ld, \"warmup\": %ld, "
@@ -281,23 +293,14 @@ static void print_result(const struct client_opts *o, struct client_result *r)
 	       o->warmup, r->n, r->errors, r->timeouts);
 	if (r->first_error[0])
 		printf(", \"first_error\": \"%s\"", r->first_error);
-	if (crr && con && echo && r->n) {
-		for (i = 0; i < r->n; i++) {
-			crr[i] = r->s[i].crr_ns;
-			con[i] = r->s[i].connect_ns;
-			echo[i] = r->s[i].echo_ns;
-		}
+	for (f = 0; v && r->n && f < sizeof(fields) / sizeof(fields[0]); f++) {
+		for (i = 0; i < r->n; i++)
+			v[i] = *(uint64_t *)((char *)&r->s[i] + fields[f].off);
 		printf(", ");
-		print_stats("crr", crr, r->n);
-		printf(", ");
-		print_stats("connect", con, r->n);
-		printf(", ");
-		print_stats("echo", echo, r->n);
+		print_stats(fields[f].name, v, r->n);
 	}
 	printf("}\n");
-	free(crr);
-	free(con);
-	free(echo);
+	free(v);
 }
 
 static int parse_dst(const char *host, const char *port, struct sockaddr_in *a)
