@@ -9,9 +9,9 @@
  *
  * Both enter a network namespace by name (/run/netns/NS) or by path first,
  * so the bench needs no `ip netns exec` (one fork+exec less, nothing in the
- * timed loop). The server also answers the one-byte request '?' with its
- * accept counts per peer, so the bench can check that the connections it
- * timed really reached the backend.
+ * timed loop). The server also answers the one-byte request '?' with the
+ * number of echo connections it served per peer address (connlat stats),
+ * so the bench can check that the connections it timed reached it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
