@@ -41,6 +41,9 @@ BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard tests/bpf/*.c))
 BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/*.c))
 # policy-bench: the datapath and the agent's policy modules
 POLICY_BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard bench/policy/*.c))
+# connlat: bench/dataplanes.py's connection set-up client and echo server,
+# a program of its own (not part of lb-bench)
+BENCH_OBJS := $(filter-out $(OUTPUT)/obj/bench/connlat.o,$(BENCH_OBJS))
 
 # berth-server's store, one library for both backends (SQLite, etcd)
 STORE_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard control/store/*.c))
@@ -137,6 +140,10 @@ $(OUTPUT)/obj/userspace/ctl/completion.o: $(OUTPUT)/ctl/completion.inc
 
 $(OUTPUT)/bin/lb-bench: $(BENCH_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+all: $(OUTPUT)/bin/connlat
+$(OUTPUT)/bin/connlat: $(OUTPUT)/obj/bench/connlat.o | $(OUTPUT)/bin
+	$(CC) $(LDFLAGS) $^ -o $@
 
 $(OUTPUT)/bin/policy-bench: $(POLICY_BENCH_OBJS) $(AGENT_MOD_OBJS) $(CNI_MOD_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(CC) $(LDFLAGS) $^ $(AGENT_LDLIBS) $(LDLIBS) -o $@

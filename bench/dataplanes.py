@@ -2,22 +2,37 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """`make bench`: the BPF and the iptables dataplane (both iptables backends:
 nft, the default, and legacy) in the same run, at 100,
-1,000 and 10,000 Services (BENCH_DP_SIZES), on one node in network
-namespaces of its own (a client pod and a backend pod, Calico-style, as in
-tests/e2e/lib.sh), the agent fed a Service file:
+1,000 and 10,000 Services (BENCH_DP_SIZES; BENCH_DP_MODES for a subset), on
+one node in network namespaces of its own (a client pod and a backend pod,
+Calico-style, as in tests/e2e/lib.sh), the agent fed a Service file:
 
 - full sync: the agent's first sync of all the Services (sync-status.json
   duration_us: file parse + map writes, or render + iptables-nft-restore);
 - one-Service change: the last Service gains an endpoint;
-- connection set-up to the last Service added: BENCH_DP_CONNS sequential
-  TCP connect + request + answer + close (TCP_CRR-style) from the client
-  pod, p50/p99/mean in microseconds, and the connect() alone (the SYN is
-  what the Service lookup costs); a Python client, so ~100 us of it is
-  the client's own.
+- connection set-up to the last Service added (for iptables the last
+  ClusterIP rule of BERTH-SERVICES before the NodePort jump: the worst
+  case; kube-proxy's order follows its service map, so a new Service lands
+  anywhere and costs half the walk on average): BENCH_DP_CONNS sequential
+  connections after WARMUP untimed ones, each socket, non-blocking connect,
+  1 byte there and back, close (TCP_CRR), by bench/connlat.c (C, so the
+  client's own cost is a few us, not ~100 us of Python), against connlat's
+  echo server in the backend pod. p50/p90/p99 of the whole CRR and of
+  connect() alone (the SYN round trip: all in softirq on one CPU, no
+  process wakes, so it is the path's CPU cost and holds the Service
+  lookup). Beside it, the same connections pod to pod (no Service; in
+  iptables mode they walk BERTH-SERVICES all the same) and, before each
+  agent starts, with no dataplane at all: the floor that no dataplane can
+  remove (the TCP stacks, two process wake-ups per connection).
+  Proof the timed connections went through the Service: the backend's count
+  of connections from the client pod grows by all of them, and the
+  Service's rule counter (iptables) or the BPF ct entries toward the
+  ClusterIP count them.
 
 Writes .output/bench/dataplanes.json and, with gnuplot, dataplanes.png
 (the .gp script is written either way). The ratio to watch: iptables'
-connection set-up over BPF's at the largest size (goal: >= 10)."""
+connection set-up over BPF's at the largest size (goal: >= 10); with it,
+connect()'s ratio and what each dataplane adds above the floor, because the
+floor caps the whole-CRR ratio."""
 import json
 import os
 import shutil
@@ -29,50 +44,25 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 AGENT = os.path.join(REPO, ".output/bin/berth-agent")
-PEER = os.path.join(REPO, "tests/e2e/peer.py")
+CONNLAT = os.path.join(REPO, ".output/bin/connlat")
+BERTHCTL = os.path.join(REPO, ".output/bin/berthctl")
 OUT = os.path.join(REPO, ".output/bench")
 SIZES = [int(x) for x in os.environ.get("BENCH_DP_SIZES", "100,1000,10000").split(",")]
-CONNS = int(os.environ.get("BENCH_DP_CONNS", "200"))
+CONNS = int(os.environ.get("BENCH_DP_CONNS", "2000"))
+WARMUP = 50  # untimed connections first: neighbour entries, caches
+CONN_LIMIT = 60  # s, the most one client run may take
 # mode -> the agent's dataplane arguments
 MODES = {"bpf": ["--dataplane", "bpf"],
          "iptables": ["--dataplane", "iptables", "--iptables-backend", "nft"],
          "iptables-legacy": ["--dataplane", "iptables", "--iptables-backend", "legacy"]}
-SYNC_WAIT = 120  # s, the longest a sync of the largest size may take
+# BENCH_DP_MODES: a subset, in this order (bpf must be in it for the ratios)
+MODES = {m: MODES[m] for m in os.environ.get("BENCH_DP_MODES", ",".join(MODES)).split(",")}
+SYNC_WAIT = 100  # s, the longest the syncs of the largest size may take (3 tries)
 P = "bd%d" % (os.getpid() % 100000)
 NODE, CLI, BE = P + "-node", P + "-cli", P + "-be"
 CLI_IF, BE_IF, DUMMY = P + "c", P + "b", P + "d"
 CLI_IP, BE_IP = "10.244.0.2", "10.244.0.11"
 
-CLIENT = r'''
-import json, socket, sys, time
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ts, tc, err, end = [], [], 0, time.monotonic() + 60
-for _ in range(n):
-    if time.monotonic() > end:
-        break
-    s = socket.socket()
-    s.settimeout(2)
-    t = time.perf_counter()
-    try:
-        s.connect((host, port))
-        t1 = time.perf_counter()
-        s.sendall(b"whoami\n")
-        ok = s.recv(64)
-        if ok:
-            ts.append((time.perf_counter() - t) * 1e6)
-            tc.append((t1 - t) * 1e6)
-        else:
-            err += 1
-    except OSError:
-        err += 1
-    s.close()
-ts.sort()
-tc.sort()
-pick = lambda v, q: round(v[min(len(v) - 1, int(q * len(v)))], 1) if v else None
-print(json.dumps({"conns": len(ts), "errors": err, "p50_us": pick(ts, 0.5),
-                  "p99_us": pick(ts, 0.99), "mean_us": round(sum(ts) / len(ts), 1) if ts else None,
-                  "connect_p50_us": pick(tc, 0.5), "connect_p99_us": pick(tc, 0.99)}))
-'''
 
 made, procs = [], []
 
@@ -115,11 +105,17 @@ def topology():
     sh("ip", "-n", NODE, "link", "set", DUMMY, "up")
     sh("ip", "-n", NODE, "route", "add", "default", "dev", DUMMY)
     add_pod(CLI, CLI_IF, CLI_IP)
+    # Tens of thousands of connections to the same few destinations in a
+    # minute: with every one left in TIME_WAIT, connect()'s search for a
+    # free source port grew to ~2 ms (__inet_hash_connect) once the range
+    # was used up. A small TIME_WAIT table and the whole port range keep
+    # that search to one try, in every mode alike.
+    sh("ip", "netns", "exec", CLI, "sysctl", "-qw", "net.ipv4.tcp_max_tw_buckets=1024",
+       "net.ipv4.ip_local_port_range=1024 65535")
     add_pod(BE, BE_IF, BE_IP)
     ready = os.path.join(tmp, "be.ready")
-    procs.append(subprocess.Popen(["ip", "netns", "exec", BE, sys.executable, PEER, "serve",
-                                   "be", "--tcp", "8080", "--ready", ready],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs.append(subprocess.Popen([CONNLAT, "serve", "--netns", BE, "8080", "--ready", ready],
+                                  stdout=subprocess.DEVNULL))
     for _ in range(200):
         if os.path.exists(ready):
             return
@@ -156,19 +152,112 @@ def status(root):
 
 
 def wait_seq(root, seq, agent):
+    """The first successful sync numbered SEQ or later. A failed one (an
+    iptables-restore past the agent's 30 s limit on a loaded machine) is
+    retried by the agent a second later: wait for that, and count it."""
     end = time.monotonic() + SYNC_WAIT
+    failed = []
     while time.monotonic() < end:
         st = status(root)
         if st.get("seq", 0) >= seq:
             time.sleep(0.3)  # a second event may follow: take the last
             st = status(root)
-            if not st.get("ok"):
-                raise RuntimeError("sync failed: %s" % st)
-            return st
+            if st.get("ok"):
+                st["failed_before"] = failed
+                return st
+            failed.append(st.get("error"))
+            print("  sync %d failed (%s), waiting for the agent's retry" % (
+                st.get("seq"), st.get("error")), flush=True)
+            seq = st["seq"] + 1
         if agent.poll() is not None:
             raise RuntimeError("agent exited %d" % agent.returncode)
         time.sleep(0.05)
-    raise RuntimeError("no sync %d within %d s" % (seq, SYNC_WAIT))
+    raise RuntimeError("no successful sync within %d s: %s" % (SYNC_WAIT, failed))
+
+
+def crr(host, port):
+    """BENCH_DP_CONNS timed connections from the client pod (bench/connlat.c)."""
+    r = sh(CONNLAT, "client", "--netns", CLI, host, port, "-n", CONNS, "--warmup", WARMUP,
+           "--time-limit", CONN_LIMIT, check=False, timeout=CONN_LIMIT + 30)
+    try:
+        res = json.loads(r.stdout)
+    except ValueError:
+        raise RuntimeError("connlat client %s:%s: %s" % (host, port, r.stderr.strip()))
+    if not res["count"]:
+        raise RuntimeError("no connection to %s:%s succeeded: %s" % (
+            host, port, res.get("first_error")))
+    return res
+
+
+def served():
+    """Echo connections the backend served to the client pod so far (asked
+    directly, not through a Service)."""
+    r = sh(CONNLAT, "stats", "--netns", CLI, BE_IP, "8080", timeout=10)
+    return json.loads(r.stdout)["peers"].get(CLI_IP, 0)
+
+
+def ipt_rule(mode, target):
+    """Where the target's ClusterIP rule sits in BERTH-SERVICES (1-based, of
+    how many) and its packet counter: the nat table sees the first packet
+    of each connection, so the counter counts connections DNATed by it."""
+    save = "iptables-legacy-save" if mode == "iptables-legacy" else "iptables-nft-save"
+    out = sh(*innode(save, "-c", "-t", "nat")).stdout
+    rules = [l for l in out.splitlines() if " -A BERTH-SERVICES " in l]
+    for i, l in enumerate(rules):
+        if " -d %s/32 " % target in l:
+            return {"position": i + 1, "of": len(rules),
+                    "packets": int(l[1:l.index(":")])}
+    raise RuntimeError("%s: no BERTH-SERVICES rule for %s" % (save, target))
+
+
+def bpf_ct(node, target):
+    """Conntrack entries of the BPF datapath toward the target ClusterIP:
+    each is a connection from_pod's service lookup DNATed."""
+    out = sh(BERTHCTL, "bpf", "ct", "--node", node, "-o", "json").stdout
+    return sum(1 for e in json.loads(out) if e["dst"] == target + ":80" and e["rev_nat_id"])
+
+
+def measure(mode, node, target):
+    """Set-up latency through the Service and, for the share that is not the
+    Service lookup, pod to pod directly; with proof that the Service's
+    connections reached the backend through that Service."""
+    before = served()
+    conn = crr(target, 80)
+    through = served() - before
+    if through < WARMUP + conn["count"]:
+        raise RuntimeError("%s: backend served %d of %d connections" % (
+            mode, through, WARMUP + conn["count"]))
+    conn["backend_served"] = through
+    if mode == "bpf":
+        conn["ct_entries_to_vip"] = hit = bpf_ct(node, target)
+    else:
+        conn["rule"] = ipt_rule(mode, target)
+        hit = conn["rule"]["packets"]
+        # the worst case, as meant: no other ClusterIP rule after it
+        conn["rule"]["last"] = conn["rule"]["position"] == conn["rule"]["of"] - 1
+    if hit < WARMUP + conn["count"]:
+        raise RuntimeError("%s: the Service %s DNATed %d of %d connections" % (
+            mode, target, hit, WARMUP + conn["count"]))
+    return conn, crr(BE_IP, 8080)
+
+
+def start_agent(mode, node, root, svc):
+    args = [AGENT, "--node-name", node, "--root", root, "--services", svc,
+            "--log-level", "warn"] + MODES[mode]
+    if mode == "bpf":
+        args += ["--interface", CLI_IF, "--interface", BE_IF]
+    with open(os.path.join(root, "agent.log"), "w") as log:
+        return subprocess.Popen(innode(*args), stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_agent(agent, node):
+    agent.send_signal(signal.SIGTERM)
+    try:
+        agent.wait(30)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
+    sh(*innode(AGENT, "--node-name", node, "--uninstall"), check=False)
 
 
 def one(mode, n):
@@ -177,64 +266,143 @@ def one(mode, n):
     os.makedirs(root)
     svc = os.path.join(root, "services.yaml")
     write(svc, services(n, False))
-    args = [AGENT, "--node-name", node, "--root", root, "--services", svc,
-            "--log-level", "warn"] + MODES[mode]
-    if mode == "bpf":
-        args += ["--interface", CLI_IF, "--interface", BE_IF]
-    log = open(os.path.join(root, "agent.log"), "w")
-    agent = subprocess.Popen(innode(*args), stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    base = crr(BE_IP, 8080)  # the floor, just before: the machine's load drifts
+    agent = start_agent(mode, node, root, svc)
     try:
         full = wait_seq(root, 1, agent)
-        r = sh("ip", "netns", "exec", CLI, sys.executable, "-c", CLIENT, vip(n - 1), "80",
-               CONNS, timeout=120)
-        conn = json.loads(r.stdout)
+        conn, direct = measure(mode, node, vip(n - 1))
         write(svc, services(n, True))
-        change = wait_seq(root, 2, agent)
+        change = wait_seq(root, full["seq"] + 1, agent)
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(30)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-        sh(*innode(AGENT, "--node-name", node, "--uninstall"), check=False)
+        stop_agent(agent, node)
     res = {"mode": mode, "services": n, "full_sync_us": full["duration_us"],
-           "change_us": change["duration_us"], "connect": conn}
-    print("%-15s %6d services: full sync %9.1f ms, one change %8.1f ms, CRR p50 %7s us "
-          "p99 %8s us, connect() p50 %7s us (%d/%d)" % (
+           "full_sync_failed_before": full["failed_before"],
+           "change_us": change["duration_us"], "connect": conn, "pod_to_pod": direct,
+           "no_dataplane": base}
+    print("%-15s %6d services: full sync %9.1f ms, one change %8.1f ms, CRR p50 %7.1f us "
+          "p99 %8.1f us, connect() p50 %7.1f us, echo p50 %6.1f us, close() p50 %5.1f us, "
+          "pod-to-pod CRR p50 "
+          "%7.1f us, no dataplane CRR p50 %6.1f us connect() %5.1f us (%d/%d)%s" % (
               mode, n, full["duration_us"] / 1e3, change["duration_us"] / 1e3,
-              conn["p50_us"], conn["p99_us"], conn["connect_p50_us"], conn["conns"], CONNS),
+              conn["crr"]["p50_us"], conn["crr"]["p99_us"], conn["connect"]["p50_us"],
+              conn["echo"]["p50_us"], conn["close"]["p50_us"], direct["crr"]["p50_us"],
+              base["crr"]["p50_us"],
+              base["connect"]["p50_us"],
+              conn["count"], CONNS,
+              " rule %(position)d of %(of)d" % conn["rule"] if "rule" in conn else ""),
           flush=True)
     return res
 
 
-def plot(results):
+def floor():
+    """No agent at all: plain routing between the pods, the TCP stack's own
+    share of a connection's set-up."""
+    return crr(BE_IP, 8080)
+
+
+def attempt(mode, n):
+    """One run; a failure (an agent that cannot sync on a loaded machine)
+    is recorded and the other runs still go ahead."""
+    try:
+        return one(mode, n)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print("%-15s %6d services: FAILED: %s" % (mode, n, e), flush=True)
+        return {"mode": mode, "services": n, "error": str(e)}
+
+
+def ratio_title(ratio):
+    """The ratios at the largest size, for the plot's title."""
+    parts = ["%s/bpf CRR %.1fx, connect() %.1fx" % (m, ratio["crr_p50_ratio"][m],
+                                                   ratio["connect_p50_ratio"][m])
+             for m in ratio["crr_p50_ratio"]]
+    return "p50 at %d Services: %s (goal >= 10x)" % (max(SIZES), "; ".join(parts) or "n/a")
+
+
+def plot(results, ratio):
     dat = os.path.join(OUT, "dataplanes.dat")
     with open(dat, "w") as f:
         for mode in MODES:
-            f.write("# %s: services full_sync_ms change_ms connect_p50_us\n" % mode)
+            f.write("# %s: services full_sync_ms change_ms crr_p50_us connect_p50_us "
+                    "crr_p99_us floor_crr_p50_us\n" % mode)
             for r in results:
                 if r["mode"] == mode:
-                    f.write("%d %.3f %.3f %s\n" % (r["services"], r["full_sync_us"] / 1e3,
-                                                   r["change_us"] / 1e3,
-                                                   r["connect"]["p50_us"]))
+                    c = r["connect"]
+                    f.write("%d %.3f %.3f %.1f %.1f %.1f %.1f\n" % (
+                        r["services"], r["full_sync_us"] / 1e3, r["change_us"] / 1e3,
+                        c["crr"]["p50_us"], c["connect"]["p50_us"], c["crr"]["p99_us"],
+                        r["no_dataplane"]["crr"]["p50_us"]))
             f.write("\n\n")
     gp = os.path.join(OUT, "dataplanes.gp")
+    first = next(iter(MODES))
     with open(gp, "w") as f:
-        f.write('set terminal png size 1200,400\nset output "%s"\n'
-                'set multiplot layout 1,3\nset logscale xy\nset xlabel "Services"\n'
-                'set key top left\n' % os.path.join(OUT, "dataplanes.png"))
-        for col, title in ((4, "connection set-up p50 (us)"), (2, "full sync (ms)"),
-                           (3, "one-Service change (ms)")):
+        f.write('set terminal png size 1600,440\nset output "%s"\n'
+                'set multiplot layout 1,4 title "%s"\nset logscale xy\n'
+                'set xlabel "Services"\nset key top left\n' % (
+                    os.path.join(OUT, "dataplanes.png"), ratio_title(ratio)))
+        for col, title in ((4, "connection set-up (TCP CRR) p50, us"),
+                           (5, "connect() p50 (SYN round trip), us"), (2, "full sync, ms"),
+                           (3, "one-Service change, ms")):
+            extra = ""
+            if col == 4:  # the same connections pod to pod without any dataplane
+                extra = ', "%s" index 0 using 1:7 with linespoints dashtype 2 title ' \
+                        '"no dataplane (before %s)"' % (dat, first)
             f.write('set title "%s"\nplot ' % title + ", ".join(
                 '"%s" index %d using 1:%d with linespoints title "%s"' % (dat, i, col, m)
-                for i, m in enumerate(MODES)) + "\n")
+                for i, m in enumerate(MODES)) + extra + "\n")
         f.write("unset multiplot\n")
     if shutil.which("gnuplot"):
         sh("gnuplot", gp)
         return os.path.join(OUT, "dataplanes.png")
     return None
+
+
+def ratios(rows):
+    """iptables over BPF at one size. The whole CRR includes what no
+    dataplane touches (two processes woken per connection, the TCP stacks
+    of both pods), so it is also given as what each dataplane adds above
+    the no-dataplane floor measured just before it; connect() alone is the
+    SYN's round trip, all in softirq on one CPU: the CPU cost of the path,
+    where the Service lookup (the iptables chain walk) happens."""
+    by = {r["mode"]: r for r in rows}
+    out = {"crr_p50_ratio": {}, "connect_p50_ratio": {}, "crr_over_floor_us": {},
+           "connect_over_floor_us": {}, "connect_over_floor_ratio": {},
+           "crr_p50_ratio_if_bpf_cost_nothing": {}}
+    if "bpf" not in by:
+        return out
+    b = by["bpf"]["connect"]
+    for m, r in by.items():
+        c, f = r["connect"], r["no_dataplane"]
+        out["crr_over_floor_us"][m] = round(c["crr"]["p50_us"] - f["crr"]["p50_us"], 1)
+        out["connect_over_floor_us"][m] = round(c["connect"]["p50_us"] -
+                                                f["connect"]["p50_us"], 1)
+        if m == "bpf":
+            continue
+        out["crr_p50_ratio"][m] = round(c["crr"]["p50_us"] / b["crr"]["p50_us"], 2)
+        # the most any dataplane could show against this one: the floor
+        out["crr_p50_ratio_if_bpf_cost_nothing"][m] = round(
+            c["crr"]["p50_us"] / by["bpf"]["no_dataplane"]["crr"]["p50_us"], 2)
+        out["connect_p50_ratio"][m] = round(c["connect"]["p50_us"] / b["connect"]["p50_us"], 2)
+    bx = max(out["connect_over_floor_us"]["bpf"], 1.0)  # below 1 us it is noise
+    for m, x in out["connect_over_floor_us"].items():
+        if m != "bpf":
+            out["connect_over_floor_ratio"][m] = round(x / bx, 1)
+    return out
+
+
+def slopes(results):
+    """What one more Service costs a new connection, per mode: the slope of
+    connect()'s p50 between the smallest and the largest size, in ns (for
+    iptables, the price of one more rule in the BERTH-SERVICES walk)."""
+    lo, hi = min(SIZES), max(SIZES)
+    out = {}
+    if lo == hi:
+        return out
+    for m in MODES:
+        v = {r["services"]: r["connect"]["connect"]["p50_us"] for r in results
+             if r["mode"] == m}
+        if lo in v and hi in v:
+            out[m] = round((v[hi] - v[lo]) * 1e3 / (hi - lo), 2)
+    return out
 
 
 def cleanup():
@@ -250,29 +418,52 @@ def cleanup():
 def main():
     if os.geteuid() != 0:
         sys.exit("bench/dataplanes.py: needs root (network namespaces, BPF)")
-    if not os.access(AGENT, os.X_OK):
-        sys.exit("%s is missing: run make first" % AGENT)
+    for b in (AGENT, CONNLAT, BERTHCTL):
+        if not os.access(b, os.X_OK):
+            sys.exit("%s is missing: run make first" % b)
     os.makedirs(OUT, exist_ok=True)
+    load = os.getloadavg()  # other work on the machine skews every number here
     try:
         topology()
-        results = [one(mode, n) for n in SIZES for mode in MODES]
+        runs = [attempt(mode, n) for n in SIZES for mode in MODES]
+        failed = [r for r in runs if "error" in r]
+        results = [r for r in runs if "error" not in r]
     finally:
         cleanup()
     big = max(SIZES)
-    lat = {r["mode"]: r["connect"]["p50_us"] for r in results if r["services"] == big}
-    ratio = {m: round(lat[m] / lat["bpf"], 2) for m in MODES
-             if m != "bpf" and lat.get(m) and lat.get("bpf")}
-    doc = {"sizes": SIZES, "conns": CONNS, "results": results,
-           "connect_p50_ratio_over_bpf_at_max": ratio}
+    if not results:
+        sys.exit("bench/dataplanes.py: every run failed: %s" % failed)
+    ratio = ratios([r for r in results if r["services"] == big])
+    ratio["connect_ns_per_service"] = slopes(results)
+    doc = {"sizes": SIZES, "conns": CONNS, "warmup": WARMUP, "client": "bench/connlat.c",
+           "load_before": load, "load_after": os.getloadavg(), "results": results,
+           "failed": failed,
+           "at_max": ratio,
+           "connect_p50_ratio_over_bpf_at_max": ratio["crr_p50_ratio"]}
     with open(os.path.join(OUT, "dataplanes.json.tmp"), "w") as f:
         json.dump(doc, f, indent=1)
     os.replace(os.path.join(OUT, "dataplanes.json.tmp"), os.path.join(OUT, "dataplanes.json"))
-    png = plot(results)
-    print("connection set-up p50 at %d Services, over bpf's: %s (goal >= 10)" % (
-        big, ", ".join("%s %.1fx" % kv for kv in ratio.items()) or "n/a"))
+    png = plot(results, ratio)
+    print("connection set-up (CRR) p50 at %d Services, over bpf's: %s (goal >= 10); "
+          "connect() alone: %s" % (
+              big, ", ".join("%s %.1fx" % kv for kv in ratio["crr_p50_ratio"].items()) or "n/a",
+              ", ".join("%s %.1fx" % kv for kv in ratio["connect_p50_ratio"].items()) or "n/a"))
+    print("the floor caps the CRR ratio: a dataplane that cost nothing would show %s" % (
+        ", ".join("%s %.1fx" % kv for kv in ratio["crr_p50_ratio_if_bpf_cost_nothing"].items())
+        or "n/a"))
+    if ratio["connect_ns_per_service"]:
+        print("one more Service costs a new connection (connect() p50 slope): %s" % ", ".join(
+            "%s %.1f ns" % kv for kv in ratio["connect_ns_per_service"].items()))
+    print("above the no-dataplane floor, CRR p50 costs %s; connect() p50 costs %s" % (
+        ", ".join("%s %.1f us" % kv for kv in ratio["crr_over_floor_us"].items()),
+        ", ".join("%s %.1f us" % kv for kv in ratio["connect_over_floor_us"].items())))
+    for r in failed:
+        print("failed: %(mode)s at %(services)d Services: %(error)s" % r)
     print("results: %s%s" % (os.path.join(OUT, "dataplanes.json"),
                              ", plot: " + png if png else " (no gnuplot: plot script "
                              "dataplanes.gp written)"))
+    if failed:
+        sys.exit(1)
 
 
 tmp = tempfile.mkdtemp(prefix="berth-bench-dp-")
