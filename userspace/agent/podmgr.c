@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #define DEFAULT_GRACE_S 30
 #define STATIC_SCAN_S 5
 #define SETUP_RETRY_MS 2000
+#define START_PER_CPU 2 /* pods set up or started at once, per CPU */
 #define TRIM_EVERY_MS 2000 /* malloc_trim at most this often */
 
 enum ctr_state { C_WAITING, C_RUNNING, C_TERMINATED };
@@ -125,6 +127,7 @@ struct pod {
 	time_t renew_retry;
 	bool renew_failed;
 	bool deep; /* this round went deep into the stack (set-up, a start) */
+	bool slot; /* holds one of pm->starts this round */
 	/* what the runtime ran of this pod before the agent (re)started,
 	 * handed over at creation from the one list; the worker frees it */
 	struct berth_container_state *adopt;
@@ -152,6 +155,13 @@ struct berth_podmgr {
 	struct berth_container_state *adopt;
 	size_t nadopt;
 	int adopt_users; /* first list, first static scan: still to come */
+	/*
+	 * Pods being set up or started at once: a burst of 100 runs 100
+	 * runc, CNI plugins and namespace set-ups fighting for 2 CPUs (and
+	 * the kernel's namespace and mount locks), each slower than alone;
+	 * a few per CPU finish sooner, the first ones much sooner.
+	 */
+	sem_t starts;
 	/* a worker went deep (set-up, a start) since the last trim; when */
 	atomic_bool trim_due;
 	_Atomic uint64_t trimmed_ms;
@@ -653,6 +663,24 @@ static int run_hook(struct pod *p, struct ctr *c, const char *which,
 	return ok ? 0 : -EIO;
 }
 
+/* wait for a set-up/start slot, once a round (worker_round releases it) */
+static void start_slot(struct pod *p)
+{
+	if (p->slot)
+		return;
+	while (sem_wait(&p->pm->starts) && errno == EINTR)
+		;
+	p->slot = true;
+}
+
+static void start_slot_release(struct pod *p)
+{
+	if (!p->slot)
+		return;
+	sem_post(&p->pm->starts);
+	p->slot = false;
+}
+
 static int start_container(struct pod *p, struct ctr *c)
 {
 	struct berth_podmgr *pm = p->pm;
@@ -668,6 +696,7 @@ static int start_container(struct pod *p, struct ctr *c)
 	int ret;
 
 	p->deep = true;
+	start_slot(p);
 	if (!image) {
 		set_waiting(c, "InvalidImageName", "no image");
 		return -EINVAL;
@@ -913,8 +942,10 @@ static int setup_pod(struct pod *p)
 	char err[1024] = "";
 	int ret;
 
-	if (!p->sandbox || !p->net || !p->volumes)
+	if (!p->sandbox || !p->net || !p->volumes) {
 		p->deep = true;
+		start_slot(p);
+	}
 	/* static pods come from the node's own manifest directory */
 	if (!p->sandbox && !p->is_static) {
 		ret = berth_pod_host_check(pm->o.kube, pod_spec(p), err,
@@ -1051,6 +1082,9 @@ static void step(struct pod *p)
 		drive(p, c);
 		if (c->state == C_RUNNING && !c->poststart_done) {
 			char msg[512];
+
+			/* a hook may take long: let other pods start meanwhile */
+			start_slot_release(p);
 
 			/* postStart blocks the next container */
 			if (run_hook(p, c, "postStart", 0, msg, sizeof(msg))) {
@@ -1370,6 +1404,7 @@ static void *worker(void *arg)
 			break;
 		if (setup_pod(p) == 0)
 			step(p);
+		start_slot_release(p);
 		push_status(p);
 		spec_drop(p);
 		if (p->deep) {
@@ -1877,6 +1912,17 @@ static void *static_main(void *arg)
 
 /* ---- public ---- */
 
+static unsigned int start_parallel(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	/* an override for measuring (bench/pods.py passes the environment) */
+	const char *e = getenv("BERTH_START_PARALLEL");
+
+	if (e && atoi(e) > 0)
+		return atoi(e);
+	return (cpus > 0 ? cpus : 1) * START_PER_CPU;
+}
+
 int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 		       struct berth_podmgr **out)
 {
@@ -1900,6 +1946,7 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 	pm->objs.token = objs_token;
 	pm->objs.arg = pm;
 	pthread_mutex_init(&pm->lock, NULL);
+	sem_init(&pm->starts, 0, start_parallel());
 	adopt_load(pm);
 	snprintf(sel, sizeof(sel), "spec.nodeName=%s", opts->node_name);
 	berth_kube_escape(sel, esc, sizeof(esc));
@@ -1908,6 +1955,7 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 				     on_pod_event, pm);
 	if (ret) {
 		berth_tokens_free(pm->tokens);
+		sem_destroy(&pm->starts);
 		free(pm->adopt);
 		free(pm);
 		return ret;
@@ -1952,6 +2000,7 @@ void berth_podmgr_stop(struct berth_podmgr *pm)
 		pod_free(p);
 	}
 	pthread_mutex_destroy(&pm->lock);
+	sem_destroy(&pm->starts);
 	berth_tokens_free(pm->tokens);
 	free(pm->adopt);
 	free(pm);
