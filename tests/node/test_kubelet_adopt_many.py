@@ -6,6 +6,7 @@ container IDs, restartCount 0, still running); the agent lists the
 runtime's containers once for all of them (its log says how many), and a
 pod created after the restart starts normally."""
 import json
+import os
 import re
 import time
 
@@ -41,6 +42,16 @@ def statuses():
 wait_for("%d pods running" % N, lambda: (lambda s: len(s) == N + 1 and all(
     "running" in c["state"] and c.get("ready") for c in s.values()))(statuses()), 90)
 before = statuses()
+# the pod's /etc/hosts names its IP (written again once CNI gave it), its
+# /etc/hostname its name (written once)
+o = n.get("pod", "a-1")
+pdir = os.path.join(n.tmp, "agent", "runtime", "pods", o["metadata"]["uid"])
+with open(os.path.join(pdir, "hosts")) as f:
+    hosts = f.read()
+with open(os.path.join(pdir, "hostname")) as f:
+    check(f.read() == "a-1\n", "hostname file")
+check(re.search(r"^%s\s+a-1$" % re.escape(o["status"]["podIP"]), hosts, re.M),
+      "hosts names the pod IP: %r" % hosts)
 n.stop_agent()
 with open(n.tmp + "/agent.log") as f:
     mark = len(f.read())
