@@ -44,7 +44,7 @@
 #define DEFAULT_GRACE_S 30
 #define STATIC_SCAN_S 5
 #define SETUP_RETRY_MS 2000
-#define START_PER_CPU 2 /* pods set up or started at once, per CPU */
+#define START_PER_CPU 4 /* sandboxes or container starts at once, per CPU */
 #define TRIM_EVERY_MS 2000 /* malloc_trim at most this often */
 
 enum ctr_state { C_WAITING, C_RUNNING, C_TERMINATED };
@@ -156,8 +156,8 @@ struct berth_podmgr {
 	size_t nadopt;
 	int adopt_users; /* first list, first static scan: still to come */
 	/*
-	 * Pods being set up or started at once: a burst of 100 runs 100
-	 * runc, CNI plugins and namespace set-ups fighting for 2 CPUs (and
+	 * Sandboxes being made or containers started at once: a burst of
+	 * 100 ran 100 runc and namespace set-ups fighting for 2 CPUs (and
 	 * the kernel's namespace and mount locks), each slower than alone;
 	 * a few per CPU finish sooner, the first ones much sooner.
 	 */
@@ -696,7 +696,6 @@ static int start_container(struct pod *p, struct ctr *c)
 	int ret;
 
 	p->deep = true;
-	start_slot(p);
 	if (!image) {
 		set_waiting(c, "InvalidImageName", "no image");
 		return -EINVAL;
@@ -720,6 +719,8 @@ static int start_container(struct pod *p, struct ctr *c)
 			err);
 		return ret;
 	}
+	/* after the pull: a slow registry holds no slot */
+	start_slot(p);
 	/* the previous attempt's bundle goes; its log stays for --previous */
 	if (c->have_id) {
 		char odir[PATH_MAX];
@@ -942,10 +943,8 @@ static int setup_pod(struct pod *p)
 	char err[1024] = "";
 	int ret;
 
-	if (!p->sandbox || !p->net || !p->volumes) {
+	if (!p->sandbox || !p->net || !p->volumes)
 		p->deep = true;
-		start_slot(p);
-	}
 	/* static pods come from the node's own manifest directory */
 	if (!p->sandbox && !p->is_static) {
 		ret = berth_pod_host_check(pm->o.kube, pod_spec(p), err,
@@ -961,8 +960,13 @@ static int setup_pod(struct pod *p)
 	if (!p->sandbox) {
 		uint64_t t0 = berth_now_ms();
 
+		/* namespaces take the kernel's locks: not 100 at once. CNI
+		 * needs no slot (the agent's endpoint socket serializes it,
+		 * and its policy wait idles) */
+		start_slot(p);
 		ret = berth_sandbox_create(pm->o.rt, pod_spec(p), &p->sb, err,
 					   sizeof(err));
+		start_slot_release(p);
 		pr_debug("pod %s/%s: sandbox namespaces in %llu ms", p->ns,
 			 p->name, (unsigned long long)(berth_now_ms() - t0));
 		if (ret) {
