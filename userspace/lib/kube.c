@@ -28,6 +28,9 @@
 #define BACKOFF_MAX_MS 30000
 
 #define KUBE_POOL 8 /* idle handles kept, each with its open connection */
+/* a connection is not reused once this old: a renewed client certificate
+ * (files rewritten in place) is what new connections present */
+#define KUBE_CONN_MAX_AGE_S 60
 
 struct berth_kube {
 	struct berth_kube_config cfg;
@@ -37,14 +40,12 @@ struct berth_kube {
 	/*
 	 * Requests reuse idle handles and so their connections: a new
 	 * connection per request cost a TCP and TLS handshake (and a server
-	 * thread) for every status update. New connections resume a shared
-	 * TLS session.
+	 * thread) for every status update. No TLS session resumption: a
+	 * resumed session would carry the old certificate's identity.
 	 */
 	pthread_mutex_t pool_lock;
 	CURL *pool[KUBE_POOL];
 	int npool;
-	CURLSH *share;
-	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -369,39 +370,6 @@ void berth_kube_config_free(struct berth_kube_config *cfg)
 
 /* ---- client ---- */
 
-static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
-		       void *arg)
-{
-	struct berth_kube *k = arg;
-
-	(void)c;
-	(void)a;
-	pthread_mutex_lock(&k->share_lock[d]);
-}
-
-static void share_unlock(CURL *c, curl_lock_data d, void *arg)
-{
-	struct berth_kube *k = arg;
-
-	(void)c;
-	pthread_mutex_unlock(&k->share_lock[d]);
-}
-
-/* TLS sessions shared by the handles (no share: full handshakes) */
-static void share_init(struct berth_kube *k)
-{
-	pthread_mutex_init(&k->pool_lock, NULL);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&k->share_lock[i], NULL);
-	k->share = curl_share_init();
-	if (!k->share)
-		return;
-	curl_share_setopt(k->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(k->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(k->share, CURLSHOPT_USERDATA, k);
-	curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-}
-
 int berth_kube_new(struct berth_kube **out, struct berth_kube_config *cfg)
 {
 	struct berth_kube *k;
@@ -415,7 +383,7 @@ int berth_kube_new(struct berth_kube **out, struct berth_kube_config *cfg)
 	k->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	k->timeout = 30;
-	share_init(k);
+	pthread_mutex_init(&k->pool_lock, NULL);
 	if (k->cfg.token &&
 	    asprintf(&k->auth, "Authorization: Bearer %s", k->cfg.token) < 0) {
 		berth_kube_free(k);
@@ -450,11 +418,7 @@ void berth_kube_free(struct berth_kube *k)
 		return;
 	for (int i = 0; i < k->npool; i++)
 		curl_easy_cleanup(k->pool[i]);
-	if (k->share)
-		curl_share_cleanup(k->share);
 	pthread_mutex_destroy(&k->pool_lock);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&k->share_lock[i]);
 	berth_kube_config_free(&k->cfg);
 	free(k->auth);
 	free(k->accept);
@@ -520,8 +484,9 @@ static CURL *easy_get(struct berth_kube *k)
 		curl_easy_reset(c); /* keeps its connections */
 	else
 		c = curl_easy_init();
-	if (c && k->share)
-		curl_easy_setopt(c, CURLOPT_SHARE, k->share);
+	if (c)
+		curl_easy_setopt(c, CURLOPT_MAXLIFETIME_CONN,
+				 (long)KUBE_CONN_MAX_AGE_S);
 	return c;
 }
 
