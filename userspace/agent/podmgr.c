@@ -346,7 +346,8 @@ static json_object *pod_spec(struct pod *p)
 	cs = jget(spec, "containers");
 	for (int i = 0; i < p->nctrs; i++)
 		p->ctrs[i].spec = json_object_array_get_idx(
-			i < p->ninit ? inits : cs, i < p->ninit ? i : i - p->ninit);
+			i < p->ninit ? inits : cs,
+			i < p->ninit ? i : i - p->ninit);
 	return p->spec_pod;
 }
 
@@ -750,8 +751,8 @@ static int start_container(struct pod *p, struct ctr *c)
 			 strerror(-ret));
 		goto fail;
 	}
-	ret = berth_volumes_mounts(pm->o.rt, pod, cs, &mounts,
-				   &nmounts, err, sizeof(err));
+	ret = berth_volumes_mounts(pm->o.rt, pod, cs, &mounts, &nmounts, err,
+				   sizeof(err));
 	if (ret)
 		goto fail;
 	spec.pod = pod;
@@ -1271,13 +1272,14 @@ static int load_ctrs(struct pod *p)
 		 jstr(spec, "restartPolicy") ?: "Always");
 	for (int i = 0; i < p->nctrs; i++) {
 		struct ctr *c = &p->ctrs[i];
+		const char *img;
 
 		c->init = i < ni;
 		c->spec = json_object_array_get_idx(c->init ? inits : cs,
 						    c->init ? i : i - ni);
 		c->name = strdup(jstr(c->spec, "name") ?: "");
-		c->image = jstr(c->spec, "image") ? strdup(jstr(c->spec, "image")) :
-						    NULL;
+		img = jstr(c->spec, "image");
+		c->image = img ? strdup(img) : NULL;
 		if (!c->name)
 			return -ENOMEM;
 		set_waiting(c, c->init ? "PodInitializing" : "ContainerCreating",
@@ -1374,7 +1376,8 @@ static void *worker(void *arg)
 	if (!p->spec_pod)
 		goto out;
 	/* what the API sends along and the worker never reads */
-	if (json_object_is_type(jget(p->spec_pod, "metadata"), json_type_object))
+	if (json_object_is_type(jget(p->spec_pod, "metadata"),
+				json_type_object))
 		json_object_object_del(jget(p->spec_pod, "metadata"),
 				       "managedFields");
 	p->spec_dirty = true;
@@ -1553,7 +1556,8 @@ static void adopt_take(struct berth_podmgr *pm, struct pod *p)
 		else
 			hi = mid;
 	}
-	for (end = lo; end < pm->nadopt && !strcmp(pm->adopt[end].pod_uid, p->uid);)
+	for (end = lo;
+	     end < pm->nadopt && !strcmp(pm->adopt[end].pod_uid, p->uid);)
 		end++;
 	if (end == lo)
 		return;

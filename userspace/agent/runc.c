@@ -115,8 +115,9 @@ static char *path_lookup(const char *name)
 	while (*p) {
 		size_t n = strcspn(p, ":");
 
-		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name) <
-				 (int)sizeof(buf) &&
+		if (n &&
+		    snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name) <
+			    (int)sizeof(buf) &&
 		    !access(buf, X_OK))
 			return strdup(buf);
 		p += n + (p[n] == ':');
@@ -388,8 +389,8 @@ static int runc(struct berth_runtime *rt, char *out, size_t outlen, const char *
 
 /* hostname, hosts and resolv.conf; only hosts names the IP (hosts_only:
  * the IP came, the others stay as they are: each write is a new inode) */
-static int write_pod_files(struct berth_runtime *rt, struct json_object *pod, const char *dir,
-			   const char *ip, bool hosts_only)
+static int write_pod_files(struct berth_runtime *rt, struct json_object *pod,
+			   const char *dir, const char *ip, bool hosts_only)
 {
 	const char *name = rt_path_str(pod, "metadata.name");
 	const char *host = rt_path_str(pod, "spec.hostname");
@@ -555,7 +556,8 @@ int berth_sandbox_create(struct berth_runtime *rt, struct json_object *pod,
 	ret = rt_write_file(p, s, strlen(s), 0644);
 	json_object_put(id);
 	if (!ret)
-		ret = write_pod_files(rt, pod, dir, rt_path_str(pod, "status.podIP"), false);
+		ret = write_pod_files(rt, pod, dir,
+				      rt_path_str(pod, "status.podIP"), false);
 	if (ret)
 		return rt_err(err, errlen, ret, "sandbox: write pod files in %s: %s", dir,
 			      strerror(-ret));
