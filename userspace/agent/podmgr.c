@@ -44,7 +44,7 @@
 #define DEFAULT_GRACE_S 30
 #define STATIC_SCAN_S 5
 #define SETUP_RETRY_MS 2000
-#define START_PER_CPU 4 /* sandboxes or container starts at once, per CPU */
+#define START_PER_CPU 4 /* container starts at once, per CPU */
 #define TRIM_EVERY_MS 2000 /* malloc_trim at most this often */
 
 enum ctr_state { C_WAITING, C_RUNNING, C_TERMINATED };
@@ -156,10 +156,11 @@ struct berth_podmgr {
 	size_t nadopt;
 	int adopt_users; /* first list, first static scan: still to come */
 	/*
-	 * Sandboxes being made or containers started at once: a burst of
-	 * 100 ran 100 runc and namespace set-ups fighting for 2 CPUs (and
-	 * the kernel's namespace and mount locks), each slower than alone;
-	 * a few per CPU finish sooner, the first ones much sooner.
+	 * Containers being started at once: a burst of 100 ran 100 runc
+	 * fighting for 2 CPUs (and the kernel's mount locks), each slower
+	 * than alone; a few per CPU finish sooner, the first ones much
+	 * sooner. Sandboxes (a few ms of namespaces) and CNI ADD take none:
+	 * they lead into the ADD queue, the burst's longest wait.
 	 */
 	sem_t starts;
 	/* a worker went deep (set-up, a start) since the last trim; when */
@@ -961,13 +962,8 @@ static int setup_pod(struct pod *p)
 	if (!p->sandbox) {
 		uint64_t t0 = berth_now_ms();
 
-		/* namespaces take the kernel's locks: not 100 at once. CNI
-		 * needs no slot (the agent's endpoint socket serializes it,
-		 * and its policy wait idles) */
-		start_slot(p);
 		ret = berth_sandbox_create(pm->o.rt, pod_spec(p), &p->sb, err,
 					   sizeof(err));
-		start_slot_release(p);
 		pr_debug("pod %s/%s: sandbox namespaces in %llu ms", p->ns,
 			 p->name, (unsigned long long)(berth_now_ms() - t0));
 		if (ret) {
