@@ -13,6 +13,7 @@ status) started at once, each timed until runc returns; the burst's p99 is
 also reported as a ratio to that. Writes .output/bench/pods.json. Goals
 (issue 7): p99 <= 1 s, agent RSS <= 32 MB."""
 import atexit
+import glob
 import json
 import os
 import shutil
@@ -137,10 +138,13 @@ def runc_burst(n):
         for name in names:
             subprocess.run(["runc", "--root", state, "delete", "-f", name],
                            capture_output=True, timeout=60)
-        try:
-            os.rmdir("/sys/fs/cgroup/berth-bench")
-        except OSError:
-            pass
+        # cgroup v2: one dir; v1: one in every hierarchy
+        for d in glob.glob("/sys/fs/cgroup/berth-bench") + \
+                glob.glob("/sys/fs/cgroup/*/berth-bench"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
         shutil.rmtree(base, ignore_errors=True)
     return sorted(lat)
 
