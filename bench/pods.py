@@ -12,9 +12,12 @@ Before both, the floor under a burst on this machine: PODS bare `runc run
 status) started at once, each timed until runc returns; the burst's p99 is
 also reported as a ratio to that. Writes .output/bench/pods.json. Goals
 (issue 7): p99 <= 1 s, agent RSS <= 32 MB."""
+import atexit
+import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,11 @@ from kubelet_lib import IMAGE, REPO, pod_node, wait_for  # noqa: E402
 PODS = int(os.environ.get("PODS", "100"))
 RATE = float(os.environ.get("RATE", "20"))
 FILL = int(os.environ.get("FILL", "110"))
+# for profiling: MODES=burst runs only the burst, AGENT_ARGS="--log-level
+# debug" adds agent flags, KEEP_LOG=FILE copies the agent's log there
+MODES = os.environ.get("MODES", "burst,paced,fill").split(",")
+AGENT_ARGS = os.environ.get("AGENT_ARGS", "").split()
+KEEP_LOG = os.environ.get("KEEP_LOG")
 
 # the client runs inside the node's netns, where the server listens
 CLIENT = r'''
@@ -130,10 +138,13 @@ def runc_burst(n):
         for name in names:
             subprocess.run(["runc", "--root", state, "delete", "-f", name],
                            capture_output=True, timeout=60)
-        try:
-            os.rmdir("/sys/fs/cgroup/berth-bench")
-        except OSError:
-            pass
+        # cgroup v2: one dir; v1: one in every hierarchy
+        for d in glob.glob("/sys/fs/cgroup/berth-bench") + \
+                glob.glob("/sys/fs/cgroup/*/berth-bench"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
         shutil.rmtree(base, ignore_errors=True)
     return sorted(lat)
 
@@ -146,21 +157,43 @@ def rss_kb(pid):
     return 0
 
 
-n, _ = pod_node("bench-pods", server_args=("--node-monitor-grace-period", "120"))
+# the client speaks plain HTTP to the server's loopback listener (served
+# as system:masters), so it needs no certificates
+n, args = pod_node("bench-pods", server_args=("--node-monitor-grace-period", "120",
+                                              "--insecure-port", "0"), start=False)
+with open(os.path.join(n.tmp, "data", "kubeconfig-insecure")) as f:
+    API_PORT = int([l.split()[1] for l in f if "server:" in l][0].rsplit(":", 1)[1])
+n.start_agent(*args, *AGENT_ARGS)
+if KEEP_LOG:
+    atexit.register(lambda: shutil.copy(os.path.join(n.tmp, "agent.log"), KEEP_LOG))
 wait_for("node Ready", lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in
                                    (n.get("node", "bench-pods") or {}).get("status", {})
                                    .get("conditions", [])), 30)
 out = {"pods": PODS}
+time.sleep(2)
+out["agent_rss_idle_mb"] = round(rss_kb(n.agent.pid) / 1024.0, 1)
+print("bench/pods: agent RSS with no pods %.1f MB" % out["agent_rss_idle_mb"])
 lat = runc_burst(PODS)
 out["runc_burst"] = {"p50_s": pct(lat, 50), "p99_s": pct(lat, 99), "max_s": lat[-1]}
 print("bench/pods: floor: %d bare runc containers at once: p50 %.3f s, p99 %.3f s"
       % (PODS, out["runc_burst"]["p50_s"], out["runc_burst"]["p99_s"]))
 made = 0
 for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
-    r = n.nsh("python3", "-c", CLIENT, str(n.port), IMAGE, str(PODS), prefix, str(rate),
+    if mode not in MODES:
+        continue
+    # PERF_OUT=FILE: a system-wide profile of the burst (perf record -a)
+    perf = None
+    if mode == "burst" and os.environ.get("PERF_OUT"):
+        perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o",
+                                 os.environ["PERF_OUT"]], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    r = n.nsh("python3", "-c", CLIENT, str(API_PORT), IMAGE, str(PODS), prefix, str(rate),
               timeout=300)
     res = json.loads(r.stdout.strip().splitlines()[-1])
     lat = res["latencies_s"]
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
     made += PODS
     out[mode] = {"rate_per_s": rate or None, "ready": res["ready"],
                  "p50_s": pct(lat, 50), "p99_s": pct(lat, 99),
@@ -176,13 +209,19 @@ for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
         n.kubectl("delete", "pods", "-l", "bench=b", "--wait=true", "--timeout=120s",
                   check_rc=False)
         made -= PODS
-if FILL > made:
-    r = n.nsh("python3", "-c", CLIENT, str(n.port), IMAGE, str(FILL - made), "f", "0",
+res = {"ready": made}
+if "fill" in MODES and FILL > made:
+    r = n.nsh("python3", "-c", CLIENT, str(API_PORT), IMAGE, str(FILL - made), "f", "0",
               timeout=300)
     fill = json.loads(r.stdout.strip().splitlines()[-1])
     out["fill_ready"] = res["ready"] + fill["ready"]
 time.sleep(2)
 out["agent_rss_mb"] = round(rss_kb(n.agent.pid) / 1024.0, 1)
+if os.environ.get("MALLOC_STATS"):  # glibc's arena totals, into the agent's log
+    subprocess.run(["gdb", "-batch", "-p", str(n.agent.pid), "-ex", "call (void)malloc_stats()"],
+                   capture_output=True, timeout=60)
+if os.environ.get("SMAPS_OUT"):  # where the agent's RSS is, by mapping
+    shutil.copy("/proc/%d/smaps" % n.agent.pid, os.environ["SMAPS_OUT"])
 shims = subprocess.run(["pgrep", "-f", "berth-(agent|shim) shim"], capture_output=True, text=True).stdout.split()
 out["shim_rss_mb_each"] = round(sum(rss_kb(int(p)) for p in shims) / 1024.0 / max(1, len(shims)), 2)
 print("bench/pods: %d pods running, agent RSS %.1f MB (goal <= 32), shim RSS %.2f MB each"

@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -341,4 +343,86 @@ Test(endpoint, status_mtu, .init = setup_map, .fini = teardown_map)
 	cr_expect(!strstr(r, "\"mtu\""), "no MTU known: none said: %s", r);
 	free(r);
 	berth_endpoint_server_stop(srv);
+}
+
+/* ---- ADDs at once share the wait for their policy pass ---- */
+
+#define SLOW_ADDED_MS 300
+
+static int added_calls;
+
+static void slow_added(void *ctx, const struct berth_cni_endpoint *ep)
+{
+	(void)ctx;
+	(void)ep;
+	__atomic_add_fetch(&added_calls, 1, __ATOMIC_SEQ_CST);
+	usleep(SLOW_ADDED_MS * 1000);
+}
+
+struct adder {
+	int i;
+	bool ok;
+};
+
+static void *add_one(void *arg)
+{
+	struct adder *a = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[512], buf[512] = "";
+	ssize_t n, off = 0;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/agent.sock", root);
+	snprintf(
+		req, sizeof(req),
+		"{\"op\":\"add\",\"containerID\":\"c%d\",\"ifname\":\"eth0\","
+		"\"hostIfname\":\"lo\",\"ip\":\"10.3.0.%d\",\"podName\":\"p%d\","
+		"\"podNamespace\":\"ns\"}\n",
+		a->i, a->i + 2, a->i);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return NULL;
+	shutdown(fd, SHUT_WR);
+	while ((n = read(fd, buf + off, sizeof(buf) - 1 - off)) > 0)
+		off += n;
+	close(fd);
+	a->ok = reply_ok(strdup(buf));
+	return NULL;
+}
+
+Test(endpoint, concurrent_adds_wait_together, .init = setup, .fini = teardown)
+{
+	struct berth_endpoint_config cfg = {
+		.root = root,
+		.pod_cidr = "10.3.0.0/24",
+		.ops = { fake_attach, fake_detach, fake_attached, NULL, NULL },
+		.added = slow_added,
+	};
+	struct berth_endpoint_server *srv = NULL;
+	struct adder a[4];
+	pthread_t t[4];
+	struct timespec t0, t1;
+	long ms;
+
+	cr_assert_eq(berth_endpoint_server_start(&cfg, &srv), 0, "start");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct adder){ .i = i };
+		pthread_create(&t[i], NULL, add_one, &a[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	berth_endpoint_server_stop(srv);
+	for (int i = 0; i < 4; i++)
+		cr_expect(a[i].ok, "add %d answered ok", i);
+	cr_expect_eq(added_calls, 4);
+	cr_expect_geq(ms, SLOW_ADDED_MS, "an answer waits for its pass: %ld ms",
+		      ms);
+	cr_expect_lt(ms, 3 * SLOW_ADDED_MS,
+		     "4 ADDs waited %ld ms: one after the other (%d ms each)?",
+		     ms, SLOW_ADDED_MS);
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,28 @@ Test(kube, refused)
 	berth_kube_free(k);
 }
 
+/* A listener on a loopback port served by serve(arg) in thread t, and a
+ * client for it; *fd gets the listener. */
+static struct berth_kube *serve_loopback(int *fd, void *(*serve)(void *),
+					 void *arg, pthread_t *t)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	struct berth_kube *k;
+	char url[64];
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(*fd >= 0);
+	cr_assert_eq(bind(*fd, (struct sockaddr *)&a, len), 0);
+	cr_assert_eq(listen(*fd, 8), 0);
+	getsockname(*fd, (struct sockaddr *)&a, &len);
+	pthread_create(t, NULL, serve, arg);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	cr_assert_eq(berth_kube_open(&k, url), 0);
+	return k;
+}
+
 /* A server answering successive connections from a script; records the
  * request lines. The last answer is held open until the test ends. */
 struct script {
@@ -301,22 +324,12 @@ Test(kube, watch_resume_and_relist_on_410)
 		HDR200 "\r\n",
 	};
 	struct script s = { .n = 5, .answers = answers };
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
 	struct berth_kube_watch *w;
 	struct berth_kube *k;
 	struct events e = { "" };
-	char url[64];
 	pthread_t t;
 
-	s.fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(bind(s.fd, (struct sockaddr *)&a, len), 0);
-	cr_assert_eq(listen(s.fd, 8), 0);
-	getsockname(s.fd, (struct sockaddr *)&a, &len);
-	pthread_create(&t, NULL, serve_script, &s);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
-	cr_assert_eq(berth_kube_open(&k, url), 0);
+	k = serve_loopback(&s.fd, serve_script, &s, &t);
 	cr_assert_eq(berth_kube_watch_start(&w, k, "/api/v1/pods",
 					    "fieldSelector=spec.nodeName%3Dn1",
 					    record, &e),
@@ -337,4 +350,72 @@ Test(kube, watch_resume_and_relist_on_410)
 	cr_assert(!strstr(s.lines[3], "watch="), "relisted after 410: %s", s.lines[3]);
 	cr_assert(strstr(s.lines[4], "resourceVersion=20&"), "%s", s.lines[4]);
 	berth_kube_free(k);
+}
+
+/* A keep-alive server: answers every request on every connection it
+ * accepts until told to stop, and counts the connections. */
+struct keepalive {
+	int fd;
+	int accepted, served;
+	volatile int stop;
+};
+
+static void *serve_keepalive(void *arg)
+{
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		"Content-Length: 2\r\n\r\n{}";
+	struct keepalive *s = arg;
+	struct pollfd p[8] = { { .fd = s->fd, .events = POLLIN } };
+	int n = 1;
+
+	for (int rounds = 0; !s->stop && rounds < 500; rounds++) { /* 10 s */
+		if (poll(p, n, 20) <= 0)
+			continue;
+		if (p[0].revents && n < 8) {
+			p[n].fd = accept(s->fd, NULL, NULL);
+			p[n++].events = POLLIN;
+			s->accepted++;
+		}
+		for (int i = 1; i < n; i++) {
+			char req[4096];
+			ssize_t r;
+
+			if (!p[i].revents || p[i].fd < 0)
+				continue;
+			r = read(p[i].fd, req, sizeof(req));
+			if (r <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+			} else if (write(p[i].fd, ok, sizeof(ok) - 1) > 0) {
+				s->served++;
+			}
+		}
+	}
+	for (int i = 1; i < n; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	return NULL;
+}
+
+/* Requests one after the other go over one connection (no handshake,
+ * no new server thread per request). */
+Test(kube, requests_reuse_the_connection)
+{
+	struct keepalive s = { 0 };
+	struct berth_kube *k;
+	pthread_t t;
+
+	k = serve_loopback(&s.fd, serve_keepalive, &s, &t);
+	berth_kube_set_timeout(k, 5);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(berth_kube_get(k, "/api/v1/pods", NULL), 200,
+			     "request %d", i);
+	s.stop = 1;
+	pthread_join(t, NULL);
+	close(s.fd);
+	berth_kube_free(k);
+	cr_assert_eq(s.served, 5);
+	cr_assert_eq(s.accepted, 1, "%d connections for 5 requests",
+		     s.accepted);
 }

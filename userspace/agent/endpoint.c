@@ -38,6 +38,9 @@
 #include "endpoint.h"
 
 #define EP_IO_TIMEOUT_S 10 /* a stuck client cannot hold the socket longer */
+/* connections served at once (more wait in the listen backlog) */
+#define EP_MAX_CONNS 32
+#define EP_CONN_STACK (512 * 1024)
 
 struct berth_endpoint_server {
 	char dir[PATH_MAX];  /* <root>/endpoints */
@@ -49,6 +52,15 @@ struct berth_endpoint_server {
 	void *added_ctx;
 	unsigned int mtu;
 	pthread_mutex_t lock; /* one request at a time touches the table */
+	/*
+	 * Each connection has its thread: an ADD waits for the policy pass
+	 * that judges its pod (added), and with one connection at a time a
+	 * burst of pods waited for one pass each, in a row; now the ADDs
+	 * that arrive together share a pass.
+	 */
+	pthread_mutex_t conns_mu;
+	pthread_cond_t conns_cv;
+	int nconns;
 	pthread_t thread;
 	bool thread_started;
 	int fd;
@@ -391,8 +403,10 @@ static json_object *req_key(json_object *req, const char **id,
 	return NULL;
 }
 
+/* *added gets the endpoint to hand to srv->added once the lock is gone */
 static json_object *handle_add(struct berth_endpoint_server *srv,
-			       json_object *req)
+			       json_object *req,
+			       struct berth_cni_endpoint *added)
 {
 	struct berth_cni_endpoint ep, old;
 	const char *id, *ifname, *bad = "";
@@ -442,8 +456,7 @@ static json_object *handle_add(struct berth_endpoint_server *srv,
 	}
 	pr_info("endpoint %s/%s: %s on %s (pod %s/%s)", id, ifname, ep.ip,
 		ep.host_ifname, ep.pod_namespace, ep.pod_name);
-	if (srv->added)
-		srv->added(srv->added_ctx, &ep);
+	*added = ep;
 	return reply_ok();
 }
 
@@ -588,6 +601,7 @@ char *berth_endpoint_handle(struct berth_endpoint_server *srv,
 			    const char *request)
 {
 	json_object *req = json_tokener_parse(request), *r;
+	struct berth_cni_endpoint added = { 0 };
 	const char *op;
 	char *out;
 
@@ -597,7 +611,7 @@ char *berth_endpoint_handle(struct berth_endpoint_server *srv,
 	else if (!(op = jstr(req, "op")))
 		r = reply_err("request has no \"op\"");
 	else if (!strcmp(op, "add"))
-		r = handle_add(srv, req);
+		r = handle_add(srv, req, &added);
 	else if (!strcmp(op, "del"))
 		r = handle_del(srv, req);
 	else if (!strcmp(op, "check"))
@@ -609,6 +623,9 @@ char *berth_endpoint_handle(struct berth_endpoint_server *srv,
 	else
 		r = reply_err("unknown op \"%s\"", op);
 	pthread_mutex_unlock(&srv->lock);
+	/* the answer waits for it, other requests do not */
+	if (added.container_id[0] && srv->added)
+		srv->added(srv->added_ctx, &added);
 	out = strdup(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
 	json_object_put(r);
 	json_object_put(req);
@@ -668,6 +685,68 @@ static void serve_conn(struct berth_endpoint_server *srv, int c)
 	free(reply);
 }
 
+struct conn {
+	struct berth_endpoint_server *srv;
+	int fd;
+};
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct berth_endpoint_server *srv = c->srv;
+
+	serve_conn(srv, c->fd);
+	close(c->fd);
+	free(c);
+	pthread_mutex_lock(&srv->conns_mu);
+	srv->nconns--;
+	pthread_cond_broadcast(&srv->conns_cv);
+	pthread_mutex_unlock(&srv->conns_mu);
+	return NULL;
+}
+
+/* in a thread of its own, or here when there are too many (or no memory) */
+static void serve_async(struct berth_endpoint_server *srv, int fd)
+{
+	struct conn *c = malloc(sizeof(*c));
+	pthread_attr_t at;
+	pthread_t t;
+	bool room;
+
+	pthread_mutex_lock(&srv->conns_mu);
+	room = srv->nconns < EP_MAX_CONNS;
+	if (room && c)
+		srv->nconns++;
+	pthread_mutex_unlock(&srv->conns_mu);
+	if (room && c) {
+		c->srv = srv;
+		c->fd = fd;
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, EP_CONN_STACK);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		room = !pthread_create(&t, &at, conn_main, c);
+		pthread_attr_destroy(&at);
+		if (room)
+			return;
+		pthread_mutex_lock(&srv->conns_mu);
+		srv->nconns--;
+		pthread_mutex_unlock(&srv->conns_mu);
+	}
+	free(c);
+	serve_conn(srv, fd);
+	close(fd);
+}
+
+/* the connections' threads are done (each is bounded by its I/O timeouts
+ * and the policy wait) */
+static void conns_wait(struct berth_endpoint_server *srv)
+{
+	pthread_mutex_lock(&srv->conns_mu);
+	while (srv->nconns)
+		pthread_cond_wait(&srv->conns_cv, &srv->conns_mu);
+	pthread_mutex_unlock(&srv->conns_mu);
+}
+
 static void *serve(void *arg)
 {
 	struct berth_endpoint_server *srv = arg;
@@ -688,8 +767,7 @@ static void *serve(void *arg)
 		c = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
-		serve_conn(srv, c);
-		close(c);
+		serve_async(srv, c);
 	}
 }
 
@@ -806,6 +884,8 @@ int berth_endpoint_server_start(const struct berth_endpoint_config *cfg,
 		return -ENOMEM;
 	srv->fd = srv->stop[0] = srv->stop[1] = -1;
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->conns_mu, NULL);
+	pthread_cond_init(&srv->conns_cv, NULL);
 	srv->ops = cfg->ops;
 	srv->added = cfg->added;
 	srv->added_ctx = cfg->added_ctx;
@@ -882,6 +962,7 @@ void berth_endpoint_server_stop(struct berth_endpoint_server *srv)
 		if (write(srv->stop[1], "x", 1) < 0)
 			pr_warn("endpoint socket: stop: %s", strerror(errno));
 		pthread_join(srv->thread, NULL);
+		conns_wait(srv);
 	}
 	if (srv->fd >= 0) {
 		close(srv->fd);
@@ -892,5 +973,7 @@ void berth_endpoint_server_stop(struct berth_endpoint_server *srv)
 		close(srv->stop[1]);
 	}
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->conns_mu);
+	pthread_cond_destroy(&srv->conns_cv);
 	free(srv);
 }

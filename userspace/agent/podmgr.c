@@ -8,7 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,6 +44,8 @@
 #define DEFAULT_GRACE_S 30
 #define STATIC_SCAN_S 5
 #define SETUP_RETRY_MS 2000
+#define START_PER_CPU 4 /* container starts at once, per CPU */
+#define TRIM_EVERY_MS 2000 /* malloc_trim at most this often */
 
 enum ctr_state { C_WAITING, C_RUNNING, C_TERMINATED };
 
@@ -53,8 +57,10 @@ struct term {
 };
 
 struct ctr {
-	const char *name;
-	json_object *spec; /* borrowed from the worker's pod spec */
+	char *name, *image; /* owned: status reports need no parsed spec */
+	/* borrowed from the pod's parsed spec while it is parsed (pod_spec),
+	 * else NULL: use ctr_spec() */
+	json_object *spec;
 	bool init;
 	unsigned int restarts; /* = the current attempt */
 	bool have_id; /* a container exists for the current attempt */
@@ -96,7 +102,16 @@ struct pod {
 	pthread_cond_t cond;
 	pthread_t thread;
 	/* worker only */
-	json_object *spec_pod; /* the pod as the worker started it */
+	/*
+	 * The pod as the worker started it, kept serialized (a few KB): a
+	 * parsed pod is ~30-60 KB of json-c, and an idle pod (containers
+	 * running, probes parsed) needs none of it. Parsed on demand by
+	 * pod_spec() and dropped after each round (spec_drop).
+	 */
+	char *spec_str;
+	json_object *spec_pod; /* parsed: this round's, or NULL */
+	bool spec_dirty; /* spec_pod changed: serialize it again */
+	char restart_policy[16];
 	struct ctr *ctrs;
 	int nctrs, ninit;
 	bool sandbox, net, volumes, mirror_ok;
@@ -112,6 +127,11 @@ struct pod {
 	time_t renew_retry;
 	bool renew_failed;
 	bool deep; /* this round went deep into the stack (set-up, a start) */
+	bool slot; /* holds one of pm->starts this round */
+	/* what the runtime ran of this pod before the agent (re)started,
+	 * handed over at creation from the one list; the worker frees it */
+	struct berth_container_state *adopt;
+	size_t nadopt;
 };
 
 struct berth_podmgr {
@@ -125,6 +145,27 @@ struct berth_podmgr {
 	bool cleaned; /* orphan sandboxes removed after the first list */
 	struct berth_objects objs;
 	struct berth_tokens *tokens; /* projected serviceAccountToken sources */
+	/*
+	 * The containers the runtime held when the agent started, listed
+	 * once and sorted by pod uid: each new worker gets its own entries
+	 * (a list per worker made adoption O(n^2) in file reads). Freed once
+	 * the first pod list (and the first static scan) are through: pods
+	 * that appear later never ran here. Under lock.
+	 */
+	struct berth_container_state *adopt;
+	size_t nadopt;
+	int adopt_users; /* first list, first static scan: still to come */
+	/*
+	 * Containers being started at once: a burst of 100 ran 100 runc
+	 * fighting for 2 CPUs (and the kernel's mount locks), each slower
+	 * than alone; a few per CPU finish sooner, the first ones much
+	 * sooner. Sandboxes (a few ms of namespaces) and CNI ADD take none:
+	 * they lead into the ADD queue, the burst's longest wait.
+	 */
+	sem_t starts;
+	/* a worker went deep (set-up, a start) since the last trim; when */
+	atomic_bool trim_due;
+	_Atomic uint64_t trimmed_ms;
 };
 
 /* ---- small helpers ---- */
@@ -276,7 +317,7 @@ static json_object *ctr_status(struct ctr *c)
 	json_object_object_add(o, "lastState", last);
 	json_object_object_add(o, "ready", json_object_new_boolean(c->ready));
 	json_object_object_add(o, "restartCount", json_object_new_int(c->restarts));
-	jadd_str(o, "image", jstr(c->spec, "image"));
+	jadd_str(o, "image", c->image);
 	jadd_str(o, "imageID", c->image_id);
 	if (c->have_id) {
 		snprintf(cid, sizeof(cid), "berth://%s", c->id);
@@ -290,9 +331,53 @@ static json_object *ctr_status(struct ctr *c)
 
 static const char *restart_policy(struct pod *p)
 {
-	const char *rp = jstr(p->spec_pod, "spec.restartPolicy");
+	return p->restart_policy;
+}
 
-	return rp ? rp : "Always";
+/* the worker's pod, parsed from spec_str if this round has not yet */
+static json_object *pod_spec(struct pod *p)
+{
+	json_object *spec, *inits, *cs;
+
+	if (p->spec_pod || !p->spec_str)
+		return p->spec_pod;
+	p->spec_pod = json_tokener_parse(p->spec_str);
+	spec = jget(p->spec_pod, "spec");
+	inits = jget(spec, "initContainers");
+	cs = jget(spec, "containers");
+	for (int i = 0; i < p->nctrs; i++)
+		p->ctrs[i].spec = json_object_array_get_idx(
+			i < p->ninit ? inits : cs,
+			i < p->ninit ? i : i - p->ninit);
+	return p->spec_pod;
+}
+
+static json_object *ctr_spec(struct pod *p, struct ctr *c)
+{
+	pod_spec(p);
+	return c->spec;
+}
+
+/* end of a round: keep the pod as text only */
+static int spec_drop(struct pod *p)
+{
+	if (!p->spec_pod)
+		return 0;
+	if (p->spec_dirty || !p->spec_str) {
+		char *s = strdup(json_object_to_json_string_ext(
+			p->spec_pod, JSON_C_TO_STRING_PLAIN));
+
+		if (!s)
+			return -ENOMEM; /* keep the tree */
+		free(p->spec_str);
+		p->spec_str = s;
+		p->spec_dirty = false;
+	}
+	json_object_put(p->spec_pod);
+	p->spec_pod = NULL;
+	for (int i = 0; i < p->nctrs; i++)
+		p->ctrs[i].spec = NULL;
+	return 0;
 }
 
 static const char *pod_phase(struct pod *p)
@@ -561,7 +646,8 @@ static void on_exit_state(struct pod *p, struct ctr *c,
 static int run_hook(struct pod *p, struct ctr *c, const char *which,
 		    unsigned int timeout_s, char *msg, size_t msglen)
 {
-	json_object *h = jget(jget(c->spec, "lifecycle"), which);
+	json_object *cs = ctr_spec(p, c);
+	json_object *h = jget(jget(cs, "lifecycle"), which);
 	struct exec_arg ea = { p->pm->o.rt, c->id };
 	struct berth_probe hp;
 	char err[256];
@@ -569,7 +655,7 @@ static int run_hook(struct pod *p, struct ctr *c, const char *which,
 
 	if (!h)
 		return 0;
-	if (berth_probe_parse(h, c->spec, &hp, err, sizeof(err))) {
+	if (berth_probe_parse(h, cs, &hp, err, sizeof(err))) {
 		snprintf(msg, msglen, "%s: %s", which, err);
 		return -EINVAL;
 	}
@@ -579,10 +665,29 @@ static int run_hook(struct pod *p, struct ctr *c, const char *which,
 	return ok ? 0 : -EIO;
 }
 
+/* wait for a set-up/start slot, once a round (worker_round releases it) */
+static void start_slot(struct pod *p)
+{
+	if (p->slot)
+		return;
+	while (sem_wait(&p->pm->starts) && errno == EINTR)
+		;
+	p->slot = true;
+}
+
+static void start_slot_release(struct pod *p)
+{
+	if (!p->slot)
+		return;
+	sem_post(&p->pm->starts);
+	p->slot = false;
+}
+
 static int start_container(struct pod *p, struct ctr *c)
 {
 	struct berth_podmgr *pm = p->pm;
-	const char *image = jstr(c->spec, "image");
+	json_object *cs = ctr_spec(p, c), *pod = pod_spec(p);
+	const char *image = jstr(cs, "image");
 	struct berth_image_config *icfg = NULL;
 	struct berth_mount *mounts = NULL;
 	struct berth_container_spec spec = { 0 };
@@ -597,7 +702,7 @@ static int start_container(struct pod *p, struct ctr *c)
 		set_waiting(c, "InvalidImageName", "no image");
 		return -EINVAL;
 	}
-	policy = berth_pull_policy_parse(jstr(c->spec, "imagePullPolicy"), image);
+	policy = berth_pull_policy_parse(jstr(cs, "imagePullPolicy"), image);
 	ret = berth_image_ensure(pm->o.imgs, image, policy, NULL, c->image_id,
 				 err, sizeof(err));
 	if (ret) {
@@ -616,6 +721,8 @@ static int start_container(struct pod *p, struct ctr *c)
 			err);
 		return ret;
 	}
+	/* after the pull: a slow registry holds no slot */
+	start_slot(p);
 	/* the previous attempt's bundle goes; its log stays for --previous */
 	if (c->have_id) {
 		char odir[PATH_MAX];
@@ -645,12 +752,12 @@ static int start_container(struct pod *p, struct ctr *c)
 			 strerror(-ret));
 		goto fail;
 	}
-	ret = berth_volumes_mounts(pm->o.rt, p->spec_pod, c->spec, &mounts,
-				   &nmounts, err, sizeof(err));
+	ret = berth_volumes_mounts(pm->o.rt, pod, cs, &mounts, &nmounts, err,
+				   sizeof(err));
 	if (ret)
 		goto fail;
-	spec.pod = p->spec_pod;
-	spec.container = c->spec;
+	spec.pod = pod;
+	spec.container = cs;
 	spec.image = icfg;
 	spec.rootfs = rootfs;
 	spec.mounts = mounts;
@@ -842,7 +949,7 @@ static int setup_pod(struct pod *p)
 		p->deep = true;
 	/* static pods come from the node's own manifest directory */
 	if (!p->sandbox && !p->is_static) {
-		ret = berth_pod_host_check(pm->o.kube, p->spec_pod, err,
+		ret = berth_pod_host_check(pm->o.kube, pod_spec(p), err,
 					   sizeof(err));
 		if (ret) {
 			snprintf(p->setup_reason, sizeof(p->setup_reason),
@@ -855,7 +962,7 @@ static int setup_pod(struct pod *p)
 	if (!p->sandbox) {
 		uint64_t t0 = berth_now_ms();
 
-		ret = berth_sandbox_create(pm->o.rt, p->spec_pod, &p->sb, err,
+		ret = berth_sandbox_create(pm->o.rt, pod_spec(p), &p->sb, err,
 					   sizeof(err));
 		pr_debug("pod %s/%s: sandbox namespaces in %llu ms", p->ns,
 			 p->name, (unsigned long long)(berth_now_ms() - t0));
@@ -881,7 +988,7 @@ static int setup_pod(struct pod *p)
 			uint64_t t0 = berth_now_ms();
 
 			cp.runtime_config = berth_cni_runtime_config(
-				p->spec_pod, err, sizeof(err));
+				pod_spec(p), err, sizeof(err));
 			if (!cp.runtime_config) {
 				snprintf(p->setup_reason, sizeof(p->setup_reason),
 					 "FailedCreatePodSandBox");
@@ -904,21 +1011,22 @@ static int setup_pod(struct pod *p)
 					 "network: %s", err);
 				return ret;
 			}
-			berth_sandbox_set_ip(pm->o.rt, p->spec_pod, p->ip);
+			berth_sandbox_set_ip(pm->o.rt, pod_spec(p), p->ip);
 		}
 		p->net = true;
 		pr_info("pod %s/%s: sandbox ready, IP %s", p->ns, p->name, p->ip);
 		/* fieldRef status.podIP: let the containers see it */
-		json_object *st = jget(p->spec_pod, "status");
+		json_object *st = jget(pod_spec(p), "status");
 
 		if (!st) {
 			st = json_object_new_object();
 			json_object_object_add(p->spec_pod, "status", st);
 		}
 		jadd_str(st, "podIP", p->ip);
+		p->spec_dirty = true;
 	}
 	if (!p->volumes) {
-		ret = berth_volumes_setup(pm->o.rt, p->spec_pod, &pm->objs, err,
+		ret = berth_volumes_setup(pm->o.rt, pod_spec(p), &pm->objs, err,
 					  sizeof(err));
 		if (ret) {
 			snprintf(p->setup_reason, sizeof(p->setup_reason),
@@ -934,7 +1042,7 @@ static int setup_pod(struct pod *p)
 		 * A failure (another source of the volume gone) is retried:
 		 * the renewed token may be cached but not yet written.
 		 */
-		ret = berth_volumes_setup(pm->o.rt, p->spec_pod, &pm->objs, err,
+		ret = berth_volumes_setup(pm->o.rt, pod_spec(p), &pm->objs, err,
 					  sizeof(err));
 		p->renew_failed = ret != 0;
 		p->renew_retry = time(NULL) + BERTH_TOKEN_RETRY_S;
@@ -975,6 +1083,9 @@ static void step(struct pod *p)
 		drive(p, c);
 		if (c->state == C_RUNNING && !c->poststart_done) {
 			char msg[512];
+
+			/* a hook may take long: let other pods start meanwhile */
+			start_slot_release(p);
 
 			/* postStart blocks the next container */
 			if (run_hook(p, c, "postStart", 0, msg, sizeof(msg))) {
@@ -1098,16 +1209,9 @@ static void delete_pod(struct pod *p, const char *uid)
 /* what the runtime still runs of this pod (agent restart) */
 static void adopt(struct pod *p)
 {
-	struct berth_container_state *list = NULL;
-	size_t n = 0;
+	for (size_t i = 0; i < p->nadopt; i++) {
+		struct berth_container_state *s = &p->adopt[i];
 
-	if (berth_container_list(p->pm->o.rt, &list, &n))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct berth_container_state *s = &list[i];
-
-		if (strcmp(s->pod_uid, p->uid))
-			continue;
 		for (int k = 0; k < p->nctrs; k++) {
 			struct ctr *c = &p->ctrs[k];
 
@@ -1117,7 +1221,7 @@ static void adopt(struct pod *p)
 			c->have_id = true;
 			c->restarts = s->attempt;
 			snprintf(c->id, sizeof(c->id), "%s", s->id);
-			berth_image_resolve(p->pm->o.imgs, jstr(c->spec, "image"),
+			berth_image_resolve(p->pm->o.imgs, c->image,
 					    c->image_id);
 			if (s->status == BERTH_CONTAINER_RUNNING) {
 				c->state = C_RUNNING;
@@ -1130,10 +1234,12 @@ static void adopt(struct pod *p)
 			}
 		}
 	}
-	free(list);
+	free(p->adopt);
+	p->adopt = NULL;
+	p->nadopt = 0;
 	/* its network is set up already: keep the address the API has */
 	for (int k = 0; k < p->nctrs; k++) {
-		const char *ip = jstr(p->spec_pod, "status.podIP");
+		const char *ip = jstr(pod_spec(p), "status.podIP");
 
 		if (p->ctrs[k].have_id && ip && *ip) {
 			snprintf(p->ip, sizeof(p->ip), "%s", ip);
@@ -1147,7 +1253,7 @@ static void adopt(struct pod *p)
 
 static int load_ctrs(struct pod *p)
 {
-	json_object *spec = jget(p->spec_pod, "spec");
+	json_object *spec = jget(pod_spec(p), "spec");
 	json_object *inits = jget(spec, "initContainers");
 	json_object *cs = jget(spec, "containers");
 	int ni = inits ? json_object_array_length(inits) : 0;
@@ -1158,13 +1264,20 @@ static int load_ctrs(struct pod *p)
 		return -ENOMEM;
 	p->ninit = ni;
 	p->nctrs = ni + nc;
+	snprintf(p->restart_policy, sizeof(p->restart_policy), "%s",
+		 jstr(spec, "restartPolicy") ?: "Always");
 	for (int i = 0; i < p->nctrs; i++) {
 		struct ctr *c = &p->ctrs[i];
+		const char *img;
 
 		c->init = i < ni;
 		c->spec = json_object_array_get_idx(c->init ? inits : cs,
 						    c->init ? i : i - ni);
-		c->name = jstr(c->spec, "name") ?: "";
+		c->name = strdup(jstr(c->spec, "name") ?: "");
+		img = jstr(c->spec, "image");
+		c->image = img ? strdup(img) : NULL;
+		if (!c->name)
+			return -ENOMEM;
 		set_waiting(c, c->init ? "PodInitializing" : "ContainerCreating",
 			    NULL);
 		if (c->init && i > 0)
@@ -1200,6 +1313,22 @@ static void release_stack(void)
 	hi = ((uintptr_t)__builtin_frame_address(0) - 8 * page) & ~(page - 1);
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/*
+ * Starting pods frees a lot (parsed pods, OCI configs, responses) in
+ * between what stays: glibc keeps those free pages inside its arenas.
+ * Give them back a little after a burst of starts; one worker does it.
+ */
+static void maybe_trim(struct berth_podmgr *pm)
+{
+	uint64_t now = berth_now_ms(), last = atomic_load(&pm->trimmed_ms);
+
+	if (!atomic_load(&pm->trim_due) || now - last < TRIM_EVERY_MS ||
+	    !atomic_compare_exchange_strong(&pm->trimmed_ms, &last, now))
+		return;
+	atomic_store(&pm->trim_due, false);
+	malloc_trim(0);
 }
 
 static bool pod_wait(struct pod *p, unsigned int ms)
@@ -1240,7 +1369,15 @@ static void *worker(void *arg)
 	}
 	p->taken = true;
 	pthread_mutex_unlock(&pm->lock);
-	if (!p->spec_pod || load_ctrs(p))
+	if (!p->spec_pod)
+		goto out;
+	/* what the API sends along and the worker never reads */
+	if (json_object_is_type(jget(p->spec_pod, "metadata"),
+				json_type_object))
+		json_object_object_del(jget(p->spec_pod, "metadata"),
+				       "managedFields");
+	p->spec_dirty = true;
+	if (load_ctrs(p))
 		goto out;
 	adopt(p);
 	p->start_time = time(NULL);
@@ -1270,11 +1407,15 @@ static void *worker(void *arg)
 			break;
 		if (setup_pod(p) == 0)
 			step(p);
+		start_slot_release(p);
 		push_status(p);
+		spec_drop(p);
 		if (p->deep) {
 			release_stack();
 			p->deep = false;
+			atomic_store(&pm->trim_due, true);
 		}
+		maybe_trim(pm);
 		if (pod_wait(p, p->net ? TICK_MS : SETUP_RETRY_MS))
 			goto out; /* agent stopping: leave the pod running */
 	}
@@ -1298,7 +1439,13 @@ static void pod_free(struct pod *p)
 		berth_probe_free(&p->ctrs[i].readyp);
 		berth_probe_free(&p->ctrs[i].startup);
 	}
+	for (int i = 0; i < p->nctrs; i++) {
+		free(p->ctrs[i].name);
+		free(p->ctrs[i].image);
+	}
 	free(p->ctrs);
+	free(p->spec_str);
+	free(p->adopt);
 	free(p->last_status);
 	json_object_put(p->obj);
 	json_object_put(p->spec_pod);
@@ -1362,6 +1509,61 @@ static bool terminal(json_object *pod)
 	return ph && (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"));
 }
 
+static int state_uid_cmp(const void *a, const void *b)
+{
+	const struct berth_container_state *x = a, *y = b;
+
+	return strcmp(x->pod_uid, y->pod_uid);
+}
+
+/* the runtime's containers, once, before the first pod list */
+static void adopt_load(struct berth_podmgr *pm)
+{
+	if (berth_container_list(pm->o.rt, &pm->adopt, &pm->nadopt)) {
+		pm->adopt = NULL;
+		pm->nadopt = 0;
+	}
+	if (pm->nadopt)
+		qsort(pm->adopt, pm->nadopt, sizeof(*pm->adopt), state_uid_cmp);
+	pr_info("pods: the runtime holds %zu containers", pm->nadopt);
+	pm->adopt_users = pm->o.static_pods ? 2 : 1;
+}
+
+/* the first list or static scan is through (lock held) */
+static void adopt_release(struct berth_podmgr *pm)
+{
+	if (pm->adopt_users <= 0 || --pm->adopt_users)
+		return;
+	free(pm->adopt);
+	pm->adopt = NULL;
+	pm->nadopt = 0;
+}
+
+/* copy a new pod's entries of the list into it (lock held) */
+static void adopt_take(struct berth_podmgr *pm, struct pod *p)
+{
+	size_t lo = 0, hi = pm->nadopt, end;
+
+	while (lo < hi) { /* the first entry with uid >= p->uid */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(pm->adopt[mid].pod_uid, p->uid) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo;
+	     end < pm->nadopt && !strcmp(pm->adopt[end].pod_uid, p->uid);)
+		end++;
+	if (end == lo)
+		return;
+	p->adopt = malloc((end - lo) * sizeof(*p->adopt));
+	if (!p->adopt) /* no adoption: the worker starts them anew */
+		return;
+	memcpy(p->adopt, &pm->adopt[lo], (end - lo) * sizeof(*p->adopt));
+	p->nadopt = end - lo;
+}
+
 /* lock held */
 static void pod_update(struct berth_podmgr *pm, json_object *obj, bool is_static)
 {
@@ -1421,6 +1623,7 @@ static void pod_update(struct berth_podmgr *pm, json_object *obj, bool is_static
 	p->seen = true;
 	p->is_static = is_static;
 	p->deleting = jget(md, "deletionTimestamp") != NULL;
+	adopt_take(pm, p);
 	pthread_cond_init(&p->cond, NULL);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
@@ -1429,6 +1632,7 @@ static void pod_update(struct berth_podmgr *pm, json_object *obj, bool is_static
 		pthread_attr_destroy(&attr);
 		pthread_cond_destroy(&p->cond);
 		json_object_put(p->obj);
+		free(p->adopt);
 		free(p);
 		return;
 	}
@@ -1447,13 +1651,13 @@ static void pod_gone(struct pod *p)
 /* sandboxes of pods the API no longer has (deleted while we were down) */
 static void clean_orphans(struct berth_podmgr *pm)
 {
-	struct berth_container_state *list = NULL;
+	/* read only: kept until this and the first static scan are done */
+	struct berth_container_state *list = pm->adopt;
 	char **uids = NULL;
-	size_t n = 0;
+	size_t n = pm->nadopt;
 
 	if (berth_sandbox_list(pm->o.rt, &uids))
 		return;
-	berth_container_list(pm->o.rt, &list, &n);
 	for (int i = 0; uids && uids[i]; i++) {
 		char path[PATH_MAX];
 		json_object *pj;
@@ -1485,7 +1689,6 @@ static void clean_orphans(struct berth_podmgr *pm)
 			 jstr(pj, "name") ?: "");
 		json_object_put(pj);
 	}
-	free(list);
 	berth_strv_free(uids);
 }
 
@@ -1533,8 +1736,12 @@ static void on_pod_event(enum berth_kube_event ev, json_object *obj, void *arg)
 		break;
 	}
 	pthread_mutex_unlock(&pm->lock);
-	if (clean)
+	if (clean) {
 		clean_orphans(pm);
+		pthread_mutex_lock(&pm->lock);
+		adopt_release(pm);
+		pthread_mutex_unlock(&pm->lock);
+	}
 }
 
 /* ---- static pods ---- */
@@ -1691,8 +1898,16 @@ static void *static_main(void *arg)
 {
 	struct berth_podmgr *pm = arg;
 
+	bool first = true;
+
 	while (!pm->stop) {
 		scan_static(pm);
+		if (first) {
+			pthread_mutex_lock(&pm->lock);
+			adopt_release(pm);
+			pthread_mutex_unlock(&pm->lock);
+			first = false;
+		}
 		for (int i = 0; i < STATIC_SCAN_S * 10 && !pm->stop; i++)
 			usleep(100 * 1000);
 	}
@@ -1700,6 +1915,17 @@ static void *static_main(void *arg)
 }
 
 /* ---- public ---- */
+
+static unsigned int start_parallel(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	/* an override for measuring (bench/pods.py passes the environment) */
+	const char *e = getenv("BERTH_START_PARALLEL");
+
+	if (e && atoi(e) > 0)
+		return atoi(e);
+	return (cpus > 0 ? cpus : 1) * START_PER_CPU;
+}
 
 int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 		       struct berth_podmgr **out)
@@ -1724,6 +1950,8 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 	pm->objs.token = objs_token;
 	pm->objs.arg = pm;
 	pthread_mutex_init(&pm->lock, NULL);
+	sem_init(&pm->starts, 0, start_parallel());
+	adopt_load(pm);
 	snprintf(sel, sizeof(sel), "spec.nodeName=%s", opts->node_name);
 	berth_kube_escape(sel, esc, sizeof(esc));
 	snprintf(q, sizeof(q), "fieldSelector=%s", esc);
@@ -1731,6 +1959,8 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 				     on_pod_event, pm);
 	if (ret) {
 		berth_tokens_free(pm->tokens);
+		sem_destroy(&pm->starts);
+		free(pm->adopt);
 		free(pm);
 		return ret;
 	}
@@ -1742,6 +1972,11 @@ int berth_podmgr_start(const struct berth_podmgr_opts *opts,
 		pm->static_running = !pthread_create(&pm->static_thread, &attr,
 						     static_main, pm);
 		pthread_attr_destroy(&attr);
+		if (!pm->static_running) {
+			pthread_mutex_lock(&pm->lock);
+			adopt_release(pm);
+			pthread_mutex_unlock(&pm->lock);
+		}
 	}
 	*out = pm;
 	return 0;
@@ -1769,7 +2004,9 @@ void berth_podmgr_stop(struct berth_podmgr *pm)
 		pod_free(p);
 	}
 	pthread_mutex_destroy(&pm->lock);
+	sem_destroy(&pm->starts);
 	berth_tokens_free(pm->tokens);
+	free(pm->adopt);
 	free(pm);
 }
 

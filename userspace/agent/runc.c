@@ -100,6 +100,31 @@ void berth_strv_free(char **v)
 	free(v);
 }
 
+/*
+ * name's path from PATH, once: the shim and every runc call would search
+ * it again (a dozen failed execs per container with a long PATH). NULL:
+ * not found, the exec reports it.
+ */
+static char *path_lookup(const char *name)
+{
+	const char *p = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(name, '/') || !p)
+		return NULL;
+	while (*p) {
+		size_t n = strcspn(p, ":");
+
+		if (n &&
+		    snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name) <
+			    (int)sizeof(buf) &&
+		    !access(buf, X_OK))
+			return strdup(buf);
+		p += n + (p[n] == ':');
+	}
+	return NULL;
+}
+
 int berth_runtime_open(const struct berth_runtime_opts *opts, struct berth_runtime **out)
 {
 	struct berth_runtime *rt;
@@ -112,7 +137,9 @@ int berth_runtime_open(const struct berth_runtime_opts *opts, struct berth_runti
 	if (!rt)
 		return -ENOMEM;
 	rt->root = strdup(opts->root);
-	rt->runc = strdup(opts->runc ? opts->runc : "runc");
+	rt->runc = path_lookup(opts->runc ? opts->runc : "runc");
+	if (!rt->runc)
+		rt->runc = strdup(opts->runc ? opts->runc : "runc");
 	rt->log_dir = strdup(opts->log_dir ? opts->log_dir : "/var/log/pods");
 	rt->cgroup_parent = strdup(opts->cgroup_parent ? opts->cgroup_parent : "/berth");
 	rt->shim = strdup(opts->shim ? opts->shim : "/proc/self/exe");
@@ -360,8 +387,10 @@ static int runc(struct berth_runtime *rt, char *out, size_t outlen, const char *
 
 /* ---- sandbox ---- */
 
-static int write_pod_files(struct berth_runtime *rt, struct json_object *pod, const char *dir,
-			   const char *ip)
+/* hostname, hosts and resolv.conf; only hosts names the IP (hosts_only:
+ * the IP came, the others stay as they are: each write is a new inode) */
+static int write_pod_files(struct berth_runtime *rt, struct json_object *pod,
+			   const char *dir, const char *ip, bool hosts_only)
 {
 	const char *name = rt_path_str(pod, "metadata.name");
 	const char *host = rt_path_str(pod, "spec.hostname");
@@ -375,10 +404,11 @@ static int write_pod_files(struct berth_runtime *rt, struct json_object *pod, co
 	if (!host)
 		host = "pod";
 	snprintf(path, sizeof(path), "%s/hostname", dir);
-	if (asprintf(&buf, "%s\n", host) < 0)
+	if (!hosts_only && asprintf(&buf, "%s\n", host) < 0)
 		return -ENOMEM;
-	ret = rt_write_file(path, buf, strlen(buf), 0644);
+	ret = hosts_only ? 0 : rt_write_file(path, buf, strlen(buf), 0644);
 	free(buf);
+	buf = NULL;
 	if (ret)
 		return ret;
 	char fq[512] = "";
@@ -393,7 +423,7 @@ static int write_pod_files(struct berth_runtime *rt, struct json_object *pod, co
 	snprintf(path, sizeof(path), "%s/hosts", dir);
 	ret = rt_write_file(path, buf, strlen(buf), 0644);
 	free(buf);
-	if (ret)
+	if (ret || hosts_only)
 		return ret;
 	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
 	if (rt->dns_servers && rt->dns_servers[0]) {
@@ -526,7 +556,8 @@ int berth_sandbox_create(struct berth_runtime *rt, struct json_object *pod,
 	ret = rt_write_file(p, s, strlen(s), 0644);
 	json_object_put(id);
 	if (!ret)
-		ret = write_pod_files(rt, pod, dir, rt_path_str(pod, "status.podIP"));
+		ret = write_pod_files(rt, pod, dir,
+				      rt_path_str(pod, "status.podIP"), false);
 	if (ret)
 		return rt_err(err, errlen, ret, "sandbox: write pod files in %s: %s", dir,
 			      strerror(-ret));
@@ -568,7 +599,7 @@ int berth_sandbox_set_ip(struct berth_runtime *rt, struct json_object *pod, cons
 
 	if (!uid || rt_pod_dir(rt, uid, dir, sizeof(dir)))
 		return -EINVAL;
-	return write_pod_files(rt, pod, dir, ip);
+	return write_pod_files(rt, pod, dir, ip, true);
 }
 
 static void unbind(const char *path)

@@ -27,11 +27,25 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 
+#define KUBE_POOL 8 /* idle handles kept, each with its open connection */
+/* a connection is not reused once this old: a renewed client certificate
+ * (files rewritten in place) is what new connections present */
+#define KUBE_CONN_MAX_AGE_S 60
+
 struct berth_kube {
 	struct berth_kube_config cfg;
 	char *auth; /* "Authorization: Bearer ..." */
 	char *accept; /* "Accept: ..." header, NULL: application/json */
 	long timeout;
+	/*
+	 * Requests reuse idle handles and so their connections: a new
+	 * connection per request cost a TCP and TLS handshake (and a server
+	 * thread) for every status update. No TLS session resumption: a
+	 * resumed session would carry the old certificate's identity.
+	 */
+	pthread_mutex_t pool_lock;
+	CURL *pool[KUBE_POOL];
+	int npool;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -369,6 +383,7 @@ int berth_kube_new(struct berth_kube **out, struct berth_kube_config *cfg)
 	k->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	k->timeout = 30;
+	pthread_mutex_init(&k->pool_lock, NULL);
 	if (k->cfg.token &&
 	    asprintf(&k->auth, "Authorization: Bearer %s", k->cfg.token) < 0) {
 		berth_kube_free(k);
@@ -401,6 +416,9 @@ void berth_kube_free(struct berth_kube *k)
 {
 	if (!k)
 		return;
+	for (int i = 0; i < k->npool; i++)
+		curl_easy_cleanup(k->pool[i]);
+	pthread_mutex_destroy(&k->pool_lock);
 	berth_kube_config_free(&k->cfg);
 	free(k->auth);
 	free(k->accept);
@@ -453,16 +471,47 @@ static size_t mem_write(char *p, size_t sz, size_t nm, void *arg)
 	return n;
 }
 
+/* an idle handle (its connection still open), reset, or a new one */
+static CURL *easy_get(struct berth_kube *k)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&k->pool_lock);
+	if (k->npool)
+		c = k->pool[--k->npool];
+	pthread_mutex_unlock(&k->pool_lock);
+	if (c)
+		curl_easy_reset(c); /* keeps its connections */
+	else
+		c = curl_easy_init();
+	if (c)
+		curl_easy_setopt(c, CURLOPT_MAXLIFETIME_CONN,
+				 (long)KUBE_CONN_MAX_AGE_S);
+	return c;
+}
+
+static void easy_put(struct berth_kube *k, CURL *c)
+{
+	pthread_mutex_lock(&k->pool_lock);
+	if (k->npool < KUBE_POOL) {
+		k->pool[k->npool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&k->pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
 static CURL *easy(struct berth_kube *k, const char *path,
 		  struct curl_slist **hdrs, const char *content_type)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = easy_get(k);
 	char *url;
 
 	if (!c)
 		return NULL;
 	if (asprintf(&url, "%s%s", k->cfg.server, path) < 0) {
-		curl_easy_cleanup(c);
+		easy_put(k, c);
 		return NULL;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -537,7 +586,11 @@ int berth_kube_request(struct berth_kube *k, const char *method,
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	/* one that failed may hold a broken connection: not reused */
+	if (rc == CURLE_OK)
+		easy_put(k, c);
+	else
+		curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		pr_debug("%s %s%s: %s", method, k->cfg.server, path,
