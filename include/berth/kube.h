@@ -135,6 +135,16 @@ int berth_kube_yaml_parse(const char *buf, size_t len, json_object **out,
 int berth_kube_escape(const char *s, char *buf, size_t len);
 /* RFC 3339 "2026-01-02T03:04:05Z" of @t (0: now) */
 void berth_kube_time(char buf[32], long t);
+/* What a core/v1 Event written by an agent says (berth_kube_event_json). */
+struct berth_kevent {
+	const char *name, *ns; /* the Event's own */
+	const char *kind, *obj_ns, *obj_name, *uid; /* involvedObject */
+	const char *reason, *message, *type; /* type: Normal|Warning */
+	long count, first, last; /* times as time(2) */
+	const char *component, *host; /* source / reporting* */
+};
+/* The Event object for @e (NULL fields are left out); the caller puts it. */
+json_object *berth_kube_event_json(const struct berth_kevent *e);
 /* Now as a MicroTime ("2026-01-02T03:04:05.123456Z"), as Leases carry it */
 void berth_kube_micro_time(char *buf, size_t len);
 /* Parses RFC 3339 (UTC or offset); -EINVAL if malformed */

@@ -370,48 +370,24 @@ static void agg_add(struct berth_monitor *m, const struct berth_event *ev,
 static json_object *event_obj(const struct berth_monitor *m,
 			      const struct agg *a)
 {
-	json_object *o = json_object_new_object(), *meta, *inv, *src;
-	char first[32], last[32];
+	struct berth_kevent e = {
+		.name = a->event_name,
+		.ns = a->ns,
+		.kind = "Pod",
+		.obj_ns = a->ns,
+		.obj_name = a->pod,
+		.uid = a->uid,
+		.reason = "PolicyDenied",
+		.message = a->msg,
+		.type = "Warning",
+		.count = a->count,
+		.first = a->first,
+		.last = a->last,
+		.component = "berth-agent",
+		.host = m->node_name,
+	};
 
-	berth_kube_time(first, a->first);
-	berth_kube_time(last, a->last);
-	meta = json_object_new_object();
-	json_object_object_add(meta, "name",
-			       json_object_new_string(a->event_name));
-	json_object_object_add(meta, "namespace",
-			       json_object_new_string(a->ns));
-	inv = json_object_new_object();
-	json_object_object_add(inv, "apiVersion", json_object_new_string("v1"));
-	json_object_object_add(inv, "kind", json_object_new_string("Pod"));
-	json_object_object_add(inv, "namespace", json_object_new_string(a->ns));
-	json_object_object_add(inv, "name", json_object_new_string(a->pod));
-	if (a->uid[0])
-		json_object_object_add(inv, "uid",
-				       json_object_new_string(a->uid));
-	src = json_object_new_object();
-	json_object_object_add(src, "component",
-			       json_object_new_string("berth-agent"));
-	json_object_object_add(src, "host",
-			       json_object_new_string(m->node_name));
-	json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
-	json_object_object_add(o, "kind", json_object_new_string("Event"));
-	json_object_object_add(o, "metadata", meta);
-	json_object_object_add(o, "involvedObject", inv);
-	json_object_object_add(o, "reason",
-			       json_object_new_string("PolicyDenied"));
-	json_object_object_add(o, "message", json_object_new_string(a->msg));
-	json_object_object_add(o, "type", json_object_new_string("Warning"));
-	json_object_object_add(o, "count", json_object_new_int64(a->count));
-	json_object_object_add(o, "firstTimestamp",
-			       json_object_new_string(first));
-	json_object_object_add(o, "lastTimestamp",
-			       json_object_new_string(last));
-	json_object_object_add(o, "source", src);
-	json_object_object_add(o, "reportingComponent",
-			       json_object_new_string("berth-agent"));
-	json_object_object_add(o, "reportingInstance",
-			       json_object_new_string(m->node_name));
-	return o;
+	return berth_kube_event_json(&e);
 }
 
 /* Create the pair's Event, or bring its count and last time up to date. */

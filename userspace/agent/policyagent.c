@@ -360,38 +360,28 @@ static void apply_local(struct berth_policyagent *pa, json_object **pods,
 /* A Warning Event on this node's Node object (the map is the node's). */
 static void full_event(struct berth_policyagent *pa, const char *msg)
 {
-	json_object *o = json_object_new_object(), *meta, *inv;
 	struct berth_kube *k = NULL;
-	char now[32], name[320];
+	char name[320];
+	json_object *o;
+	long now = time(NULL);
 	int st;
 
 	snprintf(name, sizeof(name), "%s.policymapfull.%lx", pa->node_name,
-		 (unsigned long)time(NULL));
-	berth_kube_time(now, time(NULL));
-	meta = json_object_new_object();
-	json_object_object_add(meta, "name", json_object_new_string(name));
-	json_object_object_add(meta, "namespace",
-			       json_object_new_string("default"));
-	inv = json_object_new_object();
-	json_object_object_add(inv, "apiVersion", json_object_new_string("v1"));
-	json_object_object_add(inv, "kind", json_object_new_string("Node"));
-	json_object_object_add(inv, "name",
-			       json_object_new_string(pa->node_name));
-	json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
-	json_object_object_add(o, "kind", json_object_new_string("Event"));
-	json_object_object_add(o, "metadata", meta);
-	json_object_object_add(o, "involvedObject", inv);
-	json_object_object_add(o, "reason",
-			       json_object_new_string("PolicyMapFull"));
-	json_object_object_add(o, "message", json_object_new_string(msg));
-	json_object_object_add(o, "type", json_object_new_string("Warning"));
-	json_object_object_add(o, "count", json_object_new_int64(1));
-	json_object_object_add(o, "firstTimestamp", json_object_new_string(now));
-	json_object_object_add(o, "lastTimestamp", json_object_new_string(now));
-	json_object_object_add(o, "reportingComponent",
-			       json_object_new_string("berth-agent"));
-	json_object_object_add(o, "reportingInstance",
-			       json_object_new_string(pa->node_name));
+		 (unsigned long)now);
+	o = berth_kube_event_json(&(struct berth_kevent){
+		.name = name,
+		.ns = "default",
+		.kind = "Node",
+		.obj_name = pa->node_name,
+		.reason = "PolicyMapFull",
+		.message = msg,
+		.type = "Warning",
+		.count = 1,
+		.first = now,
+		.last = now,
+		.component = "berth-agent",
+		.host = pa->node_name,
+	});
 	if (pa->opts.kubeconfig && !berth_kube_open(&k, pa->opts.kubeconfig)) {
 		/* under the loop's lock: a pod's CNI ADD may be waiting */
 		berth_kube_set_timeout(k, 2);

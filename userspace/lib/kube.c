@@ -1052,3 +1052,45 @@ int berth_kube_parse_time(const char *s, long *t)
 	*t = (long)timegm(&tm) - off;
 	return 0;
 }
+
+static void add_str(json_object *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_object_add(o, key, json_object_new_string(v));
+}
+
+json_object *berth_kube_event_json(const struct berth_kevent *e)
+{
+	json_object *o = json_object_new_object();
+	json_object *meta = json_object_new_object();
+	json_object *inv = json_object_new_object();
+	json_object *src = json_object_new_object();
+	char first[32], last[32];
+
+	berth_kube_time(first, e->first);
+	berth_kube_time(last, e->last);
+	add_str(meta, "name", e->name);
+	add_str(meta, "namespace", e->ns);
+	add_str(inv, "apiVersion", "v1");
+	add_str(inv, "kind", e->kind);
+	add_str(inv, "namespace", e->obj_ns);
+	add_str(inv, "name", e->obj_name);
+	if (e->uid && *e->uid)
+		add_str(inv, "uid", e->uid);
+	add_str(src, "component", e->component);
+	add_str(src, "host", e->host);
+	add_str(o, "apiVersion", "v1");
+	add_str(o, "kind", "Event");
+	json_object_object_add(o, "metadata", meta);
+	json_object_object_add(o, "involvedObject", inv);
+	add_str(o, "reason", e->reason);
+	add_str(o, "message", e->message);
+	add_str(o, "type", e->type);
+	json_object_object_add(o, "count", json_object_new_int64(e->count));
+	add_str(o, "firstTimestamp", first);
+	add_str(o, "lastTimestamp", last);
+	json_object_object_add(o, "source", src);
+	add_str(o, "reportingComponent", e->component);
+	add_str(o, "reportingInstance", e->host);
+	return o;
+}
