@@ -38,6 +38,7 @@ static struct {
 	struct berth_prom_metric *map_entries, *map_max, *map_pressure;
 	struct berth_prom_metric *drop_pkts, *drop_bytes, *fwd_pkts, *fwd_bytes;
 	struct berth_prom_metric *pods, *probes, *restarts, *events_lost, *policy_full;
+	struct berth_prom_metric *policy_applied;
 	pthread_mutex_t lock; /* node, pm, checks */
 	char node[128];
 	struct berth_podmgr *pm;
@@ -119,6 +120,10 @@ static void init(void)
 		r, "berth_agent_policy_map_full",
 		"1 while the NetworkPolicy maps are too small for the policy (the one enforced before stays); see --policy-map-entries.",
 		NULL);
+	M.policy_applied = berth_prom_gauge(
+		r, "berth_agent_policy_last_applied_timestamp_seconds",
+		"When the policy maps last took a newer NetworkPolicy resourceVersion (Unix time; the agent log names the version).",
+		NULL);
 	M.restarts = berth_prom_counter(
 		r, "berth_agent_container_restarts_total",
 		"Containers started again after they had run.", NULL);
@@ -173,6 +178,12 @@ void berth_agent_metrics_policy_full(bool full)
 {
 	if (ready())
 		berth_prom_set(berth_prom_child(M.policy_full, NULL), full);
+}
+
+void berth_agent_metrics_policy_applied(double t)
+{
+	if (ready())
+		berth_prom_set(berth_prom_child(M.policy_applied, NULL), t);
 }
 
 void berth_agent_metrics_restart(void)

@@ -30,6 +30,8 @@ void berth_agent_metrics_sync(bool ok, double latency_s, unsigned long writes);
 void berth_agent_metrics_probe(const char *probe_type, bool ok);
 /* The policy sync found the policy maps full (true) or fitting again. */
 void berth_agent_metrics_policy_full(bool full);
+/* The maps enforce a newer NetworkPolicy set since t (Unix seconds). */
+void berth_agent_metrics_policy_applied(double t);
 /* A container started again after it ran before. */
 void berth_agent_metrics_restart(void);
 

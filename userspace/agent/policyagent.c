@@ -88,6 +88,8 @@ struct berth_policyagent {
 	/* the policy maps as last written: under loop.mu (the sync thread) */
 	struct berth_policy_shadow shadow;
 	bool full; /* the last pass found the policy maps full */
+	/* the highest policy resourceVersion the maps enforce (loop.mu) */
+	unsigned long long applied_rv;
 };
 
 static json_object *ip_json(uint32_t ip)
@@ -416,6 +418,41 @@ static void full_report(struct berth_policyagent *pa, bool full)
 	full_event(pa, msg + strlen("network policy: "));
 }
 
+/* The highest metadata.resourceVersion among the policies (store revisions). */
+static unsigned long long policies_rv(json_object **pols, size_t n)
+{
+	unsigned long long max = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *rv = berth_jstr(berth_jget(pols[i], "metadata"),
+					    "resourceVersion");
+		unsigned long long v = rv ? strtoull(rv, NULL, 10) : 0;
+
+		if (v > max)
+			max = v;
+	}
+	return max;
+}
+
+/*
+ * A pass enforced a newer policy set: say when (CLOCK_REALTIME, so an
+ * operator or bench/policy can set it beside the API write's time) and
+ * which resourceVersion, once per version, not at every pass.
+ */
+static void applied_report(struct berth_policyagent *pa,
+			   unsigned long long rv)
+{
+	struct timespec ts;
+
+	if (rv == pa->applied_rv)
+		return;
+	pa->applied_rv = rv;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	berth_agent_metrics_policy_applied(ts.tv_sec + ts.tv_nsec / 1e9);
+	pr_info("network policy: enforced resourceVersion %llu at %lld.%06ld",
+		rv, (long long)ts.tv_sec, ts.tv_nsec / 1000);
+}
+
 /* Called with loop.mu held; holds it throughout (json-c references). */
 static int sync_views(void *arg)
 {
@@ -423,6 +460,7 @@ static int sync_views(void *arg)
 	json_object **objs[BERTH_PV_MAX] = { 0 };
 	size_t n[BERTH_PV_MAX] = { 0 };
 	struct berth_policysync_stats st;
+	unsigned long long rv = 0;
 	int err = 0;
 
 	for (int i = 0; !err && i < BERTH_PV_MAX; i++)
@@ -440,6 +478,9 @@ static int sync_views(void *arg)
 		err = policy_pass_sync(
 			&o, pa->node_name, &pa->opts.maps,
 			pa->state_path[0] ? pa->state_path : NULL, pa, &st);
+		if (!err)
+			rv = policies_rv(objs[BERTH_PV_POLICIES],
+					 n[BERTH_PV_POLICIES]);
 	}
 	for (int i = 0; i < BERTH_PV_MAX; i++)
 		berth_kview_put(objs[i], n[i]);
@@ -455,6 +496,8 @@ static int sync_views(void *arg)
 		pr_info("network policy: %zu allows added, %zu removed, %zu endpoints, ipcache %zu written %zu deleted",
 			st.policy_added, st.policy_deleted, st.eps_written,
 			st.ipcache_written, st.ipcache_deleted);
+	if (!err)
+		applied_report(pa, rv);
 	return err;
 }
 
