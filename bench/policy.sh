@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # `make bench`: run policy-bench (from_pod ns/packet for a selected pod with
-# 1 to 10,000 policies' entries; policy change to maps at 1,000 pods), print
-# its table and keep the numbers in .output/bench/policy.json.
+# 1 to 10,000 policies' entries; policy change to maps at 1,000 pods, the
+# agent side alone), then bench/policy_e2e.py (API write -> every node's
+# maps, a server and two agents in netns, 1,000 pods); print both and keep
+# the numbers in .output/bench/policy.json ("e2e": the second part).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,5 +21,10 @@ fi
 mkdir -p "$out"
 "$bin" --json "$out/policy.json.tmp"
 mv "$out/policy.json.tmp" "$out/policy.json"
+if [ ! -d .output/images/busybox ]; then
+	echo "policy e2e: no test image: run make test-image" >&2
+	exit 1
+fi
+timeout 600 python3 bench/policy_e2e.py
 echo
 echo "results: $out/policy.json"
