@@ -197,6 +197,7 @@ def pod(name, node, labels):
 
 def measure(c, logs, target_ip, peer):
     lat, missed, probes = [], 0, {}
+    per_node = {n.name: [] for n in c.nodes}
     for j in range(CHANGES):
         ver = "b" if j % 2 == 0 else "a"  # b: the peer denied, a: allowed
         w = client(c, ver, timeout=30)
@@ -205,6 +206,8 @@ def measure(c, logs, target_ip, peer):
             missed += 1
             continue
         lat.append(max(got.values()) - w["t"])
+        for name, t in got.items():
+            per_node[name].append(round((t - w["t"]) * 1000, 2))
         if j < 2:  # enforcement for real, once each way
             want = "open" if ver == "a" else "closed"
             got_p = probe(c, peer, target_ip)
@@ -212,7 +215,7 @@ def measure(c, logs, target_ip, peer):
             if not got_p.startswith(want):
                 raise C.ClusterError("probe after policy %s: %s, expected %s" %
                                      (ver, got_p, want))
-    return lat, missed, probes
+    return lat, missed, probes, per_node
 
 
 def run_bench(c, res):
@@ -238,8 +241,9 @@ def run_bench(c, res):
                              res["api_only_in_ipcache"])
     if not probe(c, pods["peer"], target_ip).startswith("open"):
         raise C.ClusterError("peer cannot reach the target under the allowing policy")
-    lat, missed, probes = measure(c, logs, target_ip, pods["peer"])
+    lat, missed, probes, per_node = measure(c, logs, target_ip, pods["peer"])
     res.update({"changes": CHANGES, "missed": missed, "probes": probes,
+                "per_node_ms": per_node,
                 "samples_ms": [round(x * 1000, 2) for x in lat]})
     if lat:
         res["p50_s"] = round(pct(lat, 50), 4)
