@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e")
 import cluster as C  # noqa: E402
 
 PODS = int(os.environ.get("POLICY_PODS", "1000"))
-CHANGES = int(os.environ.get("POLICY_CHANGES", "30"))
+CHANGES = int(os.environ.get("POLICY_CHANGES", "60"))
 API_NODES = 8  # the agentless Nodes the API-only pods are bound to
 GROUP = 100  # pods a policy version allows
 WAIT_S = 5.0  # per change, for both agents
@@ -247,6 +247,7 @@ def run_bench(c, res):
                 "samples_ms": [round(x * 1000, 2) for x in lat]})
     if lat:
         res["p50_s"] = round(pct(lat, 50), 4)
+        res["p90_s"] = round(pct(lat, 90), 4)
         res["p99_s"] = round(pct(lat, 99), 4)
         res["max_s"] = round(max(lat), 4)
 
@@ -278,8 +279,9 @@ def main():
     if "error" in res:
         print("  error: %s" % res["error"])
         return 1
-    print("  p50 %.1f ms  p99 %.1f ms  max %.1f ms  (goal p99 <= 100 ms)  missed %d" %
-          (res["p50_s"] * 1000, res["p99_s"] * 1000, res["max_s"] * 1000, res["missed"]))
+    print("  p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (goal p99 <= 100 ms)  missed %d" %
+          (res["p50_s"] * 1000, res["p90_s"] * 1000, res["p99_s"] * 1000, res["max_s"] * 1000,
+           res["missed"]))
     print("  probes: %s" % json.dumps(res["probes"]))
     return 1 if res["missed"] else 0
 
