@@ -59,11 +59,13 @@ static void rm_kubeconfig(void)
 TestSuite(syncloop, .init = write_kubeconfig, .fini = rm_kubeconfig,
 	  .timeout = 30);
 
-static void loop_up(struct berth_syncloop *l, struct calls *c, long debounce,
-		    long retry, long idle, size_t nviews)
+static void loop_up_leading(struct berth_syncloop *l, struct calls *c,
+			    long debounce, long leading, long retry, long idle,
+			    size_t nviews)
 {
 	const struct berth_syncloop_opts o = {
 		.debounce_ms = debounce,
+		.leading_ms = leading,
 		.retry_ms = retry,
 		.idle_ms = idle,
 		.sync = count_sync,
@@ -73,6 +75,12 @@ static void loop_up(struct berth_syncloop *l, struct calls *c, long debounce,
 
 	cr_assert_eq(berth_syncloop_init(l, &o, cols, nviews), 0);
 	cr_assert_eq(berth_syncloop_start(l, kubeconfig), 0);
+}
+
+static void loop_up(struct berth_syncloop *l, struct calls *c, long debounce,
+		    long retry, long idle, size_t nviews)
+{
+	loop_up_leading(l, c, debounce, 0, retry, idle, nviews);
 }
 
 /* kick (urgent or not) and wait up to ms for the next pass */
@@ -107,6 +115,27 @@ Test(syncloop, kick_waits_the_debounce_urgent_does_not)
 		     ms_between(&t0, &c.at[1]));
 	berth_syncloop_stop(&l);
 	cr_expect_eq(c.n, 2, "passes: %d", c.n);
+}
+
+Test(syncloop, change_after_quiet_runs_at_once_followers_wait)
+{
+	struct berth_syncloop l;
+	struct calls c = { 0 };
+	struct timespec t0;
+
+	loop_up_leading(&l, &c, 300, 200, 1000, 0, 0);
+	cr_assert_eq(kick_wait(&l, false, 5000, &t0), 0);
+	cr_expect_lt(ms_between(&t0, &c.at[0]), 150, "first, quiet: %ld ms",
+		     ms_between(&t0, &c.at[0]));
+	cr_assert_eq(kick_wait(&l, false, 5000, &t0), 0);
+	cr_expect_geq(ms_between(&t0, &c.at[1]), 300, "right after: %ld ms",
+		      ms_between(&t0, &c.at[1]));
+	usleep(250 * 1000);
+	cr_assert_eq(kick_wait(&l, false, 5000, &t0), 0);
+	cr_expect_lt(ms_between(&t0, &c.at[2]), 150, "quiet again: %ld ms",
+		     ms_between(&t0, &c.at[2]));
+	berth_syncloop_stop(&l);
+	cr_expect_eq(c.n, 3, "passes: %d", c.n);
 }
 
 Test(syncloop, failed_pass_is_retried_after_the_pause)

@@ -505,6 +505,8 @@ static int start_watches(struct berth_policyagent *pa)
 {
 	const struct berth_syncloop_opts lo = {
 		.debounce_ms = DEBOUNCE_MS,
+		/* a lone policy change is enforced at once, a burst coalesces */
+		.leading_ms = 4 * DEBOUNCE_MS,
 		.retry_ms = RETRY_MS,
 		.sync = sync_views,
 		.ctx = pa,

@@ -57,6 +57,22 @@ static void idle(struct berth_syncloop *l)
 		l->dirty = true;
 }
 
+/* A change after a quiet spell need not wait for others to join it. */
+static bool quiet(const struct berth_syncloop *l)
+{
+	struct timespec now;
+	long ms;
+
+	if (!l->opts.leading_ms)
+		return false;
+	if (!l->passes)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - l->last_pass.tv_sec) * 1000 +
+	     (now.tv_nsec - l->last_pass.tv_nsec) / 1000000;
+	return ms >= l->opts.leading_ms;
+}
+
 static void *loop_thread(void *arg)
 {
 	struct berth_syncloop *l = arg;
@@ -68,11 +84,12 @@ static void *loop_thread(void *arg)
 			idle(l);
 			continue;
 		}
-		if (!l->urgent)
+		if (!l->urgent && !quiet(l))
 			pause_ms(l, l->opts.debounce_ms);
 		if (l->stop)
 			break;
 		l->dirty = l->urgent = false;
+		clock_gettime(CLOCK_MONOTONIC, &l->last_pass);
 		err = l->opts.sync(l->opts.ctx);
 		l->passes++;
 		pthread_cond_broadcast(&l->done_cv);

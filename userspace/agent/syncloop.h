@@ -21,6 +21,9 @@
 
 struct berth_syncloop_opts {
 	long debounce_ms; /* changes coalesce this long before a pass */
+	/* when no pass began for this long, a change runs one at once (the
+	 * debounce then holds only changes that follow it); 0: always wait */
+	long leading_ms;
 	long retry_ms; /* a failed pass runs again after this */
 	/* with nothing changing, a pass (repairing what others removed) runs
 	 * after this long; 0: only on changes */
@@ -43,6 +46,7 @@ struct berth_syncloop {
 	bool urgent; /* someone waits for the next pass: no debounce */
 	bool stop, started;
 	unsigned long passes; /* passes run (ok or not) */
+	struct timespec last_pass; /* CLOCK_MONOTONIC start of the last pass */
 	pthread_t thread;
 };
 
