@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include "config.h"
 #include "ipam.h"
 
-#define IPAM_LOCK_TIMEOUT_MS 30000 /* other plugins hold it for milliseconds */
+#define IPAM_LOCK_TIMEOUT_S 30 /* other plugins hold it for milliseconds */
 
 /* The state, locked: allocations is an array of {ip, containerID, ifname}. */
 struct ipam {
@@ -31,18 +32,31 @@ struct ipam {
 };
 
 
+static void on_alarm(int sig)
+{
+	(void)sig; /* only interrupts flock */
+}
+
+/*
+ * A blocking flock, bounded by an alarm: the kernel hands the lock to a
+ * waiter as soon as it is free, where polling every 5 ms made a burst of
+ * ADDs wait in sleeps (p50 50 ms, p90 0.4 s for a few ms of work each).
+ * The alarm is the process's own: the plugin has one thread.
+ */
 static int lock_wait(int fd)
 {
-	struct timespec ts = { .tv_nsec = 5 * 1000 * 1000 };
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	int err = 0;
 
-	for (int waited = 0; waited < IPAM_LOCK_TIMEOUT_MS; waited += 5) {
-		if (!flock(fd, LOCK_EX | LOCK_NB))
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART: flock returns EINTR */
+	if (sigaction(SIGALRM, &sa, &old))
+		return -errno;
+	alarm(IPAM_LOCK_TIMEOUT_S);
+	if (flock(fd, LOCK_EX))
+		err = errno == EINTR ? -ETIMEDOUT : -errno;
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	return err;
 }
 
 static int ipam_open(struct ipam *s, const char *dir)

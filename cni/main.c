@@ -217,10 +217,15 @@ static int cmd_add(struct cmd *c)
 		return fail(c, CNI_ERR_IO, "allocate from %s in %s: %s",
 			    c->conf.pod_cidr, c->conf.data_dir, strerror(-err));
 	ipstr(addr, ip);
-	/* a retried ADD starts over from a clean veth */
-	berth_cni_link_del(c->host, msg, sizeof(msg));
 	err = berth_cni_veth_create(c->host, c->ifname, c->netns,
 				    c->conf.mtu, msg, sizeof(msg));
+	if (err == -EEXIST) {
+		/* a retried ADD starts over from a clean veth; asked only
+		 * then: every netlink round trip waits in a burst */
+		berth_cni_link_del(c->host, msg, sizeof(msg));
+		err = berth_cni_veth_create(c->host, c->ifname, c->netns,
+					    c->conf.mtu, msg, sizeof(msg));
+	}
 	if (!err && berth_cni_link_mac(c->host, host_mac, sizeof(host_mac))) {
 		snprintf(msg, sizeof(msg), "read MAC of %s", c->host);
 		err = -ENODEV;

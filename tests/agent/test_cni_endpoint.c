@@ -426,3 +426,73 @@ Test(endpoint, concurrent_adds_wait_together, .init = setup, .fini = teardown)
 		     "4 ADDs waited %ld ms: one after the other (%d ms each)?",
 		     ms, SLOW_ADDED_MS);
 }
+
+/* ---- ADDs of different pods attach side by side ---- */
+
+#define SLOW_ATTACH_MS 300
+
+static int attach_calls;
+
+static int slow_attach(void *ctx, const char *ifname)
+{
+	(void)ctx;
+	(void)ifname;
+	__atomic_add_fetch(&attach_calls, 1, __ATOMIC_SEQ_CST);
+	usleep(SLOW_ATTACH_MS * 1000);
+	return 0;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* the table lock held each attach (~10 ms of netlink, more in a burst):
+ * 4 ADDs took 4 attaches in a row, and a STATUS (asked before every ADD)
+ * waited behind them all */
+Test(endpoint, concurrent_adds_attach_together, .init = setup,
+     .fini = teardown)
+{
+	struct berth_endpoint_config cfg = {
+		.root = root,
+		.pod_cidr = "10.3.0.0/24",
+		.ops = { slow_attach, fake_detach, fake_attached, NULL, NULL },
+	};
+	struct berth_endpoint_server *srv = NULL;
+	struct adder a[4];
+	pthread_t t[4];
+	struct timespec t0, ts;
+	long ms, status_ms;
+	char *r;
+
+	cr_assert_eq(berth_endpoint_server_start(&cfg, &srv), 0, "start");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct adder){ .i = i };
+		pthread_create(&t[i], NULL, add_one, &a[i]);
+	}
+	usleep(50 * 1000); /* the ADDs are in their attach */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = berth_endpoint_handle(srv, "{\"op\":\"status\"}");
+	status_ms = ms_since(&ts);
+	cr_expect(reply_ok(r), "status answered ok");
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ms = ms_since(&t0);
+	r = berth_endpoint_handle(srv, "{\"op\":\"status\"}");
+	cr_expect(r && strstr(r, "\"endpoints\":4"), "status counts 4: %s", r);
+	free(r);
+	berth_endpoint_server_stop(srv);
+	for (int i = 0; i < 4; i++)
+		cr_expect(a[i].ok, "add %d answered ok", i);
+	cr_expect_eq(attach_calls, 4);
+	cr_expect_lt(ms, 3 * SLOW_ATTACH_MS,
+		     "4 ADDs took %ld ms: attached one after the other (%d ms each)?",
+		     ms, SLOW_ATTACH_MS);
+	cr_expect_lt(status_ms, SLOW_ATTACH_MS,
+		     "status waited %ld ms for the ADDs' attaches", status_ms);
+}

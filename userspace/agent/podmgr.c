@@ -925,6 +925,13 @@ static void save_cni_args(struct berth_podmgr *pm, const char *uid,
 	char path[PATH_MAX];
 
 	cni_args_path(pm, uid, path, sizeof(path));
+	/* most pods have none: no file is the same empty arguments, and
+	 * one file less to create per pod in a burst */
+	if (!json_object_object_length(args)) {
+		if (unlink(path) && errno != ENOENT)
+			pr_warn("remove %s: %s", path, strerror(errno));
+		return;
+	}
 	if (json_object_to_file_ext(path, args, JSON_C_TO_STRING_PLAIN))
 		pr_warn("save %s: %s", path, json_util_get_last_err());
 }
