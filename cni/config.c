@@ -2,6 +2,8 @@
 /* Network config parsing, version negotiation and small CNI helpers. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,38 @@ int berth_cni_parse_cidr(const char *s, uint32_t *net, unsigned int *prefix)
 	return 0;
 }
 
+/*
+ * JSON has no NaN or Infinity, but json-c's tokener takes them: a config
+ * holding one would be copied (prevResult) into a result no runtime can
+ * parse. The tokener's depth limit bounds the recursion.
+ */
+static bool nonfinite(json_object *o)
+{
+	size_t n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return !isfinite(json_object_get_double(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (size_t i = 0; i < n; i++)
+			if (nonfinite(json_object_array_get_idx(o, i)))
+				return true;
+		return false;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			if (nonfinite(v))
+				return true;
+		}
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
 int berth_cni_conf_parse(const char *text, struct berth_cni_conf *conf,
 			 struct berth_cni_err *err)
 {
@@ -104,6 +138,12 @@ int berth_cni_conf_parse(const char *text, struct berth_cni_conf *conf,
 		return -EINVAL;
 	}
 	conf->root = o;
+	if (nonfinite(o)) {
+		set_err(err, CNI_ERR_DECODE,
+			"decode network config: NaN or Infinity is not JSON%s%s",
+			"", "");
+		goto fail;
+	}
 	if (!json_object_is_type(o, json_type_object)) {
 		set_err(err, CNI_ERR_DECODE,
 			"decode network config: not a JSON object%s%s", "", "");
