@@ -666,6 +666,10 @@ def _remove_pins(ns, node):
             check=False)
     if os.path.exists(pin):
         shutil.rmtree(pin, ignore_errors=True)
+    try:
+        os.rmdir(BPFFS)  # only once no other node is pinned there
+    except OSError:
+        pass
 
 
 def teardown(state, remove_state=True):

@@ -34,6 +34,31 @@
 #include "skel/to_pod.skel.h"
 #include "skel/xdp_nodeport.skel.h"
 
+/*
+ * mkdir -p of a node's pin directory. Another node's unpin may remove the
+ * shared parent (once empty) between our two mkdirs: then make it again.
+ */
+static int pin_dir_make(const char *pin_dir)
+{
+	int err = -ENOENT;
+
+	for (int i = 0; i < 3 && err == -ENOENT; i++)
+		err = berth_mkdir_p(pin_dir, 0700);
+	return err;
+}
+
+/* berth's own pin root goes with its last node (rmdir: only if empty). */
+static void pin_parent_remove(const char *pin_dir)
+{
+	size_t n = strlen(BERTH_BPFFS_ROOT);
+
+	if (strncmp(pin_dir, BERTH_BPFFS_ROOT "/", n + 1) ||
+	    strchr(pin_dir + n + 1, '/'))
+		return; /* a --pin-dir elsewhere: its parent is not ours */
+	if (rmdir(BERTH_BPFFS_ROOT) && errno != ENOTEMPTY && errno != ENOENT)
+		pr_debug("remove %s: %s", BERTH_BPFFS_ROOT, strerror(errno));
+}
+
 #define BPF_FS_MAGIC 0xcafe4a11
 #define BPFFS_MOUNT "/sys/fs/bpf"
 
@@ -282,7 +307,7 @@ int berth_dp_open(struct berth_dp **out, const struct berth_dp_config *cfg)
 	err = berth_bpffs_ensure();
 	if (err)
 		goto err;
-	err = berth_mkdir_p(dp->pin_dir, 0700);
+	err = pin_dir_make(dp->pin_dir);
 	if (err) {
 		pr_err("create pin directory %s: %s", dp->pin_dir,
 		       strerror(-err));
@@ -495,6 +520,8 @@ int berth_dp_unpin(const char *pin_dir)
 	}
 	if (rmdir(pin_dir) && errno != ENOENT)
 		ret = -errno;
+	else
+		pin_parent_remove(pin_dir);
 	return ret;
 }
 
@@ -655,7 +682,7 @@ int berth_dp_probe_prog(const char *pin_dir, const char *prog, uint32_t *insns,
 
 	*insns = 0;
 	log[0] = '\0';
-	err = berth_mkdir_p(pin_dir, 0700);
+	err = pin_dir_make(pin_dir);
 	if (err)
 		return err;
 	berth_libbpf_log_init();
