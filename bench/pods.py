@@ -10,7 +10,9 @@ measured at); then fills the node to 110 pods and reads the agent's RSS.
 Before both, the floor under a burst on this machine: PODS bare `runc run
 -d` of a busybox sleep (own namespaces, nothing else: no API, no CNI, no
 status) started at once, each timed until runc returns; the burst's p99 is
-also reported as a ratio to that. Writes .output/bench/pods.json. Goals
+also reported as a ratio to that. Both record the CPU time the machine
+was busy per start (the floor's bounds the burst: PODS x CPU per start /
+CPUs). Writes .output/bench/pods.json. Goals
 (issue 7): p99 <= 1 s, agent RSS <= 32 MB."""
 import atexit
 import glob
@@ -89,9 +91,19 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] if xs else None
 
 
+def cpu_busy_s():
+    """CPU time the whole machine spent busy so far (all CPUs, seconds):
+    the bench runs alone, so a difference is what one stage cost"""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...: all but idle, iowait
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def runc_burst(n):
     """n bare runc containers started at once: seconds until each runc
-    run -d returned (the container's process is running)."""
+    run -d returned (the container's process is running), and the CPU
+    seconds the machine was busy meanwhile."""
     base = tempfile.mkdtemp(prefix="berth-bench-runc-")
     state = os.path.join(base, "state")
     rootfs = os.path.join(base, "rootfs")
@@ -116,7 +128,7 @@ def runc_burst(n):
                 json.dump(spec, f)
         # the container inherits runc's stdio: a file, never a pipe someone waits on
         errs = [open(os.path.join(base, name, "runc.log"), "w+") for name in names]
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), cpu_busy_s()
         procs = [subprocess.Popen(["runc", "--root", state, "run", "-d", "--bundle",
                                    os.path.join(base, name), name],
                                   stdin=subprocess.DEVNULL, stdout=e, stderr=e)
@@ -134,6 +146,7 @@ def runc_burst(n):
             time.sleep(0.002)
         if left:
             raise RuntimeError("runc run: %d containers not started in 300 s" % len(left))
+        cpu = cpu_busy_s() - c0
     finally:
         for name in names:
             subprocess.run(["runc", "--root", state, "delete", "-f", name],
@@ -146,7 +159,7 @@ def runc_burst(n):
             except OSError:
                 pass
         shutil.rmtree(base, ignore_errors=True)
-    return sorted(lat)
+    return sorted(lat), cpu
 
 
 def rss_kb(pid):
@@ -173,10 +186,17 @@ out = {"pods": PODS}
 time.sleep(2)
 out["agent_rss_idle_mb"] = round(rss_kb(n.agent.pid) / 1024.0, 1)
 print("bench/pods: agent RSS with no pods %.1f MB" % out["agent_rss_idle_mb"])
-lat = runc_burst(PODS)
-out["runc_burst"] = {"p50_s": pct(lat, 50), "p99_s": pct(lat, 99), "max_s": lat[-1]}
-print("bench/pods: floor: %d bare runc containers at once: p50 %.3f s, p99 %.3f s"
-      % (PODS, out["runc_burst"]["p50_s"], out["runc_burst"]["p99_s"]))
+lat, cpu = runc_burst(PODS)
+NCPU = os.cpu_count()
+# all of the machine's CPUs busy with nothing but these starts, the last
+# one cannot be done before n x CPU per start / CPUs
+out["runc_burst"] = {"p50_s": pct(lat, 50), "p99_s": pct(lat, 99), "max_s": lat[-1],
+                     "cpu_ms_each": round(cpu * 1000 / PODS, 1),
+                     "cpu_bound_last_s": round(cpu / NCPU, 3), "cpus": NCPU}
+print("bench/pods: floor: %d bare runc containers at once: p50 %.3f s, p99 %.3f s; "
+      "%.1f ms CPU each, so the last cannot start before %.2f s on %d CPUs"
+      % (PODS, out["runc_burst"]["p50_s"], out["runc_burst"]["p99_s"],
+         out["runc_burst"]["cpu_ms_each"], out["runc_burst"]["cpu_bound_last_s"], NCPU))
 made = 0
 for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
     if mode not in MODES:
@@ -187,8 +207,10 @@ for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
         perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o",
                                  os.environ["PERF_OUT"]], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+    c0 = cpu_busy_s()
     r = n.nsh("python3", "-c", CLIENT, str(API_PORT), IMAGE, str(PODS), prefix, str(rate),
               timeout=300)
+    cpu = cpu_busy_s() - c0
     res = json.loads(r.stdout.strip().splitlines()[-1])
     lat = res["latencies_s"]
     if perf:
@@ -197,11 +219,14 @@ for mode, rate, prefix in (("burst", 0, "b"), ("paced", RATE, "p")):
     made += PODS
     out[mode] = {"rate_per_s": rate or None, "ready": res["ready"],
                  "p50_s": pct(lat, 50), "p99_s": pct(lat, 99),
-                 "max_s": lat[-1] if lat else None, "all_ready_s": res["span_s"]}
+                 "max_s": lat[-1] if lat else None, "all_ready_s": res["span_s"],
+                 # the client's start-up and its watch's tail included
+                 "cpu_ms_each": round(cpu * 1000 / PODS, 1)}
     print("bench/pods: %s: %d pods%s, %d Ready; create -> Ready p50 %.3f s, p99 %.3f s, "
-          "all in %.1f s" % (mode, PODS, " at %g/s" % rate if rate else " at once",
-                             res["ready"], out[mode]["p50_s"] or -1,
-                             out[mode]["p99_s"] or -1, res["span_s"] or -1))
+          "all in %.1f s; %.1f ms CPU each" % (mode, PODS, " at %g/s" % rate if rate else " at once",
+                                               res["ready"], out[mode]["p50_s"] or -1,
+                                               out[mode]["p99_s"] or -1, res["span_s"] or -1,
+                                               out[mode]["cpu_ms_each"]))
     if mode == "burst":
         out[mode]["p99_vs_bare_runc"] = round(out[mode]["p99_s"] / out["runc_burst"]["p99_s"], 2)
         print("bench/pods: burst p99 / bare runc p99: %.2f" % out[mode]["p99_vs_bare_runc"])
