@@ -129,6 +129,19 @@ cs = wait_for("killed container restarted",
                        else None)(cstatus("talk")), 30)
 check(cs["lastState"]["terminated"]["exitCode"] == 137, "lastState: killed by 9")
 
+# the rootfs overlays live in the shims' mount namespaces: the node's mount
+# table, which every runc start reads whole, holds none of them
+with open("/proc/self/mountinfo") as f:
+    mine = [l for l in f if " - overlay " in l and root in l]
+check(not mine, "no container rootfs mounted in the node's mount namespace: %s" % mine)
+cid = cs["containerID"][len("berth://"):]
+pid = json.loads(subprocess.run(["runc", "--root", os.path.join(root, "runtime", "runc"),
+                                 "state", cid], capture_output=True, text=True).stdout
+                 or "{}").get("pid", 0)
+with open("/proc/%d/mountinfo" % pid) as f:
+    roots = [l.split(" - ")[1].split()[0] for l in f if l.split()[4] == "/"]
+check(roots == ["overlay"], "the restarted container's / is its overlay: %s" % roots)
+
 n.kubectl("delete", "pod", "web", "--wait=false")
 wait_for("web deleted by the kubelet's final delete", lambda: n.get("pod", "web") is None, 30)
 check(True, "web is gone")

@@ -639,35 +639,28 @@ static int layer_dirs(struct berth_images *imgs, const char *image_id, char ***o
 	return 0;
 }
 
-static int mount_overlay(char **dirs, size_t n, const char *upper, const char *work,
-			 const char *target)
+/* overlay's mount(2) data: lowerdir top layer first; -E2BIG past a page */
+static int overlay_opts(char **dirs, size_t n, const char *upper, const char *work,
+			char *opts, size_t cap)
 {
-	size_t cap = 4096, i; /* mount(2) data is at most a page */
-	char *opts = malloc(cap), *p;
-	int ret = 0, len;
+	char *p = opts;
+	size_t i;
+	int len;
 
-	if (!opts)
-		return -ENOMEM;
-	p = opts;
-	p += sprintf(p, "lowerdir=");
+	p += snprintf(p, cap, "lowerdir=");
 	for (i = n; i-- > 0;) { /* overlay wants the top layer first */
 		len = snprintf(p, cap - (p - opts), "%s%s", dirs[i], i ? ":" : "");
-		if (len >= (int)(cap - (p - opts))) {
-			ret = -E2BIG;
-			goto out;
-		}
+		if (len >= (int)(cap - (p - opts)))
+			return -E2BIG;
 		p += len;
 	}
 	len = snprintf(p, cap - (p - opts), ",upperdir=%s,workdir=%s", upper, work);
-	if (len >= (int)(cap - (p - opts))) {
-		ret = -E2BIG;
-		goto out;
-	}
-	if (mount("overlay", target, "overlay", 0, opts))
-		ret = -errno;
-out:
-	free(opts);
-	return ret;
+	return len >= (int)(cap - (p - opts)) ? -E2BIG : 0;
+}
+
+static int mount_overlay(const char *opts, const char *target)
+{
+	return mount("overlay", target, "overlay", 0, opts) ? -errno : 0;
 }
 
 /* Is path a mount point (another filesystem than parent's)? */
@@ -686,14 +679,17 @@ static bool force_copy(void)
 	return v && !strcmp(v, "copy");
 }
 
-int berth_image_rootfs(struct berth_images *imgs, const char *image_id,
-		       const char *container_dir, char *rootfs_out)
+static int rootfs_make(struct berth_images *imgs, const char *image_id,
+		       const char *container_dir, char *rootfs_out, char *defer,
+		       size_t defer_len)
 {
-	char upper[PATH_MAX], work[PATH_MAX], rootfs[PATH_MAX];
+	char upper[PATH_MAX], work[PATH_MAX], rootfs[PATH_MAX], opts[BERTH_OVERLAY_OPTS_MAX];
 	char **dirs = NULL;
 	size_t n = 0, i;
 	int ret;
 
+	if (defer)
+		*defer = 0;
 	ret = layer_dirs(imgs, image_id, &dirs, &n);
 	if (ret)
 		return ret;
@@ -713,9 +709,21 @@ int berth_image_rootfs(struct berth_images *imgs, const char *image_id,
 		goto out;
 	if (n == 0) { /* overlay needs a lower dir; an empty image is just empty */
 		ret = 0;
-	} else if (!(ret = force_copy() ? -ENOTSUP : mount_overlay(dirs, n, upper, work, rootfs))) {
+	} else if (!(ret = force_copy() ? -ENOTSUP :
+					  overlay_opts(dirs, n, upper, work, opts, sizeof(opts))) &&
+		   defer && defer_len > strlen(opts) &&
+		   __atomic_load_n(&imgs->overlay_ok, __ATOMIC_RELAXED)) {
+		strcpy(defer, opts);
+		pr_debug("image: rootfs %s: overlayfs over %zu layers of %s, mounted by the shim",
+			 rootfs, n, image_id);
+	} else if (!ret && !(ret = mount_overlay(opts, rootfs))) {
+		__atomic_store_n(&imgs->overlay_ok, true, __ATOMIC_RELAXED);
 		pr_info("image: rootfs %s: overlayfs over %zu layers of %s", rootfs, n,
 			image_id);
+		/* overlay works here: the shim mounts it in the container's own
+		 * mount namespace from now on, this one included */
+		if (defer && defer_len > strlen(opts) && !umount2(rootfs, 0))
+			strcpy(defer, opts);
 	} else {
 		pr_info("image: rootfs %s: %s%s, copying %zu layers of %s", rootfs,
 			force_copy() ? "BERTH_IMAGE_ROOTFS=copy" : "overlay mount failed: ",
@@ -735,6 +743,20 @@ out:
 	if (!ret && rootfs_out)
 		strcpy(rootfs_out, rootfs);
 	return ret;
+}
+
+int berth_image_rootfs(struct berth_images *imgs, const char *image_id,
+		       const char *container_dir, char *rootfs_out)
+{
+	return rootfs_make(imgs, image_id, container_dir, rootfs_out, NULL, 0);
+}
+
+int berth_image_rootfs_deferred(struct berth_images *imgs, const char *image_id,
+				const char *container_dir, char *rootfs_out,
+				char *overlay_out, size_t overlay_len)
+{
+	return rootfs_make(imgs, image_id, container_dir, rootfs_out, overlay_out,
+			   overlay_len);
 }
 
 int berth_image_rootfs_release(struct berth_images *imgs, const char *container_dir)

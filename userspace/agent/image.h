@@ -134,6 +134,18 @@ int berth_images_gc(struct berth_images *imgs, const char *const *in_use, size_t
  * mounted, a copy of the layers (hardlinked where possible). Logs which. */
 int berth_image_rootfs(struct berth_images *imgs, const char *image_id,
 		       const char *container_dir, char *rootfs_out);
+/*
+ * The same, but where overlay works (an overlay was mounted on this node
+ * before) nothing is mounted here: the mount(2) data of the overlay goes to
+ * overlay_out (overlay_len >= BERTH_OVERLAY_OPTS_MAX) for the container's
+ * shim to mount in its own mount namespace, so the node's mount table (read
+ * in full by every runc start) does not grow by a rootfs per container.
+ * *overlay_out is "" where the rootfs was mounted or copied here.
+ */
+#define BERTH_OVERLAY_OPTS_MAX 4096 /* mount(2) data is at most a page */
+int berth_image_rootfs_deferred(struct berth_images *imgs, const char *image_id,
+				const char *container_dir, char *rootfs_out,
+				char *overlay_out, size_t overlay_len);
 /* Unmount (or remove the copy of) container_dir's rootfs, upper and work. */
 int berth_image_rootfs_release(struct berth_images *imgs, const char *container_dir);
 

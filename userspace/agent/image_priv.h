@@ -19,6 +19,9 @@ struct berth_images {
 	pthread_mutex_t lock; /* the index file and its in-memory copy */
 	struct json_object *index; /* {"refs":{ref:id}, "images":{id:{...}}} */
 	unsigned int busy; /* pulls and loads under way (their blobs are not indexed yet) */
+	/* an overlay over the layers mounted here once: later ones can be
+	 * left to the container's shim (berth_image_rootfs_deferred) */
+	bool overlay_ok;
 };
 
 /* sha256 (FIPS 180-4), streaming */

@@ -12,10 +12,12 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -543,7 +545,7 @@ static void slurp(int fd, char *buf, size_t len)
 }
 
 struct shim_args {
-	const char *runc, *runc_root, *bundle, *id, *log, *cgroup;
+	const char *runc, *runc_root, *bundle, *id, *log, *cgroup, *overlay;
 	uint64_t log_max;
 	unsigned int log_files;
 	int sync_fd;
@@ -553,6 +555,30 @@ static void shim_fail(struct shim_args *a, const char *msg)
 {
 	dprintf(a->sync_fd, "error %s\n", msg);
 	close(a->sync_fd);
+}
+
+/*
+ * The container's overlay rootfs, mounted in a mount namespace of the
+ * shim's own: runc runs in it, the container's namespace is copied from
+ * it, and the mount goes when the shim and the container have gone. The
+ * node's mount table, which every runc start reads whole, stays without
+ * it. "/" becomes a slave first, so the mount does not propagate back
+ * (runc makes the container's tree rslave in any case).
+ */
+static int shim_mount_rootfs(struct shim_args *a, char *msg, size_t len)
+{
+	char target[PATH_MAX];
+
+	snprintf(target, sizeof(target), "%s/rootfs", a->bundle);
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+		snprintf(msg, len, "shim: own mount namespace: %s", strerror(errno));
+		return -1;
+	}
+	if (mount("overlay", target, "overlay", 0, a->overlay)) {
+		snprintf(msg, len, "mount overlay rootfs %s: %s", target, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int shim_serve(struct shim_args *a)
@@ -576,6 +602,11 @@ static int shim_serve(struct shim_args *a)
 	if (ret) {
 		snprintf(msg, sizeof(msg), "open log %s: %s", a->log, strerror(-ret));
 		shim_fail(a, msg);
+		return 1;
+	}
+	if (a->overlay && shim_mount_rootfs(a, msg, sizeof(msg))) {
+		shim_fail(a, msg);
+		berth_log_writer_close(w);
 		return 1;
 	}
 	snprintf(pidfile, sizeof(pidfile), "%s/init.pid", a->bundle);
@@ -680,7 +711,7 @@ int berth_shim_main(int argc, char **argv)
 		{ "runc", 1, 0, 'r' },	  { "runc-root", 1, 0, 'R' }, { "bundle", 1, 0, 'b' },
 		{ "id", 1, 0, 'i' },	  { "log", 1, 0, 'l' },	      { "log-max-size", 1, 0, 's' },
 		{ "log-max-files", 1, 0, 'n' }, { "cgroup", 1, 0, 'c' },
-		{ "sync-fd", 1, 0, 'f' }, { 0 },
+		{ "sync-fd", 1, 0, 'f' }, { "overlay", 1, 0, 'o' }, { 0 },
 	};
 	struct shim_args a = { .sync_fd = -1 };
 	int c;
@@ -698,6 +729,7 @@ int berth_shim_main(int argc, char **argv)
 		case 'n': a.log_files = strtoul(optarg, NULL, 10); break;
 		case 'c': a.cgroup = optarg; break;
 		case 'f': a.sync_fd = atoi(optarg); break;
+		case 'o': a.overlay = optarg; break;
 		default: return 2;
 		}
 	}

@@ -683,6 +683,17 @@ static void start_slot_release(struct pod *p)
 	p->slot = false;
 }
 
+/* "name", "name:group" or "uid:group": resolved in the image's /etc files */
+static bool image_user_by_name(const struct berth_image_config *icfg)
+{
+	const char *u = icfg && icfg->user ? icfg->user : "";
+
+	for (; *u; u++)
+		if (*u != ':' && (*u < '0' || *u > '9'))
+			return true;
+	return false;
+}
+
 static int start_container(struct pod *p, struct ctr *c)
 {
 	struct berth_podmgr *pm = p->pm;
@@ -693,6 +704,7 @@ static int start_container(struct pod *p, struct ctr *c)
 	struct berth_container_spec spec = { 0 };
 	enum berth_pull_policy policy;
 	char err[1024] = "", dir[PATH_MAX], rootfs[PATH_MAX];
+	char overlay[BERTH_OVERLAY_OPTS_MAX] = "";
 	size_t nmounts = 0;
 	unsigned int attempt;
 	int ret;
@@ -742,7 +754,13 @@ static int start_container(struct pod *p, struct ctr *c)
 	if (!ret) {
 		uint64_t t0 = berth_now_ms();
 
-		ret = berth_image_rootfs(pm->o.imgs, c->image_id, dir, rootfs);
+		/* an image user given by name is looked up in the rootfs'
+		 * /etc/passwd: that rootfs is mounted here */
+		if (image_user_by_name(icfg))
+			ret = berth_image_rootfs(pm->o.imgs, c->image_id, dir, rootfs);
+		else
+			ret = berth_image_rootfs_deferred(pm->o.imgs, c->image_id, dir,
+							  rootfs, overlay, sizeof(overlay));
 		pr_debug("pod %s/%s: container %s: rootfs in %llu ms", p->ns,
 			 p->name, c->name,
 			 (unsigned long long)(berth_now_ms() - t0));
@@ -760,6 +778,7 @@ static int start_container(struct pod *p, struct ctr *c)
 	spec.container = cs;
 	spec.image = icfg;
 	spec.rootfs = rootfs;
+	spec.rootfs_overlay = overlay;
 	spec.mounts = mounts;
 	spec.nmounts = nmounts;
 	spec.attempt = attempt;

@@ -731,7 +731,14 @@ int berth_container_create_start(struct berth_runtime *rt,
 		char *argv[] = { rt->shim, "shim", "--runc", rt->runc, "--runc-root", root,
 				 "--bundle", bundle, "--id", id, "--log", logp,
 				 "--log-max-size", max, "--log-max-files", files,
-				 "--cgroup", cg, "--sync-fd", fd, NULL };
+				 "--cgroup", cg, "--sync-fd", fd, NULL, NULL, NULL };
+
+		if (spec->rootfs_overlay && *spec->rootfs_overlay) {
+			size_t end = sizeof(argv) / sizeof(argv[0]) - 3;
+
+			argv[end] = "--overlay";
+			argv[end + 1] = (char *)spec->rootfs_overlay;
+		}
 
 		snprintf(fd, sizeof(fd), "%d", sp[1]);
 		snprintf(max, sizeof(max), "%llu", (unsigned long long)rt->log_max_size);

@@ -11,9 +11,10 @@
  *   pods/<uid>/{hosts,hostname,resolv.conf}  generated per pod
  *   pods/<uid>/pod.json                      the pod's identity (uid, ns, name)
  *   pods/<uid>/volumes/<type>/<name>/        volumes (volumes.c)
- *   pods/<uid>/containers/<name>/<attempt>/  the bundle: config.json, rootfs
- *                                            (berth_image_rootfs makes it there),
- *                                            shim.json (pid, start), exit.json
+ *   pods/<uid>/containers/<name>/<attempt>/  the bundle: config.json, rootfs,
+ *                                            upper, work (the overlay, mounted by
+ *                                            the shim in a mount namespace of its
+ *                                            own), shim.json (pid, start), exit.json
  *   runc/                                    runc --root
  * Logs: LOG_DIR/<ns>_<pod>_<uid>/<container>/<attempt>.log (CRI format).
  *
@@ -144,6 +145,10 @@ struct berth_container_spec {
 	/* the image's root filesystem; NULL: <bundle>/rootfs (as made by
 	 * berth_image_rootfs(imgs, id, berth_container_dir(...))) */
 	const char *rootfs;
+	/* non-NULL: rootfs is an empty dir the shim mounts this overlay on
+	 * (mount(2) data, from berth_image_rootfs_deferred) in its own mount
+	 * namespace before runc runs */
+	const char *rootfs_overlay;
 	const struct berth_mount *mounts; /* from berth_volumes_mounts */
 	size_t nmounts;
 	unsigned int attempt; /* restartCount: <attempt>.log, the id */
