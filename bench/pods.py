@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "node"))
-from kubelet_lib import IMAGE, REPO, pod_node, wait_for  # noqa: E402
+from kubelet_lib import IMAGE, REPO, bare_runc_spec, pod_node, wait_for  # noqa: E402
 
 PODS = int(os.environ.get("PODS", "100"))
 RATE = float(os.environ.get("RATE", "20"))
@@ -106,17 +106,7 @@ def runc_burst(n):
     seconds the machine was busy meanwhile."""
     base = tempfile.mkdtemp(prefix="berth-bench-runc-")
     state = os.path.join(base, "state")
-    rootfs = os.path.join(base, "rootfs")
-    os.makedirs(os.path.join(rootfs, "bin"))
-    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
-    for tool in ("sh", "sleep"):
-        os.symlink("busybox", os.path.join(rootfs, "bin", tool))
-    subprocess.run(["runc", "spec"], cwd=base, check=True)
-    with open(os.path.join(base, "config.json")) as f:
-        spec = json.load(f)
-    spec["process"]["terminal"] = False
-    spec["process"]["args"] = ["sleep", "3600"]
-    spec["root"] = {"path": rootfs, "readonly": True}
+    spec = bare_runc_spec(base, ["sleep", "3600"])
     names = ["berth-bench-%d-%d" % (os.getpid(), i) for i in range(n)]
     lat = []
     try:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "node"))
-from kubelet_lib import IMAGE, REPO, pod_node, wait_for  # noqa: E402
+from kubelet_lib import IMAGE, REPO, bare_runc_spec, pod_node, wait_for  # noqa: E402
 
 PODS = int(os.environ.get("PODS", "100"))
 ROUNDS = int(os.environ.get("ROUNDS", "8"))
@@ -51,15 +51,7 @@ for uid in sorted(os.listdir(os.path.join(root, "runtime", "pods"))):
                   % (":".join(reversed(layers)), d, d)))
 
 base = tempfile.mkdtemp(prefix="berth-bench-mounts-")
-rootfs = os.path.join(base, "rootfs")
-os.makedirs(os.path.join(rootfs, "bin"))
-shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
-subprocess.run(["runc", "spec"], cwd=base, check=True)
-with open(os.path.join(base, "config.json")) as f:
-    spec = json.load(f)
-spec["process"]["terminal"] = False
-spec["process"]["args"] = ["/bin/busybox", "true"]
-spec["root"] = {"path": rootfs, "readonly": True}
+spec = bare_runc_spec(base, ["/bin/busybox", "true"])
 with open(os.path.join(base, "config.json"), "w") as f:
     json.dump(spec, f)
 state = os.path.join(base, "state")

@@ -208,6 +208,24 @@ IMAGE_DIR = os.path.join(REPO, ".output/images/busybox")
 IMAGE = "berth.test/busybox:1"
 
 
+def bare_runc_spec(base, args):
+    """runc's own default spec (`runc spec` in base) running args on a
+    read-only busybox rootfs made in base/rootfs (sh and sleep linked):
+    what the benchmarks start with bare runc, next to berth's pods."""
+    rootfs = os.path.join(base, "rootfs")
+    os.makedirs(os.path.join(rootfs, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    for tool in ("sh", "sleep"):
+        os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+    subprocess.run(["runc", "spec"], cwd=base, check=True)
+    with open(os.path.join(base, "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = list(args)
+    spec["root"] = {"path": rootfs, "readonly": True}
+    return spec
+
+
 def pod_node(name, server_args=("--node-monitor-grace-period", "60"), static=None,
              start=True):
     """A Node whose agent runs real pods: the test image loaded, berth-cni
