@@ -122,6 +122,27 @@ Test(oci, user_readonly_caps_resources)
 			      &IMG, err));
 }
 
+/* which image users need the rootfs' /etc (and so a rootfs the agent mounts) */
+Test(oci, user_needs_rootfs)
+{
+	static const struct {
+		const char *user;
+		bool needs;
+	} cases[] = {
+		{ NULL, false },	 { "", false },	       { "1000", false },
+		{ "1000:2000", false },	 { "1000:", false },   { "nginx", true },
+		{ "nginx:2000", true },	 { "1000:staff", true }, { "www-data:staff", true },
+	};
+
+	cr_assert_not(berth_oci_user_needs_rootfs(NULL));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct berth_image_config img = { .user = (char *)cases[i].user };
+
+		cr_assert_eq(berth_oci_user_needs_rootfs(&img), cases[i].needs, "user %s",
+			     cases[i].user ? cases[i].user : "(none)");
+	}
+}
+
 Test(oci, mounts)
 {
 	char err[256];

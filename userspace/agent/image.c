@@ -690,6 +690,8 @@ static int rootfs_make(struct berth_images *imgs, const char *image_id,
 
 	if (defer)
 		*defer = 0;
+	else
+		defer_len = 0;
 	ret = layer_dirs(imgs, image_id, &dirs, &n);
 	if (ret)
 		return ret;
@@ -711,7 +713,7 @@ static int rootfs_make(struct berth_images *imgs, const char *image_id,
 		ret = 0;
 	} else if (!(ret = force_copy() ? -ENOTSUP :
 					  overlay_opts(dirs, n, upper, work, opts, sizeof(opts))) &&
-		   defer && defer_len > strlen(opts) &&
+		   defer_len > strlen(opts) &&
 		   __atomic_load_n(&imgs->overlay_ok, __ATOMIC_RELAXED)) {
 		strcpy(defer, opts);
 		pr_debug("image: rootfs %s: overlayfs over %zu layers of %s, mounted by the shim",
@@ -722,7 +724,7 @@ static int rootfs_make(struct berth_images *imgs, const char *image_id,
 			image_id);
 		/* overlay works here: the shim mounts it in the container's own
 		 * mount namespace from now on, this one included */
-		if (defer && defer_len > strlen(opts) && !umount2(rootfs, 0))
+		if (defer_len > strlen(opts) && !umount2(rootfs, 0))
 			strcpy(defer, opts);
 	} else {
 		pr_info("image: rootfs %s: %s%s, copying %zu layers of %s", rootfs,

@@ -558,6 +558,26 @@ static struct json_object *sc_get(const struct berth_container_spec *spec, const
 	return v ? v : rt_obj(rt_path(spec->pod, "spec.securityContext"), key);
 }
 
+/* the image's "user[:group]" into u and *group (NULL: none); false: none set */
+static bool image_user_split(const struct berth_image_config *img, char *u, size_t len,
+			     char **group)
+{
+	const char *iu = img && img->user ? img->user : "";
+
+	snprintf(u, len, "%s", iu);
+	if ((*group = strchr(u, ':')))
+		*(*group)++ = 0;
+	return *iu;
+}
+
+bool berth_oci_user_needs_rootfs(const struct berth_image_config *img)
+{
+	char u[256], *group;
+
+	return image_user_split(img, u, sizeof(u), &group) &&
+	       (!all_digits(u) || (group && *group && !all_digits(group)));
+}
+
 static int build_user(const struct berth_container_spec *spec, const char *rootfs,
 		      struct json_object *user, char *err, size_t errlen)
 {
@@ -567,14 +587,9 @@ static int build_user(const struct berth_container_spec *spec, const char *rootf
 					 "supplementalGroups");
 	struct json_object *fsg = rt_obj(rt_path(spec->pod, "spec.securityContext"), "fsGroup");
 	long uid = 0, gid = 0;
-	const char *iu = spec->image && spec->image->user ? spec->image->user : "";
+	char u[256], *colon;
 
-	if (*iu) {
-		char u[256], *colon;
-
-		snprintf(u, sizeof(u), "%s", iu);
-		if ((colon = strchr(u, ':')))
-			*colon++ = 0;
+	if (image_user_split(spec->image, u, sizeof(u), &colon)) {
 		if (all_digits(u)) {
 			uid = strtol(u, NULL, 10);
 		} else {

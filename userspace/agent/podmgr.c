@@ -683,17 +683,6 @@ static void start_slot_release(struct pod *p)
 	p->slot = false;
 }
 
-/* "name", "name:group" or "uid:group": resolved in the image's /etc files */
-static bool image_user_by_name(const struct berth_image_config *icfg)
-{
-	const char *u = icfg && icfg->user ? icfg->user : "";
-
-	for (; *u; u++)
-		if (*u != ':' && (*u < '0' || *u > '9'))
-			return true;
-	return false;
-}
-
 static int start_container(struct pod *p, struct ctr *c)
 {
 	struct berth_podmgr *pm = p->pm;
@@ -754,9 +743,8 @@ static int start_container(struct pod *p, struct ctr *c)
 	if (!ret) {
 		uint64_t t0 = berth_now_ms();
 
-		/* an image user given by name is looked up in the rootfs'
-		 * /etc/passwd: that rootfs is mounted here */
-		if (image_user_by_name(icfg))
+		/* a user by name is read from the rootfs' /etc: mounted here */
+		if (berth_oci_user_needs_rootfs(icfg))
 			ret = berth_image_rootfs(pm->o.imgs, c->image_id, dir, rootfs);
 		else
 			ret = berth_image_rootfs_deferred(pm->o.imgs, c->image_id, dir,

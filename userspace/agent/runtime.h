@@ -278,6 +278,10 @@ int berth_runtime_cli(int argc, char **argv);
 
 /* ---- lower level, for tests ---- */
 
+/* Does the image's user (a name, or a group by name) have to be looked up in
+ * the rootfs' /etc/passwd or /etc/group (so the rootfs must be there to read
+ * when berth_oci_config runs)? */
+bool berth_oci_user_needs_rootfs(const struct berth_image_config *img);
 /* The OCI config.json for spec (bundle-relative or absolute rootfs, log and
  * cgroup fields filled from rt); a new json-c object. rt may be NULL (unit
  * tests: cgroupsPath under /berth, no pod files). */
