@@ -254,4 +254,8 @@ def pod_node(name, server_args=("--node-monitor-grace-period", "60"), static=Non
         args += ["--static-pods", static]
     if start:  # start=False: the caller starts it with more arguments
         n.start_agent(*args)
+        # a test's first step may be about the Node (a taint, a label)
+        wait_for("the agent registers Node %s" % name,
+                 lambda: n.get("node", name) is not None or n.agent.poll() is not None, 30)
+        check(n.agent.poll() is None, "agent runs after registering its Node")
     return n, args
