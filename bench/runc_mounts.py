@@ -6,7 +6,9 @@ busybox bundle is started with `runc run -d` again and again, its CPU time
 (perf stat task-clock: runc run and runc init) taken each time,
 interleaved: with the node's table as berth leaves it, and with one overlay
 per pod mounted beside it, with the agent's own mount options (the layout
-before the shims mounted the rootfs in their own namespaces). Writes
+before the shims mounted the rootfs in their own namespaces); and, first,
+on the same node before it has any pod, with and without 3 x PODS
+namespace files bound (what the pods' sandboxes add). Writes
 .output/bench/runc_mounts.json. Needs perf."""
 import json
 import os
@@ -28,28 +30,6 @@ n, args = pod_node("bench-mounts", server_args=("--node-monitor-grace-period", "
 wait_for("node Ready", lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in
                                    (n.get("node", "bench-mounts") or {}).get("status", {})
                                    .get("conditions", [])), 30)
-items = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m%d" % i},
-          "spec": {"terminationGracePeriodSeconds": 1, "containers": [
-              {"name": "c", "image": IMAGE, "imagePullPolicy": "Never",
-               "command": ["sleep", "3600"]}]}} for i in range(PODS)]
-with open(os.path.join(n.tmp, "pods.json"), "w") as f:
-    json.dump({"apiVersion": "v1", "kind": "List", "items": items}, f)
-n.kubectl("apply", "-f", os.path.join(n.tmp, "pods.json"))
-wait_for("%d pods Running" % PODS,
-         lambda: sum(1 for p in (n.get("pods") or {"items": []})["items"]
-                     if p.get("status", {}).get("phase") == "Running") == PODS, 300)
-
-root = os.path.join(n.tmp, "agent")
-ldir = os.path.join(root, "images", "layers")
-layers = sorted(os.path.join(ldir, d) for d in os.listdir(ldir))
-extra = []
-for uid in sorted(os.listdir(os.path.join(root, "runtime", "pods"))):
-    d = os.path.join(root, "runtime", "pods", uid, "containers", "c", "0")
-    for sub in ("x-upper", "x-work", "x-root"):
-        os.makedirs(os.path.join(d, sub), exist_ok=True)
-    extra.append((os.path.join(d, "x-root"), "lowerdir=%s,upperdir=%s/x-upper,workdir=%s/x-work"
-                  % (":".join(reversed(layers)), d, d)))
-
 base = tempfile.mkdtemp(prefix="berth-bench-mounts-")
 spec = bare_runc_spec(base, ["/bin/busybox", "true"])
 with open(os.path.join(base, "config.json"), "w") as f:
@@ -72,12 +52,69 @@ def start_once(i):
                        timeout=60)
 
 
-res = {"berth": [], "overlays_on_node": []}
+def mountinfo():
+    with open("/proc/self/mountinfo") as f:
+        text = f.read()
+    return {"mounts": text.count("\n"), "mountinfo_bytes": len(text)}
+
+
+# the same node before any pod: runc on a bare table, and on a bare table
+# with as many namespace files bound as PODS pods leave (net, ipc, uts
+# each), interleaved: the table's cost apart from the pods' processes
+res = {"no_pods": [], "no_pods_ns_binds": [], "berth": [], "overlays_on_node": []}
 lines = {}
+nsdir = os.path.join(base, "ns")
+os.makedirs(nsdir)
 try:
     i = 0
     for _ in range(ROUNDS):
-        for mode in res:
+        for mode in ("no_pods", "no_pods_ns_binds"):
+            bound = []
+            try:
+                if mode == "no_pods_ns_binds":
+                    for k in range(3 * PODS):
+                        f = os.path.join(nsdir, "%s-%d" % (("net", "ipc", "uts")[k % 3], k))
+                        open(f, "w").close()
+                        subprocess.run(["mount", "--bind", "/proc/self/ns/" + f.split("/")[-1][:3],
+                                        f], check=True)
+                        bound.append(f)
+                lines[mode] = mountinfo()
+                for _ in range(3):
+                    i -= 1
+                    res[mode].append(start_once(i))
+            finally:
+                for f in bound:
+                    subprocess.run(["umount", f], check=False)
+except BaseException:
+    shutil.rmtree(base, ignore_errors=True)
+    raise
+
+items = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m%d" % i},
+          "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+              {"name": "c", "image": IMAGE, "imagePullPolicy": "Never",
+               "command": ["sleep", "3600"]}]}} for i in range(PODS)]
+with open(os.path.join(n.tmp, "pods.json"), "w") as f:
+    json.dump({"apiVersion": "v1", "kind": "List", "items": items}, f)
+n.kubectl("apply", "-f", os.path.join(n.tmp, "pods.json"))
+wait_for("%d pods Running" % PODS,
+         lambda: sum(1 for p in (n.get("pods") or {"items": []})["items"]
+                     if p.get("status", {}).get("phase") == "Running") == PODS, 300)
+
+root = os.path.join(n.tmp, "agent")
+ldir = os.path.join(root, "images", "layers")
+layers = sorted(os.path.join(ldir, d) for d in os.listdir(ldir))
+extra = []
+for uid in sorted(os.listdir(os.path.join(root, "runtime", "pods"))):
+    d = os.path.join(root, "runtime", "pods", uid, "containers", "c", "0")
+    for sub in ("x-upper", "x-work", "x-root"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    extra.append((os.path.join(d, "x-root"), "lowerdir=%s,upperdir=%s/x-upper,workdir=%s/x-work"
+                  % (":".join(reversed(layers)), d, d)))
+
+try:
+    i = 0
+    for _ in range(ROUNDS):
+        for mode in ("berth", "overlays_on_node"):
             mounted = []
             try:
                 if mode == "overlays_on_node":
@@ -85,9 +122,7 @@ try:
                         subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, target],
                                        check=True)
                         mounted.append(target)
-                with open("/proc/self/mountinfo") as f:
-                    text = f.read()
-                lines[mode] = {"mounts": text.count("\n"), "mountinfo_bytes": len(text)}
+                lines[mode] = mountinfo()
                 for _ in range(3):
                     res[mode].append(start_once(i))
                     i += 1
