@@ -37,6 +37,8 @@
 #include "satokens.h"
 
 #define WORKER_STACK (256 * 1024)
+/* what a preStop hook that outlived the grace period adds to it, once */
+#define PRESTOP_EXTENSION_MS 2000
 #define TICK_MS 1000 /* container state poll */
 #define BACKOFF_START_S 10
 #define BACKOFF_MAX_S 300
@@ -643,23 +645,35 @@ static void on_exit_state(struct pod *p, struct ctr *c,
 	backoff_next(c, now);
 }
 
-static int run_hook(struct pod *p, struct ctr *c, const char *which,
-		    unsigned int timeout_s, char *msg, size_t msglen)
+/* a container's lifecycle hook, parsed: 1 there is one, 0 none, < 0 bad */
+static int hook_parse(struct pod *p, struct ctr *c, const char *which,
+		      unsigned int timeout_s, struct berth_probe *hp,
+		      char *msg, size_t msglen)
 {
 	json_object *cs = ctr_spec(p, c);
 	json_object *h = jget(jget(cs, "lifecycle"), which);
-	struct exec_arg ea = { p->pm->o.rt, c->id };
-	struct berth_probe hp;
 	char err[256];
-	int ok;
 
 	if (!h)
 		return 0;
-	if (berth_probe_parse(h, cs, &hp, err, sizeof(err))) {
+	if (berth_probe_parse(h, cs, hp, err, sizeof(err))) {
 		snprintf(msg, msglen, "%s: %s", which, err);
 		return -EINVAL;
 	}
-	hp.timeout_s = timeout_s ? timeout_s : 30;
+	hp->timeout_s = timeout_s ? timeout_s : 30;
+	return 1;
+}
+
+static int run_hook(struct pod *p, struct ctr *c, const char *which,
+		    unsigned int timeout_s, char *msg, size_t msglen)
+{
+	struct exec_arg ea = { p->pm->o.rt, c->id };
+	struct berth_probe hp;
+	int ret, ok;
+
+	ret = hook_parse(p, c, which, timeout_s, &hp, msg, msglen);
+	if (ret <= 0)
+		return ret;
 	ok = berth_probe_run(&hp, p->ip, exec_in, &ea, msg, msglen);
 	berth_probe_free(&hp);
 	return ok ? 0 : -EIO;
@@ -1124,23 +1138,88 @@ static long grace_period(struct pod *p)
 	return g;
 }
 
+/* one container's way out: its preStop hook, then SIGTERM */
+struct stopper {
+	struct pod *p;
+	struct ctr *c;
+	struct berth_probe hook;
+	uint64_t hook_end_ms;
+	pthread_t thread;
+	bool threaded;
+};
+
+static void *prestop_then_term(void *arg)
+{
+	struct stopper *s = arg;
+	struct exec_arg ea = { s->p->pm->o.rt, s->c->id };
+	char msg[512];
+
+	if (!berth_probe_run(&s->hook, s->p->ip, exec_in, &ea, msg, sizeof(msg)))
+		pr_warn("pod %s/%s: container %s: preStop hook: %s", s->p->ns,
+			s->p->name, s->c->name, msg);
+	s->hook_end_ms = berth_now_ms();
+	berth_container_kill(s->p->pm->o.rt, s->c->id, SIGTERM);
+	return NULL;
+}
+
+/*
+ * As the kubelet: every running container at once, each its preStop hook
+ * (if any) and then SIGTERM, so one container's slow hook neither delays
+ * another's SIGTERM nor takes from its time; the grace period counts from
+ * here for all, hooks included, and what is left at its end is killed. A
+ * hook that used the whole period up buys a one-off 2 s more (the
+ * kubelet's extension), for its container's SIGTERM to be of any use.
+ */
 static void kill_all(struct pod *p, long grace)
 {
 	struct berth_podmgr *pm = p->pm;
 	uint64_t deadline = berth_now_ms() + grace * 1000ULL;
-	bool any;
+	struct stopper *stop = calloc(p->nctrs ? p->nctrs : 1, sizeof(*stop));
+	bool any, late = false;
 
 	for (int i = 0; i < p->nctrs; i++) {
 		struct ctr *c = &p->ctrs[i];
+		struct stopper local = { 0 }, *s = stop ? &stop[i] : &local;
+		pthread_attr_t attr;
 		char msg[512];
+		int h;
 
 		if (!c->have_id || c->state != C_RUNNING)
 			continue;
-		if (run_hook(p, c, "preStop", grace, msg, sizeof(msg)))
+		/* parsed here: the pod's JSON is read by this thread only */
+		h = hook_parse(p, c, "preStop", grace > 0 ? grace : 1, &s->hook,
+			       msg, sizeof(msg));
+		if (h < 0)
 			pr_warn("pod %s/%s: container %s: preStop hook: %s", p->ns,
 				p->name, c->name, msg);
-		berth_container_kill(pm->o.rt, c->id, SIGTERM);
+		if (h <= 0) {
+			berth_container_kill(pm->o.rt, c->id, SIGTERM);
+			continue;
+		}
+		s->p = p;
+		s->c = c;
+		if (stop) {
+			pthread_attr_init(&attr);
+			pthread_attr_setstacksize(&attr, WORKER_STACK);
+			s->threaded = !pthread_create(&s->thread, &attr, prestop_then_term, s);
+			pthread_attr_destroy(&attr);
+		}
+		if (s->threaded)
+			continue;
+		prestop_then_term(s); /* no memory or no thread: in turn */
+		berth_probe_free(&s->hook);
+		late |= s->hook_end_ms >= deadline;
 	}
+	for (int i = 0; stop && i < p->nctrs; i++) {
+		if (!stop[i].threaded)
+			continue;
+		pthread_join(stop[i].thread, NULL);
+		berth_probe_free(&stop[i].hook);
+		late |= stop[i].hook_end_ms >= deadline;
+	}
+	free(stop);
+	if (late)
+		deadline = berth_now_ms() + PRESTOP_EXTENSION_MS;
 	do {
 		any = false;
 		for (int i = 0; i < p->nctrs; i++) {
