@@ -10,6 +10,7 @@ before the shims mounted the rootfs in their own namespaces); and, first,
 on the same node before it has any pod, with and without 3 x PODS
 namespace files bound (what the pods' sandboxes add). Writes
 .output/bench/runc_mounts.json. Needs perf."""
+import itertools
 import json
 import os
 import shutil
@@ -58,33 +59,39 @@ def mountinfo():
     return {"mounts": text.count("\n"), "mountinfo_bytes": len(text)}
 
 
-# the same node before any pod: runc on a bare table, and on a bare table
-# with as many namespace files bound as PODS pods leave (net, ipc, uts
-# each), interleaved: the table's cost apart from the pods' processes
-res = {"no_pods": [], "no_pods_ns_binds": [], "berth": [], "overlays_on_node": []}
-lines = {}
-nsdir = os.path.join(base, "ns")
-os.makedirs(nsdir)
-try:
-    i = 0
+def interleave(plain, loaded, mounts):
+    """ROUNDS rounds of 3 starts on the table as it is (mode plain) and 3
+    with mounts [(mount command, target)] added to it (mode loaded)."""
     for _ in range(ROUNDS):
-        for mode in ("no_pods", "no_pods_ns_binds"):
-            bound = []
+        for mode in (plain, loaded):
+            done = []
             try:
-                if mode == "no_pods_ns_binds":
-                    for k in range(3 * PODS):
-                        f = os.path.join(nsdir, "%s-%d" % (("net", "ipc", "uts")[k % 3], k))
-                        open(f, "w").close()
-                        subprocess.run(["mount", "--bind", "/proc/self/ns/" + f.split("/")[-1][:3],
-                                        f], check=True)
-                        bound.append(f)
+                for cmd, target in (mounts if mode == loaded else []):
+                    subprocess.run(cmd, check=True)
+                    done.append(target)
                 lines[mode] = mountinfo()
                 for _ in range(3):
-                    i -= 1
-                    res[mode].append(start_once(i))
+                    res[mode].append(start_once(next(names)))
             finally:
-                for f in bound:
-                    subprocess.run(["umount", f], check=False)
+                for target in done:
+                    subprocess.run(["umount", target], check=False)
+
+
+# the same node before any pod: runc on a bare table, and on a bare table
+# with as many namespace files bound as PODS pods leave (net, ipc, uts
+# each): the table's cost apart from the pods' processes
+res = {"no_pods": [], "no_pods_ns_binds": [], "berth": [], "overlays_on_node": []}
+lines = {}
+names = itertools.count()
+binds = []
+try:
+    os.makedirs(os.path.join(base, "ns"))
+    for k in range(3 * PODS):
+        kind = ("net", "ipc", "uts")[k % 3]
+        f = os.path.join(base, "ns", "%s-%d" % (kind, k))
+        open(f, "w").close()
+        binds.append((["mount", "--bind", "/proc/self/ns/" + kind, f], f))
+    interleave("no_pods", "no_pods_ns_binds", binds)
 except BaseException:
     shutil.rmtree(base, ignore_errors=True)
     raise
@@ -112,23 +119,9 @@ for uid in sorted(os.listdir(os.path.join(root, "runtime", "pods"))):
                   % (":".join(reversed(layers)), d, d)))
 
 try:
-    i = 0
-    for _ in range(ROUNDS):
-        for mode in ("berth", "overlays_on_node"):
-            mounted = []
-            try:
-                if mode == "overlays_on_node":
-                    for target, opts in extra:
-                        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, target],
-                                       check=True)
-                        mounted.append(target)
-                lines[mode] = mountinfo()
-                for _ in range(3):
-                    res[mode].append(start_once(i))
-                    i += 1
-            finally:
-                for target in mounted:
-                    subprocess.run(["umount", target], check=False)
+    interleave("berth", "overlays_on_node",
+               [(["mount", "-t", "overlay", "overlay", "-o", opts, target], target)
+                for target, opts in extra])
 finally:
     shutil.rmtree(base, ignore_errors=True)
 
