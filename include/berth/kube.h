@@ -23,7 +23,7 @@ struct berth_kube_config {
 	char *key_file; /* its key */
 	bool insecure; /* insecure-skip-tls-verify */
 	char *namespace; /* the context's namespace, "default" if unset */
-	char *tmp_files[3]; /* *-data fields written out; removed on free */
+	int data_fds[3]; /* memfds of the *-data fields, as fd + 1 (0: none); closed on free */
 };
 
 /*

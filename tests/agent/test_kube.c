@@ -50,7 +50,9 @@ Test(kube, kubeconfig_current_context)
 	cr_assert_str_eq(cfg.token, "abc");
 	cr_assert_str_eq(cfg.namespace, "ns1");
 	cr_assert_str_eq(cfg.key_file, "/k.pem");
-	cr_assert_not_null(cfg.ca_file, "CA data written to a file");
+	cr_assert_not_null(cfg.ca_file, "CA data in a file this process reads");
+	cr_assert(!strncmp(cfg.ca_file, "/proc/self/fd/", 14),
+		  "the CA data is in no file on disk: %s", cfg.ca_file);
 	f = fopen(cfg.ca_file, "r");
 	cr_assert_not_null(f);
 	cr_assert(fgets(buf, sizeof(buf), f));
@@ -58,7 +60,7 @@ Test(kube, kubeconfig_current_context)
 	cr_assert_str_eq(buf, "hello");
 	ca = strdup(cfg.ca_file);
 	berth_kube_config_free(&cfg);
-	cr_assert_neq(access(ca, F_OK), 0, "temporary CA file removed");
+	cr_assert_neq(access(ca, F_OK), 0, "the CA data file is gone with the config");
 	free(ca);
 
 	cr_assert_eq(berth_kube_config_load(p, "a", &cfg, err, sizeof(err)), 0);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,28 +212,33 @@ static char *rel_path(const char *dir, const char *p)
 	return out;
 }
 
-/* a *-data field (base64 PEM) into a private temporary file */
+/*
+ * A *-data field (base64 PEM) as a file only this process sees: a memfd,
+ * named by its /proc/self/fd path for libcurl. Nothing on disk, so key
+ * material never lands in /tmp and a killed process leaves nothing behind.
+ */
 static int data_file(struct berth_kube_config *cfg, int slot,
 		     const char *b64, char **path)
 {
-	char tmpl[] = "/tmp/berth-kube-XXXXXX";
 	size_t n;
 	char *data = berth_base64_decode(b64, false, &n);
 	int fd, ret = 0;
 
 	if (!data)
 		return -EINVAL;
-	fd = mkstemp(tmpl);
+	fd = memfd_create("berth-kubeconfig-data", MFD_CLOEXEC);
 	if (fd < 0) {
 		free(data);
 		return -errno;
 	}
 	if (write(fd, data, n) != (ssize_t)n)
 		ret = -EIO;
-	close(fd);
 	free(data);
-	cfg->tmp_files[slot] = strdup(tmpl);
-	*path = strdup(tmpl);
+	cfg->data_fds[slot] = fd + 1;
+	if (asprintf(path, "/proc/self/fd/%d", fd) < 0) {
+		*path = NULL;
+		return -ENOMEM;
+	}
 	return ret;
 }
 
@@ -353,12 +359,9 @@ out:
 
 void berth_kube_config_free(struct berth_kube_config *cfg)
 {
-	for (int i = 0; i < 3; i++) {
-		if (cfg->tmp_files[i]) {
-			unlink(cfg->tmp_files[i]);
-			free(cfg->tmp_files[i]);
-		}
-	}
+	for (int i = 0; i < 3; i++)
+		if (cfg->data_fds[i])
+			close(cfg->data_fds[i] - 1);
 	free(cfg->server);
 	free(cfg->token);
 	free(cfg->ca_file);
