@@ -1162,6 +1162,17 @@ static void *prestop_then_term(void *arg)
 	return NULL;
 }
 
+/* wait for (or, without a thread, run) one way out; true: its hook ran late */
+static bool stopper_finish(struct stopper *s, uint64_t deadline)
+{
+	if (s->threaded)
+		pthread_join(s->thread, NULL);
+	else
+		prestop_then_term(s);
+	berth_probe_free(&s->hook);
+	return s->hook_end_ms >= deadline;
+}
+
 /*
  * As the kubelet: every running container at once, each its preStop hook
  * (if any) and then SIGTERM, so one container's slow hook neither delays
@@ -1198,25 +1209,19 @@ static void kill_all(struct pod *p, long grace)
 		}
 		s->p = p;
 		s->c = c;
-		if (stop) {
-			pthread_attr_init(&attr);
-			pthread_attr_setstacksize(&attr, WORKER_STACK);
-			s->threaded = !pthread_create(&s->thread, &attr, prestop_then_term, s);
-			pthread_attr_destroy(&attr);
+		if (!stop) { /* no memory: this one now, the next after it */
+			late |= stopper_finish(s, deadline);
+			continue;
 		}
-		if (s->threaded)
-			continue;
-		prestop_then_term(s); /* no memory or no thread: in turn */
-		berth_probe_free(&s->hook);
-		late |= s->hook_end_ms >= deadline;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, WORKER_STACK);
+		s->threaded = !pthread_create(&s->thread, &attr, prestop_then_term, s);
+		pthread_attr_destroy(&attr);
 	}
-	for (int i = 0; stop && i < p->nctrs; i++) {
-		if (!stop[i].threaded)
-			continue;
-		pthread_join(stop[i].thread, NULL);
-		berth_probe_free(&stop[i].hook);
-		late |= stop[i].hook_end_ms >= deadline;
-	}
+	/* a stopper without a thread runs here, beside the others' threads */
+	for (int i = 0; stop && i < p->nctrs; i++)
+		if (stop[i].p)
+			late |= stopper_finish(&stop[i], deadline);
 	free(stop);
 	if (late)
 		deadline = berth_now_ms() + PRESTOP_EXTENSION_MS;
